@@ -1,0 +1,251 @@
+"""The unified API: ``correlate`` and ``convolve``.
+
+Validate -> canonicalise (dtype, axes, kernel orientation) -> geometry (starts and
+output extents per axis) -> method -> core.  Every public function of ndconv,
+the drop-in namespaces included, funnels into ``correlate_nd`` here.
+"""
+import numpy as np
+
+from . import _direct, _dispatch, _fft, _method
+from ._validation import (BOUNDARIES, METHODS, MODES, as_array, check_choice, normalize_axes,
+                          normalize_cval, normalize_origin, resolve_workers, result_dtype)
+
+_DOC_PARAMS = """
+    Parameters
+    ----------
+    x : array_like
+        Input signal, image or volume (bool, integer, float or complex).
+    k : array_like
+        Kernel.  ``k.ndim == x.ndim``, or ``k.ndim == len(axes)``.
+    mode : {"full", "same", "valid"}, optional
+        Output extent, as in ``scipy.signal.%(op)s``: ``"full"`` every position where
+        ``x`` and ``k`` overlap (size ``n + K - 1``), ``"same"`` the size of ``x``,
+        centred like ``scipy.signal``; ``"valid"`` only positions where one input
+        covers the other completely (size ``|n - K| + 1``; either input may be the
+        larger one, but in every convolved axis the same one).
+    boundary : {"constant", "edge", "symmetric", "reflect", "wrap"}, optional
+        How ``x`` is extended past its edges, with ``numpy.pad``'s names and
+        meaning for any width (also wider than ``x``)::
+
+            constant   k k k | a b c d | k k k      (k = cval)
+            edge       a a a | a b c d | d d d
+            symmetric  c b a | a b c d | d c b
+            reflect    d c b | a b c d | c b a
+            wrap       b c d | a b c d | a b c
+
+        It matters for ``"full"`` and ``"same"``; ``"valid"`` reads no extension
+        (where ``k`` is larger than ``x``, the part of ``k`` outside ``x`` meets
+        zeros, as in scipy.signal).
+    cval : scalar, optional
+        Value past the edges for ``boundary="constant"``.  Default 0.
+    origin : int or sequence of int, optional
+        ``"same"`` only: shifts the kernel's anchor to ``K//2 + origin`` along each
+        convolved axis (scipy.ndimage's meaning).  ``-(K//2) <= origin <= (K-1)//2``.
+    axes : int or sequence of int, optional
+        Axes of ``x`` to convolve over (kernel axis ``i`` runs along ``x`` axis
+        ``axes[i]``); the same kernel is applied along every other axis.  Default:
+        all axes, with ``k.ndim == x.ndim``.
+    method : {"auto", "direct", "fft"}, optional
+        ``"direct"`` sums the products exactly as written (compiled, threaded);
+        ``"fft"`` uses transforms (scipy.fft if installed, else numpy.fft) with
+        identical semantics; ``"auto"`` picks the faster by a cost model and never
+        picks FFT for inputs holding NaN or inf.
+    workers : int, optional
+        Threads: ``None`` all that OpenMP allows now (honours ``OMP_NUM_THREADS``
+        and threadpoolctl), ``-1`` every core, ``n >= 1`` exactly ``n``.  Results
+        do not depend on it beyond float rounding (the direct method's are
+        bitwise identical).
+    out : ndarray, optional
+        Preallocated output of exactly the result's shape and dtype.  It may
+        overlap the inputs.
+
+    Returns
+    -------
+    ndarray
+        Result in ``np.result_type(x, k)`` (bool and integers give float64,
+        float16 gives float32), laid out in ``x``'s memory order.
+"""
+
+_ACCURACY = """
+    Notes
+    -----
+    Accuracy: with the direct method each output lies within
+    ``4 * K * eps * (|k| (*) |x_ext|)`` of the exact result, where ``K`` is the
+    number of taps, ``eps`` that of the result dtype and ``(*)`` the same
+    operation on absolute values; float32 accumulates in float32.  With FFT
+    the error is within ``8 * eps * log2(N) * max(|k| (*) |x_ext|)``.
+"""
+
+
+def geometry(x_shape, k_shape, mode, origins):
+    """Per-axis ``(starts, out_shape)`` of the valid correlation that ``mode`` means.
+
+    ``k_shape`` and ``origins`` cover every axis of ``x`` (size 1 / origin 0 on
+    axes that are not convolved).  Output sample ``i`` reads input coordinates
+    ``starts[a] + i + j`` for taps ``j``.
+    """
+    starts, out_shape = [], []
+    for n, k, o in zip(x_shape, k_shape, origins):
+        if mode == "full":
+            starts.append(-(k - 1))
+            out_shape.append(n + k - 1)
+        elif mode == "same":
+            starts.append(-(k // 2 + o))
+            out_shape.append(n)
+        else:  # valid: the larger input slides over the smaller one
+            starts.append(min(0, n - k))
+            out_shape.append(abs(n - k) + 1)
+    return starts, tuple(out_shape)
+
+
+def _full_kernel(k, axes, ndim):
+    """``k`` with one axis per axis of ``x`` (size 1 where not convolved)."""
+    order = np.argsort(axes)
+    kk = np.transpose(k, order)
+    shape = [1] * ndim
+    for i, a in enumerate(sorted(axes)):
+        shape[a] = kk.shape[i]
+    return kk.reshape(shape)
+
+
+def _check_out(out, shape, dtype):
+    if not isinstance(out, np.ndarray):
+        raise TypeError("out must be a numpy.ndarray, got %s" % type(out).__name__)
+    if out.shape != tuple(shape):
+        raise ValueError("out has shape %s but the result has shape %s" % (out.shape, tuple(shape)))
+    if out.dtype != dtype:
+        raise ValueError("out has dtype %s but the result has dtype %s" % (out.dtype, dtype))
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+
+
+def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
+                 *, flip=False, conj=False, compute_dtype=None):
+    """Shared implementation of ``correlate`` / ``convolve`` (and the drop-ins).
+
+    ``flip`` reverses ``k`` along the convolved axes (convolution), ``conj``
+    conjugates it (complex correlation).  ``compute_dtype`` overrides the dtype
+    rule; ``np.int64`` gives exact integer (wrapping) arithmetic on the direct path.
+    """
+    x = as_array(x, "x")
+    k = as_array(k, "k")
+    check_choice(mode, "mode", MODES)
+    check_choice(boundary, "boundary", BOUNDARIES)
+    check_choice(method, "method", METHODS)
+    if x.ndim == 0:
+        raise ValueError("x must have at least one dimension, got a 0-d array")
+    if k.ndim == 0:
+        raise ValueError("k must have at least one dimension, got a 0-d array")
+    if x.size == 0:
+        raise ValueError("x is empty (shape %s)" % (x.shape,))
+    if k.size == 0:
+        raise ValueError("k is empty (shape %s)" % (k.shape,))
+    axes = normalize_axes(axes, x.ndim, k.ndim)
+    origins_k = normalize_origin(origin, k.shape, mode)
+    dtype = np.dtype(compute_dtype) if compute_dtype is not None else result_dtype(x, k)
+    n_threads = resolve_workers(workers, _dispatch.omp_max_threads(), _dispatch.omp_num_procs())
+
+    # np.asarray(dtype=native) also fixes non-native byte order; no copy otherwise
+    x = np.asarray(x, dtype=dtype)
+    k = np.asarray(k, dtype=dtype)
+    if conj and dtype.kind == "c":
+        k = np.conj(k)
+    if flip:
+        k = k[(slice(None, None, -1),) * k.ndim]
+    w = _full_kernel(k, axes, x.ndim)
+
+    origins = [0] * x.ndim
+    for a, o in zip(axes, origins_k):
+        origins[a] = o
+    if mode == "valid":
+        conv_n = [x.shape[a] for a in axes]
+        if not (all(n >= kk for n, kk in zip(conv_n, k.shape))
+                or all(n <= kk for n, kk in zip(conv_n, k.shape))):
+            raise ValueError("mode='valid' needs x at least as large as k in every convolved "
+                             "axis, or k at least as large as x in every one; got x %s and k %s"
+                             % (tuple(conv_n), k.shape))
+        boundary, cval = "constant", 0
+    cval = normalize_cval(cval, dtype)
+    starts, out_shape = geometry(x.shape, w.shape, mode, origins)
+
+    if out is not None:
+        _check_out(out, out_shape, dtype)
+    if method == "auto":
+        method = _method.choose(x, w, out_shape, n_threads, cval)
+    if method == "fft" and dtype.kind not in "fc":
+        raise ValueError("method='fft' is not available for exact integer computation")
+
+    if method == "fft":
+        res = _fft.correlate_fft(x, w, starts, out_shape, boundary, cval, n_threads)
+        if out is None:
+            return res
+        out[...] = res
+        return out
+
+    # Threads cost a few microseconds to start; tiny problems run on one.
+    if w.size * np.prod(out_shape, dtype=np.float64) < 32768:
+        n_threads = 1
+    target = out
+    if out is not None:
+        perm = _direct.memory_order(x)
+        if (not out.transpose(perm).flags.c_contiguous or np.shares_memory(out, x)
+                or np.shares_memory(out, w)):
+            target = None  # compute into a fresh array, then copy
+    if target is None:
+        target = _direct.empty_like_order(x, out_shape, dtype)
+    _direct.correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, target)
+    if out is not None and target is not out:
+        out[...] = target
+        return out
+    return target
+
+
+def correlate(x, k, mode="full", *, boundary="constant", cval=0.0, origin=0, axes=None,
+              method="auto", workers=None, out=None):
+    return correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
+                        conj=True)
+
+
+def convolve(x, k, mode="full", *, boundary="constant", cval=0.0, origin=0, axes=None,
+             method="auto", workers=None, out=None):
+    return correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
+                        flip=True)
+
+
+correlate.__doc__ = """N-D cross-correlation of ``x`` with ``k``.
+
+    ``correlate(x, k, "same")[i] = sum_j conj(k[j]) * x_ext[i + j - K//2 - origin]``
+    (per axis), where ``x_ext`` is ``x`` extended by ``boundary``.  ``k`` is
+    conjugated for complex input, as in ``scipy.signal.correlate`` and
+    ``numpy.correlate``.
+""" + _DOC_PARAMS % {"op": "correlate"} + """
+    See Also
+    --------
+    convolve : the same with the kernel flipped (and never conjugated).
+""" + _ACCURACY + """
+    Examples
+    --------
+    >>> import numpy as np, ndconv
+    >>> ndconv.correlate([1.0, 2.0, 3.0], [0.0, 1.0, 0.5], "same")
+    array([2. , 3.5, 3. ])
+"""
+
+convolve.__doc__ = """N-D convolution of ``x`` with ``k``.
+
+    ``convolve(x, k, ...)`` is ``correlate(x, flip(k), ...)`` with the same origin
+    and without conjugation, so ``"full"`` with a zero boundary is commutative
+    and origin 0 in ``"same"`` matches ``scipy.signal.convolve``.
+""" + _DOC_PARAMS % {"op": "convolve"} + """
+    See Also
+    --------
+    correlate : the same without the flip.
+""" + _ACCURACY + """
+    Examples
+    --------
+    >>> import numpy as np, ndconv
+    >>> ndconv.convolve([1.0, 2.0, 3.0], [0.0, 1.0, 0.5])
+    array([0. , 1. , 2.5, 4. , 1.5])
+    >>> img = np.arange(16.0).reshape(4, 4)
+    >>> ndconv.convolve(img, np.ones((3, 3)) / 9, "same", boundary="edge").shape
+    (4, 4)
+"""

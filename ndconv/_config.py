@@ -1,0 +1,37 @@
+"""Build and runtime configuration report."""
+import sys
+
+import numpy as np
+
+from . import _dispatch, _fft
+
+
+def config():
+    """The build and runtime configuration as a dict."""
+    return {
+        "ndconv": __import__("ndconv").__version__,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "openmp": _dispatch.openmp_enabled(),
+        "max_threads": _dispatch.omp_max_threads(),
+        "num_procs": _dispatch.omp_num_procs(),
+        "simd": _dispatch.SIMD_LEVEL,
+        "kernel_module": _dispatch.core().__name__,
+        "fft": _fft.backend(),
+    }
+
+
+def show_config(file=None):
+    """Print how ndconv was built and what it will use at run time.
+
+    Reports whether the core has OpenMP (and how many threads it would use),
+    the SIMD level of the kernel module picked for this CPU, and the FFT
+    library.  Without OpenMP the core still works, single-threaded.
+    """
+    file = sys.stdout if file is None else file
+    cfg = config()
+    width = max(len(k) for k in cfg)
+    for key, val in cfg.items():
+        if key == "openmp" and not val:
+            val = "False (single-threaded build: the compiler had no OpenMP)"
+        print("%-*s : %s" % (width, key, val), file=file)

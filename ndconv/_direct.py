@@ -1,0 +1,130 @@
+"""Direct method: turn a validated problem into the core's index tables and run it.
+
+The problem is always "valid correlation of the extended input": output sample
+``i`` along an axis reads input coordinates ``start + i + j`` for kernel taps
+``j``.  Output modes, origins and axis subsets only change ``start`` and the
+output length (``_api.geometry``); boundaries only change the tables
+(``_boundary``); strides and memory order are folded into the tables here.
+"""
+import numpy as np
+
+from . import _boundary
+from ._dispatch import core
+
+# Elements of gather scratch per thread (per chunk, summed over leading taps).
+_GATHER_BUDGET = 1 << 18
+# Largest run of output columns one work item computes.
+_MAX_CHUNK = 2048
+_MIN_CHUNK = 64
+
+
+def memory_order(x):
+    """Axis permutation that puts ``x``'s axes from largest to smallest stride.
+
+    The core's inner loop runs along the last axis, so a Fortran-ordered or
+    transposed input is processed in its own memory order instead of being
+    copied; the output is allocated in the same order.
+    """
+    keys = [(x.shape[a] != 1, -abs(x.strides[a]), a) for a in range(x.ndim)]
+    return tuple(a for _, _, a in sorted(keys))
+
+
+def _flat_span(x):
+    """A 1-D view of every element ``x`` can address, from its lowest address,
+    and the per-axis element strides relative to that view."""
+    item = x.itemsize
+    if any(s % item for s in x.strides):
+        # strides that are not a whole number of elements (e.g. fields of a
+        # record array) cannot be expressed as element offsets
+        x = np.ascontiguousarray(x)
+    estr = [s // item for s in x.strides]
+    flip = tuple(slice(None, None, -1) if s < 0 else slice(None) for s in estr)
+    lowest = x[flip]
+    span = 1 + sum((n - 1) * abs(s) for n, s in zip(x.shape, estr))
+    flat = np.lib.stride_tricks.as_strided(lowest, shape=(span,), strides=(item,), writeable=False)
+    return flat, estr
+
+
+def _chunks(m, k_last, n_lead, c0, c1, unit_stride):
+    """Column chunk boundaries of the last output axis and which chunks read in place."""
+    width = _GATHER_BUDGET // max(1, n_lead) - k_last + 1
+    width = int(min(_MAX_CHUNK, max(_MIN_CHUNK, width)))
+    bounds = [0]
+    direct = []
+    for lo, hi, inside in ((0, c0, False), (c0, c1, True), (c1, m, False)):
+        n = hi - lo
+        if n <= 0:
+            continue
+        pieces = -(-n // width)
+        step = -(-n // pieces)  # balanced pieces, each <= width
+        for a in range(lo, hi, step):
+            bounds.append(min(hi, a + step))
+            direct.append(inside and unit_stride)
+    if len(bounds) == 1:
+        bounds.append(0)
+        direct.append(False)
+    return (np.asarray(bounds, dtype=np.intp), np.asarray(direct, dtype=np.uint8), width)
+
+
+def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out):
+    """Valid correlation of ``x`` extended by ``boundary`` with ``w``, into ``out``.
+
+    Parameters
+    ----------
+    x : ndarray
+        Input in the compute dtype, native byte order, any strides.
+    w : ndarray
+        Kernel with ``w.ndim == x.ndim`` (size 1 along axes that are not convolved),
+        same dtype; already flipped/conjugated as the operation requires.
+    starts : sequence of int
+        Input coordinate read by output 0 and tap 0, per axis.
+    out_shape : tuple of int
+    boundary : str
+    cval : scalar of the compute dtype
+    n_threads : int
+    out : ndarray
+        Output of ``out_shape``, compute dtype, contiguous in ``memory_order(x)``
+        (see ``empty_like_order``).  Written completely.
+    """
+    perm = memory_order(x)
+    xp = x.transpose(perm)
+    wp = np.ascontiguousarray(w.transpose(perm))
+    op = out.transpose(perm)
+    assert op.flags.c_contiguous
+    starts = [starts[a] for a in perm]
+    oshape = [out_shape[a] for a in perm]
+
+    flat, estr = _flat_span(xp)
+    tables = []
+    tstart = []
+    pos = 0
+    for n, s, m, k, st in zip(xp.shape, estr, oshape, wp.shape, starts):
+        idx = _boundary.extension_indices(n, st, m + k - 1, boundary)
+        shift = (n - 1) * -s if s < 0 else 0
+        tables.append(np.where(idx >= 0, idx * s + shift, _boundary.CVAL))
+        tstart.append(pos)
+        pos += idx.shape[0]
+    tables = np.ascontiguousarray(np.concatenate(tables), dtype=np.intp)
+
+    # Columns whose taps all read interior samples of the last axis.
+    n_last, k_last, m_last, st_last = xp.shape[-1], wp.shape[-1], oshape[-1], starts[-1]
+    id_lo = max(0, -st_last)
+    id_hi = min(m_last + k_last - 1, n_last - st_last)
+    c0 = min(m_last, id_lo)
+    c1 = max(c0, min(m_last, id_hi - k_last + 1))
+    n_lead = wp.size // k_last
+    bounds, direct, width = _chunks(m_last, k_last, n_lead, c0, c1, estr[-1] == 1)
+
+    skip_cval = bool(cval == 0)
+    core().correlate_nd(flat, op.reshape(-1), wp.reshape(-1),
+                        np.asarray(oshape, dtype=np.intp), np.asarray(wp.shape, dtype=np.intp),
+                        tables, np.asarray(tstart, dtype=np.intp), bounds, direct,
+                        width, cval, skip_cval, int(n_threads))
+    return out
+
+
+def empty_like_order(x, shape, dtype):
+    """Uninitialised output of ``shape`` laid out in ``x``'s memory order."""
+    perm = memory_order(x)
+    inv = np.argsort(perm)
+    return np.empty([shape[a] for a in perm], dtype=dtype).transpose(inv)

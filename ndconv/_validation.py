@@ -1,0 +1,139 @@
+"""Argument checking and canonicalisation shared by every public function.
+
+One helper per concern, each raising a ValueError or TypeError that names the
+argument and, for names, lists the valid values.
+"""
+import numbers
+import operator
+
+import numpy as np
+
+MODES = ("full", "same", "valid")
+BOUNDARIES = ("constant", "edge", "symmetric", "reflect", "wrap")
+METHODS = ("auto", "direct", "fft")
+
+# dtypes the core computes natively
+NATIVE = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.complex64),
+          np.dtype(np.complex128), np.dtype(np.int64))
+
+
+def check_choice(value, name, choices):
+    """Return ``value`` if it is one of ``choices``, else raise a ValueError listing them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError("%s must be one of %s, got %r"
+                         % (name, ", ".join(repr(c) for c in choices), value))
+    return value
+
+
+def as_array(a, name):
+    """``np.asarray`` with a TypeError naming the argument for unsupported dtypes."""
+    try:
+        arr = np.asarray(a)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError("%s could not be converted to an array: %s" % (name, exc)) from None
+    if arr.dtype.kind not in "biufc":
+        raise TypeError("%s has dtype %s; ndconv computes with bool, integer, float and "
+                        "complex arrays only" % (name, arr.dtype))
+    return arr
+
+
+def result_dtype(*arrays):
+    """The dtype the computation runs in: ``np.result_type`` of the inputs, with
+    bool and integers promoted to float64 and float16 to float32.
+
+    long double inputs are computed in float64 (complex128 for complex); the
+    core has no extended-precision kernel, so this is stated in the docs.
+    """
+    dt = np.result_type(*arrays)
+    if dt.kind in "biu":
+        return np.dtype(np.float64)
+    if dt.kind == "f":
+        return np.dtype(np.float32) if dt.itemsize <= 4 else np.dtype(np.float64)
+    if dt.kind == "c":
+        return np.dtype(np.complex64) if dt.itemsize <= 8 else np.dtype(np.complex128)
+    raise TypeError("unsupported dtype %s" % dt)
+
+
+def normalize_axes(axes, x_ndim, k_ndim):
+    """Return the convolved axes of ``x`` as a tuple of non-negative ints.
+
+    ``axes=None`` convolves every axis and needs ``k.ndim == x.ndim``; otherwise
+    ``k.ndim == len(axes)`` and kernel axis ``i`` runs along ``x`` axis ``axes[i]``.
+    """
+    if axes is None:
+        if k_ndim != x_ndim:
+            raise ValueError("k.ndim (%d) must equal x.ndim (%d) when axes is None; pass "
+                             "axes= to convolve over a subset of x's axes" % (k_ndim, x_ndim))
+        return tuple(range(x_ndim))
+    if isinstance(axes, numbers.Integral) and not isinstance(axes, bool):
+        axes = (axes,)
+    try:
+        axes = tuple(operator.index(a) for a in axes)
+    except TypeError:
+        raise TypeError("axes must be an int or a sequence of ints, got %r" % (axes,)) from None
+    out = []
+    for a in axes:
+        if not -x_ndim <= a < x_ndim:
+            raise ValueError("axes entry %d is out of range for x with %d dimensions" % (a, x_ndim))
+        out.append(a % x_ndim)
+    if len(set(out)) != len(out):
+        raise ValueError("axes must not repeat an axis, got %r" % (axes,))
+    if len(out) != k_ndim:
+        raise ValueError("k.ndim (%d) must equal len(axes) (%d)" % (k_ndim, len(out)))
+    if not out:
+        raise ValueError("axes must name at least one axis")
+    return tuple(out)
+
+
+def normalize_origin(origin, kshape, mode):
+    """Per-convolved-axis origins, range-checked against the kernel sizes."""
+    n = len(kshape)
+    if isinstance(origin, numbers.Integral) and not isinstance(origin, bool):
+        origins = (int(origin),) * n
+    else:
+        try:
+            origins = tuple(operator.index(o) for o in origin)
+        except TypeError:
+            raise TypeError("origin must be an int or a sequence of ints, got %r" % (origin,)) from None
+        if len(origins) != n:
+            raise ValueError("origin must have one entry per convolved axis (%d), got %d"
+                             % (n, len(origins)))
+    if mode != "same" and any(origins):
+        raise ValueError("origin applies to mode='same' only; got origin=%r with mode=%r"
+                         % (origin, mode))
+    for o, k in zip(origins, kshape):
+        if not -(k // 2) <= o <= (k - 1) // 2:
+            raise ValueError("origin %d is out of range for a kernel of size %d along its axis: "
+                             "need %d <= origin <= %d" % (o, k, -(k // 2), (k - 1) // 2))
+    return origins
+
+
+def normalize_cval(cval, dtype):
+    """``cval`` as a scalar of the compute dtype."""
+    try:
+        c = complex(cval)
+    except (TypeError, ValueError):
+        raise TypeError("cval must be a number, got %r" % (cval,)) from None
+    if dtype.kind != "c":
+        if c.imag != 0:
+            raise ValueError("cval %r is complex but the inputs are real" % (cval,))
+        return dtype.type(c.real)
+    return dtype.type(c)
+
+
+def resolve_workers(workers, max_threads, num_procs):
+    """Thread count for one call.
+
+    ``None``: every thread OpenMP would use now (``OMP_NUM_THREADS``, threadpoolctl);
+    ``-1``: every processor; ``n >= 1``: ``n`` threads.  Anything else is a ValueError.
+    """
+    if workers is None:
+        return max(1, int(max_threads))
+    if isinstance(workers, bool) or not isinstance(workers, numbers.Integral):
+        raise ValueError("workers must be None, -1 or a positive int, got %r" % (workers,))
+    workers = int(workers)
+    if workers == -1:
+        return max(1, int(num_procs))
+    if workers < 1:
+        raise ValueError("workers must be None, -1 or a positive int, got %d" % workers)
+    return workers
