@@ -1,0 +1,301 @@
+"""The unified API against the oracle (np.pad + scipy.signal direct, float64) over a grid.
+
+Grid: ndim 1-4 x mode x boundary x dtype, random odd/even kernel sizes including
+kernels wider than the input, methods direct and fft, workers 1 and 2.
+"""
+import itertools
+import math
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+import scipy.signal as ss
+
+import ndconv
+from conftest import assert_contract, oracle, random_array
+
+MODES = ["full", "same", "valid"]
+BOUNDARIES = ["constant", "edge", "symmetric", "reflect", "wrap"]
+DTYPES = ["float32", "float64", "complex64", "complex128"]
+
+
+def _shapes(rng, ndim, mode):
+    top = {1: 24, 2: 9, 3: 6, 4: 4}[ndim]
+    xs = tuple(int(v) for v in rng.integers(1, top + 1, ndim))
+    ks = tuple(int(v) for v in rng.integers(1, top // 2 + 3, ndim))
+    if mode == "valid" and not (all(a >= b for a, b in zip(xs, ks)) or all(a <= b for a, b in zip(xs, ks))):
+        ks = tuple(min(a, b) for a, b in zip(xs, ks))
+    return xs, ks
+
+
+def _fft_size(xs, ks):
+    return math.prod(a + 2 * b for a, b in zip(xs, ks))
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3, 4])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_grid(rng, ndim, mode, boundary, dtype):
+    for _ in range(3):
+        xs, ks = _shapes(rng, ndim, mode)
+        x = random_array(rng, xs, dtype)
+        k = random_array(rng, ks, dtype)
+        cval = 0.0 if rng.random() < 0.5 else 1.25
+        for op in ("correlate", "convolve"):
+            fn = getattr(ndconv, op)
+            ref, absconv = oracle(x, k, mode, boundary, cval, op=op)
+            r1 = fn(x, k, mode, boundary=boundary, cval=cval, method="direct", workers=1)
+            r2 = fn(x, k, mode, boundary=boundary, cval=cval, method="direct", workers=2)
+            assert r1.dtype == np.dtype(dtype)
+            # each output has one writer and a fixed summation order
+            np.testing.assert_array_equal(r1, r2)
+            assert_contract(r1, ref, absconv, k.size, dtype)
+            rf = fn(x, k, mode, boundary=boundary, cval=cval, method="fft", workers=2)
+            assert rf.dtype == np.dtype(dtype)
+            assert_contract(rf, ref, absconv, k.size, dtype, "fft", _fft_size(xs, ks))
+
+
+@pytest.mark.parametrize("K", [1, 2, 3, 4, 5, 6, 7])
+@pytest.mark.parametrize("op", ["correlate", "convolve"])
+def test_every_origin_1d(rng, K, op):
+    x = rng.standard_normal(11)
+    k = rng.standard_normal(K)
+    fn = getattr(ndconv, op)
+    for origin in range(-(K // 2), (K - 1) // 2 + 1):
+        for boundary in BOUNDARIES:
+            ref, absconv = oracle(x, k, "same", boundary, 0.5, origin, op=op)
+            res = fn(x, k, "same", boundary=boundary, cval=0.5, origin=origin, method="direct")
+            assert_contract(res, ref, absconv, K, "float64")
+            res = fn(x, k, "same", boundary=boundary, cval=0.5, origin=origin, method="fft")
+            assert_contract(res, ref, absconv, K, "float64", "fft", 64)
+
+
+def test_every_origin_2d_matches_ndimage(rng):
+    x = rng.standard_normal((9, 10))
+    k = rng.standard_normal((4, 3))
+    nd_modes = {"constant": "constant", "edge": "nearest", "symmetric": "reflect", "reflect": "mirror",
+                "wrap": "wrap"}
+    for o0 in range(-2, 2):
+        for o1 in range(-1, 2):
+            for b, m in nd_modes.items():
+                res = ndconv.correlate(x, k, "same", boundary=b, cval=-1.0, origin=(o0, o1))
+                ref = ndi.correlate(x, k, mode=m, cval=-1.0, origin=(o0, o1))
+                # both sum 12 products in float64
+                np.testing.assert_allclose(res, ref, rtol=0, atol=4 * 12 * 2.2e-16 * np.abs(ref).max() + 1e-300)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("op", ["correlate", "convolve"])
+@pytest.mark.parametrize("dtype", ["float64", "complex128"])
+def test_zero_boundary_equals_scipy_signal(rng, mode, op, dtype):
+    """With a zero boundary ndconv's modes are scipy.signal's, centring included."""
+    for xs, ks in [((10,), (4,)), ((10,), (5,)), ((7, 8), (2, 3)), ((5, 6, 4), (3, 2, 4)), ((3,), (8,)),
+                   ((4, 5), (6, 7))]:
+        x = random_array(rng, xs, dtype)
+        k = random_array(rng, ks, dtype)
+        ref = getattr(ss, op)(x, k, mode, method="direct")
+        for method in ("direct", "fft"):
+            res = getattr(ndconv, op)(x, k, mode, method=method)
+            np.testing.assert_allclose(res, ref, rtol=0, atol=1e-12 * max(1.0, np.abs(ref).max()))
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_kernel_much_wider_than_input(rng, boundary):
+    """Extensions wider than the input follow numpy.pad (repeated reflection/wrap)."""
+    x = rng.standard_normal((3, 2))
+    k = rng.standard_normal((9, 11))
+    for mode in ("full", "same"):
+        ref, absconv = oracle(x, k, mode, boundary, 2.0)
+        for method in ("direct", "fft"):
+            res = ndconv.correlate(x, k, mode, boundary=boundary, cval=2.0, method=method)
+            assert_contract(res, ref, absconv, k.size, "float64", method, 4096)
+
+
+@pytest.mark.parametrize("axes", [(0,), (1,), (-1,), (2,), (0, 2), (2, 0), (1, 2), (2, 1, 0)])
+@pytest.mark.parametrize("mode", MODES)
+def test_axes_subsets(rng, axes, mode):
+    x = rng.standard_normal((5, 6, 7))
+    k = rng.standard_normal(tuple(range(2, 2 + len(axes))))
+    for boundary in ("constant", "reflect", "wrap"):
+        ref, absconv = oracle(x, k, mode, boundary, 0.0, axes=axes, op="convolve")
+        for method in ("direct", "fft"):
+            res = ndconv.convolve(x, k, mode, boundary=boundary, axes=axes, method=method)
+            assert_contract(res, ref, absconv, k.size, "float64", method, 4096)
+
+
+def test_axes_stereo_and_stack(rng):
+    """The issue's examples: stereo audio with a 1-D kernel, an image stack with a 2-D kernel."""
+    stereo = rng.standard_normal((2, 1000)).astype(np.float32)
+    fir = rng.standard_normal(31).astype(np.float32)
+    res = ndconv.convolve(stereo, fir, "same", axes=-1)
+    for c in range(2):
+        ref = ss.convolve(stereo[c].astype(np.float64), fir.astype(np.float64), "same")
+        np.testing.assert_allclose(res[c], ref, atol=4 * 31 * 1.2e-7 * np.abs(ref).max())
+    stack = rng.standard_normal((3, 20, 21))
+    k = rng.standard_normal((3, 5))
+    res = ndconv.correlate(stack, k, "same", boundary="symmetric", axes=(1, 2))
+    for b in range(3):
+        ref = ndi.correlate(stack[b], k, mode="reflect")
+        np.testing.assert_allclose(res[b], ref, atol=1e-13 * np.abs(ref).max())
+
+
+LAYOUTS = {
+    "transposed": lambda a: a.T,
+    "fortran": lambda a: np.asfortranarray(a),
+    "step2": lambda a: a[::2, ::2],
+    "negative": lambda a: a[::-1, ::-1],
+    "neg-step": lambda a: a[::-2, 1::3],
+    "readonly": lambda a: _readonly(a),
+    "bigendian": lambda a: a.astype(a.dtype.newbyteorder(">")),
+    "broadcast": lambda a: np.broadcast_to(a[:1], a.shape),
+    "mixed": lambda a: np.asfortranarray(a)[:, ::-1],
+}
+
+
+def _readonly(a):
+    a = a.copy()
+    a.flags.writeable = False
+    return a
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@pytest.mark.parametrize("dtype", ["float32", "complex128"])
+def test_layouts(rng, layout, dtype):
+    base = random_array(rng, (13, 17), dtype)
+    x = LAYOUTS[layout](base)
+    before = x.copy()
+    k = random_array(rng, (3, 4), dtype)
+    for mode, boundary in itertools.product(MODES, ["constant", "symmetric", "wrap"]):
+        ref, absconv = oracle(np.ascontiguousarray(x), k, mode, boundary, 0.0)
+        for w in (1, 2):
+            res = ndconv.correlate(x, k, mode, boundary=boundary, method="direct", workers=w)
+            assert_contract(res, ref, absconv, k.size, dtype)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_3d_layouts(rng):
+    base = rng.standard_normal((6, 7, 8))
+    k = rng.standard_normal((2, 3, 3))
+    for x in (base.transpose(2, 0, 1), base[:, ::-1, ::2], np.asfortranarray(base), base.swapaxes(0, 1)):
+        ref, absconv = oracle(np.ascontiguousarray(x), k, "same", "reflect")
+        res = ndconv.convolve(x, k[::-1, ::-1, ::-1], "same", boundary="reflect")
+        # convolve with the flipped kernel == correlate with k, up to the origin of even sizes
+        res2 = ndconv.correlate(x, k, "same", boundary="reflect")
+        assert_contract(res2, ref, absconv, k.size, "float64")
+        assert res.shape == ref.shape
+
+
+def test_large_chunked_rows(rng):
+    """Rows longer than one column chunk, and a 1-D signal split across threads."""
+    x = rng.standard_normal(50_000).astype(np.float32)
+    k = rng.standard_normal(101).astype(np.float32)
+    ref, absconv = oracle(x, k, "same", "reflect")
+    for w in (1, 2):
+        res = ndconv.correlate(x, k, "same", boundary="reflect", method="direct", workers=w)
+        assert_contract(res, ref, absconv, k.size, "float32")
+    x2 = rng.standard_normal((3, 5000))
+    k2 = rng.standard_normal((2, 700))
+    ref, absconv = oracle(x2, k2, "full", "wrap")
+    res = ndconv.correlate(x2, k2, "full", boundary="wrap", method="direct")
+    assert_contract(res, ref, absconv, k2.size, "float64")
+
+
+@pytest.mark.parametrize("dtype", [bool, np.int8, np.uint8, np.int32, np.int64, np.uint64, np.float16])
+def test_promotion(rng, dtype):
+    x = random_array(rng, (6, 7), dtype)
+    k = random_array(rng, (3, 2), dtype)
+    res = ndconv.convolve(x, k, "same")
+    expect = np.float32 if dtype == np.float16 else np.float64
+    assert res.dtype == expect
+    ref, absconv = oracle(x.astype(np.float64), k.astype(np.float64), "same", op="convolve")
+    assert_contract(res, ref, absconv, k.size, expect)
+
+
+def test_mixed_dtypes():
+    x = np.ones(5, np.float32)
+    assert ndconv.convolve(x, np.ones(2, np.float64)).dtype == np.float64
+    assert ndconv.convolve(x, np.ones(2, np.complex64)).dtype == np.complex64
+    # np.result_type's rule first (int8 fits float32), then ints-only -> float64
+    assert ndconv.convolve(x, np.ones(2, np.int8)).dtype == np.float32
+    assert ndconv.convolve(x, np.ones(2, np.int32)).dtype == np.float64
+    assert ndconv.convolve(np.ones(5, np.int8), np.ones(2, np.uint8)).dtype == np.float64
+    assert ndconv.convolve(x, np.ones(2, np.float16)).dtype == np.float32
+
+
+def test_correlate_conjugates_convolve_does_not(rng):
+    x = random_array(rng, (20,), "complex128")
+    k = random_array(rng, (4,), "complex128")
+    np.testing.assert_allclose(ndconv.correlate(x, k), np.correlate(x, k, "full"), atol=1e-12)
+    np.testing.assert_allclose(ndconv.convolve(x, k), np.convolve(x, k, "full"), atol=1e-12)
+
+
+def test_int64_exact_core():
+    """compute_dtype=int64 is exact (wrapping) integer arithmetic on the direct path."""
+    from ndconv._api import correlate_nd
+    x = np.array([2 ** 62, 3, -5, 7], dtype=np.int64)
+    k = np.array([2, 1], dtype=np.int64)
+    res = correlate_nd(x, k, "full", "constant", 0, 0, None, "direct", 1, None, compute_dtype=np.int64)
+    with np.errstate(over="ignore"):
+        ref = np.array([x[0] * 1, x[0] * 2 + x[1], x[1] * 2 + x[2], x[2] * 2 + x[3], x[3] * 2], dtype=np.int64)
+    np.testing.assert_array_equal(res, ref)
+
+
+def test_nan_stays_local_in_auto():
+    """auto never uses FFT on non-finite input: a NaN only reaches outputs whose window holds it."""
+    x = np.zeros((300, 300))
+    x[150, 150] = np.nan
+    k = np.ones((41, 41))
+    res = ndconv.convolve(x, k, "same")
+    bad = np.isnan(res)
+    assert bad.sum() == 41 * 41
+    assert bad[130:171, 130:171].all()
+
+
+def test_auto_matches_methods(rng):
+    x = rng.standard_normal((200, 200))
+    for ks in (3, 31):
+        k = rng.standard_normal((ks, ks))
+        ref, absconv = oracle(x, k, "same", "reflect")
+        res = ndconv.correlate(x, k, "same", boundary="reflect")
+        assert_contract(res, ref, absconv, k.size, "float64", "fft", 400 * 400)
+
+
+def test_out_argument(rng):
+    x = rng.standard_normal((8, 9))
+    k = rng.standard_normal((3, 3))
+    expect = ndconv.convolve(x, k, "same")
+    out = np.empty((8, 9))
+    r = ndconv.convolve(x, k, "same", out=out)
+    assert r is out
+    np.testing.assert_array_equal(out, expect)
+    # Fortran-ordered out, and out aliasing the input
+    outf = np.empty((8, 9), order="F")
+    np.testing.assert_array_equal(ndconv.convolve(x, k, "same", out=outf), expect)
+    xc = x.copy()
+    r = ndconv.convolve(xc, k, "same", out=xc)
+    assert r is xc
+    np.testing.assert_array_equal(xc, expect)
+    # out aliasing a reversed view of the input
+    xc = x.copy()
+    ndconv.convolve(xc, k, "same", out=xc[::-1])
+    np.testing.assert_array_equal(xc[::-1], expect)
+    xc = x.copy()
+    r = ndconv.convolve(xc, k, "same", method="fft", out=xc)
+    np.testing.assert_allclose(xc, expect, atol=1e-12)
+
+
+def test_inputs_not_modified(rng):
+    x = rng.standard_normal((10, 10))
+    k = rng.standard_normal((3, 3)) + 0j
+    xc, kc = x.copy(), k.copy()
+    for method in ("direct", "fft"):
+        ndconv.correlate(x, k, "same", boundary="reflect", method=method)
+        ndconv.convolve(x, k, "full", method=method)
+    np.testing.assert_array_equal(x, xc)
+    np.testing.assert_array_equal(k, kc)
+
+
+def test_list_inputs():
+    np.testing.assert_allclose(ndconv.convolve([1, 2, 3], [1, 1]), [1, 3, 5, 3])
+    np.testing.assert_allclose(ndconv.correlate([1.0, 2.0, 3.0], [0.0, 1.0, 0.5], "same"), [2.0, 3.5, 3.0])
