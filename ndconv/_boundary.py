@@ -16,6 +16,32 @@ import numpy as np
 CVAL = -1  # index-table marker: this position takes cval
 
 
+def index_map(coords, n, boundary):
+    """Input index for each input coordinate in ``coords`` (``CVAL`` for constant).
+
+    Closed forms of numpy.pad's extension for any distance from the edge:
+    ``symmetric`` is periodic with period ``2n``, ``reflect`` with ``2n - 2``,
+    ``wrap`` with ``n``.  ``tests/test_tables.py`` checks them against np.pad.
+    """
+    c = np.asarray(coords, dtype=np.intp)
+    inside = (c >= 0) & (c < n)
+    if boundary == "constant":
+        return np.where(inside, c, CVAL)
+    if boundary == "edge":
+        return np.clip(c, 0, n - 1)
+    if boundary == "wrap":
+        return np.mod(c, n)
+    if boundary == "symmetric":
+        m = np.mod(c, 2 * n)
+        return np.where(m < n, m, 2 * n - 1 - m)
+    if boundary == "reflect":
+        if n == 1:
+            return np.zeros_like(c)
+        m = np.mod(c, 2 * n - 2)
+        return np.where(m < n, m, 2 * n - 2 - m)
+    raise ValueError("unknown boundary %r" % (boundary,))
+
+
 def extension_indices(n, start, length, boundary):
     """Input index for each of ``length`` extended positions starting at ``start``.
 
@@ -37,16 +63,22 @@ def extension_indices(n, start, length, boundary):
     -------
     ndarray of intp, shape (length,)
     """
-    lo = max(0, -start)
-    hi = max(0, start + length - n)
-    idx = np.arange(n, dtype=np.intp)
-    if lo or hi:
-        if boundary == "constant":
-            idx = np.pad(idx, (lo, hi), mode="constant", constant_values=CVAL)
-        else:
-            idx = np.pad(idx, (lo, hi), mode=boundary)
-    first = start + lo
-    return np.ascontiguousarray(idx[first:first + length])
+    return index_map(np.arange(start, start + length, dtype=np.intp), n, boundary)
+
+
+def border_bands(n, start, length, boundary):
+    """The extension of one axis as interior range plus explicit border bands.
+
+    Returns ``(id_lo, id_hi, band)``: positions ``t`` in ``[id_lo, id_hi)`` read
+    input index ``start + t``; the others read ``band[t]`` for ``t < id_lo`` and
+    ``band[id_lo + t - id_hi]`` for ``t >= id_hi``.  The work is proportional to
+    the border width, not to ``n``.
+    """
+    id_lo = min(max(0, -start), length)
+    id_hi = min(max(id_lo, n - start), length)
+    coords = np.concatenate([np.arange(start, start + id_lo, dtype=np.intp),
+                             np.arange(start + id_hi, start + length, dtype=np.intp)])
+    return id_lo, id_hi, index_map(coords, n, boundary)
 
 
 def extend(x, starts, lengths, boundary, cval, axes):

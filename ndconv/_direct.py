@@ -45,25 +45,19 @@ def _flat_span(x):
     return flat, estr
 
 
-def _chunks(m, k_last, n_lead, c0, c1, unit_stride):
-    """Column chunk boundaries of the last output axis and which chunks read in place."""
+def _chunks(m, k_last, n_lead):
+    """Column chunk boundaries of the last output axis and the chunk width.
+
+    Chunks bound the per-thread gather scratch (``n_lead`` rows of
+    ``width + k_last - 1`` samples) and give 1-D signals enough work items to
+    share between threads.
+    """
     width = _GATHER_BUDGET // max(1, n_lead) - k_last + 1
     width = int(min(_MAX_CHUNK, max(_MIN_CHUNK, width)))
-    bounds = [0]
-    direct = []
-    for lo, hi, inside in ((0, c0, False), (c0, c1, True), (c1, m, False)):
-        n = hi - lo
-        if n <= 0:
-            continue
-        pieces = -(-n // width)
-        step = -(-n // pieces)  # balanced pieces, each <= width
-        for a in range(lo, hi, step):
-            bounds.append(min(hi, a + step))
-            direct.append(inside and unit_stride)
-    if len(bounds) == 1:
-        bounds.append(0)
-        direct.append(False)
-    return (np.asarray(bounds, dtype=np.intp), np.asarray(direct, dtype=np.uint8), width)
+    pieces = max(1, -(-m // width))
+    step = -(-m // pieces)  # balanced pieces, each <= width
+    bounds = np.minimum(np.arange(0, pieces + 1, dtype=np.intp) * step, m)
+    return bounds, width
 
 
 def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out):
@@ -95,31 +89,30 @@ def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out):
     oshape = [out_shape[a] for a in perm]
 
     flat, estr = _flat_span(xp)
-    tables = []
-    tstart = []
+    params = np.empty((xp.ndim, 5), dtype=np.intp)
+    bands = []
     pos = 0
-    for n, s, m, k, st in zip(xp.shape, estr, oshape, wp.shape, starts):
-        idx = _boundary.extension_indices(n, st, m + k - 1, boundary)
+    for a, (n, s, m, k, st) in enumerate(zip(xp.shape, estr, oshape, wp.shape, starts)):
+        lo, hi, idx = _boundary.border_bands(n, st, m + k - 1, boundary)
         shift = (n - 1) * -s if s < 0 else 0
-        tables.append(np.where(idx >= 0, idx * s + shift, _boundary.CVAL))
-        tstart.append(pos)
+        bands.append(np.where(idx >= 0, idx * s + shift, _boundary.CVAL))
+        params[a] = (lo, hi, st * s + shift, s, pos)
         pos += idx.shape[0]
-    tables = np.ascontiguousarray(np.concatenate(tables), dtype=np.intp)
+    bands = np.ascontiguousarray(np.concatenate(bands), dtype=np.intp)
 
     # Columns whose taps all read interior samples of the last axis.
-    n_last, k_last, m_last, st_last = xp.shape[-1], wp.shape[-1], oshape[-1], starts[-1]
-    id_lo = max(0, -st_last)
-    id_hi = min(m_last + k_last - 1, n_last - st_last)
-    c0 = min(m_last, id_lo)
-    c1 = max(c0, min(m_last, id_hi - k_last + 1))
+    k_last, m_last = wp.shape[-1], oshape[-1]
+    lo_last, hi_last = int(params[-1, 0]), int(params[-1, 1])
+    c0 = min(m_last, lo_last)
+    c1 = max(c0, min(m_last, hi_last - k_last + 1))
     n_lead = wp.size // k_last
-    bounds, direct, width = _chunks(m_last, k_last, n_lead, c0, c1, estr[-1] == 1)
+    bounds, width = _chunks(m_last, k_last, n_lead)
 
     skip_cval = bool(cval == 0)
     core().correlate_nd(flat, op.reshape(-1), wp.reshape(-1),
                         np.asarray(oshape, dtype=np.intp), np.asarray(wp.shape, dtype=np.intp),
-                        tables, np.asarray(tstart, dtype=np.intp), bounds, direct,
-                        width, cval, skip_cval, int(n_threads))
+                        params, bands, bounds, width, c0, c1, estr[-1] == 1,
+                        cval, skip_cval, int(n_threads))
     return out
 
 

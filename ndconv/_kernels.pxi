@@ -7,12 +7,14 @@
 #
 #     out[i_0, .., i_{d-1}] = sum_{j} w[j_0, .., j_{d-1}] * X(i_0 + j_0, .., i_{d-1} + j_{d-1})
 #
-# where X(t_0, .., t_{d-1}) = x[base + sum_a T_a[t_a]] if every T_a[t_a] >= 0, else cval.
-# T_a is a per-axis table of element offsets (index * stride, shifted so that all
-# offsets are >= 0) built in Python from numpy.pad's index semantics: every
-# boundary mode, origin and output mode is expressed in those tables, and arbitrary
-# strides (negative, Fortran, sliced) come for free because the strides are folded
-# into the offsets.
+# where X(t_0, .., t_{d-1}) = x[sum_a T_a(t_a)] if every T_a(t_a) >= 0, else cval.
+# T_a maps a position of the extended axis to an element offset (index * stride,
+# shifted so that all offsets are >= 0).  Inside the input it is affine,
+# base + t * stride; in the two border bands it is an explicit table built in
+# Python from numpy.pad's index semantics (-1 = cval).  Every boundary mode, origin
+# and output mode is expressed in those maps, the tables cost O(kernel) not
+# O(input), and arbitrary strides (negative, Fortran, sliced) come for free
+# because the strides are folded into the offsets.
 #
 # Work is split into items = (output row, column chunk).  Per item we collect one
 # source pointer per leading-axis tap: straight into x where the chunk only reads
@@ -26,6 +28,22 @@
 from cython.parallel cimport parallel, prange
 from libc.stdlib cimport malloc, free
 
+
+cdef struct AxisMap:
+    Py_ssize_t lo       # positions [lo, hi) are interior: offset = base + t * stride
+    Py_ssize_t hi
+    Py_ssize_t base
+    Py_ssize_t stride
+    const Py_ssize_t* band   # offsets of positions < lo, then of positions >= hi
+
+
+cdef inline Py_ssize_t _offset(const AxisMap* m, Py_ssize_t t) noexcept nogil:
+    if t < m.lo:
+        return m.band[t]
+    if t >= m.hi:
+        return m.band[m.lo + t - m.hi]
+    return m.base + t * m.stride
+
 ctypedef fused num_t:
     float
     double
@@ -33,37 +51,82 @@ ctypedef fused num_t:
     double complex
     long long
 
-# Outputs accumulated in registers per block.  32 floats = 4 ymm registers of
-# accumulators, enough to hide FMA latency when two blocks' worth of taps
-# interleave; larger blocks spill on x86-64's 16 vector registers.
-cdef enum:
-    BLK = 32
+cdef inline void _block32(num_t* o, Py_ssize_t c, const num_t** ptrs, const num_t** wrows,
+                          Py_ssize_t ntaps, Py_ssize_t klast) noexcept nogil:
+    """o[c:c+32] = sum_r sum_j wrows[r][j] * ptrs[r][c + j : c + j + 32].
+
+    A fixed trip count and a local accumulator array: the compiler keeps the 32
+    sums in vector registers (4 ymm of floats / 8 of doubles) across the whole
+    tap loop, so each tap costs one load and one FMA per vector, and the output
+    is stored once.
+    """
+    cdef num_t acc[32]
+    cdef Py_ssize_t r, j, u
+    cdef const num_t* p
+    cdef const num_t* wr
+    cdef num_t wj
+    for u in range(32):
+        acc[u] = 0
+    for r in range(ntaps):
+        p = ptrs[r] + c
+        wr = wrows[r]
+        for j in range(klast):
+            wj = wr[j]
+            for u in range(32):
+                acc[u] = acc[u] + wj * p[j + u]
+    for u in range(32):
+        o[c + u] = acc[u]
+
+
+cdef inline void _block8(num_t* o, Py_ssize_t c, const num_t** ptrs, const num_t** wrows,
+                         Py_ssize_t ntaps, Py_ssize_t klast) noexcept nogil:
+    """As _block32 for 8 outputs (short rows)."""
+    cdef num_t acc[8]
+    cdef Py_ssize_t r, j, u
+    cdef const num_t* p
+    cdef const num_t* wr
+    cdef num_t wj
+    for u in range(8):
+        acc[u] = 0
+    for r in range(ntaps):
+        p = ptrs[r] + c
+        wr = wrows[r]
+        for j in range(klast):
+            wj = wr[j]
+            for u in range(8):
+                acc[u] = acc[u] + wj * p[j + u]
+    for u in range(8):
+        o[c + u] = acc[u]
 
 
 cdef inline void _block_sum(num_t* o, Py_ssize_t n, const num_t** ptrs,
                             const num_t** wrows, Py_ssize_t ntaps,
                             Py_ssize_t klast) noexcept nogil:
-    """o[c] = sum_r sum_j wrows[r][j] * ptrs[r][c + j] for c < n."""
-    cdef num_t acc[BLK]
-    cdef Py_ssize_t c = 0, r, j, u
+    """o[c] = sum_r sum_j wrows[r][j] * ptrs[r][c + j] for c < n.
+
+    The remainder after whole blocks is covered by one more block ending at n,
+    overlapping outputs already written: they are recomputed by the same code in
+    the same order, so the stored values do not change, and no output is left to
+    a slow scalar loop unless the whole run is shorter than one block.
+    """
+    cdef Py_ssize_t c = 0, r, j
     cdef const num_t* p
     cdef const num_t* wr
-    cdef num_t wj, s
-    while c + BLK <= n:
-        for u in range(BLK):
-            acc[u] = 0
-        for r in range(ntaps):
-            p = ptrs[r] + c
-            wr = wrows[r]
-            for j in range(klast):
-                wj = wr[j]
-                # fixed trip count and a local accumulator: the compiler keeps
-                # acc in vector registers across the whole tap loop
-                for u in range(BLK):
-                    acc[u] = acc[u] + wj * p[j + u]
-        for u in range(BLK):
-            o[c + u] = acc[u]
-        c += BLK
+    cdef num_t s
+    if n >= 32:
+        while c + 32 <= n:
+            _block32(o, c, ptrs, wrows, ntaps, klast)
+            c += 32
+        if c < n:
+            _block32(o, n - 32, ptrs, wrows, ntaps, klast)
+        return
+    if n >= 8:
+        while c + 8 <= n:
+            _block8(o, c, ptrs, wrows, ntaps, klast)
+            c += 8
+        if c < n:
+            _block8(o, n - 8, ptrs, wrows, ntaps, klast)
+        return
     while c < n:
         s = 0
         for r in range(ntaps):
@@ -75,69 +138,98 @@ cdef inline void _block_sum(num_t* o, Py_ssize_t n, const num_t** ptrs,
         c += 1
 
 
-cdef inline int _do_item(
+cdef inline Py_ssize_t _segment_taps(
+        Py_ssize_t sa, Py_ssize_t sb, bint in_place, const num_t* x, const num_t* w,
+        Py_ssize_t n_lead, Py_ssize_t klast, const Py_ssize_t* offs, const AxisMap* last,
+        num_t cval, bint skip_cval, const num_t** ptrs, const num_t** wrows,
+        num_t* gbuf, Py_ssize_t gstride, const num_t* cline) noexcept nogil:
+    """Source pointers of every leading tap for output columns [sa, sb); returns their count.
+
+    In place where the columns only read interior unit-stride samples, else from
+    a gather of the extended row into scratch (borders, strided input), or a line
+    of cval for rows outside the input (skipped when cval is 0).
+    """
+    cdef Py_ssize_t lt, t, e, ntaps = 0, nbuf = 0
+    cdef Py_ssize_t span = sb - sa + klast - 1
+    cdef Py_ssize_t first = 0
+    cdef num_t* g
+    if in_place:
+        first = _offset(last, sa)
+    for lt in range(n_lead):
+        if offs[lt] < 0:
+            if skip_cval:
+                continue
+            ptrs[ntaps] = cline
+        elif in_place:
+            ptrs[ntaps] = x + offs[lt] + first
+        else:
+            g = gbuf + nbuf * gstride
+            nbuf += 1
+            for t in range(span):
+                e = _offset(last, sa + t)
+                if e < 0:
+                    g[t] = cval
+                else:
+                    g[t] = x[offs[lt] + e]
+            ptrs[ntaps] = g
+        wrows[ntaps] = w + lt * klast
+        ntaps += 1
+    return ntaps
+
+
+cdef inline void _do_item(
         Py_ssize_t item, const num_t* x, num_t* out, const num_t* w,
         Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t klast,
         Py_ssize_t n_lead, Py_ssize_t nla,
         const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
-        const Py_ssize_t* tables, const Py_ssize_t* tstart,
-        const Py_ssize_t* last_table, const Py_ssize_t* bounds,
-        const unsigned char* direct, num_t cval, bint skip_cval,
-        Py_ssize_t* idx, Py_ssize_t* jdx, const num_t** ptrs,
+        const AxisMap* maps, const Py_ssize_t* bounds,
+        Py_ssize_t c0, Py_ssize_t c1, bint unit, num_t cval, bint skip_cval,
+        Py_ssize_t* idx, Py_ssize_t* jdx, Py_ssize_t* offs, const num_t** ptrs,
         const num_t** wrows, num_t* gbuf, Py_ssize_t gstride,
         const num_t* cline) noexcept nogil:
+    """One output row's column chunk [bounds[q], bounds[q+1])."""
     cdef Py_ssize_t row = item // n_chunks
     cdef Py_ssize_t q = item - row * n_chunks
     cdef Py_ssize_t a = bounds[q], b = bounds[q + 1]
-    cdef Py_ssize_t span = b - a + klast - 1
-    cdef Py_ssize_t rem, ax, lt, off, t, ntaps = 0, nbuf = 0
-    cdef bint is_cval
-    cdef num_t* g
+    cdef Py_ssize_t rem, ax, lt, off, t, seg, sa, sb, ntaps
+    cdef num_t* orow = out + row * m_last
     if b <= a:
-        return 0
+        return
     # output row -> multi-index over the leading output axes (C order)
     rem = row
     for ax in range(nla - 1, -1, -1):
         idx[ax] = rem % out_lead[ax]
         rem = rem // out_lead[ax]
         jdx[ax] = 0
+    # offset of every leading tap's source row (-1: the row lies in a cval band)
     for lt in range(n_lead):
         off = 0
-        is_cval = False
         for ax in range(nla):
-            t = tables[tstart[ax] + idx[ax] + jdx[ax]]
+            t = _offset(maps + ax, idx[ax] + jdx[ax])
             if t < 0:
-                is_cval = True
+                off = -1
                 break
             off += t
-        if is_cval:
-            if not skip_cval:
-                ptrs[ntaps] = cline
-                wrows[ntaps] = w + lt * klast
-                ntaps += 1
-        elif direct[q]:
-            ptrs[ntaps] = x + off + last_table[a]
-            wrows[ntaps] = w + lt * klast
-            ntaps += 1
-        else:
-            g = gbuf + nbuf * gstride
-            nbuf += 1
-            for t in range(span):
-                if last_table[a + t] < 0:
-                    g[t] = cval
-                else:
-                    g[t] = x[off + last_table[a + t]]
-            ptrs[ntaps] = g
-            wrows[ntaps] = w + lt * klast
-            ntaps += 1
+        offs[lt] = off
         # odometer over the leading kernel taps (C order, matching w's layout)
         for ax in range(nla - 1, -1, -1):
             jdx[ax] += 1
             if jdx[ax] < k_lead[ax]:
                 break
             jdx[ax] = 0
-    _block_sum(out + row * m_last + a, b - a, ptrs, wrows, ntaps, klast)
-    return 0
+    # left border, interior, right border of the last axis, clipped to the chunk
+    for seg in range(3):
+        if seg == 0:
+            sa, sb = a, (b if b < c0 else c0)
+        elif seg == 1:
+            sa, sb = (a if a > c0 else c0), (b if b < c1 else c1)
+        else:
+            sa, sb = (a if a > c1 else c1), b
+        if sb <= sa:
+            continue
+        ntaps = _segment_taps(sa, sb, seg == 1 and unit, x, w, n_lead, klast, offs, maps + nla,
+                              cval, skip_cval, ptrs, wrows, gbuf, gstride, cline)
+        _block_sum(orow + sa, sb - sa, ptrs, wrows, ntaps, klast)
 
 
 cdef int _correlate_nd(
@@ -145,9 +237,8 @@ cdef int _correlate_nd(
         Py_ssize_t n_rows, Py_ssize_t m_last, Py_ssize_t klast,
         Py_ssize_t n_lead, Py_ssize_t nla,
         const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
-        const Py_ssize_t* tables, const Py_ssize_t* tstart,
-        const Py_ssize_t* last_table, const Py_ssize_t* bounds,
-        const unsigned char* direct, Py_ssize_t n_chunks, Py_ssize_t max_chunk,
+        const AxisMap* maps, const Py_ssize_t* bounds, Py_ssize_t n_chunks,
+        Py_ssize_t max_chunk, Py_ssize_t c0, Py_ssize_t c1, bint unit,
         num_t cval, bint skip_cval, int n_threads) noexcept nogil:
     """Returns 0 on success, -1 if a thread could not allocate its scratch."""
     cdef Py_ssize_t n_items = n_rows * n_chunks
@@ -157,17 +248,17 @@ cdef int _correlate_nd(
     cdef int* failp = &failed   # written through a pointer: plain locals are thread-private in a parallel block
     cdef Py_ssize_t* idx
     cdef Py_ssize_t* jdx
+    cdef Py_ssize_t* offs
     cdef const num_t** ptrs
     cdef const num_t** wrows
     cdef num_t* gbuf
     cdef num_t* cline
-    cdef bint need_gather = False
-    for i in range(n_chunks):
-        if not direct[i]:
-            need_gather = True
+    # with unit stride only the border segments (at most one chunk wide) gather
+    cdef bint need_gather = (not unit) or c0 > 0 or c1 < m_last
     if n_items <= 0:
         return 0
-    idx = jdx = NULL
+    idx = jdx = offs = NULL
+    i = 0
     ptrs = wrows = NULL
     gbuf = cline = NULL
     if n_threads < 1:
@@ -176,8 +267,9 @@ cdef int _correlate_nd(
         n_threads = <int>n_items
     with parallel(num_threads=n_threads):
         # per-thread scratch: O(taps x chunk), independent of the input size
-        idx = <Py_ssize_t*>malloc((2 * nla + 1) * sizeof(Py_ssize_t))
+        idx = <Py_ssize_t*>malloc((2 * nla + n_lead + 1) * sizeof(Py_ssize_t))
         jdx = idx + nla
+        offs = jdx + nla
         ptrs = <const num_t**>malloc((n_lead + 1) * sizeof(num_t*))
         wrows = <const num_t**>malloc((n_lead + 1) * sizeof(num_t*))
         cline = <num_t*>malloc(gstride * sizeof(num_t))
@@ -193,8 +285,8 @@ cdef int _correlate_nd(
         for item in prange(n_items, schedule="static"):
             if idx != NULL and ptrs != NULL and wrows != NULL and cline != NULL and gbuf != NULL:
                 _do_item(item, x, out, w, n_chunks, m_last, klast, n_lead, nla,
-                         out_lead, k_lead, tables, tstart, last_table, bounds, direct,
-                         cval, skip_cval, idx, jdx, ptrs, wrows, gbuf, gstride, cline)
+                         out_lead, k_lead, maps, bounds, c0, c1, unit,
+                         cval, skip_cval, idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline)
         free(idx)
         free(<void*>ptrs)
         free(<void*>wrows)
@@ -205,25 +297,30 @@ cdef int _correlate_nd(
 
 def correlate_nd(const num_t[::1] x, num_t[::1] out, const num_t[::1] w,
                  const Py_ssize_t[::1] out_shape, const Py_ssize_t[::1] k_shape,
-                 const Py_ssize_t[::1] tables, const Py_ssize_t[::1] tstart,
-                 const Py_ssize_t[::1] bounds, const unsigned char[::1] direct,
-                 Py_ssize_t max_chunk, num_t cval, bint skip_cval, int n_threads):
-    """Valid correlation of an index-extended input; see the module comment.
+                 const Py_ssize_t[:, ::1] axis_params, const Py_ssize_t[::1] bands,
+                 const Py_ssize_t[::1] bounds, Py_ssize_t max_chunk,
+                 Py_ssize_t c0, Py_ssize_t c1, bint unit,
+                 num_t cval, bint skip_cval, int n_threads):
+    """Valid correlation of an index-extended input; see the comment at the top.
 
-    Every argument is prepared and validated by ``ndconv._plan``; this entry
-    point only checks what would otherwise make the kernel read or write out of
-    bounds.  ``x`` is the flat span of the input from its lowest address,
-    ``out`` the C-contiguous output (in the kernel's axis order), ``w`` the
-    C-contiguous kernel, ``tables`` the concatenated per-axis offset tables
-    (``tstart[a]`` is where axis ``a`` begins; length ``out_shape[a] +
-    k_shape[a] - 1``), ``bounds`` the column-chunk boundaries of the last axis
-    and ``direct[q]`` whether chunk ``q`` may read ``x`` in place.
+    Every argument is prepared by ``ndconv._direct``; this entry point re-checks
+    everything that could make the kernel read or write out of bounds, so it is
+    memory-safe on its own.  ``x`` is the flat span of the input from its lowest
+    address, ``out`` the C-contiguous output (in the kernel's axis order), ``w``
+    the C-contiguous kernel.  Row ``a`` of ``axis_params`` is ``(lo, hi, base,
+    stride, band_start)`` of axis ``a``'s map (see ``AxisMap``); ``bands`` holds
+    the border-band offsets of every axis.  ``bounds`` are the column-chunk
+    boundaries of the last axis (each chunk at most ``max_chunk`` wide); output
+    columns ``[c0, c1)`` read only interior samples of the last axis, and
+    ``unit`` says that axis has unit stride, so those columns read ``x`` in place.
     """
     cdef Py_ssize_t nd = out_shape.shape[0]
-    cdef Py_ssize_t a, n_out = 1, n_k = 1, n_rows = 1, n_lead = 1, t, tl, e
+    cdef Py_ssize_t a, n_out = 1, n_k = 1, n_rows = 1, n_lead = 1, t, L, lo, hi, nb, hi_off, reach = 0
     cdef Py_ssize_t n_chunks = bounds.shape[0] - 1
+    cdef Py_ssize_t span = x.shape[0]
+    cdef AxisMap maps[64]
     cdef int rc
-    if nd < 1 or k_shape.shape[0] != nd or tstart.shape[0] != nd:
+    if nd < 1 or nd > 64 or k_shape.shape[0] != nd or axis_params.shape[0] != nd or axis_params.shape[1] != 5:
         raise ValueError("inconsistent number of dimensions")
     for a in range(nd):
         if out_shape[a] < 0 or k_shape[a] < 1:
@@ -233,38 +330,51 @@ def correlate_nd(const num_t[::1] x, num_t[::1] out, const num_t[::1] w,
         if a < nd - 1:
             n_rows *= out_shape[a]
             n_lead *= k_shape[a]
-        tl = out_shape[a] + k_shape[a] - 1
-        if tstart[a] < 0 or tstart[a] + tl > tables.shape[0]:
-            raise ValueError("table out of range")
-        # every table entry must address x (or be a cval marker)
-        for t in range(tstart[a], tstart[a] + tl):
-            if tables[t] >= x.shape[0]:
-                raise ValueError("table entry out of range")
+        L = out_shape[a] + k_shape[a] - 1
+        lo = axis_params[a, 0]
+        hi = axis_params[a, 1]
+        nb = lo + L - hi
+        if not (0 <= lo <= hi <= L) or axis_params[a, 4] < 0 or axis_params[a, 4] + nb > bands.shape[0]:
+            raise ValueError("axis map out of range")
+        maps[a].lo = lo
+        maps[a].hi = hi
+        maps[a].base = axis_params[a, 2]
+        maps[a].stride = axis_params[a, 3]
+        maps[a].band = &bands[0] + axis_params[a, 4] if bands.shape[0] > 0 else NULL
+        # the largest offset this axis can contribute; every offset must be >= -1
+        hi_off = 0
+        for t in range(axis_params[a, 4], axis_params[a, 4] + nb):
+            if bands[t] < -1 or bands[t] >= span:
+                raise ValueError("axis map out of range")
+            if bands[t] > hi_off:
+                hi_off = bands[t]
+        if hi > lo:
+            for t in (lo, hi - 1):
+                if maps[a].base + t * maps[a].stride < 0:
+                    raise ValueError("axis map out of range")
+                if maps[a].base + t * maps[a].stride > hi_off:
+                    hi_off = maps[a].base + t * maps[a].stride
+        reach += hi_off
+    if reach >= span:
+        raise ValueError("axis maps address past the end of x")
     if out.shape[0] != n_out or w.shape[0] != n_k:
         raise ValueError("output or kernel size mismatch")
     if n_out == 0:
         return
-    if n_chunks < 1 or bounds[0] != 0 or bounds[n_chunks] != out_shape[nd - 1] or direct.shape[0] < n_chunks:
+    if n_chunks < 1 or bounds[0] != 0 or bounds[n_chunks] != out_shape[nd - 1]:
         raise ValueError("invalid chunk bounds")
     for a in range(n_chunks):
         if bounds[a + 1] < bounds[a] or bounds[a + 1] - bounds[a] > max_chunk:
             raise ValueError("invalid chunk bounds")
-    # The sum of one offset per axis must stay inside x: guaranteed when every
-    # table entry is a valid index times its axis' stride (how _plan builds them),
-    # but re-check the extreme to keep this entry point memory-safe on its own.
-    t = 0
-    for a in range(nd):
-        tl = 0
-        for e in range(out_shape[a] + k_shape[a] - 1):
-            if tables[tstart[a] + e] > tl:
-                tl = tables[tstart[a] + e]
-        t += tl
-    if t >= x.shape[0]:
-        raise ValueError("tables address past the end of x")
+    if not (0 <= c0 <= c1 <= out_shape[nd - 1]):
+        raise ValueError("invalid interior columns")
+    # reading x in place needs interior, unit-stride positions for every tap
+    if unit and c1 > c0 and not (maps[nd - 1].stride == 1 and c0 >= maps[nd - 1].lo
+                                 and c1 + k_shape[nd - 1] - 1 <= maps[nd - 1].hi):
+        raise ValueError("invalid interior columns")
     with nogil:
         rc = _correlate_nd(&x[0], &out[0], &w[0], n_rows, out_shape[nd - 1], k_shape[nd - 1],
-                           n_lead, nd - 1, &out_shape[0], &k_shape[0], &tables[0], &tstart[0],
-                           &tables[tstart[nd - 1]], &bounds[0], &direct[0], n_chunks, max_chunk,
-                           cval, skip_cval, n_threads)
+                           n_lead, nd - 1, &out_shape[0], &k_shape[0], maps, &bounds[0],
+                           n_chunks, max_chunk, c0, c1, unit, cval, skip_cval, n_threads)
     if rc != 0:
         raise MemoryError("ndconv: could not allocate per-thread scratch")

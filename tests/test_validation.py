@@ -63,21 +63,36 @@ def test_fft_refuses_exact_integer():
                      1, None, compute_dtype=np.int64)
 
 
-def test_core_entry_point_rejects_out_of_range_tables():
-    """The compiled entry point re-checks what would make it read past x."""
+def test_core_entry_point_rejects_out_of_range_maps():
+    """The compiled entry point re-checks everything that would make it read past x."""
     from ndconv._dispatch import core
     x = np.zeros(4)
-    out = np.zeros(3)
     w = np.ones(2)
-    args = dict(out_shape=np.array([3]), k_shape=np.array([2]), tstart=np.array([0]),
-                bounds=np.array([0, 3]), direct=np.array([0], np.uint8))
-    bad = np.array([0, 1, 2, 4])  # 4 is past the end of x
+    oshape, kshape = np.array([3]), np.array([2])
+    bounds = np.array([0, 3])
+    good = np.array([[0, 4, 0, 1, 0]])   # interior positions 0..3, offsets 0..3
+    out = np.zeros(3)
+    core().correlate_nd(x, out, w, oshape, kshape, good, np.zeros(0, np.intp), bounds, 3, 0, 3, True, 0.0, True, 1)
+    np.testing.assert_array_equal(out, 0)
+
+    def call(params, bands=np.zeros(0, np.intp), out=np.zeros(3), b=bounds, c=(0, 0), unit=False):
+        core().correlate_nd(x, out, w, oshape, kshape, np.asarray(params), np.asarray(bands, np.intp),
+                            b, 3, c[0], c[1], unit, 0.0, True, 1)
+
+    with pytest.raises(ValueError, match="past the end"):
+        call([[0, 4, 1, 1, 0]])            # interior reaches offset 4
     with pytest.raises(ValueError, match="out of range"):
-        core().correlate_nd(x, out, w, args["out_shape"], args["k_shape"], bad, args["tstart"],
-                            args["bounds"], args["direct"], 3, 0.0, True, 1)
+        call([[0, 4, -1, 1, 0]])           # negative interior offset
+    with pytest.raises(ValueError, match="out of range"):
+        call([[1, 4, 0, 1, 0]], [7])       # band entry past x
+    with pytest.raises(ValueError, match="out of range"):
+        call([[1, 4, 0, 1, 0]], [])        # band shorter than the border
     with pytest.raises(ValueError, match="size mismatch"):
-        core().correlate_nd(x, np.zeros(2), w, args["out_shape"], args["k_shape"], np.arange(4),
-                            args["tstart"], args["bounds"], args["direct"], 3, 0.0, True, 1)
+        call(good, out=np.zeros(2))
     with pytest.raises(ValueError, match="chunk"):
-        core().correlate_nd(x, out, w, args["out_shape"], args["k_shape"], np.arange(4), args["tstart"],
-                            np.array([0, 2]), args["direct"], 3, 0.0, True, 1)
+        call(good, b=np.array([0, 2]))
+    with pytest.raises(ValueError, match="interior columns"):
+        # in-place reads claimed for columns that reach the border band
+        call([[1, 4, 0, 1, 0]], [0], c=(0, 3), unit=True)
+    with pytest.raises(ValueError, match="interior columns"):
+        call(good, c=(2, 1))
