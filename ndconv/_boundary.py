@@ -86,18 +86,21 @@ def extend(x, starts, lengths, boundary, cval, axes):
 
     Returns an array whose axis ``axes[i]`` has ``lengths[i]`` samples, sample
     ``t`` being input coordinate ``starts[i] + t`` extended by ``boundary``.
+    One copy per extended axis at most; none where the window lies inside ``x``.
     """
     for ax, s, L in zip(axes, starts, lengths):
         n = x.shape[ax]
-        idx = extension_indices(n, s, L, boundary)
         if s >= 0 and s + L <= n:
             x = x[(slice(None),) * ax + (slice(s, s + L),)]
             continue
         if boundary == "constant":
-            # prepend one cval slice, then gather with CVAL -> that slice
+            lo, hi = max(0, -s), max(0, s + L - n)
+            inner = x[(slice(None),) * ax + (slice(max(0, s), min(n, s + L)),)]
             pad = [(0, 0)] * x.ndim
-            pad[ax] = (1, 0)
-            x = np.take(np.pad(x, pad, mode="constant", constant_values=cval), idx + 1, axis=ax)
+            pad[ax] = (lo, hi)
+            if inner.shape[ax] == 0:   # window entirely outside x
+                pad[ax] = (L, 0)
+            x = np.pad(inner, pad, mode="constant", constant_values=cval)
         else:
-            x = np.take(x, idx, axis=ax)
+            x = np.take(x, extension_indices(n, s, L, boundary), axis=ax)
     return x

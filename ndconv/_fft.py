@@ -3,6 +3,8 @@ path, computed with real (or complex) transforms along the convolved axes only.
 
 scipy.fft is used when importable (faster, threaded, keeps float32), else numpy.fft.
 """
+import math
+
 import numpy as np
 
 from . import _boundary
@@ -46,28 +48,142 @@ def _transforms(real):
     return np.fft.fftn, np.fft.ifftn, False
 
 
+# Spectra of one group of blocks are kept below this many complex samples (or
+# the output's size, if larger), so the FFT path's peak memory stays a small
+# multiple of the output.
+_GROUP_BUDGET = 1 << 21
+
+
+# Seconds per sample * log2(transform size) of one real float32 transform on the
+# reference machine (2-core Zen 3, scipy.fft); transforms over 2**19 samples
+# fall out of cache and cost ~2.2x more.  Recalibrated by
+# benchmarks/calibrate_auto.py.
+FFT_SECONDS = 1.0e-10
+FFT_LARGE = 1 << 19
+FFT_LARGE_FACTOR = 2.2
+# per-sample seconds of the pointwise product, the copies and the crop
+FFT_PER_SAMPLE = 1.5e-9
+FFT_CALL = 8e-5
+
+
+def transform_seconds(size, count, dtype):
+    """Estimated seconds for ``count`` transforms of ``size`` samples each."""
+    dtype = np.dtype(dtype)
+    per = FFT_SECONDS * (1.0 if dtype.kind == "f" else 2.0) * (dtype.itemsize / (4 if dtype.kind == "f" else 8)) ** 0.5
+    if size > FFT_LARGE:
+        per *= FFT_LARGE_FACTOR
+    return count * size * (per * math.log2(max(2, size)) + FFT_PER_SAMPLE)
+
+
+def block_plan(m, k, other, dtype):
+    """Overlap-save block along one axis: ``(seconds, L, B, nblocks)``.
+
+    ``L`` is the transform length, ``B = L - k + 1`` the outputs per block, and
+    ``other`` the product of the transform lengths of the other transformed axes.
+    The estimated time is minimised over lengths from about ``2k`` up to a
+    single block covering all ``m + k - 1`` samples (the plain FFT), so short
+    kernels on long signals get overlap-save and everything else one transform.
+    """
+    real = np.dtype(dtype).kind == "f"
+    full = next_fast_len(m + k - 1, real)
+    best = (math.inf, full, m, 1)
+    L = next_fast_len(2 * k, real)
+    while True:
+        L = min(L, full)
+        B = L - k + 1
+        nb = -(-m // B)
+        # forward and inverse of every block
+        t = 2 * transform_seconds(L * other, nb, dtype)
+        if t < best[0]:
+            best = (t, L, B, nb)
+        if L >= full:
+            break
+        L = next_fast_len(2 * L, real)
+    return best
+
+
+def plan(out_shape, w_shape, dtype):
+    """The FFT plan: ``(seconds, blocked_axis, L, B, nblocks, sizes)``.
+
+    ``seconds`` covers the transforms on one thread, without the fixed call
+    cost ``FFT_CALL``; ``sizes[a]`` is the transform length of every other
+    convolved axis ``a``.
+    """
+    real = np.dtype(dtype).kind == "f"
+    axes = [a for a in range(len(w_shape)) if w_shape[a] > 1]
+    sizes = {a: next_fast_len(out_shape[a] + w_shape[a] - 1, real) for a in axes}
+    batch = math.prod(out_shape[a] for a in range(len(out_shape)) if a not in axes)
+    best = None
+    for b in axes:
+        other = math.prod(sizes[a] for a in axes if a != b)
+        t, L, B, nb = block_plan(out_shape[b], w_shape[b], other, dtype)
+        t = t * batch + transform_seconds(L * other, 1, dtype)
+        if best is None or t < best[0]:
+            best = (t, b, L, B, nb, sizes)
+    return best
+
+
 def correlate_fft(x, w, starts, out_shape, boundary, cval, n_threads):
     """Valid correlation of ``x`` (extended by ``boundary``) with ``w`` by FFT.
 
     Arguments as in ``_direct.correlate_direct``; returns a new array of the
-    compute dtype.
+    compute dtype.  Transforms run only along the convolved axes, real
+    transforms for real data, with overlap-save blocking along the convolved
+    axis where it pays most (long signals, short kernels).
     """
     dtype = np.result_type(x, w)
     axes = [a for a in range(x.ndim) if w.shape[a] > 1]
     if not axes:  # a 1-tap kernel: a scaling
-        return (x * w.reshape(()) if w.ndim == 0 else x * w.reshape(-1)[0]).astype(dtype, copy=False)
+        return np.asarray(x * w.reshape(-1)[0], dtype=dtype)
     lengths = [out_shape[a] + w.shape[a] - 1 for a in axes]
     xe = _boundary.extend(x, [starts[a] for a in axes], lengths, boundary, cval, axes)
     real = dtype.kind == "f"
-    shape = [next_fast_len(L, real) for L in lengths]
     fwd, inv, has_workers = _transforms(real)
     kw = {"workers": n_threads} if has_workers else {}
+
+    _, b, L, B, nb, sizes = plan(out_shape, w.shape, dtype)
+    batch = math.prod(out_shape[a] for a in range(x.ndim) if a not in axes)
+    kb, mb = w.shape[b], out_shape[b]
+
+    # blocks of xe along b: block i covers samples [i*B, i*B + L)
+    need = (nb - 1) * B + L
+    if xe.shape[b] < need:
+        pad = [(0, 0)] * xe.ndim
+        pad[b] = (0, need - xe.shape[b])
+        xe = np.pad(xe, pad)
+    # w: flipped along the convolved axes (correlation = convolution with flip(w)),
+    # axis b moved last and a broadcast axis left in its place
     wf = w[tuple(slice(None, None, -1) if a in axes else slice(None) for a in range(w.ndim))]
-    spec = fwd(xe, s=shape, axes=axes, **kw)
-    spec *= fwd(wf, s=shape, axes=axes, **kw)
-    full = inv(spec, s=shape, axes=axes, **kw)
-    sl = [slice(None)] * x.ndim
+    wf = np.expand_dims(np.moveaxis(wf, b, -1), b)
+    t_axes = [a for a in axes if a != b] + [xe.ndim]
+    t_shape = [sizes[a] for a in axes if a != b] + [L]
+    wspec = fwd(wf, s=t_shape, axes=t_axes, **kw)
+
+    out = np.empty(out_shape, dtype=dtype)
+    crop = [slice(None)] * (xe.ndim + 1)
     for a in axes:
-        k = w.shape[a]
-        sl[a] = slice(k - 1, k - 1 + out_shape[a])
-    return np.asarray(full[tuple(sl)], dtype=dtype)
+        if a != b:
+            crop[a] = slice(w.shape[a] - 1, w.shape[a] - 1 + out_shape[a])
+    crop[-1] = slice(kb - 1, kb - 1 + B)
+    per_block = max(1, batch * math.prod(t_shape))
+    group = max(1, max(_GROUP_BUDGET, math.prod(out_shape)) // per_block)
+    windows = np.lib.stride_tricks.sliding_window_view(xe, L, axis=b)
+    for g0 in range(0, nb, group):
+        g1 = min(nb, g0 + group)
+        sl = [slice(None)] * windows.ndim
+        sl[b] = slice(g0 * B, (g1 - 1) * B + 1, B)
+        seg = windows[tuple(sl)]                       # (..., blocks at b, ..., L)
+        spec = fwd(seg, s=t_shape, axes=t_axes, **kw)
+        spec *= wspec
+        res = inv(spec, s=t_shape, axes=t_axes, **kw)[tuple(crop)]
+        res = np.moveaxis(res, -1, b + 1)              # (..., blocks, B, ...)
+        shp = res.shape[:b] + ((g1 - g0) * B,) + res.shape[b + 2:]
+        res = res.reshape(shp)
+        lo = g0 * B
+        hi = min(mb, g1 * B)
+        dst = [slice(None)] * out.ndim
+        dst[b] = slice(lo, hi)
+        src = [slice(None)] * out.ndim
+        src[b] = slice(0, hi - lo)
+        out[tuple(dst)] = res[tuple(src)]
+    return out
