@@ -6,7 +6,7 @@ the drop-in namespaces included, funnels into ``correlate_nd`` here.
 """
 import numpy as np
 
-from . import _direct, _dispatch, _fft, _method
+from . import _direct, _dispatch, _fft, _method, _separable
 from ._validation import (BOUNDARIES, METHODS, MODES, as_array, check_choice, normalize_axes,
                           normalize_cval, normalize_origin, resolve_workers, result_dtype)
 
@@ -170,8 +170,9 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
 
     if out is not None:
         _check_out(out, out_shape, dtype)
+    factors = None
     if method == "auto":
-        method = _method.choose(x, w, out_shape, n_threads, cval)
+        method, factors = _method.choose(x, w, out_shape, n_threads, cval)
     if method == "fft" and dtype.kind not in "fc":
         raise ValueError("method='fft' is not available for exact integer computation")
 
@@ -193,7 +194,10 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
             target = None  # compute into a fresh array, then copy
     if target is None:
         target = _direct.empty_like_order(x, out_shape, dtype)
-    _direct.correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, target)
+    if method == "separable":
+        _separable.correlate_separable(x, factors, starts, out_shape, boundary, cval, n_threads, target)
+    else:
+        _direct.correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, target)
     if out is not None and target is not out:
         out[...] = target
         return out

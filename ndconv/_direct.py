@@ -77,14 +77,19 @@ def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out):
     cval : scalar of the compute dtype
     n_threads : int
     out : ndarray
-        Output of ``out_shape``, compute dtype, contiguous in ``memory_order(x)``
-        (see ``empty_like_order``).  Written completely.
+        Output of ``out_shape``, compute dtype, written completely; fastest when
+        contiguous in ``memory_order(x)`` (see ``empty_like_order``).
     """
     perm = memory_order(x)
     xp = x.transpose(perm)
     wp = np.ascontiguousarray(w.transpose(perm))
     op = out.transpose(perm)
-    assert op.flags.c_contiguous
+    if not op.flags.c_contiguous:
+        # the kernel writes rows in x's memory order; compute there, then copy
+        tmp = empty_like_order(x, out_shape, out.dtype)
+        correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, tmp)
+        out[...] = tmp
+        return out
     starts = [starts[a] for a in perm]
     oshape = [out_shape[a] for a in perm]
 
