@@ -54,22 +54,33 @@ def _transforms(real):
 _GROUP_BUDGET = 1 << 21
 
 
-# Seconds per sample * log2(transform size) of one real float32 transform on the
-# reference machine (2-core Zen 3, scipy.fft); transforms over 2**19 samples
-# fall out of cache and cost ~2.2x more.  Recalibrated by
-# benchmarks/calibrate_auto.py.
+# Cost-model constants (seconds), set from _cost_model.json by _method.configure:
+# per sample * log2(transform size) of one real float32 transform, the factor for
+# transforms too large for cache, the per-sample cost of products/copies/crops,
+# and the fixed cost of a call.
 FFT_SECONDS = 1.0e-10
 FFT_LARGE = 1 << 19
 FFT_LARGE_FACTOR = 2.2
-# per-sample seconds of the pointwise product, the copies and the crop
 FFT_PER_SAMPLE = 1.5e-9
 FFT_CALL = 8e-5
+FFT_DTYPE_FACTOR = {"float32": 1.0, "float64": 1.2, "complex64": 2.0, "complex128": 2.4}
+
+
+def configure(params):
+    """Install cost-model constants (a dict as stored in ``_cost_model.json``)."""
+    global FFT_SECONDS, FFT_LARGE, FFT_LARGE_FACTOR, FFT_PER_SAMPLE, FFT_CALL
+    FFT_SECONDS = float(params["per_sample_log2"])
+    FFT_LARGE = int(params["large"])
+    FFT_LARGE_FACTOR = float(params["large_factor"])
+    FFT_PER_SAMPLE = float(params["per_sample"])
+    FFT_CALL = float(params["call"])
+    FFT_DTYPE_FACTOR.update(params["dtype_factor"])
 
 
 def transform_seconds(size, count, dtype):
     """Estimated seconds for ``count`` transforms of ``size`` samples each."""
     dtype = np.dtype(dtype)
-    per = FFT_SECONDS * (1.0 if dtype.kind == "f" else 2.0) * (dtype.itemsize / (4 if dtype.kind == "f" else 8)) ** 0.5
+    per = FFT_SECONDS * FFT_DTYPE_FACTOR.get(dtype.name, 2.0)
     if size > FFT_LARGE:
         per *= FFT_LARGE_FACTOR
     return count * size * (per * math.log2(max(2, size)) + FFT_PER_SAMPLE)

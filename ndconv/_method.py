@@ -1,47 +1,72 @@
-"""Method choice: one place decides between the direct and the FFT path.
+"""Method choice: one place decides between the direct, separable and FFT paths.
 
-The cost model estimates seconds for each method from sizes alone; its rates
-were measured on the reference machine (2-core Zen 3, AVX2+FMA) and are
-recalibrated by ``benchmarks/calibrate_auto.py``.
+The cost model estimates seconds for each method from sizes alone.  Its
+constants live in ``_cost_model.json`` beside this file, fitted by least squares
+to timings on the reference machine by ``benchmarks/calibrate_auto.py`` (which
+rewrites the file); the FFT constants are used by ``_fft.plan`` too, so the
+overlap-save block choice and ``auto`` agree.
 """
+import json
 import math
+import os
 
 import numpy as np
 
-from . import _fft, _separable
+from . import _direct, _fft, _separable
 
-# Direct path: kernel taps (multiply-adds) per second per thread, by dtype, for
-# the register-blocked kernel (AVX2+FMA build), and a fixed per-call cost.
-DIRECT_RATE = {"f": {4: 2.4e10, 8: 1.2e10}, "c": {8: 5.0e9, 16: 2.5e9}}
-DIRECT_CALL = 3e-5
+
+def _load():
+    path = os.path.join(os.path.dirname(__file__), "_cost_model.json")
+    with open(path) as f:
+        return json.load(f)
+
+
+MODEL = _load()
+_fft.configure(MODEL["fft"])
+
+
+def _key(dtype):
+    dtype = np.dtype(dtype)
+    return dtype.name if dtype.name in MODEL["direct"] else "float64"
+
+
+def direct_seconds(out_shape, w_shape, dtype, n_threads):
+    """Estimated seconds of the direct kernel: a per-call cost, the multiply-adds,
+    and a per-(row, chunk, leading tap) cost of setting up source pointers."""
+    p = MODEL["direct"][_key(dtype)]
+    taps = math.prod(w_shape)
+    n_out = math.prod(out_shape)
+    m_last, k_last = out_shape[-1], w_shape[-1]
+    chunks = -(-m_last // _direct._MAX_CHUNK) if m_last else 0
+    setups = (n_out // max(1, m_last)) * chunks * (taps // k_last)
+    work = n_out * taps * p["per_tap"] + setups * p["per_setup"]
+    return p["call"] + work / max(1.0, p["thread_eff"] * n_threads)
 
 
 def estimate(x_shape, w_shape, out_shape, dtype, n_threads):
     """Estimated seconds ``(direct, fft)`` for one call."""
     dtype = np.dtype(dtype)
-    taps = math.prod(w_shape)
-    n_out = math.prod(out_shape)
-    rate = DIRECT_RATE.get(dtype.kind, {}).get(dtype.itemsize, 4.0e9)
-    t_direct = DIRECT_CALL + n_out * taps / (rate * n_threads)
-    if taps == 1 or dtype.kind not in "fc":
+    t_direct = direct_seconds(out_shape, w_shape, dtype, n_threads)
+    if math.prod(w_shape) == 1 or dtype.kind not in "fc":
         return t_direct, math.inf
     t_fft, _, _, _, nblocks, _ = _fft.plan(out_shape, w_shape, dtype)
     # scipy.fft threads over batches of transforms, not within one
     batch = nblocks * math.prod(out_shape[a] for a in range(len(w_shape)) if w_shape[a] == 1)
     if batch > 1:
-        t_fft /= max(1.0, 0.85 * min(n_threads, batch))
+        t_fft /= max(1.0, MODEL["fft"]["thread_eff"] * min(n_threads, batch))
     return t_direct, t_fft + _fft.FFT_CALL
 
 
-def separable_seconds(out_shape, w_shape, axes, dtype, n_threads):
-    """Estimated seconds for one direct 1-D pass per convolved axis."""
-    dtype = np.dtype(dtype)
-    rate = DIRECT_RATE.get(dtype.kind, {}).get(dtype.itemsize, 4.0e9)
-    # passes run last axis first; earlier passes' outputs keep the input's size
-    # along the axes not yet convolved (bounded here by the output's size)
-    n_out = math.prod(out_shape)
-    # a 1-tap-wide pass loses about half the register blocking's efficiency
-    return len(axes) * DIRECT_CALL + sum(2 * n_out * w_shape[a] / (rate * n_threads) for a in axes)
+def separable_seconds(x_shape, w_shape, out_shape, axes, dtype, n_threads):
+    """Estimated seconds for one direct 1-D pass per convolved axis (last axis first)."""
+    shape = list(x_shape)
+    t = 0.0
+    for a in sorted(axes, reverse=True):
+        shape[a] = out_shape[a]
+        k = [1] * len(shape)
+        k[a] = w_shape[a]
+        t += direct_seconds(tuple(shape), tuple(k), dtype, n_threads)
+    return t
 
 
 def choose(x, w, out_shape, n_threads, cval=0):
@@ -60,7 +85,7 @@ def choose(x, w, out_shape, n_threads, cval=0):
     if _separable.worthwhile(w.shape, axes):
         factors = _separable.factorize(w, axes)
         if factors is not None:
-            t_sep = separable_seconds(out_shape, w.shape, axes, x.dtype, n_threads)
+            t_sep = separable_seconds(x.shape, w.shape, out_shape, axes, x.dtype, n_threads)
             if t_sep < best[1]:
                 best = ("separable", t_sep)
     if t_fft < best[1] and np.isfinite(cval) and np.isfinite(w).all() and np.isfinite(x).all():

@@ -1,0 +1,144 @@
+"""Refit the cost model of ``method="auto"`` on this machine.
+
+Times ndconv's direct and FFT paths on a set of problems (one thread, medians),
+fits the constants of ``ndconv/_method.py``'s model by non-negative least
+squares, and writes them to ``ndconv/_cost_model.json`` (or prints them with
+``--dry-run``).  Run it on a quiet machine:
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/calibrate_auto.py
+
+Takes about three minutes.
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import time
+
+import numpy as np
+from scipy.optimize import nnls
+
+import ndconv
+from ndconv import _direct, _fft, _method
+
+DIRECT_CASES = [
+    ((1 << 18,), (3,)), ((1 << 18,), (15,)), ((1 << 18,), (63,)), ((1 << 16,), (255,)),
+    ((512, 512), (3, 3)), ((512, 512), (5, 5)), ((512, 512), (9, 9)), ((512, 512), (15, 15)),
+    ((1024, 64), (5, 5)), ((64, 1024), (7, 3)), ((2048, 16), (3, 3)),
+    ((64, 64, 64), (3, 3, 3)), ((64, 64, 64), (5, 5, 5)), ((32, 32, 32), (7, 7, 7)),
+    ((20, 20, 20, 20), (3, 3, 3, 3)),
+]
+FFT_CASES = [
+    ((1 << 16,), (255,)), ((1 << 18,), (1025,)), ((1 << 20,), (4097,)), ((1 << 20,), (1 << 15,)),
+    ((256, 256), (31, 31)), ((512, 512), (63, 63)), ((1024, 1024), (33, 33)),
+    ((64, 64, 64), (9, 9, 9)), ((128, 128, 128), (7, 7, 7)),
+]
+DTYPES = ["float32", "float64", "complex64", "complex128"]
+
+
+def median_time(fn, budget=0.3, reps_max=25):
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t0
+    reps = int(max(3, min(reps_max, budget / max(first, 1e-6))))
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+def data(shape, dtype, rng):
+    a = rng.standard_normal(shape)
+    if np.dtype(dtype).kind == "c":
+        a = a + 1j * rng.standard_normal(shape)
+    return a.astype(dtype)
+
+
+def direct_features(out_shape, w_shape):
+    taps = math.prod(w_shape)
+    n_out = math.prod(out_shape)
+    chunks = -(-out_shape[-1] // _direct._MAX_CHUNK)
+    setups = (n_out // out_shape[-1]) * chunks * (taps // w_shape[-1])
+    return [1.0, n_out * taps, setups]
+
+
+def fft_features(out_shape, w_shape, dtype):
+    """[1, sum size*log2(size) (cache-weighted), sum size] over the plan's transforms."""
+    _, b, L, B, nb, sizes = _fft.plan(out_shape, w_shape, dtype)
+    axes = [a for a in range(len(w_shape)) if w_shape[a] > 1]
+    other = math.prod(sizes[a] for a in axes if a != b)
+    batch = math.prod(out_shape[a] for a in range(len(out_shape)) if a not in axes)
+    size = L * other
+    count = 2 * nb * batch + 1
+    lf = _fft.FFT_LARGE_FACTOR if size > _fft.FFT_LARGE else 1.0
+    return [1.0, count * size * math.log2(size) * lf, count * size]
+
+
+def fit(rows, times):
+    A = np.asarray(rows, dtype=np.float64)
+    t = np.asarray(times)
+    # relative least squares: every case weighs the same whatever its size
+    coef, _ = nnls(A / t[:, None], np.ones_like(t))
+    pred = A @ coef
+    return coef, float(np.max(np.maximum(pred / t, t / pred)))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dry-run", action="store_true", help="print the model, do not write it")
+    args = ap.parse_args(argv)
+    rng = np.random.default_rng(0)
+    model = json.loads(json.dumps(_method.MODEL))
+    for dt in DTYPES:
+        rows, times = [], []
+        for xs, ks in DIRECT_CASES:
+            if np.dtype(dt).kind == "c" and math.prod(xs) * math.prod(ks) > 2e7:
+                continue
+            x, k = data(xs, dt, rng), data(ks, dt, rng)
+            t = median_time(lambda: ndconv.correlate(x, k, "same", method="direct", workers=1))
+            rows.append(direct_features(x.shape, k.shape))
+            times.append(t)
+        (call, per_tap, per_setup), worst = fit(rows, times)
+        x, k = data((1024, 1024), dt, rng), data((7, 7), dt, rng)
+        t1 = median_time(lambda: ndconv.correlate(x, k, "same", method="direct", workers=1))
+        t2 = median_time(lambda: ndconv.correlate(x, k, "same", method="direct", workers=2))
+        eff = min(1.0, t1 / t2 / 2)
+        model["direct"][dt] = {"call": call, "per_tap": per_tap, "per_setup": per_setup,
+                               "thread_eff": round(eff, 3)}
+        print("direct %-10s call %.2e s, %.2f Gtap/s, setup %.1f ns, 2-thread eff %.2f, worst fit x%.2f"
+              % (dt, call, 1e-9 / per_tap, per_setup * 1e9, eff, worst))
+    per_log = {}
+    for dt in DTYPES:
+        rows, times = [], []
+        for xs, ks in FFT_CASES:
+            x, k = data(xs, dt, rng), data(ks, dt, rng)
+            t = median_time(lambda: ndconv.correlate(x, k, "same", method="fft", workers=1))
+            out_shape = x.shape
+            rows.append(fft_features(out_shape, k.shape, dt))
+            times.append(t)
+        (call, a, b), worst = fit(rows, times)
+        per_log[dt] = (call, a, b)
+        print("fft    %-10s call %.2e s, %.3f ns/(sample*log2), %.2f ns/sample, worst fit x%.2f"
+              % (dt, call, a * 1e9, b * 1e9, worst))
+    call, a32, b32 = per_log["float32"]
+    model["fft"].update({"per_sample_log2": a32, "per_sample": b32, "call": call,
+                         "dtype_factor": {dt: (per_log[dt][1] / a32 if a32 else 1.0) for dt in DTYPES}})
+    model["_comment"] = ("Written by benchmarks/calibrate_auto.py on %s; seconds."
+                         % time.strftime("%Y-%m-%d"))
+    text = json.dumps(model, indent=2)
+    if args.dry_run:
+        print(text)
+        return 0
+    path = os.path.join(os.path.dirname(ndconv.__file__), "_cost_model.json")
+    with open(path, "w") as f:
+        f.write(text + "\n")
+    print("wrote", path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
