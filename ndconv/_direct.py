@@ -110,6 +110,17 @@ def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out):
     lo_last, hi_last = int(params[-1, 0]), int(params[-1, 1])
     c0 = min(m_last, lo_last)
     c1 = max(c0, min(m_last, hi_last - k_last + 1))
+    # Border columns are computed from gathered rows.  Give them at least one
+    # register block (32 outputs) each, and gather short rows whole, so that no
+    # output falls to the scalar remainder loop.
+    if c0 > 0 or c1 < m_last:
+        if m_last <= 64:
+            c0 = c1 = 0
+        else:
+            if c0 > 0:
+                c0 = min(max(c0, 32), c1)
+            if c1 < m_last:
+                c1 = max(c0, min(c1, m_last - 32))
     n_lead = wp.size // k_last
     bounds, width = _chunks(m_last, k_last, n_lead)
 

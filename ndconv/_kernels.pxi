@@ -138,6 +138,34 @@ cdef inline void _block_sum(num_t* o, Py_ssize_t n, const num_t** ptrs,
         c += 1
 
 
+cdef inline void _gather(num_t* g, const num_t* xrow, const AxisMap* m, Py_ssize_t sa,
+                         Py_ssize_t span, num_t cval) noexcept nogil:
+    """g[t] = extended row at position sa + t: band lookups at the borders, a plain
+    (vectorisable) copy over the interior."""
+    cdef Py_ssize_t t = 0, e, end, s = m.stride
+    cdef const num_t* src
+    while t < span and sa + t < m.lo:
+        e = m.band[sa + t]
+        g[t] = cval if e < 0 else xrow[e]
+        t += 1
+    end = m.hi - sa
+    if end > span:
+        end = span
+    if t < end:
+        src = xrow + m.base + (sa + t) * s
+        if s == 1:
+            for e in range(end - t):
+                g[t + e] = src[e]
+        else:
+            for e in range(end - t):
+                g[t + e] = src[e * s]
+        t = end
+    while t < span:
+        e = m.band[m.lo + sa + t - m.hi]
+        g[t] = cval if e < 0 else xrow[e]
+        t += 1
+
+
 cdef inline Py_ssize_t _segment_taps(
         Py_ssize_t sa, Py_ssize_t sb, bint in_place, const num_t* x, const num_t* w,
         Py_ssize_t n_lead, Py_ssize_t klast, const Py_ssize_t* offs, const AxisMap* last,
@@ -149,7 +177,7 @@ cdef inline Py_ssize_t _segment_taps(
     a gather of the extended row into scratch (borders, strided input), or a line
     of cval for rows outside the input (skipped when cval is 0).
     """
-    cdef Py_ssize_t lt, t, e, ntaps = 0, nbuf = 0
+    cdef Py_ssize_t lt, ntaps = 0, nbuf = 0
     cdef Py_ssize_t span = sb - sa + klast - 1
     cdef Py_ssize_t first = 0
     cdef num_t* g
@@ -165,12 +193,7 @@ cdef inline Py_ssize_t _segment_taps(
         else:
             g = gbuf + nbuf * gstride
             nbuf += 1
-            for t in range(span):
-                e = _offset(last, sa + t)
-                if e < 0:
-                    g[t] = cval
-                else:
-                    g[t] = x[offs[lt] + e]
+            _gather(g, x + offs[lt], last, sa, span, cval)
             ptrs[ntaps] = g
         wrows[ntaps] = w + lt * klast
         ntaps += 1

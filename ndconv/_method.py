@@ -32,14 +32,16 @@ def _key(dtype):
 
 def direct_seconds(out_shape, w_shape, dtype, n_threads):
     """Estimated seconds of the direct kernel: a per-call cost, the multiply-adds,
-    and a per-(row, chunk, leading tap) cost of setting up source pointers."""
+    a per-(row, chunk, leading tap) cost of setting up source pointers, and a
+    per-(output, leading tap) cost of starting the inner tap loop of a block."""
     p = MODEL["direct"][_key(dtype)]
     taps = math.prod(w_shape)
     n_out = math.prod(out_shape)
     m_last, k_last = out_shape[-1], w_shape[-1]
     chunks = -(-m_last // _direct._MAX_CHUNK) if m_last else 0
     setups = (n_out // max(1, m_last)) * chunks * (taps // k_last)
-    work = n_out * taps * p["per_tap"] + setups * p["per_setup"]
+    work = (n_out * taps * p["per_tap"] + setups * p["per_setup"]
+            + n_out * (taps // k_last) * p.get("per_row_tap", 0.0))
     return p["call"] + work / max(1.0, p["thread_eff"] * n_threads)
 
 
