@@ -48,10 +48,10 @@ def _transforms(real):
     return np.fft.fftn, np.fft.ifftn, False
 
 
-# Spectra of one group of blocks are kept below this many complex samples (or
-# the output's size, if larger), so the FFT path's peak memory stays a small
-# multiple of the output.
-_GROUP_BUDGET = 1 << 21
+# Samples per group of blocks: at most this many, or a quarter of the output if
+# that is larger.  A group's extended input, spectra and inverse each take about
+# one group's size, so the FFT path's peak stays near twice the output.
+_GROUP_BUDGET = 1 << 18
 
 
 # Cost-model constants (seconds), set from _cost_model.json by _method.configure:
@@ -86,14 +86,16 @@ def transform_seconds(size, count, dtype):
     return count * size * (per * math.log2(max(2, size)) + FFT_PER_SAMPLE)
 
 
-def block_plan(m, k, other, dtype):
+def block_plan(m, k, other, dtype, max_samples=None):
     """Overlap-save block along one axis: ``(seconds, L, B, nblocks)``.
 
     ``L`` is the transform length, ``B = L - k + 1`` the outputs per block, and
     ``other`` the product of the transform lengths of the other transformed axes.
     The estimated time is minimised over lengths from about ``2k`` up to a
     single block covering all ``m + k - 1`` samples (the plain FFT), so short
-    kernels on long signals get overlap-save and everything else one transform.
+    kernels on long signals get overlap-save and everything else one transform;
+    blocks of more than ``max_samples`` samples (``L * other``) are taken only
+    if no shorter length exists, which bounds memory for large outputs.
     """
     real = np.dtype(dtype).kind == "f"
     full = next_fast_len(m + k - 1, real)
@@ -105,7 +107,8 @@ def block_plan(m, k, other, dtype):
         nb = -(-m // B)
         # forward and inverse of every block
         t = 2 * transform_seconds(L * other, nb, dtype)
-        if t < best[0]:
+        too_big = max_samples is not None and L * other > max_samples and best[0] < math.inf
+        if t < best[0] and not too_big:
             best = (t, L, B, nb)
         if L >= full:
             break
@@ -124,10 +127,11 @@ def plan(out_shape, w_shape, dtype):
     axes = [a for a in range(len(w_shape)) if w_shape[a] > 1]
     sizes = {a: next_fast_len(out_shape[a] + w_shape[a] - 1, real) for a in axes}
     batch = math.prod(out_shape[a] for a in range(len(out_shape)) if a not in axes)
+    max_samples = max(_GROUP_BUDGET, math.prod(out_shape) // 4) // max(1, batch)
     best = None
     for b in axes:
         other = math.prod(sizes[a] for a in axes if a != b)
-        t, L, B, nb = block_plan(out_shape[b], w_shape[b], other, dtype)
+        t, L, B, nb = block_plan(out_shape[b], w_shape[b], other, dtype, max_samples)
         t = t * batch + transform_seconds(L * other, 1, dtype)
         if best is None or t < best[0]:
             best = (t, b, L, B, nb, sizes)
@@ -147,54 +151,60 @@ def correlate_fft(x, w, starts, out_shape, boundary, cval, n_threads):
     if not axes:  # a 1-tap kernel: a scaling
         return np.asarray(x * w.reshape(-1)[0], dtype=dtype)
     lengths = [out_shape[a] + w.shape[a] - 1 for a in axes]
-    xe = _boundary.extend(x, [starts[a] for a in axes], lengths, boundary, cval, axes)
     real = dtype.kind == "f"
     fwd, inv, has_workers = _transforms(real)
     kw = {"workers": n_threads} if has_workers else {}
-
     _, b, L, B, nb, sizes = plan(out_shape, w.shape, dtype)
     batch = math.prod(out_shape[a] for a in range(x.ndim) if a not in axes)
     kb, mb = w.shape[b], out_shape[b]
+    ib = axes.index(b)
 
-    # blocks of xe along b: block i covers samples [i*B, i*B + L)
-    need = (nb - 1) * B + L
-    if xe.shape[b] < need:
-        pad = [(0, 0)] * xe.ndim
-        pad[b] = (0, need - xe.shape[b])
-        xe = np.pad(xe, pad)
     # w: flipped along the convolved axes (correlation = convolution with flip(w)),
     # axis b moved last and a broadcast axis left in its place
     wf = w[tuple(slice(None, None, -1) if a in axes else slice(None) for a in range(w.ndim))]
     wf = np.expand_dims(np.moveaxis(wf, b, -1), b)
-    t_axes = [a for a in axes if a != b] + [xe.ndim]
+    t_axes = [a for a in axes if a != b] + [x.ndim]
     t_shape = [sizes[a] for a in axes if a != b] + [L]
     wspec = fwd(wf, s=t_shape, axes=t_axes, **kw)
 
     out = np.empty(out_shape, dtype=dtype)
-    crop = [slice(None)] * (xe.ndim + 1)
+    crop = [slice(None)] * (x.ndim + 1)
     for a in axes:
         if a != b:
             crop[a] = slice(w.shape[a] - 1, w.shape[a] - 1 + out_shape[a])
     crop[-1] = slice(kb - 1, kb - 1 + B)
     per_block = max(1, batch * math.prod(t_shape))
-    group = max(1, max(_GROUP_BUDGET, math.prod(out_shape)) // per_block)
-    windows = np.lib.stride_tricks.sliding_window_view(xe, L, axis=b)
+    # at least one block per thread: scipy.fft parallelises over the blocks of a group
+    group = max(n_threads, max(_GROUP_BUDGET, math.prod(out_shape) // 4) // per_block)
     for g0 in range(0, nb, group):
         g1 = min(nb, g0 + group)
-        sl = [slice(None)] * windows.ndim
-        sl[b] = slice(g0 * B, (g1 - 1) * B + 1, B)
-        seg = windows[tuple(sl)]                       # (..., blocks at b, ..., L)
+        # the extended input of this group only: blocks g0..g1-1 cover samples
+        # [g0*B, (g1-1)*B + L) of the extended axis b (zeros past its end)
+        st = [starts[a] for a in axes]
+        ln = list(lengths)
+        st[ib] = starts[b] + g0 * B
+        ln[ib] = min((g1 - g0 - 1) * B + L, lengths[ib] - g0 * B)
+        xe = _boundary.extend(x, st, ln, boundary, cval, axes)
+        need = (g1 - g0 - 1) * B + L
+        if xe.shape[b] < need:
+            pad = [(0, 0)] * xe.ndim
+            pad[b] = (0, need - xe.shape[b])
+            xe = np.pad(xe, pad)
+        seg = np.lib.stride_tricks.sliding_window_view(xe, L, axis=b)
+        sl = [slice(None)] * seg.ndim
+        sl[b] = slice(0, (g1 - g0 - 1) * B + 1, B)
+        seg = seg[tuple(sl)]                           # (..., blocks at b, ..., L)
         spec = fwd(seg, s=t_shape, axes=t_axes, **kw)
+        del xe, seg
         spec *= wspec
-        res = inv(spec, s=t_shape, axes=t_axes, **kw)[tuple(crop)]
-        res = np.moveaxis(res, -1, b + 1)              # (..., blocks, B, ...)
-        shp = res.shape[:b] + ((g1 - g0) * B,) + res.shape[b + 2:]
-        res = res.reshape(shp)
-        lo = g0 * B
-        hi = min(mb, g1 * B)
+        res = inv(spec, s=t_shape, axes=t_axes, **kw)
+        del spec
+        res = np.moveaxis(res[tuple(crop)], -1, b + 1)  # (..., blocks, B, ...)
+        lo, hi = g0 * B, min(mb, g1 * B)
         dst = [slice(None)] * out.ndim
         dst[b] = slice(lo, hi)
+        shp = res.shape[:b] + ((g1 - g0) * B,) + res.shape[b + 2:]
         src = [slice(None)] * out.ndim
         src[b] = slice(0, hi - lo)
-        out[tuple(dst)] = res[tuple(src)]
+        out[tuple(dst)] = res.reshape(shp)[tuple(src)]
     return out
