@@ -99,8 +99,11 @@ def main():
         # Never -ffast-math: it breaks isnan() and sets flush-to-zero for the whole process.
         # -fcx-limited-range: complex products by the textbook formula (as numpy's), not
         # through the __mulsc3 library call for C99's inf recovery, which blocks vectorising.
-        base = ["-O3", "-falign-loops=32", "-fcx-limited-range", "-g0", "-Wno-unused-function",
-                "-Wno-unreachable-code"]
+        # -fno-tree-loop-distribute-patterns: gcc otherwise turns the register block's
+        # zeroing and store loops into memset/memcpy through the stack (rep stosq and
+        # 16-byte moves), which cost more than a 3x3 kernel's arithmetic.
+        base = ["-O3", "-falign-loops=32", "-fcx-limited-range", "-fno-tree-loop-distribute-patterns",
+                "-g0", "-Wno-unused-function", "-Wno-unreachable-code"]
         avx2 = ["-mavx2", "-mfma"]
     is_x86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
 
