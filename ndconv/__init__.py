@@ -6,7 +6,8 @@ scipy and numpy.
 """
 from ._api import convolve, correlate
 from ._config import show_config
+from . import signal, ndimage, numpy
 
 __version__ = "0.1.0"
 
-__all__ = ["convolve", "correlate", "show_config", "__version__"]
+__all__ = ["convolve", "correlate", "show_config", "__version__", "signal", "ndimage", "numpy"]

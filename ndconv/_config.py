@@ -1,4 +1,5 @@
 """Build and runtime configuration report."""
+import os
 import sys
 
 import numpy as np
@@ -15,6 +16,8 @@ def config():
         "openmp": _dispatch.openmp_enabled(),
         "max_threads": _dispatch.omp_max_threads(),
         "num_procs": _dispatch.omp_num_procs(),
+        "omp_wait_policy": "%s%s" % (os.environ.get("OMP_WAIT_POLICY", "?"),
+                                     " (set by ndconv)" if _dispatch.WAIT_POLICY_SET_BY_NDCONV else ""),
         "simd": _dispatch.SIMD_LEVEL,
         "kernel_module": _dispatch.core().__name__,
         "fft": _fft.backend(),
@@ -25,8 +28,10 @@ def show_config(file=None):
     """Print how ndconv was built and what it will use at run time.
 
     Reports whether the core has OpenMP (and how many threads it would use),
-    the SIMD level of the kernel module picked for this CPU, and the FFT
-    library.  Without OpenMP the core still works, single-threaded.
+    OpenMP's wait policy (ndconv sets ``OMP_WAIT_POLICY=PASSIVE`` before loading
+    the OpenMP runtime unless you set it yourself: spinning threads starve each
+    other on a busy machine), the SIMD level of the kernel module picked for this
+    CPU, and the FFT library.  Without OpenMP the core still works, single-threaded.
     """
     file = sys.stdout if file is None else file
     cfg = config()

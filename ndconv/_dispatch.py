@@ -6,7 +6,18 @@ CPU or this install cannot run it.
 """
 import os
 
-from . import _core as _base
+# libgomp reads the wait policy once, when it is loaded (with _core below).  Its
+# default spins threads at every barrier; on a 2-core machine with one other
+# busy process a spinning thread starves the one still working, and 2-thread
+# calls ran 10-20x slower than 1-thread ones.  Passive waiting costs a few
+# microseconds per parallel region.  A value set by the user is kept.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    WAIT_POLICY_SET_BY_NDCONV = True
+else:
+    WAIT_POLICY_SET_BY_NDCONV = False
+
+from . import _core as _base  # noqa: E402  (after the wait policy, on purpose)
 
 
 def _select():

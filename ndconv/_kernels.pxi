@@ -23,7 +23,9 @@
 # one register-blocked pass computes every output of the chunk from all taps, so
 # each output is loaded and stored once, whatever the kernel size.  Each output
 # has exactly one writer and a fixed summation order, so results are bitwise
-# identical for any number of threads.
+# identical for any number of threads and any schedule.  Items are handed out
+# dynamically: a thread that shares its core with another process takes fewer
+# of them instead of holding up the call.
 
 from cython.parallel cimport parallel, prange
 from libc.stdlib cimport malloc, free
@@ -335,7 +337,7 @@ cdef int _correlate_nd(
         else:
             for i in range(gstride):
                 cline[i] = cval
-        for item in prange(n_items, schedule="static"):
+        for item in prange(n_items, schedule="dynamic", chunksize=1):
             if idx != NULL and ptrs != NULL and wrows != NULL and cline != NULL and gbuf != NULL:
                 _do_item(item, x, out, w, n_chunks, m_last, klast, n_lead, nla,
                          out_lead, k_lead, maps, bounds, c0, c1, unit,

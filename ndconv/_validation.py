@@ -109,7 +109,25 @@ def normalize_origin(origin, kshape, mode):
 
 
 def normalize_cval(cval, dtype):
-    """``cval`` as a scalar of the compute dtype."""
+    """``cval`` as a scalar of the compute dtype.
+
+    For exact integer computation an integer ``cval`` is kept exactly (wrapping
+    modulo 2**64 like the arithmetic itself); a non-integral one is a ValueError.
+    """
+    if dtype.kind in "iu":
+        if isinstance(cval, (bool, np.bool_)):
+            cval = int(cval)
+        if isinstance(cval, (numbers.Integral, np.integer)):
+            wrapped = int(cval) & 0xFFFFFFFFFFFFFFFF
+            return np.array(wrapped, dtype=np.uint64).view(np.int64)[()].astype(dtype)
+        try:
+            c = complex(cval)
+        except (TypeError, ValueError):
+            raise TypeError("cval must be a number, got %r" % (cval,)) from None
+        if c.imag != 0 or c.real != int(c.real):
+            raise ValueError("cval %r is not an integer, but the computation is exact integer "
+                             "arithmetic" % (cval,))
+        return normalize_cval(int(c.real), dtype)
     try:
         c = complex(cval)
     except (TypeError, ValueError):

@@ -51,3 +51,13 @@ def test_bad_simd_switch_is_an_import_error():
     out = subprocess.run([sys.executable, "-c", "import ndconv"], env=env, capture_output=True, text=True)
     assert out.returncode != 0
     assert "NDCONV_SIMD must be" in out.stderr
+
+
+def test_wait_policy_passive_unless_user_sets_it():
+    code = "import os, ndconv; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "PASSIVE"
+    env["OMP_WAIT_POLICY"] = "active"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "active"

@@ -328,3 +328,17 @@ def test_fft_overlap_save_blocks(rng, boundary, monkeypatch):
     ref, absconv = oracle(xc, kc, "full", boundary)
     res = ndconv.correlate(xc, kc, "full", boundary=boundary, method="fft")
     assert_contract(res, ref, absconv, kc.size, "complex64", "fft", 4 * 8192)
+
+
+def test_int64_cval_is_exact():
+    from ndconv._api import correlate_nd
+    res = correlate_nd(np.zeros(1, np.int64), np.array([1, 0], np.int64), "full", "constant", 2 ** 62 + 1,
+                       0, None, "direct", 1, None, compute_dtype=np.int64)
+    np.testing.assert_array_equal(res, [2 ** 62 + 1, 0])
+    # uint64's largest value wraps to -1, as the arithmetic does
+    res = correlate_nd(np.zeros(1, np.int64), np.array([1, 0], np.int64), "full", "constant",
+                       2 ** 64 - 1, 0, None, "direct", 1, None, compute_dtype=np.int64)
+    np.testing.assert_array_equal(res, [-1, 0])
+    with pytest.raises(ValueError, match="not an integer"):
+        correlate_nd(np.zeros(1, np.int64), np.ones(2, np.int64), "full", "constant", 0.5, 0, None,
+                     "direct", 1, None, compute_dtype=np.int64)
