@@ -3,6 +3,7 @@ path, computed with real (or complex) transforms along the convolved axes only.
 
 scipy.fft is used when importable (faster, threaded, keeps float32), else numpy.fft.
 """
+import functools
 import math
 
 import numpy as np
@@ -64,6 +65,8 @@ FFT_LARGE_FACTOR = 2.2
 FFT_PER_SAMPLE = 1.5e-9
 FFT_CALL = 8e-5
 FFT_DTYPE_FACTOR = {"float32": 1.0, "float64": 1.2, "complex64": 2.0, "complex128": 2.4}
+# dtype.char -> the names used in _cost_model.json (dtype.name is slow to compute)
+DTYPE_NAMES = {"f": "float32", "d": "float64", "F": "complex64", "D": "complex128"}
 
 
 def configure(params):
@@ -75,12 +78,12 @@ def configure(params):
     FFT_PER_SAMPLE = float(params["per_sample"])
     FFT_CALL = float(params["call"])
     FFT_DTYPE_FACTOR.update(params["dtype_factor"])
+    _plan.cache_clear()
 
 
 def transform_seconds(size, count, dtype):
     """Estimated seconds for ``count`` transforms of ``size`` samples each."""
-    dtype = np.dtype(dtype)
-    per = FFT_SECONDS * FFT_DTYPE_FACTOR.get(dtype.name, 2.0)
+    per = FFT_SECONDS * FFT_DTYPE_FACTOR.get(DTYPE_NAMES.get(np.dtype(dtype).char), 2.0)
     if size > FFT_LARGE:
         per *= FFT_LARGE_FACTOR
     return count * size * (per * math.log2(max(2, size)) + FFT_PER_SAMPLE)
@@ -117,6 +120,12 @@ def block_plan(m, k, other, dtype, max_samples=None):
 
 
 def plan(out_shape, w_shape, dtype):
+    """See ``_plan``; cached, since it depends on the shapes and dtype only."""
+    return _plan(tuple(out_shape), tuple(w_shape), np.dtype(dtype).char)
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(out_shape, w_shape, dtype):
     """The FFT plan: ``(seconds, blocked_axis, L, B, nblocks, sizes)``.
 
     ``seconds`` covers the transforms on one thread, without the fixed call

@@ -26,8 +26,7 @@ _fft.configure(MODEL["fft"])
 
 
 def _key(dtype):
-    dtype = np.dtype(dtype)
-    return dtype.name if dtype.name in MODEL["direct"] else "float64"
+    return _fft.DTYPE_NAMES.get(np.dtype(dtype).char, "float64")
 
 
 def direct_seconds(out_shape, w_shape, dtype, n_threads):
@@ -49,7 +48,7 @@ def estimate(x_shape, w_shape, out_shape, dtype, n_threads):
     """Estimated seconds ``(direct, fft)`` for one call."""
     dtype = np.dtype(dtype)
     t_direct = direct_seconds(out_shape, w_shape, dtype, n_threads)
-    if math.prod(w_shape) == 1 or dtype.kind not in "fc":
+    if math.prod(w_shape) == 1 or dtype.kind not in "fc" or t_direct <= _fft.FFT_CALL:
         return t_direct, math.inf
     t_fft, _, _, _, nblocks, _ = _fft.plan(out_shape, w_shape, dtype)
     # scipy.fft threads over batches of transforms, not within one
@@ -71,6 +70,17 @@ def separable_seconds(x_shape, w_shape, out_shape, axes, dtype, n_threads):
     return t
 
 
+def _all_finite(a):
+    """False if ``a`` holds NaN or inf.
+
+    One reduction instead of an elementwise mask: any NaN or inf makes the sum
+    non-finite.  A sum that overflows gives a false alarm, which only means
+    the direct method is used.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.sum(a)))
+
+
 def choose(x, w, out_shape, n_threads, cval=0):
     """``(method, factors)``: ``"direct"``, ``"separable"`` (with its 1-D factors) or
     ``"fft"``, for arrays already in the compute dtype.
@@ -90,6 +100,6 @@ def choose(x, w, out_shape, n_threads, cval=0):
             t_sep = separable_seconds(x.shape, w.shape, out_shape, axes, x.dtype, n_threads)
             if t_sep < best[1]:
                 best = ("separable", t_sep)
-    if t_fft < best[1] and np.isfinite(cval) and np.isfinite(w).all() and np.isfinite(x).all():
+    if t_fft < best[1] and np.isfinite(cval) and _all_finite(w) and _all_finite(x):
         return "fft", None
     return best[0], factors
