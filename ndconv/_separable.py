@@ -36,13 +36,24 @@ def factorize(w, axes):
         if i > 0:
             v = v / pval      # the peak value is carried by the first factor only
         factors[a] = v.astype(dtype)
+    eps = np.finfo(dtype).eps
+    tol = 2 * len(axes) * eps
+    # A few sampled entries first: a kernel that is not rank 1 (the usual case)
+    # is rejected without building the whole reconstruction.
+    for i in range(1, 5):
+        # scattered, fixed positions (multiplicative hashing of i and the axis)
+        pos = tuple((i * 40503 + a * 7919) % n for a, n in enumerate(wd.shape))
+        val = 1.0
+        for a, v in factors.items():
+            val = val * v[pos[a]].astype(wd.dtype)
+        if abs(val - wd[pos]) > tol * abs(wd[pos]):
+            return None
     recon = np.ones(wd.shape, dtype=wd.dtype)
     for a, v in factors.items():
         shape = [1] * wd.ndim
         shape[a] = v.shape[0]
         recon = recon * v.astype(wd.dtype).reshape(shape)
-    eps = np.finfo(dtype).eps
-    if np.all(np.abs(recon - wd) <= 2 * len(axes) * eps * np.abs(wd)):
+    if np.all(np.abs(recon - wd) <= tol * np.abs(wd)):
         return factors
     return None
 
