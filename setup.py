@@ -134,7 +134,7 @@ def main():
 
 
 # Further single-build Cython modules (module name -> ndconv/<name>.pyx).
-EXTRA_EXTENSIONS = []
+EXTRA_EXTENSIONS = ["ndconv._layer_core"]
 
 if __name__ == "__main__":
     main()

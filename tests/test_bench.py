@@ -1,0 +1,287 @@
+"""The measurement tooling: ``ndconv bench``, ``benchmarks/sweep_auto.py`` and
+``benchmarks/plot_performance.py`` on tiny sizes.
+
+No timing is asserted (the machine is shared and noisy); what is checked is
+that every peer call computes the same thing as the reference, that the
+results are well formed, and that the ratios and summaries follow from the
+measured times.
+"""
+import argparse
+import importlib.util
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+
+from ndconv import _bench
+
+scipy_ndimage = pytest.importorskip("scipy.ndimage")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _load(name):
+    path = os.path.join(ROOT, "benchmarks", name + ".py")
+    spec = importlib.util.spec_from_file_location("_ndconv_bench_" + name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# ---------------------------------------------------------------- peer conventions
+NDIMAGE = {"constant": "constant", "reflect": "mirror", "symmetric": "reflect"}
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("boundary", ["constant", "reflect", "symmetric"])
+def test_peers_compute_the_same_convolution(ndim, boundary):
+    # Reference: scipy.ndimage.convolve in float64 (whole-array, independent of the
+    # peers' code paths).  float64 throughout, so FFT peers differ from the direct
+    # sum by ~eps*log2(N) relative to the largest output; 1e-10 leaves a wide margin
+    # yet a wrong boundary or centre gives O(1) differences.
+    rng = np.random.default_rng(ndim)
+    shape = {1: (57,), 2: (23, 17), 3: (11, 9, 8)}[ndim]
+    kshape = {1: (7,), 2: (5, 3), 3: (3, 5, 3)}[ndim]
+    x = rng.standard_normal(shape)
+    k = rng.standard_normal(kshape)
+    ref = scipy_ndimage.convolve(x, k, mode=NDIMAGE[boundary])
+    calls = _bench.peers(x, k, boundary, "same")
+    libs = {c.lib for c in calls}
+    assert {"scipy.signal", "scipy.ndimage", "numpy"} <= libs
+    for c in calls:
+        y = _bench._to_numpy(c.call(1))
+        assert y.shape == ref.shape, c.name
+        np.testing.assert_allclose(y, ref, rtol=0, atol=1e-10 * np.abs(ref).max(), err_msg=c.name)
+
+
+def test_peers_full_mode_and_separable_factors():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(300)
+    k = rng.standard_normal(40)  # even: W2's long kernels are powers of two
+    ref = np.array([sum(x[i - j] * k[j] for j in range(40) if 0 <= i - j < 300) for i in range(339)])
+    for c in _bench.peers(x, k, "constant", "full"):
+        np.testing.assert_allclose(_bench._to_numpy(c.call(1)), ref, rtol=0, atol=1e-10 * np.abs(ref).max(),
+                                   err_msg=c.name)
+    w = _bench.workload("W4b")
+    x2, k2, factors = w.data("tiny")
+    assert factors is not None and len(factors) == 2
+    np.testing.assert_allclose(np.multiply.outer(*factors), k2, rtol=1e-6)
+    ref2 = scipy_ndimage.convolve(x2.astype(np.float64), k2.astype(np.float64), mode="mirror")
+    names = []
+    for c in _bench.peers(x2, k2, "reflect", "same", factors):
+        names.append(c.name)
+        # float32 data: differences of a few eps per tap relative to the largest output
+        np.testing.assert_allclose(_bench._to_numpy(c.call(1)), ref2, rtol=0, atol=1e-5 * np.abs(ref2).max(),
+                                   err_msg=c.name)
+    assert any("per axis" in n for n in names)
+
+
+def test_peers_reject_what_they_cannot_compare():
+    x, k = np.zeros(10), np.zeros(4)
+    with pytest.raises(ValueError, match="odd"):
+        _bench.peers(x, k, "constant", "same")
+    with pytest.raises(ValueError, match="mode"):
+        _bench.peers(x, np.zeros(3), "reflect", "full")
+
+
+def test_thread_settings_restore():
+    mods = _bench.peer_modules()
+    before = [m.getNumThreads() for m in [mods["cv2"]] if m is not None]
+    before += [m.get_num_threads() for m in [mods["torch"]] if m is not None]
+    with _bench.thread_settings(1, mods):
+        pass
+    after = [m.getNumThreads() for m in [mods["cv2"]] if m is not None]
+    after += [m.get_num_threads() for m in [mods["torch"]] if m is not None]
+    assert before == after
+
+
+# ---------------------------------------------------------------- ndconv bench
+@pytest.fixture(scope="module")
+def tiny_result():
+    return _bench.run(size="tiny", threads=(1, 2), only="W1,W3a,W8", progress=False)
+
+
+def test_bench_rows_well_formed(tiny_result):
+    rows = tiny_result["rows"]
+    assert {r["wid"] for r in rows} == {"W1", "W3a", "W8"}
+    for r in rows:
+        assert r["status"] == "ok", (r["call"], r["status"])  # every peer agrees with ndconv
+        assert r["median_s"] > 0 and r["reps"] >= 1
+        if r["lib"] != "ndconv":
+            nd = [q for q in rows if q["lib"] == "ndconv" and q["wid"] == r["wid"]
+                  and q["boundary"] == r["boundary"] and q["threads"] == r["threads"]]
+            assert len(nd) == 1
+            assert r["ratio"] == pytest.approx(nd[0]["median_s"] / r["median_s"])
+            assert r["rel_err"] <= _bench.agreement_tolerance(r["dtype"])
+    # calls that ignore thread settings are timed once and reused at 2 threads
+    reused = [r for r in rows if r.get("reused")]
+    assert reused and all(not r["threaded"] and r["threads"] == 2 for r in reused)
+    assert {r["boundary"] for r in rows if r["wid"] == "W3a"} == {"reflect", "symmetric"}
+    json.dumps(tiny_result)  # serialisable as it stands
+
+
+def test_bench_summary_and_table(tiny_result):
+    summ = _bench.summarize(tiny_result)
+    assert len(summ) == 2 * (1 + 2 + 1)  # (W1, W3a x 2 boundaries, W8) x 2 thread counts
+    for e in summ:
+        peers = [r for r in tiny_result["rows"] if r["lib"] != "ndconv" and r["wid"] == e["wid"]
+                 and r["boundary"] == e["boundary"] and r["threads"] == e["threads"]]
+        for fam, best in e["peers"].items():
+            assert best["median_s"] == min(r["median_s"] for r in peers if r["family"] == fam)
+        assert e["ratio_fastest"] == pytest.approx(e["ndconv_s"] / min(r["median_s"] for r in peers))
+    table = _bench.format_table(tiny_result)
+    lines = table.splitlines()
+    assert lines[0].split()[:4] == ["workload", "boundary", "thr", "ndconv"]
+    assert "/scipy" in lines[0] and "/numpy" in lines[0]
+    assert sum(line.startswith(("W1 ", "W3a ", "W8 ")) for line in lines) == len(summ)
+
+
+def test_bench_main_and_cli_registration(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    assert _bench.main(["--size", "tiny", "--threads", "1", "--only", "W2", "--no-progress",
+                        "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "W2a" in out and "W2b" in out
+    data = json.loads(path.read_text())
+    assert {r["wid"] for r in data["rows"]} == {"W2a", "W2b"}
+    assert data["meta"]["size"] == "tiny" and data["meta"]["threads"] == [1]
+
+    parser = argparse.ArgumentParser(prog="ndconv")
+    sub = parser.add_subparsers(dest="command")
+    _bench.add_parser(sub)
+    args = parser.parse_args(["bench", "--quick", "--only", "W1"])
+    assert args.quick and args.only == "W1" and callable(args.func)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--size", "tiny", "--threads", "one"], "--threads"),
+    (["--size", "tiny", "--threads", "0"], "threads"),
+    (["--size", "tiny", "--only", "W9"], "W9"),
+    (["--quick", "--size", "tiny"], "contradict"),
+])
+def test_bench_bad_arguments(argv, message):
+    with pytest.raises(SystemExit, match=message):
+        _bench.main(argv + ["--no-progress"])
+
+
+def test_bench_without_optional_peers(monkeypatch):
+    # scipy, OpenCV and torch are all optional at run time: with none of them the
+    # bench still runs, compares against numpy only and says what is missing.
+    bare = {name: None for name in _bench.peer_modules()}
+    monkeypatch.setattr(_bench, "peer_modules", lambda: dict(bare))
+    res = _bench.run(size="tiny", threads=(1,), only="W1,W5", progress=False)
+    assert {r["lib"] for r in res["rows"]} == {"ndconv", "numpy"}
+    assert all(r["status"] == "ok" for r in res["rows"])
+    table = _bench.format_table(res)
+    assert "/numpy" in table and "/scipy" not in table
+    assert "Not installed (not compared): OpenCV, torch, scipy." in table
+
+
+def test_run_rejects_unknown_size():
+    with pytest.raises(ValueError, match="size"):
+        _bench.run(size="huge")
+
+
+def test_select_prefixes():
+    assert [w.wid for w in _bench.select("W2")] == ["W2a", "W2b"]
+    assert [w.wid for w in _bench.select("w4b, W1")] == ["W1", "W4b"]
+    assert len(_bench.select("")) == len(_bench.WORKLOADS)
+
+
+def test_progress_bar_draws_and_clears():
+    buf = io.StringIO()
+    bar = _bench._Progress(4, stream=buf, enabled=True)
+    bar.step("W1")
+    bar.step("W2")
+    assert "[############............]   2/4" in buf.getvalue()
+    bar.close()
+    assert buf.getvalue().endswith("\r")
+    quiet = io.StringIO()
+    bar = _bench._Progress(4, stream=quiet)  # not a terminal: silent
+    bar.step("W1")
+    bar.close()
+    assert quiet.getvalue() == ""
+
+
+# ---------------------------------------------------------------- sweep_auto
+@pytest.fixture(scope="module")
+def sweep_auto():
+    return _load("sweep_auto")
+
+
+def test_sweep_auto_tiny(sweep_auto):
+    res = sweep_auto.run(size="tiny")
+    cases = res["cases"]
+    assert [(c["ndim"], c["n"], c["k"]) for c in cases] == sweep_auto.cases("tiny")
+    for c in cases:
+        t = c["times"]
+        assert set(t) == {"direct", "fft", "auto"} and min(t.values()) > 0
+        assert c["best"] == min(("direct", "fft"), key=t.get)
+        assert c["ratio"] == pytest.approx(t["auto"] / min(t["direct"], t["fft"]))
+        assert c["auto_choice"] in ("direct", "fft", "separable")
+        assert c["estimated"] == []
+    s = res["summary"]
+    assert s["cases"] == len(cases)
+    assert s["within_1.15"] == pytest.approx(np.mean([c["ratio"] <= 1.15 for c in cases]))
+    assert s["worst_ratio"] == max(c["ratio"] for c in cases)
+    assert s["target_met"] == (s["within_1.15"] >= 0.95 and s["worst_ratio"] <= 1.5)
+    assert "target 3" in sweep_auto.format_summary(s)
+
+
+def test_sweep_auto_skips_long_direct_runs(sweep_auto):
+    # With a limit of ~0 s every direct run after the first of each dimension is
+    # "too long": it is estimated from the fastest rate measured so far, not run.
+    res = sweep_auto.run(size="tiny", dims=(1,), limit=1e-12)
+    first, second = res["cases"]
+    assert first["estimated"] == []
+    assert "direct" in second["estimated"]
+    rate = first["times"]["direct"] / (first["n"] * first["k"])
+    assert second["times"]["direct"] == pytest.approx(rate * second["n"] * second["k"])
+    if second["auto_choice"] == "direct":  # auto would run the long direct path: estimated too
+        assert second["times"]["auto"] == second["times"]["direct"]
+
+
+def test_sweep_auto_cases_respect_issue_ranges(sweep_auto):
+    full = sweep_auto.cases("full")
+    one = [(n, k) for nd, n, k in full if nd == 1]
+    assert min(n for n, _ in one) == 10 ** 3 and max(n for n, _ in one) == 10 ** 7
+    assert min(k for _, k in one) == 3 and max(k for _, k in one) == 10 ** 5
+    assert all(k <= n for n, k in one)
+    two = [(n, k) for nd, n, k in full if nd == 2]
+    assert (min(two)[0], max(two)[0], min(k for _, k in two), max(k for _, k in two)) == (128, 4096, 3, 63)
+    three = [(n, k) for nd, n, k in full if nd == 3]
+    assert (min(three)[0], max(three)[0], min(k for _, k in three), max(k for _, k in three)) == (32, 256, 3, 15)
+
+
+def test_sweep_auto_main_writes_json(sweep_auto, tmp_path, capsys):
+    path = tmp_path / "sweep.json"
+    assert sweep_auto.main(["--size", "tiny", "--dims", "2", "--json", str(path)]) == 0
+    data = json.loads(path.read_text())
+    assert data["summary"]["cases"] == len(data["cases"]) == 2
+    assert "within 1.15x" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- plot_performance
+def test_plot_performance_tiny(tmp_path):
+    pytest.importorskip("matplotlib")
+    plot = _load("plot_performance")
+    assert plot.main(["--size", "tiny", "--outdir", str(tmp_path)]) == 0
+    for name in ("kernel_size.png", "signal_size.png", "auto_choices.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = json.loads((tmp_path / "perf.json").read_text())
+    assert data["command"] == "python benchmarks/plot_performance.py --size tiny"
+    for key in ("kernel", "signal_1d", "signal_2d"):
+        for p in data["curves"][key]["points"]:
+            assert "ndconv" in p["times"] and all(v["s"] > 0 for v in p["times"].values())
+    rows = (tmp_path / "workloads.csv").read_text().splitlines()
+    assert rows[0].startswith("Workload,Boundary,Threads,ndconv (ms)")
+    assert len(rows) - 1 == len(_bench.summarize(data["bench"]))
+    prov = (tmp_path / "provenance.inc").read_text()
+    assert "python benchmarks/plot_performance.py --size tiny" in prov and "Preliminary" in prov
+    # redraw from the stored JSON only
+    os.remove(tmp_path / "kernel_size.png")
+    assert plot.main(["--replot", "--outdir", str(tmp_path)]) == 0
+    assert (tmp_path / "kernel_size.png").exists()
+    assert data["wall_s"] > 0
