@@ -29,11 +29,15 @@ def _key(dtype):
     return _fft.DTYPE_NAMES.get(np.dtype(dtype).char, "float64")
 
 
-def direct_seconds(out_shape, w_shape, dtype, n_threads):
+def direct_seconds(out_shape, w_shape, dtype, n_threads, order=None):
     """Estimated seconds of the direct kernel: a per-call cost, the multiply-adds,
     a per-(row, chunk, leading tap) cost of setting up source pointers, and a
-    per-(output, leading tap) cost of starting the inner tap loop of a block."""
+    per-(output, leading tap) cost of starting the inner tap loop of a block.
+    ``order`` is the axis permutation the kernel runs in (rows along its last)."""
     p = MODEL["direct"][_key(dtype)]
+    if order is not None:
+        out_shape = [out_shape[a] for a in order]
+        w_shape = [w_shape[a] for a in order]
     taps = math.prod(w_shape)
     n_out = math.prod(out_shape)
     m_last, k_last = out_shape[-1], w_shape[-1]
@@ -44,10 +48,11 @@ def direct_seconds(out_shape, w_shape, dtype, n_threads):
     return p["call"] + work / max(1.0, p["thread_eff"] * n_threads)
 
 
-def estimate(x_shape, w_shape, out_shape, dtype, n_threads):
-    """Estimated seconds ``(direct, fft)`` for one call."""
+def estimate(x_shape, w_shape, out_shape, dtype, n_threads, order=None):
+    """Estimated seconds ``(direct, fft)`` for one call; ``order`` is the direct
+    kernel's axis order (default: as given)."""
     dtype = np.dtype(dtype)
-    t_direct = direct_seconds(out_shape, w_shape, dtype, n_threads)
+    t_direct = direct_seconds(out_shape, w_shape, dtype, n_threads, order)
     if math.prod(w_shape) == 1 or dtype.kind not in "fc" or t_direct <= _fft.FFT_CALL:
         return t_direct, math.inf
     t_fft, _, _, _, nblocks, _ = _fft.plan(out_shape, w_shape, dtype)
@@ -58,7 +63,7 @@ def estimate(x_shape, w_shape, out_shape, dtype, n_threads):
     return t_direct, t_fft + _fft.FFT_CALL
 
 
-def separable_seconds(x_shape, w_shape, out_shape, axes, dtype, n_threads):
+def separable_seconds(x_shape, w_shape, out_shape, axes, dtype, n_threads, order=None):
     """Estimated seconds for one direct 1-D pass per convolved axis (last axis first)."""
     shape = list(x_shape)
     t = 0.0
@@ -66,7 +71,7 @@ def separable_seconds(x_shape, w_shape, out_shape, axes, dtype, n_threads):
         shape[a] = out_shape[a]
         k = [1] * len(shape)
         k[a] = w_shape[a]
-        t += direct_seconds(tuple(shape), tuple(k), dtype, n_threads)
+        t += direct_seconds(tuple(shape), tuple(k), dtype, n_threads, order)
     return t
 
 
@@ -91,13 +96,16 @@ def choose(x, w, out_shape, n_threads, cval=0):
     """
     if x.dtype.kind not in "fc":
         return "direct", None
-    t_direct, t_fft = estimate(x.shape, w.shape, out_shape, x.dtype, n_threads)
+    # the direct kernel's rows run along the last axis of its compute order
+    order = _direct.compute_order(x, out_shape)
+    t_direct, t_fft = estimate(x.shape, w.shape, out_shape, x.dtype, n_threads, order)
     best, factors = ("direct", t_direct), None
     axes = [a for a in range(w.ndim) if w.shape[a] > 1]
     if _separable.worthwhile(w.shape, axes):
         factors = _separable.factorize(w, axes)
         if factors is not None:
-            t_sep = separable_seconds(x.shape, w.shape, out_shape, axes, x.dtype, n_threads)
+            t_sep = separable_seconds(x.shape, w.shape, out_shape, axes, x.dtype, n_threads,
+                                      order)
             if t_sep < best[1]:
                 best = ("separable", t_sep)
     if t_fft < best[1] and np.isfinite(cval) and _all_finite(w) and _all_finite(x):

@@ -186,6 +186,31 @@ def test_3d_layouts(rng):
         assert res.shape == ref.shape
 
 
+@pytest.mark.parametrize("boundary", ["constant", "edge", "symmetric", "reflect", "wrap"])
+def test_short_last_axis_runs_along_a_long_one(rng, boundary):
+    """Channels-last images and a few columns filtered along axis 0: the core runs
+    along the long axis (strided reads, output through a temporary)."""
+    from ndconv import _direct
+    image = random_array(rng, (40, 70, 3), "float32")
+    assert _direct.compute_order(image, image.shape)[-1] == 1
+    k = random_array(rng, (3, 4), "float32")
+    cols = random_array(rng, (300, 2), "float64")
+    fir = random_array(rng, 9, "float64")
+    for mode in MODES:
+        ref, absconv = oracle(image, k, mode, boundary, 1.5, axes=(0, 1))
+        for w in (1, 2):
+            res = ndconv.correlate(image, k, mode, boundary=boundary, cval=1.5, axes=(0, 1),
+                                   method="direct", workers=w)
+            assert_contract(res, ref, absconv, k.size, "float32")
+            assert res.flags.c_contiguous
+        ref, absconv = oracle(cols, fir, mode, boundary, 0.0, axes=0, op="convolve")
+        res = ndconv.convolve(cols, fir, mode, boundary=boundary, axes=0, method="direct")
+        assert_contract(res, ref, absconv, fir.size, "float64")
+        out = np.empty_like(res)
+        assert ndconv.convolve(cols, fir, mode, boundary=boundary, axes=0, out=out) is out
+        assert_contract(out, ref, absconv, fir.size, "float64")
+
+
 def test_large_chunked_rows(rng):
     """Rows longer than one column chunk, and a 1-D signal split across threads."""
     x = rng.standard_normal(50_000).astype(np.float32)
