@@ -89,24 +89,25 @@ def transform_seconds(size, count, dtype):
     return count * size * (per * math.log2(max(2, size)) + FFT_PER_SAMPLE)
 
 
-def block_plan(m, k, other, dtype, max_samples=None):
+def block_plan(m, k, other, dtype, max_samples=None, trim=0):
     """Overlap-save block along one axis: ``(seconds, L, B, nblocks)``.
 
     ``L`` is the transform length, ``B = L - k + 1`` the outputs per block, and
     ``other`` the product of the transform lengths of the other transformed axes.
     The estimated time is minimised over lengths from about ``2k`` up to a
-    single block covering all ``m + k - 1`` samples (the plain FFT), so short
-    kernels on long signals get overlap-save and everything else one transform;
-    blocks of more than ``max_samples`` samples (``L * other``) are taken only
-    if no shorter length exists, which bounds memory for large outputs.
+    single block covering all ``m + k - 1 - trim`` samples (the plain FFT; see
+    ``zero_trims`` for ``trim``), so short kernels on long signals get
+    overlap-save and everything else one transform; blocks of more than
+    ``max_samples`` samples (``L * other``) are taken only if no shorter length
+    exists, which bounds memory for large outputs.
     """
     real = np.dtype(dtype).kind == "f"
-    full = next_fast_len(m + k - 1, real)
+    full = next_fast_len(m + k - 1 - trim, real)
     best = (math.inf, full, m, 1)
     L = next_fast_len(2 * k, real)
     while True:
         L = min(L, full)
-        B = L - k + 1
+        B = m if L >= full else L - k + 1
         nb = -(-m // B)
         # forward and inverse of every block
         t = 2 * transform_seconds(L * other, nb, dtype)
@@ -119,28 +120,51 @@ def block_plan(m, k, other, dtype, max_samples=None):
     return best
 
 
-def plan(out_shape, w_shape, dtype):
+def zero_trims(n_shape, starts, out_shape, w_shape, boundary, cval):
+    """Samples of circular slack per axis that zero extension gives for free.
+
+    The extended window of an axis holds ``p`` zeros, the ``n'`` input samples
+    it overlaps, then ``z`` zeros (``W = p + n' + z = m + k - 1``).  A circular
+    correlation of length ``L`` of the window started ``t = min(p, z, k - 1)``
+    samples in is exact for every output when ``L >= W - t``: the outputs that
+    wrap around read only the trailing zeros.  So "full" mode transforms
+    ``n + k - 1`` samples, as a plain linear convolution does, instead of
+    ``n + 2k - 2``.  Any other extension carries data, hence no slack.
+    """
+    if boundary != "constant" or cval != 0:
+        return (0,) * len(w_shape)
+    trims = []
+    for n, st, m, k in zip(n_shape, starts, out_shape, w_shape):
+        end = st + m + k - 1
+        p = min(max(0, -st), m + k - 1)
+        z = min(max(0, end - n), m + k - 1)
+        trims.append(max(0, min(p, z, k - 1)) if k > 1 else 0)
+    return tuple(trims)
+
+
+def plan(out_shape, w_shape, dtype, trims=None):
     """See ``_plan``; cached, since it depends on the shapes and dtype only."""
-    return _plan(tuple(out_shape), tuple(w_shape), np.dtype(dtype).char)
+    trims = (0,) * len(w_shape) if trims is None else tuple(trims)
+    return _plan(tuple(out_shape), tuple(w_shape), np.dtype(dtype).char, trims)
 
 
 @functools.lru_cache(maxsize=256)
-def _plan(out_shape, w_shape, dtype):
+def _plan(out_shape, w_shape, dtype, trims):
     """The FFT plan: ``(seconds, blocked_axis, L, B, nblocks, sizes)``.
 
     ``seconds`` covers the transforms on one thread, without the fixed call
     cost ``FFT_CALL``; ``sizes[a]`` is the transform length of every other
-    convolved axis ``a``.
+    convolved axis ``a``; ``trims`` as from ``zero_trims``.
     """
     real = np.dtype(dtype).kind == "f"
     axes = [a for a in range(len(w_shape)) if w_shape[a] > 1]
-    sizes = {a: next_fast_len(out_shape[a] + w_shape[a] - 1, real) for a in axes}
+    sizes = {a: next_fast_len(out_shape[a] + w_shape[a] - 1 - trims[a], real) for a in axes}
     batch = math.prod(out_shape[a] for a in range(len(out_shape)) if a not in axes)
     max_samples = max(_GROUP_BUDGET, math.prod(out_shape) // 4) // max(1, batch)
     best = None
     for b in axes:
         other = math.prod(sizes[a] for a in axes if a != b)
-        t, L, B, nb = block_plan(out_shape[b], w_shape[b], other, dtype, max_samples)
+        t, L, B, nb = block_plan(out_shape[b], w_shape[b], other, dtype, max_samples, trims[b])
         t = t * batch + transform_seconds(L * other, 1, dtype)
         if best is None or t < best[0]:
             best = (t, b, L, B, nb, sizes)
@@ -163,7 +187,10 @@ def correlate_fft(x, w, starts, out_shape, boundary, cval, n_threads):
     real = dtype.kind == "f"
     fwd, inv, has_workers = _transforms(real)
     kw = {"workers": n_threads} if has_workers else {}
-    _, b, L, B, nb, sizes = plan(out_shape, w.shape, dtype)
+    trims = list(zero_trims(x.shape, starts, out_shape, w.shape, boundary, cval))
+    _, b, L, B, nb, sizes = plan(out_shape, w.shape, dtype, trims)
+    if nb > 1:
+        trims[b] = 0  # overlap-save blocks are not circular
     batch = math.prod(out_shape[a] for a in range(x.ndim) if a not in axes)
     kb, mb = w.shape[b], out_shape[b]
     ib = axes.index(b)
@@ -180,8 +207,8 @@ def correlate_fft(x, w, starts, out_shape, boundary, cval, n_threads):
     crop = [slice(None)] * (x.ndim + 1)
     for a in axes:
         if a != b:
-            crop[a] = slice(w.shape[a] - 1, w.shape[a] - 1 + out_shape[a])
-    crop[-1] = slice(kb - 1, kb - 1 + B)
+            crop[a] = slice(w.shape[a] - 1 - trims[a], w.shape[a] - 1 - trims[a] + out_shape[a])
+    crop[-1] = slice(kb - 1 - trims[b], kb - 1 - trims[b] + B)
     per_block = max(1, batch * math.prod(t_shape))
     # at least one block per thread: scipy.fft parallelises over the blocks of a group
     group = max(n_threads, max(_GROUP_BUDGET, math.prod(out_shape) // 4) // per_block)
@@ -189,10 +216,10 @@ def correlate_fft(x, w, starts, out_shape, boundary, cval, n_threads):
         g1 = min(nb, g0 + group)
         # the extended input of this group only: blocks g0..g1-1 cover samples
         # [g0*B, (g1-1)*B + L) of the extended axis b (zeros past its end)
-        st = [starts[a] for a in axes]
-        ln = list(lengths)
-        st[ib] = starts[b] + g0 * B
-        ln[ib] = min((g1 - g0 - 1) * B + L, lengths[ib] - g0 * B)
+        st = [starts[a] + trims[a] for a in axes]
+        ln = [n - trims[a] for a, n in zip(axes, lengths)]
+        st[ib] = starts[b] + trims[b] + g0 * B
+        ln[ib] = min((g1 - g0 - 1) * B + L, lengths[ib] - trims[b] - g0 * B)
         xe = _boundary.extend(x, st, ln, boundary, cval, axes)
         need = (g1 - g0 - 1) * B + L
         if xe.shape[b] < need:

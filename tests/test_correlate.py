@@ -355,6 +355,31 @@ def test_fft_overlap_save_blocks(rng, boundary, monkeypatch):
     assert_contract(res, ref, absconv, kc.size, "complex64", "fft", 4 * 8192)
 
 
+def test_fft_zero_extension_uses_short_circular_transforms(rng):
+    """With zero extension the FFT path transforms n + k - 1 samples in "full" mode
+    (circular wrap-around lands on zeros), and every mode stays exact."""
+    from ndconv import _fft
+    n, K = 1000, 301
+    trims = _fft.zero_trims((n,), (-(K - 1),), (n + K - 1,), (K,), "constant", 0.0)
+    assert trims == (K - 1,)
+    _, _, L, _, nb, _ = _fft.plan((n + K - 1,), (K,), np.float64, trims)
+    assert nb == 1 and L == _fft.next_fast_len(n + K - 1, True)
+    assert _fft.zero_trims((n,), (-(K - 1),), (n + K - 1,), (K,), "constant", 1.0) == (0,)
+    assert _fft.zero_trims((n,), (-(K - 1),), (n + K - 1,), (K,), "wrap", 0.0) == (0,)
+    for trial in range(60):
+        nd = int(rng.integers(1, 4))
+        xs = tuple(int(v) for v in rng.integers(1, 25, nd))
+        ks = tuple(int(v) for v in rng.integers(1, 12, nd))
+        x = rng.standard_normal(xs)
+        k = rng.standard_normal(ks)
+        for mode in MODES:
+            if mode == "valid" and any(a < b for a, b in zip(xs, ks)) and any(a > b for a, b in zip(xs, ks)):
+                continue  # neither contains the other: scipy's valid has no answer
+            ref, absconv = oracle(x, k, mode)
+            res = ndconv.correlate(x, k, mode, method="fft")
+            assert_contract(res, ref, absconv, k.size, "float64", "fft", 4 * max(1, res.size))
+
+
 def test_int64_cval_is_exact():
     from ndconv._api import correlate_nd
     res = correlate_nd(np.zeros(1, np.int64), np.array([1, 0], np.int64), "full", "constant", 2 ** 62 + 1,
