@@ -4,6 +4,8 @@ Validate -> canonicalise (dtype, axes, kernel orientation) -> geometry (starts a
 output extents per axis) -> method -> core.  Every public function of ndconv,
 the drop-in namespaces included, funnels into ``correlate_nd`` here.
 """
+import math
+
 import numpy as np
 
 from . import _direct, _dispatch, _fft, _method, _separable
@@ -100,6 +102,8 @@ def geometry(x_shape, k_shape, mode, origins):
 
 def _full_kernel(k, axes, ndim):
     """``k`` with one axis per axis of ``x`` (size 1 where not convolved)."""
+    if k.ndim == ndim and axes == tuple(range(ndim)):
+        return k
     order = np.argsort(axes)
     kk = np.transpose(k, order)
     shape = [1] * ndim
@@ -184,7 +188,7 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
         return out
 
     # Threads cost a few microseconds to start; tiny problems run on one.
-    if w.size * np.prod(out_shape, dtype=np.float64) < 32768:
+    if w.size * math.prod(out_shape) < 32768:
         n_threads = 1
     target = out
     if out is not None:

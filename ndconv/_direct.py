@@ -6,6 +6,9 @@ The problem is always "valid correlation of the extended input": output sample
 output length (``_api.geometry``); boundaries only change the tables
 (``_boundary``); strides and memory order are folded into the tables here.
 """
+import functools
+import math
+
 import numpy as np
 
 from . import _boundary
@@ -25,7 +28,11 @@ def memory_order(x):
     transposed input is processed in its own memory order instead of being
     copied; the output is allocated in the same order.
     """
-    keys = [(x.shape[a] != 1, -abs(x.strides[a]), a) for a in range(x.ndim)]
+    shape = x.shape
+    if x.flags.c_contiguous and 1 not in shape:
+        # strides strictly decrease: the sort below would return the identity
+        return tuple(range(x.ndim))
+    keys = [(shape[a] != 1, -abs(x.strides[a]), a) for a in range(x.ndim)]
     return tuple(a for _, _, a in sorted(keys))
 
 
@@ -60,6 +67,11 @@ def _flat_span(x):
     """A 1-D view of every element ``x`` can address, from its lowest address,
     and the per-axis element strides relative to that view."""
     item = x.itemsize
+    if x.flags.c_contiguous:
+        # The span is the array itself.  Only size-1 axes can have odd (even
+        # negative or non-element) strides here, and they never move the
+        # address: the tables scale their one index, 0, by the stride.
+        return x.reshape(-1), [s // item for s in x.strides]
     if any(s % item for s in x.strides):
         # strides that are not a whole number of elements (e.g. fields of a
         # record array) cannot be expressed as element offsets
@@ -87,6 +99,54 @@ def _chunks(m, k_last, n_lead):
     return bounds, width
 
 
+# Upper bound (sum over axes of output + kernel - 1) on the band entries of a
+# geometry whose tables are cached: at most 128 entries of 32 KiB.
+_CACHED_EXTENT = 4096
+
+
+@functools.lru_cache(maxsize=128)
+def _tables(shape, estr, oshape, kshape, starts, boundary):
+    """The core's index tables for one geometry, in the compute order (read-only).
+
+    ``(out_shape, k_shape, params, bands, bounds, width, c0, c1)``: see
+    ``_core.correlate_nd``.
+    """
+    params = np.empty((len(shape), 5), dtype=np.intp)
+    bands = []
+    pos = 0
+    for a, (n, s, m, k, st) in enumerate(zip(shape, estr, oshape, kshape, starts)):
+        lo, hi, idx = _boundary.border_bands(n, st, m + k - 1, boundary)
+        shift = (n - 1) * -s if s < 0 else 0
+        bands.append(np.where(idx >= 0, idx * s + shift, _boundary.CVAL))
+        params[a] = (lo, hi, st * s + shift, s, pos)
+        pos += idx.shape[0]
+    bands = np.ascontiguousarray(np.concatenate(bands), dtype=np.intp)
+
+    # Columns whose taps all read interior samples of the last axis.
+    k_last, m_last = kshape[-1], oshape[-1]
+    lo_last, hi_last = int(params[-1, 0]), int(params[-1, 1])
+    c0 = min(m_last, lo_last)
+    c1 = max(c0, min(m_last, hi_last - k_last + 1))
+    # Border columns are computed from gathered rows.  Give them at least one
+    # register block (32 outputs) each, and gather short rows whole, so that no
+    # output falls to the scalar remainder loop.
+    if c0 > 0 or c1 < m_last:
+        if m_last <= 64:
+            c0 = c1 = 0
+        else:
+            if c0 > 0:
+                c0 = min(max(c0, 32), c1)
+            if c1 < m_last:
+                c1 = max(c0, min(c1, m_last - 32))
+    n_lead = math.prod(kshape) // k_last
+    bounds, width = _chunks(m_last, k_last, n_lead)
+    arrays = (np.array(oshape, dtype=np.intp), np.array(kshape, dtype=np.intp),
+              params, bands, bounds)
+    for arr in arrays:
+        arr.flags.writeable = False
+    return arrays + (width, c0, c1)
+
+
 def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out):
     """Valid correlation of ``x`` extended by ``boundary`` with ``w``, into ``out``.
 
@@ -108,54 +168,35 @@ def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out):
         contiguous in ``memory_order(x)`` (see ``empty_like_order``).
     """
     perm = compute_order(x, out_shape)
-    xp = x.transpose(perm)
-    wp = np.ascontiguousarray(w.transpose(perm))
-    op = out.transpose(perm)
+    identity = perm == tuple(range(x.ndim))
+    op = out if identity else out.transpose(perm)
     if not op.flags.c_contiguous:
         # the kernel writes C-contiguous rows in the compute order; compute
         # there, then copy (one pass over the output)
-        inv = np.argsort(perm)
-        tmp = np.empty([out_shape[a] for a in perm], dtype=out.dtype).transpose(inv)
+        tmp = np.empty([out_shape[a] for a in perm], dtype=out.dtype).transpose(_inverse(perm))
         correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, tmp)
         out[...] = tmp
         return out
-    starts = [starts[a] for a in perm]
-    oshape = [out_shape[a] for a in perm]
+    if identity:
+        xp, wp = x, np.ascontiguousarray(w)
+        starts, oshape = tuple(starts), tuple(out_shape)
+    else:
+        xp, wp = x.transpose(perm), np.ascontiguousarray(w.transpose(perm))
+        starts = tuple([starts[a] for a in perm])
+        oshape = tuple([out_shape[a] for a in perm])
 
     flat, estr = _flat_span(xp)
-    params = np.empty((xp.ndim, 5), dtype=np.intp)
-    bands = []
-    pos = 0
-    for a, (n, s, m, k, st) in enumerate(zip(xp.shape, estr, oshape, wp.shape, starts)):
-        lo, hi, idx = _boundary.border_bands(n, st, m + k - 1, boundary)
-        shift = (n - 1) * -s if s < 0 else 0
-        bands.append(np.where(idx >= 0, idx * s + shift, _boundary.CVAL))
-        params[a] = (lo, hi, st * s + shift, s, pos)
-        pos += idx.shape[0]
-    bands = np.ascontiguousarray(np.concatenate(bands), dtype=np.intp)
-
-    # Columns whose taps all read interior samples of the last axis.
-    k_last, m_last = wp.shape[-1], oshape[-1]
-    lo_last, hi_last = int(params[-1, 0]), int(params[-1, 1])
-    c0 = min(m_last, lo_last)
-    c1 = max(c0, min(m_last, hi_last - k_last + 1))
-    # Border columns are computed from gathered rows.  Give them at least one
-    # register block (32 outputs) each, and gather short rows whole, so that no
-    # output falls to the scalar remainder loop.
-    if c0 > 0 or c1 < m_last:
-        if m_last <= 64:
-            c0 = c1 = 0
-        else:
-            if c0 > 0:
-                c0 = min(max(c0, 32), c1)
-            if c1 < m_last:
-                c1 = max(c0, min(c1, m_last - 32))
-    n_lead = wp.size // k_last
-    bounds, width = _chunks(m_last, k_last, n_lead)
-
+    key = (xp.shape, tuple(estr), oshape, wp.shape, starts, boundary)
+    # The tables depend on sizes alone; repeated calls of one geometry (the
+    # small-call case, where building them costs more than the arithmetic)
+    # reuse them.  A gate on the total extended length bounds the cache's memory.
+    if sum(oshape) + sum(wp.shape) - len(oshape) <= _CACHED_EXTENT:
+        tables = _tables(*key)
+    else:
+        tables = _tables.__wrapped__(*key)
+    oshape_a, kshape_a, params, bands, bounds, width, c0, c1 = tables
     skip_cval = bool(cval == 0)
-    core().correlate_nd(flat, op.reshape(-1), wp.reshape(-1),
-                        np.asarray(oshape, dtype=np.intp), np.asarray(wp.shape, dtype=np.intp),
+    core().correlate_nd(flat, op.reshape(-1), wp.reshape(-1), oshape_a, kshape_a,
                         params, bands, bounds, width, c0, c1, estr[-1] == 1,
                         cval, skip_cval, int(n_threads))
     return out
@@ -164,5 +205,13 @@ def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out):
 def empty_like_order(x, shape, dtype):
     """Uninitialised output of ``shape`` laid out in ``x``'s memory order."""
     perm = memory_order(x)
-    inv = np.argsort(perm)
-    return np.empty([shape[a] for a in perm], dtype=dtype).transpose(inv)
+    if perm == tuple(range(len(perm))):
+        return np.empty(shape, dtype=dtype)
+    return np.empty([shape[a] for a in perm], dtype=dtype).transpose(_inverse(perm))
+
+
+def _inverse(perm):
+    inv = [0] * len(perm)
+    for i, a in enumerate(perm):
+        inv[a] = i
+    return inv

@@ -35,12 +35,11 @@ def direct_seconds(out_shape, w_shape, dtype, n_threads, order=None):
     per-(output, leading tap) cost of starting the inner tap loop of a block.
     ``order`` is the axis permutation the kernel runs in (rows along its last)."""
     p = MODEL["direct"][_key(dtype)]
-    if order is not None:
-        out_shape = [out_shape[a] for a in order]
-        w_shape = [w_shape[a] for a in order]
+    # only the sizes along the row axis depend on the order; the products do not
+    last = -1 if order is None else order[-1]
     taps = math.prod(w_shape)
     n_out = math.prod(out_shape)
-    m_last, k_last = out_shape[-1], w_shape[-1]
+    m_last, k_last = out_shape[last], w_shape[last]
     chunks = -(-m_last // _direct._MAX_CHUNK) if m_last else 0
     setups = (n_out // max(1, m_last)) * chunks * (taps // k_last)
     work = (n_out * taps * p["per_tap"] + setups * p["per_setup"]

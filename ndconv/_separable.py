@@ -6,6 +6,8 @@ every entry must be reproduced by the product of its factors within a couple
 of ulps of itself, so the result stays within the direct method's accuracy
 contract (each pass adds K_a terms; sum K_a <= prod K_a).
 """
+import math
+
 import numpy as np
 
 from . import _direct
@@ -61,7 +63,7 @@ def factorize(w, axes):
 def worthwhile(w_shape, axes):
     """Passes cost about sum K_a taps per output against prod K_a for the direct sum."""
     taps = [w_shape[a] for a in axes]
-    return len(taps) >= 2 and 2 * sum(taps) <= np.prod(taps)
+    return len(taps) >= 2 and 2 * sum(taps) <= math.prod(taps)
 
 
 def correlate_separable(x, factors, starts, out_shape, boundary, cval, n_threads, out):

@@ -44,7 +44,13 @@ def result_dtype(*arrays):
     long double inputs are computed in float64 (complex128 for complex); the
     core has no extended-precision kernel, so this is stated in the docs.
     """
-    dt = np.result_type(*arrays)
+    dt = arrays[0].dtype
+    # np.result_type costs as much as a small convolution's arithmetic; it
+    # is needed only when the dtypes differ
+    for a in arrays[1:]:
+        if a.dtype is not dt and a.dtype != dt:
+            dt = np.result_type(*arrays)
+            break
     if dt.kind in "biu":
         return np.dtype(np.float64)
     if dt.kind == "f":
@@ -88,7 +94,8 @@ def normalize_axes(axes, x_ndim, k_ndim):
 def normalize_origin(origin, kshape, mode):
     """Per-convolved-axis origins, range-checked against the kernel sizes."""
     n = len(kshape)
-    if isinstance(origin, numbers.Integral) and not isinstance(origin, bool):
+    if type(origin) is int or (isinstance(origin, numbers.Integral)
+                               and not isinstance(origin, bool)):
         origins = (int(origin),) * n
     else:
         try:
@@ -128,6 +135,10 @@ def normalize_cval(cval, dtype):
             raise ValueError("cval %r is not an integer, but the computation is exact integer "
                              "arithmetic" % (cval,))
         return normalize_cval(int(c.real), dtype)
+    if type(cval) is float or type(cval) is int:
+        # the common case, without the complex() round trip (same rounding:
+        # both go through a double)
+        return dtype.type(float(cval))
     try:
         c = complex(cval)
     except (TypeError, ValueError):

@@ -66,12 +66,21 @@ def _real_cval(cval):
         raise TypeError("must be real number, not %s" % type(cval).__name__) from None
 
 
+# type codes that ``np.dtype(dt.name)`` maps to themselves
+_CANONICAL = frozenset("?bBhHiIlLefdgFDG")
+
+
 def _get_output(output, input, complex_output=False):
     """The output array, as scipy.ndimage allocates or checks it."""
     shape = input.shape
     if output is None:
         if not complex_output:
-            return np.zeros(shape, dtype=input.dtype.name)
+            dt = input.dtype
+            # by name, as scipy: native byte order and the canonical type
+            # (``dtype.name`` is slow; these types already are canonical)
+            if not (dt.isnative and dt.char in _CANONICAL):
+                dt = dt.name
+            return np.zeros(shape, dtype=dt)
         return np.zeros(shape, dtype=np.promote_types(input.dtype, np.complex64))
     if isinstance(output, (type, np.dtype)):
         if complex_output and np.dtype(output).kind != "c":
