@@ -66,6 +66,12 @@ def worthwhile(w_shape, axes):
     return len(taps) >= 2 and 2 * sum(taps) <= math.prod(taps)
 
 
+# Strips of output along the outermost convolved axis keep the intermediate of
+# the passes near this many bytes (cache-resident, faulted in once per call)
+# instead of a second array the size of the output.
+_STRIP_BYTES = 1 << 21
+
+
 def correlate_separable(x, factors, starts, out_shape, boundary, cval, n_threads, out):
     """One direct 1-D pass per factor; arguments as ``_direct.correlate_direct``.
 
@@ -74,19 +80,76 @@ def correlate_separable(x, factors, starts, out_shape, boundary, cval, n_threads
     the extended input, except that with ``boundary="constant"`` a row that
     lies wholly outside the input holds ``cval`` times the sum of the factors
     applied so far, which is the cval passed on.
+
+    The output is made in strips along the outermost convolved axis (in memory
+    order): the inner passes fill a strip-sized intermediate -- extended along
+    the outer axis by the same index maps, as a kernel of one tap -- and the
+    outer pass reads it in "valid" fashion.  Peak memory is the output plus one
+    strip, and the intermediate is still in cache when the outer pass reads it.
     """
-    axes = sorted(factors, reverse=True)   # last (contiguous) axis first
+    order = _direct.memory_order(x)
+    axes = sorted(factors, key=order.index)          # outermost first
+    outer, inner = axes[0], axes[1:]
+    k0 = factors[outer].shape[0]
+    m0 = out_shape[outer]
+    # a strip of the output must be one contiguous block
+    strips = all(out_shape[a] == 1 for a in order[:order.index(outer)])
+    per_row = x.itemsize * math.prod(out_shape[a] if a in factors else x.shape[a]
+                                     for a in range(x.ndim) if a != outer)
+    rows = max(8 * (k0 - 1), 1, _STRIP_BYTES // max(1, per_row))
+    if not strips or rows >= m0:
+        _passes(x, factors, axes[::-1], list(starts), out_shape, boundary, cval, n_threads, out)
+        return out
+    mid_shape = [out_shape[a] if a in factors else x.shape[a] for a in range(x.ndim)]
+    mid_shape[outer] = rows + k0 - 1
+    mid = _direct.empty_like_order(x, mid_shape, x.dtype)
+    cval_outer = cval
+    if boundary == "constant":
+        for a in inner:
+            cval_outer = cval_outer * factors[a].sum(dtype=x.dtype)
+    idx = [slice(None)] * x.ndim
+    for r0 in range(0, m0, rows):
+        r1 = min(m0, r0 + rows)
+        idx[outer] = slice(0, r1 - r0 + k0 - 1)
+        slab = mid[tuple(idx)]
+        st = list(starts)
+        st[outer] = starts[outer] + r0
+        _passes(x, {a: factors[a] for a in inner}, inner[::-1], st, slab.shape, boundary, cval,
+                n_threads, slab, keep=outer)
+        idx[outer] = slice(r0, r1)
+        dst = out[tuple(idx)]
+        st = [0] * x.ndim
+        _direct.correlate_direct(slab, _along(factors[outer], outer, x.ndim), st, dst.shape,
+                                 boundary, cval_outer, n_threads, dst)
+    return out
+
+
+def _along(v, a, ndim):
+    shape = [1] * ndim
+    shape[a] = v.shape[0]
+    return v.reshape(shape)
+
+
+def _passes(x, factors, axes, starts, out_shape, boundary, cval, n_threads, out, keep=None):
+    """The 1-D passes of ``factors`` in the order ``axes``, the last into ``out``.
+
+    The first pass also applies the start of axis ``keep`` (extended by the
+    index maps as a one-tap kernel), so that its output covers ``out_shape``
+    along that axis.
+    """
     cur = x
     shape = list(x.shape)
+    if keep is not None:
+        shape[keep] = out_shape[keep]
     for i, a in enumerate(axes):
-        v = factors[a]
-        wshape = [1] * x.ndim
-        wshape[a] = v.shape[0]
         st = [0] * x.ndim
         st[a] = starts[a]
+        if i == 0 and keep is not None:
+            st[keep] = starts[keep]
         shape[a] = out_shape[a]
         dst = out if i == len(axes) - 1 else _direct.empty_like_order(cur, shape, x.dtype)
-        _direct.correlate_direct(cur, v.reshape(wshape), st, tuple(shape), boundary, cval, n_threads, dst)
-        cval = cval * v.sum(dtype=v.dtype) if boundary == "constant" else cval
+        _direct.correlate_direct(cur, _along(factors[a], a, x.ndim), st, tuple(shape), boundary,
+                                 cval, n_threads, dst)
+        cval = cval * factors[a].sum(dtype=factors[a].dtype) if boundary == "constant" else cval
         cur = dst
     return out
