@@ -76,7 +76,7 @@ def fft_features(out_shape, w_shape, dtype):
     batch = math.prod(out_shape[a] for a in range(len(out_shape)) if a not in axes)
     size = L * other
     count = 2 * nb * batch + 1
-    lf = _fft.FFT_LARGE_FACTOR if size > _fft.FFT_LARGE else 1.0
+    lf = _fft.FFT_LARGE_FACTOR if _fft.is_large(size, dtype) else 1.0
     return [1.0, count * size * math.log2(size) * lf, count * size]
 
 
