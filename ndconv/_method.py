@@ -85,6 +85,11 @@ def _all_finite(a):
         return bool(np.isfinite(np.sum(a)))
 
 
+# Multiply-adds below which the direct sum (a couple of microseconds) cannot
+# lose enough to pay for weighing the alternatives.
+_TRIVIAL_TAPS = 1 << 16
+
+
 def choose(x, w, out_shape, n_threads, cval=0):
     """``(method, factors)``: ``"direct"``, ``"separable"`` (with its 1-D factors) or
     ``"fft"``, for arrays already in the compute dtype.
@@ -93,7 +98,7 @@ def choose(x, w, out_shape, n_threads, cval=0):
     NaN or inf: FFT spreads a non-finite value over the whole output, while the
     direct method keeps it local, as scipy.ndimage does.
     """
-    if x.dtype.kind not in "fc":
+    if x.dtype.kind not in "fc" or w.size * math.prod(out_shape) <= _TRIVIAL_TAPS:
         return "direct", None
     # the direct kernel's rows run along the last axis of its compute order
     order = _direct.compute_order(x, out_shape)
@@ -101,11 +106,11 @@ def choose(x, w, out_shape, n_threads, cval=0):
     best, factors = ("direct", t_direct), None
     axes = [a for a in range(w.ndim) if w.shape[a] > 1]
     if _separable.worthwhile(w.shape, axes):
-        factors = _separable.factorize(w, axes)
-        if factors is not None:
-            t_sep = separable_seconds(x.shape, w.shape, out_shape, axes, x.dtype, n_threads,
-                                      order)
-            if t_sep < best[1]:
+        # the estimate is arithmetic; factorizing is not, so it comes second
+        t_sep = separable_seconds(x.shape, w.shape, out_shape, axes, x.dtype, n_threads, order)
+        if t_sep < best[1]:
+            factors = _separable.factorize(w, axes)
+            if factors is not None:
                 best = ("separable", t_sep)
     if t_fft < best[1] and np.isfinite(cval) and _all_finite(w) and _all_finite(x):
         return "fft", None

@@ -6,6 +6,7 @@ every entry must be reproduced by the product of its factors within a couple
 of ulps of itself, so the result stays within the direct method's accuracy
 contract (each pass adds K_a terms; sum K_a <= prod K_a).
 """
+import functools
 import math
 
 import numpy as np
@@ -13,7 +14,32 @@ import numpy as np
 from . import _direct
 
 
+# Kernels up to this many bytes have their factorization remembered: loops that
+# filter many arrays with one kernel decide once.
+_CACHED_BYTES = 1 << 16
+
+
 def factorize(w, axes):
+    """As ``_factorize``; remembered for small kernels (keyed by their bytes)."""
+    if w.nbytes > _CACHED_BYTES:
+        return _factorize(w, axes)
+    w = np.ascontiguousarray(w)
+    found = _factorize_cached(w.tobytes(), w.shape, w.dtype.str, tuple(axes))
+    return None if found is None else dict(found)
+
+
+@functools.lru_cache(maxsize=64)
+def _factorize_cached(data, shape, dtype, axes):
+    w = np.frombuffer(data, dtype=dtype).reshape(shape)
+    factors = _factorize(w, list(axes))
+    if factors is None:
+        return None
+    for v in factors.values():
+        v.flags.writeable = False
+    return tuple(factors.items())
+
+
+def _factorize(w, axes):
     """1-D factors ``{axis: vector}`` with ``w == outer(factors)`` to rounding, or None.
 
     ``w`` has one axis per input axis; ``axes`` are those with more than one tap.
@@ -25,11 +51,30 @@ def factorize(w, axes):
     if len(axes) < 2:
         return None
     dtype = w.dtype
-    wd = w.astype(np.complex128 if dtype.kind == "c" else np.float64)
-    peak = np.unravel_index(np.argmax(np.abs(wd)), wd.shape)
-    pval = wd[peak]
+    eps = np.finfo(dtype).eps
+    tol = 2 * len(axes) * eps
+    flat = int(np.argmax(np.abs(w)))
+    peak = np.unravel_index(flat, w.shape)
+    pval = w.item(flat)
     if pval == 0:
         return None
+    # A few sampled entries first, in plain Python numbers: a kernel that is not
+    # rank 1 (the usual case) is rejected for a few microseconds, before any
+    # factor or reconstruction is built.  Loose bound: only a filter, the full
+    # check below decides.
+    for i in range(1, 5):
+        # scattered, fixed positions (multiplicative hashing of i and the axis)
+        pos = tuple((i * 40503 + a * 7919) % n for a, n in enumerate(w.shape))
+        pred = pval
+        for a in axes:
+            line = list(peak)
+            line[a] = pos[a]
+            pred = pred * (w.item(tuple(line)) / pval)
+        val = w.item(pos)
+        if abs(pred - val) > 4 * tol * abs(val) + 4 * eps * abs(pval):
+            return None
+    wd = w.astype(np.complex128 if dtype.kind == "c" else np.float64)
+    pval = wd[peak]
     factors = {}
     for i, a in enumerate(axes):
         line = list(peak)
@@ -38,18 +83,6 @@ def factorize(w, axes):
         if i > 0:
             v = v / pval      # the peak value is carried by the first factor only
         factors[a] = v.astype(dtype)
-    eps = np.finfo(dtype).eps
-    tol = 2 * len(axes) * eps
-    # A few sampled entries first: a kernel that is not rank 1 (the usual case)
-    # is rejected without building the whole reconstruction.
-    for i in range(1, 5):
-        # scattered, fixed positions (multiplicative hashing of i and the axis)
-        pos = tuple((i * 40503 + a * 7919) % n for a, n in enumerate(wd.shape))
-        val = 1.0
-        for a, v in factors.items():
-            val = val * v[pos[a]].astype(wd.dtype)
-        if abs(val - wd[pos]) > tol * abs(wd[pos]):
-            return None
     recon = np.ones(wd.shape, dtype=wd.dtype)
     for a, v in factors.items():
         shape = [1] * wd.ndim
