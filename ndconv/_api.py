@@ -124,12 +124,14 @@ def _check_out(out, shape, dtype):
 
 
 def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
-                 *, flip=False, conj=False, compute_dtype=None):
+                 *, flip=False, conj=False, compute_dtype=None, unfused=False):
     """Shared implementation of ``correlate`` / ``convolve`` (and the drop-ins).
 
     ``flip`` reverses ``k`` along the convolved axes (convolution), ``conj``
     conjugates it (complex correlation).  ``compute_dtype`` overrides the dtype
     rule; ``np.int64`` gives exact integer (wrapping) arithmetic on the direct path.
+    ``unfused`` (with ``method="direct"``) runs the kernel build without fused
+    multiply-adds (see ``_direct.correlate_direct``).
     """
     x = as_array(x, "x")
     k = as_array(k, "k")
@@ -201,7 +203,8 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
     if method == "separable":
         _separable.correlate_separable(x, factors, starts, out_shape, boundary, cval, n_threads, target)
     else:
-        _direct.correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, target)
+        _direct.correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, target,
+                                 unfused)
     if out is not None and target is not out:
         out[...] = target
         return out

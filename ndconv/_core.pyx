@@ -1,7 +1,7 @@
 # cython: language_level=3
 """Compiled core, baseline instruction set.
 
-The kernels live in ``_kernels.pxi`` (shared with ``_core_avx2``); this module
+The kernels live in ``_kernels.pxi`` (shared with ``_core_avx2`` and ``_core_avx512``); this module
 adds what only needs to exist once: OpenMP and CPU-feature queries.
 """
 
@@ -24,14 +24,22 @@ cdef extern from *:
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     }
+    static int ndconv_cpu_avx512(void) {
+        __builtin_cpu_init();
+        return ndconv_cpu_avx2_fma() && __builtin_cpu_supports("avx512f")
+               && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw")
+               && __builtin_cpu_supports("avx512dq");
+    }
     #else
     static int ndconv_cpu_avx2_fma(void) { return 0; }
+    static int ndconv_cpu_avx512(void) { return 0; }
     #endif
     """
     int NDCONV_OPENMP
     int ndconv_omp_max_threads() noexcept nogil
     int ndconv_omp_num_procs() noexcept nogil
     int ndconv_cpu_avx2_fma() noexcept nogil
+    int ndconv_cpu_avx512() noexcept nogil
 
 
 def openmp_enabled():
@@ -52,3 +60,8 @@ def omp_num_procs():
 def cpu_has_avx2_fma():
     """True if this CPU runs the AVX2+FMA build of the kernels."""
     return bool(ndconv_cpu_avx2_fma())
+
+
+def cpu_has_avx512():
+    """True if this CPU (and OS) runs the AVX-512 build of the kernels."""
+    return bool(ndconv_cpu_avx512())

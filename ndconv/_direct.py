@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from . import _boundary
-from ._dispatch import core
+from ._dispatch import core, unfused_core
 
 # Elements of gather scratch per thread (per chunk, summed over leading taps).
 _GATHER_BUDGET = 1 << 18
@@ -147,7 +147,7 @@ def _tables(shape, estr, oshape, kshape, starts, boundary):
     return arrays + (width, c0, c1)
 
 
-def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out):
+def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out, unfused=False):
     """Valid correlation of ``x`` extended by ``boundary`` with ``w``, into ``out``.
 
     Parameters
@@ -166,6 +166,10 @@ def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out):
     out : ndarray
         Output of ``out_shape``, compute dtype, written completely; fastest when
         contiguous in ``memory_order(x)`` (see ``empty_like_order``).
+    unfused : bool
+        Round every product before adding it, in the kernel's tap order (C order),
+        as scipy.ndimage does: its integer outputs truncate the float sums, and a
+        fused multiply-add moves a sum that lies on an integer by one ulp.
     """
     perm = compute_order(x, out_shape)
     identity = perm == tuple(range(x.ndim))
@@ -174,7 +178,7 @@ def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out):
         # the kernel writes C-contiguous rows in the compute order; compute
         # there, then copy (one pass over the output)
         tmp = np.empty([out_shape[a] for a in perm], dtype=out.dtype).transpose(_inverse(perm))
-        correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, tmp)
+        correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, tmp, unfused)
         out[...] = tmp
         return out
     if identity:
@@ -196,9 +200,9 @@ def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out):
         tables = _tables.__wrapped__(*key)
     oshape_a, kshape_a, params, bands, bounds, width, c0, c1 = tables
     skip_cval = bool(cval == 0)
-    core().correlate_nd(flat, op.reshape(-1), wp.reshape(-1), oshape_a, kshape_a,
-                        params, bands, bounds, width, c0, c1, estr[-1] == 1,
-                        cval, skip_cval, int(n_threads))
+    (unfused_core() if unfused else core()).correlate_nd(
+        flat, op.reshape(-1), wp.reshape(-1), oshape_a, kshape_a, params, bands, bounds, width,
+        c0, c1, estr[-1] == 1, cval, skip_cval, int(n_threads))
     return out
 
 

@@ -1,8 +1,8 @@
 """Pick the compiled core for this CPU, once, at import.
 
-``NDCONV_SIMD=baseline`` forces the baseline build (for testing both builds on
-one machine); ``NDCONV_SIMD=avx2`` insists on the AVX2 build and fails if this
-CPU or this install cannot run it.
+``NDCONV_SIMD=baseline`` forces the baseline build and ``NDCONV_SIMD=avx2`` the
+AVX2 build (for testing every build on one machine); ``NDCONV_SIMD=avx2`` and
+``NDCONV_SIMD=avx512`` fail if this CPU or this install cannot run that build.
 """
 import os
 
@@ -22,10 +22,21 @@ from . import _core as _base  # noqa: E402  (after the wait policy, on purpose)
 
 def _select():
     want = os.environ.get("NDCONV_SIMD", "").strip().lower()
-    if want not in ("", "auto", "baseline", "avx2"):
-        raise ImportError("NDCONV_SIMD must be 'auto', 'baseline' or 'avx2', got %r" % want)
+    if want not in ("", "auto", "baseline", "avx2", "avx512"):
+        raise ImportError("NDCONV_SIMD must be 'auto', 'baseline', 'avx2' or 'avx512', got %r"
+                          % want)
     if want == "baseline":
         return _base, "baseline"
+    if want in ("", "auto", "avx512") and _base.cpu_has_avx512():
+        try:
+            from . import _core_avx512
+        except ImportError:
+            if want == "avx512":
+                raise
+        else:
+            return _core_avx512, "avx512"
+    if want == "avx512":
+        raise ImportError("NDCONV_SIMD=avx512 but this CPU lacks AVX-512 (F, VL, BW, DQ)")
     if _base.cpu_has_avx2_fma():
         try:
             from . import _core_avx2
@@ -43,8 +54,14 @@ _module, SIMD_LEVEL = _select()
 
 
 def core():
-    """The selected kernel module (``_core`` or ``_core_avx2``)."""
+    """The selected kernel module (``_core``, ``_core_avx2`` or ``_core_avx512``)."""
     return _module
+
+
+def unfused_core():
+    """A build without fused multiply-adds (x86-64's baseline has none): the same
+    sums, each product rounded, in the same order as a plain C loop."""
+    return _base
 
 
 def openmp_enabled():

@@ -140,8 +140,9 @@ def _compute(input, weights, origins, boundary, cval, output, workers, conj):
 
     The sum runs in float64 (complex128 when complex); the result is stored in
     ``output`` with scipy.ndimage's casting.  Integer and bool outputs use the
-    direct method only: their truncation must see the same sums as scipy's,
-    not FFT or factorised-kernel rounding around integers.
+    direct method only, without fused multiply-adds: their truncation must see
+    the same sums as scipy's, not FFT, factorised-kernel or FMA rounding around
+    integers.
     """
     if input.size == 0:
         return output
@@ -153,7 +154,8 @@ def _compute(input, weights, origins, boundary, cval, output, workers, conj):
         x, w, org = input.reshape(1), weights.reshape(1), [0]
     direct_out = output.dtype == cdt and input.ndim > 0
     res = correlate_nd(x, w, "same", boundary, cval, org, None, method, workers,
-                       output if direct_out else None, conj=conj, compute_dtype=cdt)
+                       output if direct_out else None, conj=conj, compute_dtype=cdt,
+                       unfused=method == "direct")
     if not direct_out:
         with np.errstate(invalid="ignore", over="ignore"):
             output[...] = _dropin.c_cast(res, output.dtype).reshape(output.shape)

@@ -29,20 +29,56 @@ SCRIPT = r"""
 import numpy as np, ndconv, scipy.ndimage as ndi
 from ndconv import _dispatch
 rng = np.random.default_rng(3)
-x = rng.standard_normal((70, 90)).astype(np.float32)
-k = rng.standard_normal((5, 6)).astype(np.float32)
-res = ndconv.correlate(x, k, "same", boundary="reflect", method="direct")
-ref = ndi.correlate(x.astype(np.float64), k.astype(np.float64), mode="mirror")
-absref = ndi.correlate(np.abs(x).astype(np.float64), np.abs(k).astype(np.float64), mode="mirror")
-ok = np.all(np.abs(res - ref) <= 4 * 30 * np.finfo(np.float32).eps * absref)
+ok = True
+# row lengths around every register-block width (8 .. 128) and their overlapping tails
+for cols in (90, 130, 300, 517):
+    for dtype in (np.float32, np.float64):
+        x = rng.standard_normal((40, cols)).astype(dtype)
+        k = rng.standard_normal((5, 6)).astype(dtype)
+        res = ndconv.correlate(x, k, "same", boundary="reflect", method="direct")
+        ref = ndi.correlate(x.astype(np.float64), k.astype(np.float64), mode="mirror")
+        absref = ndi.correlate(np.abs(x).astype(np.float64), np.abs(k).astype(np.float64), mode="mirror")
+        ok = ok and bool(np.all(np.abs(res - ref) <= 4 * 30 * np.finfo(dtype).eps * absref))
 print(_dispatch.SIMD_LEVEL, bool(ok))
 """
 
 
-def test_baseline_build_is_selectable_and_correct():
-    env = dict(os.environ, NDCONV_SIMD="baseline")
+def _available_levels():
+    levels = ["baseline"]
+    if _dispatch._base.cpu_has_avx2_fma():
+        levels.append("avx2+fma")
+    if _dispatch._base.cpu_has_avx512():
+        levels.append("avx512")
+    return levels
+
+
+@pytest.mark.parametrize("level", ["baseline", "avx2+fma", "avx512"])
+def test_every_simd_build_is_selectable_and_correct(level):
+    if level not in _available_levels():
+        pytest.skip("this CPU cannot run the %s build" % level)
+    env = dict(os.environ, NDCONV_SIMD=level.split("+")[0])
     out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["baseline", "True"]
+    assert out.stdout.split() == [level, "True"]
+
+
+def test_best_simd_build_is_the_default():
+    assert _dispatch.SIMD_LEVEL == _available_levels()[-1]
+
+
+@pytest.mark.parametrize("level", ["baseline", "avx2+fma", "avx512"])
+def test_correlate_suite_under_every_simd_build(level):
+    """The direct-kernel grid of test_correlate.py, once per build this CPU runs
+    (the default build runs it in the main session)."""
+    if level not in _available_levels():
+        pytest.skip("this CPU cannot run the %s build" % level)
+    if level == _dispatch.SIMD_LEVEL:
+        pytest.skip("the default build; covered by the main run")
+    env = dict(os.environ, NDCONV_SIMD=level.split("+")[0])
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                          os.path.join(here, "test_correlate.py"), os.path.join(here, "test_threads.py")],
+                         env=env, capture_output=True, text=True, cwd=os.path.dirname(here))
+    assert out.returncode == 0, out.stdout[-3000:]
 
 
 def test_bad_simd_switch_is_an_import_error():
