@@ -32,6 +32,20 @@ from libc.stdlib cimport malloc, free
 
 cdef extern from *:
     """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define NDCONV_PREFETCH(p) __builtin_prefetch((const void*)(p), 0, 3)
+    #define NDCONV_PREFETCHW(p) __builtin_prefetch((const void*)(p), 1, 3)
+    #else
+    #define NDCONV_PREFETCH(p) ((void)0)
+    #define NDCONV_PREFETCHW(p) ((void)0)
+    #endif
+    """
+    void NDCONV_PREFETCH(const void* p) noexcept nogil
+    void NDCONV_PREFETCHW(const void* p) noexcept nogil
+
+
+cdef extern from *:
+    """
     /* 1 in the AVX-512 build (set by setup.py): 512-bit registers hold twice the
        outputs, so the register blocks double to stay at 8 accumulators. */
     #ifndef NDCONV_WIDE_BLOCKS
@@ -278,6 +292,7 @@ cdef inline void _do_item(
         const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
         const AxisMap* maps, const Py_ssize_t* bounds,
         Py_ssize_t c0, Py_ssize_t c1, bint unit, num_t cval, bint skip_cval,
+        Py_ssize_t ahead, Py_ssize_t x_span, Py_ssize_t n_out,
         Py_ssize_t* idx, Py_ssize_t* jdx, Py_ssize_t* offs, const num_t** ptrs,
         const num_t** wrows, num_t* gbuf, Py_ssize_t gstride,
         const num_t* cline) noexcept nogil:
@@ -311,6 +326,22 @@ cdef inline void _do_item(
             if jdx[ax] < k_lead[ax]:
                 break
             jdx[ax] = 0
+    # Rows far apart in memory defeat the hardware prefetcher (measured: 3x3 on
+    # 2048^2 float32 ran at 31 GFLOP/s from DRAM, 54 from L3).  Ask for the
+    # source row that this thread's next item is likely to need first (the
+    # newest row, ``ahead`` rows down) and the output row it will write.
+    if nla > 0 and ahead > 0 and offs[n_lead - 1] >= 0:
+        off = offs[n_lead - 1] + ahead * maps[nla - 1].stride + _offset(maps + nla, a if a > c0 else c0)
+        if off >= 0 and off + (b - a) + klast - 1 <= x_span:
+            t = 0
+            while t < b - a + klast - 1:
+                NDCONV_PREFETCH(x + off + t)
+                t += 64 // sizeof(num_t)
+        if (row + ahead) * m_last + b <= n_out:
+            t = a
+            while t < b:
+                NDCONV_PREFETCHW(out + (row + ahead) * m_last + t)
+                t += 64 // sizeof(num_t)
     # left border, interior, right border of the last axis, clipped to the chunk
     for seg in range(3):
         if seg == 0:
@@ -333,7 +364,7 @@ cdef int _correlate_nd(
         const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
         const AxisMap* maps, const Py_ssize_t* bounds, Py_ssize_t n_chunks,
         Py_ssize_t max_chunk, Py_ssize_t c0, Py_ssize_t c1, bint unit,
-        num_t cval, bint skip_cval, int n_threads) noexcept nogil:
+        num_t cval, bint skip_cval, int n_threads, Py_ssize_t x_span) noexcept nogil:
     """Returns 0 on success, -1 if a thread could not allocate its scratch."""
     cdef Py_ssize_t n_items = n_rows * n_chunks
     cdef Py_ssize_t gstride = max_chunk + klast - 1
@@ -380,7 +411,8 @@ cdef int _correlate_nd(
             if idx != NULL and ptrs != NULL and wrows != NULL and cline != NULL and gbuf != NULL:
                 _do_item(item, x, out, w, n_chunks, m_last, klast, n_lead, nla,
                          out_lead, k_lead, maps, bounds, c0, c1, unit,
-                         cval, skip_cval, idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline)
+                         cval, skip_cval, n_threads if n_chunks == 1 else 0, x_span,
+                         n_rows * m_last, idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline)
         free(idx)
         free(<void*>ptrs)
         free(<void*>wrows)
@@ -469,6 +501,6 @@ def correlate_nd(const num_t[::1] x, num_t[::1] out, const num_t[::1] w,
     with nogil:
         rc = _correlate_nd(&x[0], &out[0], &w[0], n_rows, out_shape[nd - 1], k_shape[nd - 1],
                            n_lead, nd - 1, &out_shape[0], &k_shape[0], maps, &bounds[0],
-                           n_chunks, max_chunk, c0, c1, unit, cval, skip_cval, n_threads)
+                           n_chunks, max_chunk, c0, c1, unit, cval, skip_cval, n_threads, span)
     if rc != 0:
         raise MemoryError("ndconv: could not allocate per-thread scratch")
