@@ -220,21 +220,12 @@ def plot_auto(sweep, path, plt):
 
 def workloads_csv(bench):
     """The W1-W8 table: ndconv's time and its ratio to each library's fastest call."""
-    summ = _bench.summarize(bench)
-    fams = [f for f in _bench.FAMILIES if any(f in e["peers"] for e in summ)]
+    fams, rows = _bench.table_rows(bench, "%.2f", "%s (%.2f)", "--")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["Workload", "Boundary", "Threads", "ndconv (ms)"] + ["/ %s" % f for f in fams]
                + ["Fastest peer call (ms)"])
-    for e in summ:
-        row = [e["wid"] + " " + e["workload"], e["boundary"], e["threads"],
-               "%.2f" % (e["ndconv_s"] * 1e3) if e["ndconv_s"] else "--"]
-        for f in fams:
-            p = e["peers"].get(f)
-            row.append("%.2f" % p["ratio"] if p and p["ratio"] is not None else "--")
-        fb = e["fastest"]
-        row.append("%s (%.2f)" % (fb["call"], fb["median_s"] * 1e3) if fb else "--")
-        w.writerow(row)
+    w.writerows(rows)
     return buf.getvalue()
 
 

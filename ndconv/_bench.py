@@ -634,22 +634,31 @@ def summarize(result):
     return out
 
 
-def format_table(result):
-    """The comparison as a plain-text table."""
+def table_rows(result, ms, fastest, missing):
+    """``(families, rows)`` of the comparison table: per workload, boundary and
+    thread count, ndconv's time (format ``ms``, milliseconds), its ratio to each
+    library family's fastest call, and that call (format ``fastest``, name and
+    milliseconds); ``missing`` where there is nothing to show."""
     summ = summarize(result)
     fams = [f for f in FAMILIES if any(f in e["peers"] for e in summ)]
-    head = ["workload", "boundary", "thr", "ndconv ms"] + ["/%s" % f for f in fams] + ["fastest peer"]
-    lines = []
-    body = []
+    rows = []
     for e in summ:
         cells = [e["wid"] + " " + e["workload"], e["boundary"], str(e["threads"]),
-                 "%.3f" % (e["ndconv_s"] * 1e3) if e["ndconv_s"] else "-"]
+                 ms % (e["ndconv_s"] * 1e3) if e["ndconv_s"] else missing]
         for f in fams:
             p = e["peers"].get(f)
-            cells.append("%.2f" % p["ratio"] if p and p["ratio"] is not None else "-")
+            cells.append("%.2f" % p["ratio"] if p and p["ratio"] is not None else missing)
         fb = e["fastest"]
-        cells.append("%s %.3f ms" % (fb["call"], fb["median_s"] * 1e3) if fb else "-")
-        body.append(cells)
+        cells.append(fastest % (fb["call"], fb["median_s"] * 1e3) if fb else missing)
+        rows.append(cells)
+    return fams, rows
+
+
+def format_table(result):
+    """The comparison as a plain-text table."""
+    fams, body = table_rows(result, "%.3f", "%s %.3f ms", "-")
+    head = ["workload", "boundary", "thr", "ndconv ms"] + ["/%s" % f for f in fams] + ["fastest peer"]
+    lines = []
     widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
     right = set(range(2, len(head) - 1))
 
@@ -669,7 +678,7 @@ def format_table(result):
                if lib not in m["versions"]]
     if missing:
         lines.append("Not installed (not compared): %s." % ", ".join(missing))
-    notes = [n for e in summ for n in e["notes"]]
+    notes = [n for e in summarize(result) for n in e["notes"]]
     for n in dict.fromkeys(notes):
         lines.append("Note: " + n)
     if m.get("load_average_1min") is not None and m["load_average_1min"] > 0.5:
