@@ -28,7 +28,8 @@ DIRECT_CASES = [
     ((512, 512), (3, 3)), ((512, 512), (5, 5)), ((512, 512), (9, 9)), ((512, 512), (15, 15)),
     ((1024, 64), (5, 5)), ((64, 1024), (7, 3)), ((2048, 16), (3, 3)),
     ((64, 64, 64), (3, 3, 3)), ((64, 64, 64), (5, 5, 5)), ((32, 32, 32), (7, 7, 7)),
-    ((20, 20, 20, 20), (3, 3, 3, 3)),
+    ((20, 20, 20, 20), (3, 3, 3, 3)), ((128, 128, 128), (5, 5, 5)), ((4096, 50), (5, 5)),
+    ((16, 16, 16, 16, 16), (3, 3, 3, 3, 3)),
 ]
 FFT_CASES = [
     ((64,), (9,)), ((32, 32), (5, 5)), ((8, 8, 8), (3, 3, 3)),
@@ -58,14 +59,6 @@ def data(shape, dtype, rng):
     if np.dtype(dtype).kind == "c":
         a = a + 1j * rng.standard_normal(shape)
     return a.astype(dtype)
-
-
-def direct_features(out_shape, w_shape):
-    taps = math.prod(w_shape)
-    n_out = math.prod(out_shape)
-    chunks = -(-out_shape[-1] // _direct._MAX_CHUNK)
-    setups = (n_out // out_shape[-1]) * chunks * (taps // w_shape[-1])
-    return [1.0, n_out * taps, setups, n_out * (taps // w_shape[-1])]
 
 
 def fft_features(out_shape, w_shape, dtype):
@@ -102,18 +95,20 @@ def main(argv=None):
                 continue
             x, k = data(xs, dt, rng), data(ks, dt, rng)
             t = median_time(lambda: ndconv.correlate(x, k, "same", method="direct", workers=1))
-            rows.append(direct_features(x.shape, k.shape))
+            rows.append(_method.direct_features(x.shape, k.shape, dt, 1))
             times.append(t)
-        (call, per_tap, per_setup, per_row_tap), worst = fit(rows, times)
+        (call, per_tap, per_setup, per_row_tap, per_merged), worst = fit(rows, times)
         x, k = data((1024, 1024), dt, rng), data((7, 7), dt, rng)
         t1 = median_time(lambda: ndconv.correlate(x, k, "same", method="direct", workers=1))
         t2 = median_time(lambda: ndconv.correlate(x, k, "same", method="direct", workers=2))
         eff = min(1.0, t1 / t2 / 2)
         model["direct"][dt] = {"call": call, "per_tap": per_tap, "per_setup": per_setup,
-                               "per_row_tap": per_row_tap, "thread_eff": round(eff, 3)}
-        print("direct %-10s call %.2e s, %.2f Gtap/s, setup %.1f ns, row-tap %.3f ns, 2-thread eff %.2f, "
-              "worst fit x%.2f" % (dt, call, 1e-9 / max(per_tap, 1e-30), per_setup * 1e9, per_row_tap * 1e9,
-                                  eff, worst))
+                               "per_row_tap": per_row_tap, "per_merged": per_merged,
+                               "thread_eff": round(eff, 3)}
+        print("direct %-10s call %.2e s, %.2f Gtap/s, setup %.1f ns, row-tap %.3f ns, merged %.2f G/s, "
+              "2-thread eff %.2f, worst fit x%.2f"
+              % (dt, call, 1e-9 / max(per_tap, 1e-30), per_setup * 1e9, per_row_tap * 1e9,
+                 1e-9 / max(per_merged, 1e-30), eff, worst))
     per_log = {}
     for dt in DTYPES:
         rows, times = [], []

@@ -28,7 +28,7 @@
 # of them instead of holding up the call.
 
 from cython.parallel cimport parallel, prange
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport calloc, malloc, free
 
 cdef extern from *:
     """
@@ -421,42 +421,238 @@ cdef int _correlate_nd(
     return -1 if failed else 0
 
 
-def correlate_nd(const num_t[::1] x, num_t[::1] out, const num_t[::1] w,
-                 const Py_ssize_t[::1] out_shape, const Py_ssize_t[::1] k_shape,
-                 const Py_ssize_t[:, ::1] axis_params, const Py_ssize_t[::1] bands,
-                 const Py_ssize_t[::1] bounds, Py_ssize_t max_chunk,
-                 Py_ssize_t c0, Py_ssize_t c1, bint unit,
-                 num_t cval, bint skip_cval, int n_threads):
-    """Valid correlation of an index-extended input; see the comment at the top.
+cdef inline void _merged_item(
+        Py_ssize_t item, const num_t* x, num_t* out, const num_t* w,
+        Py_ssize_t nd, Py_ssize_t g0, Py_ssize_t R, Py_ssize_t n_slabs,
+        const Py_ssize_t* m, const Py_ssize_t* k, const Py_ssize_t* L, const AxisMap* maps,
+        const Py_ssize_t* bshape, const Py_ssize_t* bstr, const Py_ssize_t* ostr,
+        Py_ssize_t n_lead, const Py_ssize_t* toff, num_t cval,
+        Py_ssize_t* pos, num_t* buf, num_t* tmp, const num_t** ptrs, const num_t** wrows) noexcept nogil:
+    """One tile of the merged path: outer output index x slab of axis g0.
 
-    Every argument is prepared by ``ndconv._direct``; this entry point re-checks
-    everything that could make the kernel read or write out of bounds, so it is
-    memory-safe on its own.  ``x`` is the flat span of the input from its lowest
-    address, ``out`` the C-contiguous output (in the kernel's axis order), ``w``
-    the C-contiguous kernel.  Row ``a`` of ``axis_params`` is ``(lo, hi, base,
-    stride, band_start)`` of axis ``a``'s map (see ``AxisMap``); ``bands`` holds
-    the border-band offsets of every axis.  ``bounds`` are the column-chunk
-    boundaries of the last axis (each chunk at most ``max_chunk`` wide); output
-    columns ``[c0, c1)`` read only interior samples of the last axis, and
-    ``unit`` says that axis has unit stride, so those columns read ``x`` in place.
+    1. Extend the tile's input window into ``buf`` (C order, shape ``bshape``
+       with axis g0 cut to the slab): axes before g0 hold only their kernel
+       extent, axes after g0 their whole extended length.
+    2. Correlate: in ``buf`` the merged axes g0.. are one row, each leading tap a
+       fixed shift ``toff`` of it, so one register-blocked pass computes all
+       ``r * inner`` positions (those past ``m`` on axes after g0 are dropped).
+    3. Copy the real positions into ``out``.
     """
-    cdef Py_ssize_t nd = out_shape.shape[0]
-    cdef Py_ssize_t a, n_out = 1, n_k = 1, n_rows = 1, n_lead = 1, t, L, lo, hi, nb, hi_off, reach = 0
-    cdef Py_ssize_t n_chunks = bounds.shape[0] - 1
-    cdef Py_ssize_t span = x.shape[0]
+    cdef Py_ssize_t q = item % n_slabs, rem = item // n_slabs
+    cdef Py_ssize_t r0 = q * R, r, a, row, n_rows, t, off, e, o_base = 0, inner, span, first
+    cdef Py_ssize_t last = nd - 1
+    r = m[g0] - r0
+    if r > R:
+        r = R
+    if r <= 0:
+        return
+    # outer output index (axes before g0) -> pos[a]; its output offset
+    for a in range(g0 - 1, -1, -1):
+        pos[a] = rem % m[a]
+        rem = rem // m[a]
+        o_base += pos[a] * ostr[a]
+    # 1. extension, one buffer row (all axes but the last) at a time, walked
+    # with an odometer: per row only the axes that changed are re-mapped
+    cdef Py_ssize_t* cur = pos + nd
+    cdef Py_ssize_t* ext = pos + 2 * nd
+    cdef Py_ssize_t* pre = pos + 3 * nd     # source offset of axes 0..a (-1: cval)
+    cdef Py_ssize_t* pe = pos + 4 * nd      # buffer offset of axes 0..a
+    n_rows = 1
+    for a in range(last):
+        ext[a] = (r + k[g0] - 1) if a == g0 else bshape[a]
+        n_rows *= ext[a]
+        cur[a] = 0
+    if g0 == last:
+        span, first = r + k[last] - 1, r0
+    else:
+        span, first = L[last], 0
+    a = 0
+    for row in range(n_rows):
+        # re-map axes a.. (those the odometer moved)
+        while a < last:
+            t = cur[a] + (pos[a] if a < g0 else (r0 if a == g0 else 0))
+            off = pre[a - 1] if a > 0 else 0
+            e = pe[a - 1] if a > 0 else 0
+            if off >= 0:
+                t = _offset(maps + a, t)
+                off = -1 if t < 0 else off + t
+            pre[a] = off
+            pe[a] = e + cur[a] * bstr[a]
+            a += 1
+        off = pre[last - 1] if last > 0 else 0
+        e = pe[last - 1] if last > 0 else 0
+        if off < 0:
+            for t in range(span):
+                buf[e + t] = cval
+        else:
+            _gather(buf + e, x + off, maps + last, first, span, cval)
+        a = last - 1
+        while a >= 0:
+            cur[a] += 1
+            if cur[a] < ext[a]:
+                break
+            cur[a] = 0
+            a -= 1
+        if a < 0:
+            a = 0
+    # 2. every position of the merged row
+    inner = 1 if g0 == last else bstr[g0]
+    for a in range(n_lead):
+        ptrs[a] = buf + toff[a]
+        wrows[a] = w + a * k[last]
+    _block_sum(tmp, r * inner, ptrs, wrows, n_lead, k[last])
+    # 3. the real positions: rows of m[last] samples, inner-grid stride L
+    if g0 == last:
+        for t in range(r):
+            out[o_base + r0 + t] = tmp[t]
+        return
+    n_rows = r
+    for a in range(g0 + 1, last):
+        n_rows *= m[a]
+    for row in range(n_rows):
+        rem = row
+        e = 0
+        off = o_base
+        for a in range(last - 1, g0, -1):
+            t = rem % m[a]
+            rem = rem // m[a]
+            e += t * bstr[a]
+            off += t * ostr[a]
+        e += rem * inner
+        off += (r0 + rem) * ostr[g0]
+        for t in range(m[last]):
+            out[off + t] = tmp[e + t]
+
+
+cdef int _correlate_merged(
+        const num_t* x, num_t* out, const num_t* w, Py_ssize_t nd, Py_ssize_t g0, Py_ssize_t R,
+        const Py_ssize_t* m, const Py_ssize_t* k, const Py_ssize_t* L, const AxisMap* maps,
+        num_t cval, int n_threads) noexcept nogil:
+    """Returns 0 on success, -1 if scratch could not be allocated."""
+    cdef Py_ssize_t a, lt, n_outer = 1, n_slabs, n_items, n_buf, n_tmp, reach, n_lead = 1, item
+    cdef Py_ssize_t last = nd - 1
+    cdef Py_ssize_t bshape[64]
+    cdef Py_ssize_t bstr[64]
+    cdef Py_ssize_t ostr[64]
+    cdef Py_ssize_t* toff
+    cdef Py_ssize_t* pos
+    cdef num_t* buf
+    cdef num_t* tmp
+    cdef const num_t** ptrs
+    cdef const num_t** wrows
+    cdef int failed = 0
+    cdef int* failp = &failed
+    for a in range(nd):
+        bshape[a] = k[a] if a < g0 else ((R + k[a] - 1) if a == g0 else L[a])
+    bstr[last] = 1
+    ostr[last] = 1
+    for a in range(last - 1, -1, -1):
+        bstr[a] = bstr[a + 1] * bshape[a + 1]
+        ostr[a] = ostr[a + 1] * m[a + 1]
+    for a in range(g0):
+        n_outer *= m[a]
+    for a in range(last):
+        n_lead *= k[a]
+    n_slabs = (m[g0] + R - 1) // R
+    n_items = n_outer * n_slabs
+    if n_items <= 0:
+        return 0
+    # leading-tap shifts in the buffer (C order over the kernel's leading axes)
+    toff = <Py_ssize_t*>malloc(n_lead * sizeof(Py_ssize_t))
+    if toff == NULL:
+        return -1
+    for lt in range(n_lead):
+        item = lt
+        toff[lt] = 0
+        for a in range(last - 1, -1, -1):
+            toff[lt] += (item % k[a]) * bstr[a]
+            item = item // k[a]
+    # the furthest any position reads: the last one plus the largest shift
+    n_tmp = R * (1 if g0 == last else bstr[g0])
+    reach = n_tmp - 1 + k[last] - 1
+    for a in range(last):
+        reach += (k[a] - 1) * bstr[a]
+    n_buf = bstr[0] * bshape[0]
+    if reach + 1 > n_buf:
+        n_buf = reach + 1
+    if n_threads > n_items:
+        n_threads = <int>n_items
+    if n_threads < 1:
+        n_threads = 1
+    pos = NULL
+    buf = tmp = NULL
+    ptrs = wrows = NULL
+    with parallel(num_threads=n_threads):
+        pos = <Py_ssize_t*>malloc(5 * nd * sizeof(Py_ssize_t))
+        # zeroed: positions that are dropped may read parts no tile wrote
+        buf = <num_t*>calloc(n_buf, sizeof(num_t))
+        tmp = <num_t*>malloc(n_tmp * sizeof(num_t))
+        ptrs = <const num_t**>malloc(n_lead * sizeof(num_t*))
+        wrows = <const num_t**>malloc(n_lead * sizeof(num_t*))
+        if pos == NULL or buf == NULL or tmp == NULL or ptrs == NULL or wrows == NULL:
+            failp[0] = 1
+        for item in prange(n_items, schedule="dynamic", chunksize=1):
+            if pos != NULL and buf != NULL and tmp != NULL and ptrs != NULL and wrows != NULL:
+                _merged_item(item, x, out, w, nd, g0, R, n_slabs, m, k, L, maps, bshape, bstr,
+                             ostr, n_lead, toff, cval, pos, buf, tmp, ptrs, wrows)
+        free(pos)
+        free(buf)
+        free(tmp)
+        free(<void*>ptrs)
+        free(<void*>wrows)
+    free(toff)
+    return -1 if failed else 0
+
+
+def correlate_merged(const num_t[::1] x, num_t[::1] out, const num_t[::1] w,
+                     const Py_ssize_t[::1] out_shape, const Py_ssize_t[::1] k_shape,
+                     const Py_ssize_t[:, ::1] axis_params, const Py_ssize_t[::1] bands,
+                     Py_ssize_t g0, Py_ssize_t tile_rows, num_t cval, int n_threads):
+    """``correlate_nd`` for short rows: axes ``g0..`` are fused into one row.
+
+    Same arguments as ``correlate_nd`` (without the chunking), plus the first
+    fused axis ``g0`` and the number of output rows of axis ``g0`` per tile.
+    Each thread extends one tile of the input at a time into its own scratch
+    (size ``prod(k[:g0]) * (tile_rows + k[g0] - 1) * prod(m[g0+1:] + k[g0+1:] - 1)``),
+    so the extra memory is O(threads x tile), and computes it there.
+    """
+    cdef Py_ssize_t nd = out_shape.shape[0], a, n_out = 1, n_k = 1
+    cdef Py_ssize_t lengths[64]
     cdef AxisMap maps[64]
     cdef int rc
-    if nd < 1 or nd > 64 or k_shape.shape[0] != nd or axis_params.shape[0] != nd or axis_params.shape[1] != 5:
+    if nd < 1 or nd > 64 or k_shape.shape[0] != nd:
         raise ValueError("inconsistent number of dimensions")
+    if not (0 <= g0 < nd) or tile_rows < 1:
+        raise ValueError("invalid merge geometry")
     for a in range(nd):
         if out_shape[a] < 0 or k_shape[a] < 1:
             raise ValueError("invalid output or kernel shape")
         n_out *= out_shape[a]
         n_k *= k_shape[a]
-        if a < nd - 1:
-            n_rows *= out_shape[a]
-            n_lead *= k_shape[a]
-        L = out_shape[a] + k_shape[a] - 1
+        lengths[a] = out_shape[a] + k_shape[a] - 1
+    _load_maps(maps, nd, <Py_ssize_t[:nd]>lengths, axis_params, bands, x.shape[0])
+    if out.shape[0] != n_out or w.shape[0] != n_k:
+        raise ValueError("output or kernel size mismatch")
+    if n_out == 0:
+        return
+    with nogil:
+        rc = _correlate_merged(&x[0], &out[0], &w[0], nd, g0, tile_rows, &out_shape[0],
+                               &k_shape[0], lengths, maps, cval, n_threads)
+    if rc != 0:
+        raise MemoryError("ndconv: could not allocate per-thread scratch")
+
+
+cdef void _load_maps(AxisMap* maps, Py_ssize_t nd, const Py_ssize_t[::1] lengths,
+                     const Py_ssize_t[:, ::1] axis_params, const Py_ssize_t[::1] bands,
+                     Py_ssize_t span) except *:
+    """Fill ``maps`` from the tables, checking that every offset they can give
+    lies in ``[-1, span)`` and that the offsets of all axes together stay below
+    ``span``: what makes the kernels memory-safe whatever Python passed."""
+    cdef Py_ssize_t a, t, L, lo, hi, nb, hi_off, reach = 0
+    if axis_params.shape[0] != nd or axis_params.shape[1] != 5:
+        raise ValueError("inconsistent number of dimensions")
+    for a in range(nd):
+        L = lengths[a]
         lo = axis_params[a, 0]
         hi = axis_params[a, 1]
         nb = lo + L - hi
@@ -483,6 +679,57 @@ def correlate_nd(const num_t[::1] x, num_t[::1] out, const num_t[::1] w,
         reach += hi_off
     if reach >= span:
         raise ValueError("axis maps address past the end of x")
+
+
+def widest_block(str kind):
+    """Outputs per register block of the widest kernel for a dtype kind
+    (``numpy.dtype.char``): segments of a row narrower than this run the
+    narrower blocks, which have too few independent FMA chains to hide latency."""
+    if kind == "f":
+        return 128 if NDCONV_WIDE_BLOCKS else 64
+    if kind == "d":
+        return 64 if NDCONV_WIDE_BLOCKS else 32
+    return 32
+
+
+def correlate_nd(const num_t[::1] x, num_t[::1] out, const num_t[::1] w,
+                 const Py_ssize_t[::1] out_shape, const Py_ssize_t[::1] k_shape,
+                 const Py_ssize_t[:, ::1] axis_params, const Py_ssize_t[::1] bands,
+                 const Py_ssize_t[::1] bounds, Py_ssize_t max_chunk,
+                 Py_ssize_t c0, Py_ssize_t c1, bint unit,
+                 num_t cval, bint skip_cval, int n_threads):
+    """Valid correlation of an index-extended input; see the comment at the top.
+
+    Every argument is prepared by ``ndconv._direct``; this entry point re-checks
+    everything that could make the kernel read or write out of bounds, so it is
+    memory-safe on its own.  ``x`` is the flat span of the input from its lowest
+    address, ``out`` the C-contiguous output (in the kernel's axis order), ``w``
+    the C-contiguous kernel.  Row ``a`` of ``axis_params`` is ``(lo, hi, base,
+    stride, band_start)`` of axis ``a``'s map (see ``AxisMap``); ``bands`` holds
+    the border-band offsets of every axis.  ``bounds`` are the column-chunk
+    boundaries of the last axis (each chunk at most ``max_chunk`` wide); output
+    columns ``[c0, c1)`` read only interior samples of the last axis, and
+    ``unit`` says that axis has unit stride, so those columns read ``x`` in place.
+    """
+    cdef Py_ssize_t nd = out_shape.shape[0]
+    cdef Py_ssize_t a, n_out = 1, n_k = 1, n_rows = 1, n_lead = 1
+    cdef Py_ssize_t n_chunks = bounds.shape[0] - 1
+    cdef Py_ssize_t span = x.shape[0]
+    cdef Py_ssize_t lengths[64]
+    cdef AxisMap maps[64]
+    cdef int rc
+    if nd < 1 or nd > 64 or k_shape.shape[0] != nd:
+        raise ValueError("inconsistent number of dimensions")
+    for a in range(nd):
+        if out_shape[a] < 0 or k_shape[a] < 1:
+            raise ValueError("invalid output or kernel shape")
+        n_out *= out_shape[a]
+        n_k *= k_shape[a]
+        if a < nd - 1:
+            n_rows *= out_shape[a]
+            n_lead *= k_shape[a]
+        lengths[a] = out_shape[a] + k_shape[a] - 1
+    _load_maps(maps, nd, <Py_ssize_t[:nd]>lengths, axis_params, bands, span)
     if out.shape[0] != n_out or w.shape[0] != n_k:
         raise ValueError("output or kernel size mismatch")
     if n_out == 0:

@@ -6,6 +6,7 @@ to timings on the reference machine by ``benchmarks/calibrate_auto.py`` (which
 rewrites the file); the FFT constants are used by ``_fft.plan`` too, so the
 overlap-save block choice and ``auto`` agree.
 """
+import functools
 import json
 import math
 import os
@@ -29,21 +30,34 @@ def _key(dtype):
     return _fft.DTYPE_NAMES.get(np.dtype(dtype).char, "float64")
 
 
-def direct_seconds(out_shape, w_shape, dtype, n_threads, order=None):
-    """Estimated seconds of the direct kernel: a per-call cost, the multiply-adds,
-    a per-(row, chunk, leading tap) cost of setting up source pointers, and a
-    per-(output, leading tap) cost of starting the inner tap loop of a block.
-    ``order`` is the axis permutation the kernel runs in (rows along its last)."""
-    p = MODEL["direct"][_key(dtype)]
-    # only the sizes along the row axis depend on the order; the products do not
-    last = -1 if order is None else order[-1]
+def direct_features(out_shape, w_shape, dtype, n_threads, order=None):
+    """The direct model's features: ``[1, multiply-adds, pointer setups,
+    (output, leading tap) pairs, merged-path cost]``, the last one alone when
+    ``_direct`` takes its merged path (its cost in multiply-adds, copies
+    included), the middle three alone otherwise."""
+    if order is not None:
+        out_shape = tuple(out_shape[a] for a in order)
+        w_shape = tuple(w_shape[a] for a in order)
+    plan = _direct._merge_plan(out_shape, w_shape, np.dtype(dtype).itemsize, n_threads)
+    if plan is not None:
+        return [1.0, 0.0, 0.0, 0.0, float(plan[2])]
     taps = math.prod(w_shape)
     n_out = math.prod(out_shape)
-    m_last, k_last = out_shape[last], w_shape[last]
+    m_last, k_last = out_shape[-1], w_shape[-1]
     chunks = -(-m_last // _direct._MAX_CHUNK) if m_last else 0
     setups = (n_out // max(1, m_last)) * chunks * (taps // k_last)
-    work = (n_out * taps * p["per_tap"] + setups * p["per_setup"]
-            + n_out * (taps // k_last) * p.get("per_row_tap", 0.0))
+    return [1.0, float(n_out * taps), float(setups), float(n_out * (taps // k_last)), 0.0]
+
+
+def direct_seconds(out_shape, w_shape, dtype, n_threads, order=None):
+    """Estimated seconds of the direct kernel: a per-call cost, then either the
+    plain path's multiply-adds, per-(row, chunk, leading tap) pointer setups and
+    per-(output, leading tap) block starts, or the merged path's cost.
+    ``order`` is the axis permutation the kernel runs in (rows along its last)."""
+    p = MODEL["direct"][_key(dtype)]
+    f = direct_features(out_shape, w_shape, dtype, n_threads, order)
+    work = (f[1] * p["per_tap"] + f[2] * p["per_setup"] + f[3] * p.get("per_row_tap", 0.0)
+            + f[4] * p.get("per_merged", p["per_tap"]))
     return p["call"] + work / max(1.0, p["thread_eff"] * n_threads)
 
 
@@ -72,6 +86,20 @@ def separable_seconds(x_shape, w_shape, out_shape, axes, dtype, n_threads, order
         k[a] = w_shape[a]
         t += direct_seconds(tuple(shape), tuple(k), dtype, n_threads, order)
     return t
+
+
+@functools.lru_cache(maxsize=512)
+def _estimates(x_shape, w_shape, out_shape, dtype_char, n_threads, order):
+    """``(direct, fft, separable)`` estimated seconds, from sizes alone (cached:
+    repeated small calls would otherwise spend more on deciding than on
+    computing).  Separable is inf where it cannot win (see ``_separable.worthwhile``)."""
+    dtype = np.dtype(dtype_char)
+    t_direct, t_fft = estimate(x_shape, w_shape, out_shape, dtype, n_threads, order)
+    axes = [a for a in range(len(w_shape)) if w_shape[a] > 1]
+    t_sep = math.inf
+    if _separable.worthwhile(w_shape, axes):
+        t_sep = separable_seconds(x_shape, w_shape, out_shape, axes, dtype, n_threads, order)
+    return t_direct, t_fft, t_sep
 
 
 def _all_finite(a):
@@ -107,16 +135,14 @@ def choose(x, w, out_shape, n_threads, cval=0):
         return "direct", None
     # the direct kernel's rows run along the last axis of its compute order
     order = _direct.compute_order(x, out_shape)
-    t_direct, t_fft = estimate(x.shape, w.shape, out_shape, x.dtype, n_threads, order)
+    t_direct, t_fft, t_sep = _estimates(x.shape, w.shape, tuple(out_shape), x.dtype.char,
+                                        n_threads, order)
     best, factors = ("direct", t_direct), None
-    axes = [a for a in range(w.ndim) if w.shape[a] > 1]
-    if _separable.worthwhile(w.shape, axes):
+    if t_sep < best[1]:
         # the estimate is arithmetic; factorizing is not, so it comes second
-        t_sep = separable_seconds(x.shape, w.shape, out_shape, axes, x.dtype, n_threads, order)
-        if t_sep < best[1]:
-            factors = _separable.factorize(w, axes)
-            if factors is not None:
-                best = ("separable", t_sep)
+        factors = _separable.factorize(w, [a for a in range(w.ndim) if w.shape[a] > 1])
+        if factors is not None:
+            best = ("separable", t_sep)
     if (t_fft < _FFT_MARGIN * best[1] and np.isfinite(cval) and _all_finite(w)
             and _all_finite(x)):
         return "fft", None

@@ -125,3 +125,15 @@ def random_array(rng, shape, dtype):
         info = np.iinfo(dtype)
         return rng.integers(max(info.min, -50), min(info.max, 50), size=shape, endpoint=True).astype(dtype)
     return rng.standard_normal(shape).astype(dtype)
+
+
+@pytest.fixture(autouse=True)
+def _threads_on_small_problems(monkeypatch):
+    """Let every test's ``workers`` reach the core.
+
+    The library runs direct calls below ``_api._WORK_PER_THREAD`` multiply-adds
+    per thread on fewer threads (waking one costs more than it saves); the
+    tests' problems are small, and must still exercise the threaded schedule.
+    """
+    from ndconv import _api
+    monkeypatch.setattr(_api, "_WORK_PER_THREAD", 1)

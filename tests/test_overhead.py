@@ -17,8 +17,10 @@ def test_table_cache_is_read_only_and_reused():
     x, k = np.arange(40.0).reshape(5, 8), np.ones((3, 2))
     ndconv.correlate(x, k, "same", boundary="reflect", method="direct")
     assert _direct._tables.cache_info().currsize == 1
-    # the key of that call: shape, element strides, output shape, kernel shape, starts
-    tables = _direct._tables((5, 8), (8, 1), (5, 8), (3, 2), (-1, -1), "reflect")
+    # the key of that call: shape, element strides, output shape, kernel shape, starts,
+    # boundary, register block width
+    block = _direct._block(_direct.core(), "d")
+    tables = _direct._tables((5, 8), (8, 1), (5, 8), (3, 2), (-1, -1), "reflect", block)
     assert _direct._tables.cache_info().currsize == 1
     for arr in tables[:5]:
         assert isinstance(arr, np.ndarray) and not arr.flags.writeable
