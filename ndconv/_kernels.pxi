@@ -407,7 +407,10 @@ cdef int _correlate_nd(
         else:
             for i in range(gstride):
                 cline[i] = cval
-        for item in prange(n_items, schedule="dynamic", chunksize=1):
+        # guided: runs of neighbouring rows (source rows still in cache), and
+        # fewer grabs of the shared counter than one row at a time, which cost
+        # 10 % at 2 threads on 3x3 rows of a few hundred nanoseconds
+        for item in prange(n_items, schedule="guided", chunksize=1):
             if idx != NULL and ptrs != NULL and wrows != NULL and cline != NULL and gbuf != NULL:
                 _do_item(item, x, out, w, n_chunks, m_last, klast, n_lead, nla,
                          out_lead, k_lead, maps, bounds, c0, c1, unit,

@@ -101,8 +101,10 @@ def worthwhile(w_shape, axes):
 
 # Strips of output along the outermost convolved axis keep the intermediate of
 # the passes near this many bytes (cache-resident, faulted in once per call)
-# instead of a second array the size of the output.
-_STRIP_BYTES = 1 << 21
+# instead of a second array the size of the output.  Each strip costs two
+# parallel regions; 4 MB beat 2 MB by 25 % at 2 threads (2048^2 float32, 15x15
+# Gaussian: 3.2 against 4.3 ms) and by 3 % at 1 thread.
+_STRIP_BYTES = 4 << 20
 
 
 def correlate_separable(x, factors, starts, out_shape, boundary, cval, n_threads, out):
