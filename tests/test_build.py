@@ -89,10 +89,12 @@ def test_bad_simd_switch_is_an_import_error():
 
 
 def test_wait_policy_passive_unless_user_sets_it():
-    code = "import os, ndconv; print(os.environ['OMP_WAIT_POLICY'])"
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    code = "import os, ndconv; print(os.environ['OMP_WAIT_POLICY'], os.environ.get('GOMP_SPINCOUNT'))"
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "PASSIVE"
-    env["OMP_WAIT_POLICY"] = "active"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "active"
+    assert out.stdout.split() == ["PASSIVE", "100000"]
+    for user in ({"OMP_WAIT_POLICY": "active"}, {"GOMP_SPINCOUNT": "0"}):
+        out = subprocess.run([sys.executable, "-c", code.replace("['OMP_WAIT_POLICY']", ".get('OMP_WAIT_POLICY')")],
+                             env=dict(env, **user), capture_output=True, text=True, check=True)
+        # what the user set is kept, and ndconv adds nothing
+        assert out.stdout.split() == [user.get("OMP_WAIT_POLICY", "None"), user.get("GOMP_SPINCOUNT", "None")]
