@@ -98,3 +98,34 @@ def test_wait_policy_passive_unless_user_sets_it():
                              env=dict(env, **user), capture_output=True, text=True, check=True)
         # what the user set is kept, and ndconv adds nothing
         assert out.stdout.split() == [user.get("OMP_WAIT_POLICY", "None"), user.get("GOMP_SPINCOUNT", "None")]
+
+
+def _builds(*names):
+    import importlib
+    try:
+        return [importlib.import_module("ndconv." + n) for n in names]
+    except ImportError:
+        return None
+
+
+@pytest.mark.skipif(not (_dispatch._base.cpu_has_avx512() and _builds("_core_avx2", "_core_avx512")),
+                    reason="needs a CPU and an install with both the AVX2 and AVX-512 builds")
+def test_avx512_shuffle_block_is_bitwise_the_fma_sum(monkeypatch):
+    # The AVX-512 float32 block builds half its shifted vectors by shuffling
+    # aligned loads; every output keeps its tap order and fused multiply-adds,
+    # so it must equal the AVX2 build's plain FMA block bit for bit, for every
+    # misalignment of the rows (the column offsets) and kernel width.
+    import numpy as np
+    from ndconv import _direct
+    _core_avx2, _core_avx512 = _builds("_core_avx2", "_core_avx512")
+    rng = np.random.default_rng(11)
+    base = rng.standard_normal((70, 600)).astype(np.float32)
+    for off in range(0, 17, 3):
+        x = base[:, off:off + 560]                      # rows start at every alignment
+        for kshape in [(3, 3), (5, 5), (2, 7), (4, 16), (3, 17), (1, 33)]:
+            k = rng.standard_normal(kshape).astype(np.float32)
+            res = {}
+            for mod in (_core_avx2, _core_avx512):
+                monkeypatch.setattr(_direct, "core", lambda m=mod: m)
+                res[mod] = ndconv.correlate(x, k, "same", boundary="reflect", method="direct")
+            np.testing.assert_array_equal(res[_core_avx512], res[_core_avx2])
