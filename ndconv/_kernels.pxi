@@ -57,7 +57,8 @@ cdef extern from *:
 
 cdef extern from *:
     """
-    /* AVX-512 float32 block of 128 outputs that halves the unaligned loads.
+    /* AVX-512 float32 block of 128 outputs (and float64 of 64) that halves the
+       unaligned loads.
 
        The plain block loads p[j + 16v .. +16) for every tap j: one unaligned
        512-bit load per FMA, nearly every one crossing a cache line, and those
@@ -141,10 +142,72 @@ cdef extern from *:
         _mm512_storeu_ps(o + c + 64, a4); _mm512_storeu_ps(o + c + 80, a5);
         _mm512_storeu_ps(o + c + 96, a6); _mm512_storeu_ps(o + c + 112, a7);
     }
+    static const int64_t ndconv_shift_idx64[8][8] __attribute__((aligned(64))) = {
+        {0,1,2,3,4,5,6,7}, {1,2,3,4,5,6,7,8}, {2,3,4,5,6,7,8,9}, {3,4,5,6,7,8,9,10},
+        {4,5,6,7,8,9,10,11}, {5,6,7,8,9,10,11,12}, {6,7,8,9,10,11,12,13}, {7,8,9,10,11,12,13,14}};
+    /* The same for float64: 64 outputs, 8 per vector. */
+    static inline void ndconv_blk64_f64(double* o, Py_ssize_t c, const double** ptrs,
+                                         const double** wrows, Py_ssize_t ntaps, Py_ssize_t klast) {
+        __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (Py_ssize_t r = 0; r < ntaps; r++) {
+            const double* p = ptrs[r] + c;
+            const double* wr = wrows[r];
+            Py_ssize_t s = (Py_ssize_t)(((uintptr_t)p & 63) >> 3);
+            const double* pa = p - s;                    /* the aligned vector holding p[0] */
+            Py_ssize_t top = s + 63 + klast - 1;       /* last element read, from pa */
+            Py_ssize_t next = 72;                      /* next aligned vector, from pa */
+            __m512d v0 = _mm512_load_pd(pa), v1 = _mm512_load_pd(pa + 8), v2 = _mm512_load_pd(pa + 16),
+                   v3 = _mm512_load_pd(pa + 24), v4 = _mm512_load_pd(pa + 32), v5 = _mm512_load_pd(pa + 40),
+                   v6 = _mm512_load_pd(pa + 48), v7 = _mm512_load_pd(pa + 56), v8 = _mm512_load_pd(pa + 64);
+            for (Py_ssize_t j = 0; j < klast; j++, s++) {
+                __m512d w = _mm512_set1_pd(wr[j]);
+                if (s >= 8) {   /* slide the window one vector on */
+                    s -= 8;
+                    v0 = v1; v1 = v2; v2 = v3; v3 = v4; v4 = v5; v5 = v6; v6 = v7; v7 = v8;
+                    if (next <= top) v8 = _mm512_load_pd(pa + next);
+                    next += 8;
+                }
+                if (j & 1) {
+                    const double* q = p + j;
+                    a0 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q), a0);
+                    a1 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q + 8), a1);
+                    a2 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q + 16), a2);
+                    a3 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q + 24), a3);
+                    a4 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q + 32), a4);
+                    a5 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q + 40), a5);
+                    a6 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q + 48), a6);
+                    a7 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q + 56), a7);
+                } else if (s == 0) {
+                    a0 = _mm512_fmadd_pd(w, v0, a0); a1 = _mm512_fmadd_pd(w, v1, a1);
+                    a2 = _mm512_fmadd_pd(w, v2, a2); a3 = _mm512_fmadd_pd(w, v3, a3);
+                    a4 = _mm512_fmadd_pd(w, v4, a4); a5 = _mm512_fmadd_pd(w, v5, a5);
+                    a6 = _mm512_fmadd_pd(w, v6, a6); a7 = _mm512_fmadd_pd(w, v7, a7);
+                } else {
+                    __m512i ix = _mm512_load_si512((const void*)ndconv_shift_idx64[s]);
+                    a0 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v0, ix, v1), a0);
+                    a1 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v1, ix, v2), a1);
+                    a2 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v2, ix, v3), a2);
+                    a3 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v3, ix, v4), a3);
+                    a4 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v4, ix, v5), a4);
+                    a5 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v5, ix, v6), a5);
+                    a6 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v6, ix, v7), a6);
+                    a7 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v7, ix, v8), a7);
+                }
+            }
+        }
+        _mm512_storeu_pd(o + c, a0); _mm512_storeu_pd(o + c + 8, a1);
+        _mm512_storeu_pd(o + c + 16, a2); _mm512_storeu_pd(o + c + 24, a3);
+        _mm512_storeu_pd(o + c + 32, a4); _mm512_storeu_pd(o + c + 40, a5);
+        _mm512_storeu_pd(o + c + 48, a6); _mm512_storeu_pd(o + c + 56, a7);
+    }
     #else
     #define NDCONV_SHUFFLE_BLOCK 0
     static inline void ndconv_blk128_f32(float* o, Py_ssize_t c, const float** ptrs,
                                          const float** wrows, Py_ssize_t ntaps, Py_ssize_t klast) {
+        (void)o; (void)c; (void)ptrs; (void)wrows; (void)ntaps; (void)klast;   /* never called */
+    }
+    static inline void ndconv_blk64_f64(double* o, Py_ssize_t c, const double** ptrs,
+                                        const double** wrows, Py_ssize_t ntaps, Py_ssize_t klast) {
         (void)o; (void)c; (void)ptrs; (void)wrows; (void)ntaps; (void)klast;   /* never called */
     }
     #endif
@@ -152,6 +215,8 @@ cdef extern from *:
     int NDCONV_SHUFFLE_BLOCK
     void ndconv_blk128_f32(float* o, Py_ssize_t c, const float** ptrs, const float** wrows,
                            Py_ssize_t ntaps, Py_ssize_t klast) noexcept nogil
+    void ndconv_blk64_f64(double* o, Py_ssize_t c, const double** ptrs, const double** wrows,
+                          Py_ssize_t ntaps, Py_ssize_t klast) noexcept nogil
 
 
 cdef struct AxisMap:
@@ -290,6 +355,14 @@ cdef inline void _block_sum(num_t* o, Py_ssize_t n, const num_t** ptrs,
                 c += 128
             if c < n:
                 ndconv_blk128_f32(o, n - 128, ptrs, wrows, ntaps, klast)
+            return
+    if num_t is double:
+        if NDCONV_SHUFFLE_BLOCK and n >= 64 and klast >= 3:
+            while c + 64 <= n:
+                ndconv_blk64_f64(o, c, ptrs, wrows, ntaps, klast)
+                c += 64
+            if c < n:
+                ndconv_blk64_f64(o, n - 64, ptrs, wrows, ntaps, klast)
             return
     if NDCONV_WIDE_BLOCKS and num_t is float and n >= 128:
         while c + 128 <= n:

@@ -111,21 +111,23 @@ def _builds(*names):
 @pytest.mark.skipif(not (_dispatch._base.cpu_has_avx512() and _builds("_core_avx2", "_core_avx512")),
                     reason="needs a CPU and an install with both the AVX2 and AVX-512 builds")
 def test_avx512_shuffle_block_is_bitwise_the_fma_sum(monkeypatch):
-    # The AVX-512 float32 block builds half its shifted vectors by shuffling
-    # aligned loads; every output keeps its tap order and fused multiply-adds,
-    # so it must equal the AVX2 build's plain FMA block bit for bit, for every
-    # misalignment of the rows (the column offsets) and kernel width.
+    # The AVX-512 float32/float64 blocks build half their shifted vectors by
+    # shuffling aligned loads; every output keeps its tap order and fused
+    # multiply-adds, so they must equal the AVX2 build's plain FMA blocks bit
+    # for bit, for every misalignment of the rows (the column offsets) and
+    # kernel width.
     import numpy as np
     from ndconv import _direct
     _core_avx2, _core_avx512 = _builds("_core_avx2", "_core_avx512")
     rng = np.random.default_rng(11)
-    base = rng.standard_normal((70, 600)).astype(np.float32)
-    for off in range(0, 17, 3):
-        x = base[:, off:off + 560]                      # rows start at every alignment
-        for kshape in [(3, 3), (5, 5), (2, 7), (4, 16), (3, 17), (1, 33)]:
-            k = rng.standard_normal(kshape).astype(np.float32)
-            res = {}
-            for mod in (_core_avx2, _core_avx512):
-                monkeypatch.setattr(_direct, "core", lambda m=mod: m)
-                res[mod] = ndconv.correlate(x, k, "same", boundary="reflect", method="direct")
-            np.testing.assert_array_equal(res[_core_avx512], res[_core_avx2])
+    cases = [(dt, off, ks) for dt, lanes in ((np.float32, 16), (np.float64, 8))
+             for off in range(lanes + 1)
+             for ks in [(3, 3), (5, 5), (2, 7), (4, 16), (3, 17), (1, 33)]]
+    for dtype, off, kshape in cases:
+        x = rng.standard_normal((30, 600)).astype(dtype)[:, off:off + 560]   # rows at every alignment
+        k = rng.standard_normal(kshape).astype(dtype)
+        res = {}
+        for mod in (_core_avx2, _core_avx512):
+            monkeypatch.setattr(_direct, "core", lambda m=mod: m)
+            res[mod] = ndconv.correlate(x, k, "same", boundary="reflect", method="direct")
+        np.testing.assert_array_equal(res[_core_avx512], res[_core_avx2])
