@@ -320,6 +320,11 @@ def main(argv=None):
         data = measure(args.size, args.bench, args.sweep)
         data["command"] = " ".join(["python benchmarks/plot_performance.py"] + _command_args(
             argv if argv is not None else sys.argv[1:]))
+        # a reused JSON came from another tool: record that command too
+        for opt, tool in (("sweep", "python benchmarks/sweep_auto.py --json %s"),
+                          ("bench", "ndconv bench --json %s")):
+            if getattr(args, opt):
+                data["command"] = (tool % getattr(args, opt)) + " && " + data["command"]
         data["wall_s"] = time.perf_counter() - t0
         os.makedirs(args.outdir, exist_ok=True)
         with open(json_path, "w") as f:
