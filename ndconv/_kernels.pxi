@@ -200,6 +200,33 @@ cdef extern from *:
         _mm512_storeu_pd(o + c + 32, a4); _mm512_storeu_pd(o + c + 40, a5);
         _mm512_storeu_pd(o + c + 48, a6); _mm512_storeu_pd(o + c + 56, a7);
     }
+    /* Two neighbouring output rows of a kernel with one tap per source row
+       (the passes of separable kernels): the rows share all but one source
+       row, so each loaded vector feeds two FMAs instead of one.  Their taps
+       lie in different rows, so the shuffle block above cannot help them.
+       Each output keeps the tap order and FMA chain of the one-row block
+       (starting from +0.0), so the sums are bitwise the same. */
+    #define NDCONV_BLK2(NAME, T, V, LANES, SETZERO, SET1, LOADU, STOREU, FMADD)              \
+    static inline void NAME(T* o0, T* o1, Py_ssize_t c, const T** src, const T* w,         \
+                            Py_ssize_t ntaps) {                                             \
+        V a[8], b[8];                                                                       \
+        for (int i = 0; i < 8; i++) { a[i] = SETZERO(); b[i] = SETZERO(); }                 \
+        for (Py_ssize_t t = 0; t <= ntaps; t++) {                                           \
+            const T* p = src[t] + c;                                                        \
+            V x[8];                                                                         \
+            for (int i = 0; i < 8; i++) x[i] = LOADU(p + LANES * i);                        \
+            if (t < ntaps) { V wa = SET1(w[t]);                                             \
+                for (int i = 0; i < 8; i++) a[i] = FMADD(wa, x[i], a[i]); }                 \
+            if (t > 0) { V wb = SET1(w[t - 1]);                                             \
+                for (int i = 0; i < 8; i++) b[i] = FMADD(wb, x[i], b[i]); }                 \
+        }                                                                                   \
+        for (int i = 0; i < 8; i++) { STOREU(o0 + c + LANES * i, a[i]);                     \
+                                      STOREU(o1 + c + LANES * i, b[i]); }                   \
+    }
+    NDCONV_BLK2(ndconv_blk2_f32, float, __m512, 16, _mm512_setzero_ps, _mm512_set1_ps,
+                _mm512_loadu_ps, _mm512_storeu_ps, _mm512_fmadd_ps)
+    NDCONV_BLK2(ndconv_blk2_f64, double, __m512d, 8, _mm512_setzero_pd, _mm512_set1_pd,
+                _mm512_loadu_pd, _mm512_storeu_pd, _mm512_fmadd_pd)
     #else
     #define NDCONV_SHUFFLE_BLOCK 0
     static inline void ndconv_blk128_f32(float* o, Py_ssize_t c, const float** ptrs,
@@ -210,6 +237,14 @@ cdef extern from *:
                                         const double** wrows, Py_ssize_t ntaps, Py_ssize_t klast) {
         (void)o; (void)c; (void)ptrs; (void)wrows; (void)ntaps; (void)klast;   /* never called */
     }
+    static inline void ndconv_blk2_f32(float* o0, float* o1, Py_ssize_t c, const float** src,
+                                       const float* w, Py_ssize_t ntaps) {
+        (void)o0; (void)o1; (void)c; (void)src; (void)w; (void)ntaps;   /* never called */
+    }
+    static inline void ndconv_blk2_f64(double* o0, double* o1, Py_ssize_t c, const double** src,
+                                       const double* w, Py_ssize_t ntaps) {
+        (void)o0; (void)o1; (void)c; (void)src; (void)w; (void)ntaps;   /* never called */
+    }
     #endif
     """
     int NDCONV_SHUFFLE_BLOCK
@@ -217,6 +252,10 @@ cdef extern from *:
                            Py_ssize_t ntaps, Py_ssize_t klast) noexcept nogil
     void ndconv_blk64_f64(double* o, Py_ssize_t c, const double** ptrs, const double** wrows,
                           Py_ssize_t ntaps, Py_ssize_t klast) noexcept nogil
+    void ndconv_blk2_f32(float* o0, float* o1, Py_ssize_t c, const float** src, const float* w,
+                         Py_ssize_t ntaps) noexcept nogil
+    void ndconv_blk2_f64(double* o0, double* o1, Py_ssize_t c, const double** src,
+                         const double* w, Py_ssize_t ntaps) noexcept nogil
 
 
 cdef struct AxisMap:
@@ -403,6 +442,26 @@ cdef inline void _block_sum(num_t* o, Py_ssize_t n, const num_t** ptrs,
         c += 1
 
 
+cdef inline void _pair_sum(num_t* o0, num_t* o1, Py_ssize_t n, const num_t** src,
+                           const num_t* w, Py_ssize_t ntaps) noexcept nogil:
+    """Two neighbouring output rows of a kernel with one tap per source row over
+    ``n`` columns (n >= one block; the tail overlaps, as in _block_sum):
+    o0[c] = sum_r w[r] * src[r][c], o1[c] = sum_r w[r] * src[r + 1][c]."""
+    cdef Py_ssize_t c = 0
+    if num_t is float:
+        while c + 128 <= n:
+            ndconv_blk2_f32(o0, o1, c, src, w, ntaps)
+            c += 128
+        if c < n:
+            ndconv_blk2_f32(o0, o1, n - 128, src, w, ntaps)
+    elif num_t is double:
+        while c + 64 <= n:
+            ndconv_blk2_f64(o0, o1, c, src, w, ntaps)
+            c += 64
+        if c < n:
+            ndconv_blk2_f64(o0, o1, n - 64, src, w, ntaps)
+
+
 cdef inline void _gather(num_t* g, const num_t* xrow, const AxisMap* m, Py_ssize_t sa,
                          Py_ssize_t span, num_t cval) noexcept nogil:
     """g[t] = extended row at position sa + t: band lookups at the borders, a plain
@@ -475,8 +534,9 @@ cdef inline void _do_item(
         Py_ssize_t ahead, Py_ssize_t x_span, Py_ssize_t n_out,
         Py_ssize_t* idx, Py_ssize_t* jdx, Py_ssize_t* offs, const num_t** ptrs,
         const num_t** wrows, num_t* gbuf, Py_ssize_t gstride,
-        const num_t* cline) noexcept nogil:
-    """One output row's column chunk [bounds[q], bounds[q+1])."""
+        const num_t* cline, bint skip_interior=False) noexcept nogil:
+    """One output row's column chunk [bounds[q], bounds[q+1]) (without the
+    interior segment if ``skip_interior``: ``_do_pair`` computes it)."""
     cdef Py_ssize_t row = item // n_chunks
     cdef Py_ssize_t q = item - row * n_chunks
     cdef Py_ssize_t a = bounds[q], b = bounds[q + 1]
@@ -530,11 +590,82 @@ cdef inline void _do_item(
             sa, sb = (a if a > c0 else c0), (b if b < c1 else c1)
         else:
             sa, sb = (a if a > c1 else c1), b
-        if sb <= sa:
+        if sb <= sa or (seg == 1 and skip_interior):
             continue
         ntaps = _segment_taps(sa, sb, seg == 1 and unit, x, w, n_lead, klast, offs, maps + nla,
                               cval, skip_cval, ptrs, wrows, gbuf, gstride, cline)
         _block_sum(orow + sa, sb - sa, ptrs, wrows, ntaps, klast)
+
+
+cdef inline void _row_offsets(Py_ssize_t row, Py_ssize_t n_lead, Py_ssize_t nla,
+                              const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
+                              const AxisMap* maps, Py_ssize_t* idx, Py_ssize_t* jdx,
+                              Py_ssize_t* offs) noexcept nogil:
+    """offs[lt] = offset of leading tap lt's source row for output row ``row`` (-1: cval)."""
+    cdef Py_ssize_t rem = row, ax, lt, off, t
+    for ax in range(nla - 1, -1, -1):
+        idx[ax] = rem % out_lead[ax]
+        rem = rem // out_lead[ax]
+        jdx[ax] = 0
+    for lt in range(n_lead):
+        off = 0
+        for ax in range(nla):
+            t = _offset(maps + ax, idx[ax] + jdx[ax])
+            if t < 0:
+                off = -1
+                break
+            off += t
+        offs[lt] = off
+        for ax in range(nla - 1, -1, -1):
+            jdx[ax] += 1
+            if jdx[ax] < k_lead[ax]:
+                break
+            jdx[ax] = 0
+
+
+cdef inline void _do_pair(
+        Py_ssize_t item, Py_ssize_t n_rows, const num_t* x, num_t* out, const num_t* w,
+        Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t klast,
+        Py_ssize_t n_lead, Py_ssize_t nla,
+        const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
+        const AxisMap* maps, const Py_ssize_t* bounds,
+        Py_ssize_t c0, Py_ssize_t c1, bint unit, num_t cval, bint skip_cval,
+        Py_ssize_t ahead, Py_ssize_t x_span, Py_ssize_t n_out,
+        Py_ssize_t* idx, Py_ssize_t* jdx, Py_ssize_t* offs, Py_ssize_t* poffs,
+        const num_t** ptrs, const num_t** wrows, num_t* gbuf, Py_ssize_t gstride,
+        const num_t* cline) noexcept nogil:
+    """Output rows 2p and 2p + 1 of one column chunk, for kernels with one tap
+    per source row: where both rows read the same source rows shifted by one,
+    in place, their interior runs through ``_pair_sum``; anything else (borders,
+    cval rows, the seam between two leading indices) as single rows."""
+    cdef Py_ssize_t pair = item // n_chunks, q = item - (item // n_chunks) * n_chunks
+    cdef Py_ssize_t r0 = 2 * pair, lt, sa, sb, first
+    cdef bint ok = r0 + 1 < n_rows
+    if ok:
+        sa = bounds[q] if bounds[q] > c0 else c0
+        sb = bounds[q + 1] if bounds[q + 1] < c1 else c1
+        ok = sb - sa >= 128
+    if ok:
+        _row_offsets(r0, n_lead, nla, out_lead, k_lead, maps, idx, jdx, poffs)
+        _row_offsets(r0 + 1, n_lead, nla, out_lead, k_lead, maps, idx, jdx, poffs + n_lead)
+        for lt in range(n_lead):
+            if poffs[lt] < 0 or poffs[n_lead + lt] < 0 or (
+                    lt + 1 < n_lead and poffs[n_lead + lt] != poffs[lt + 1]):
+                ok = False
+                break
+    _do_item(r0 * n_chunks + q, x, out, w, n_chunks, m_last, klast, n_lead, nla, out_lead,
+             k_lead, maps, bounds, c0, c1, unit, cval, skip_cval, ahead, x_span, n_out,
+             idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline, ok)
+    if r0 + 1 < n_rows:
+        _do_item((r0 + 1) * n_chunks + q, x, out, w, n_chunks, m_last, klast, n_lead, nla,
+                 out_lead, k_lead, maps, bounds, c0, c1, unit, cval, skip_cval, ahead, x_span,
+                 n_out, idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline, ok)
+    if ok:
+        first = _offset(maps + nla, sa)
+        for lt in range(n_lead):
+            ptrs[lt] = x + poffs[lt] + first
+        ptrs[n_lead] = x + poffs[2 * n_lead - 1] + first
+        _pair_sum(out + r0 * m_last + sa, out + (r0 + 1) * m_last + sa, sb - sa, ptrs, w, n_lead)
 
 
 cdef int _correlate_nd(
@@ -548,6 +679,15 @@ cdef int _correlate_nd(
     """Returns 0 on success, -1 if a thread could not allocate its scratch."""
     cdef Py_ssize_t n_items = n_rows * n_chunks
     cdef Py_ssize_t gstride = max_chunk + klast - 1
+    cdef Py_ssize_t* poffs
+    # one tap per source row (the passes of separable kernels): rows in pairs,
+    # sharing their loads (ndconv_blk2_*; AVX-512 builds, where 16 accumulators
+    # and 8 loaded vectors fit the 32 registers)
+    cdef bint pair = False
+    if num_t is float or num_t is double:
+        pair = NDCONV_SHUFFLE_BLOCK and klast == 1 and n_lead >= 2 and unit and c1 - c0 >= 128
+    if pair:
+        n_items = ((n_rows + 1) // 2) * n_chunks
     cdef Py_ssize_t item, i
     cdef int failed = 0
     cdef int* failp = &failed   # written through a pointer: plain locals are thread-private in a parallel block
@@ -562,7 +702,7 @@ cdef int _correlate_nd(
     cdef bint need_gather = (not unit) or c0 > 0 or c1 < m_last
     if n_items <= 0:
         return 0
-    idx = jdx = offs = NULL
+    idx = jdx = offs = poffs = NULL
     i = 0
     ptrs = wrows = NULL
     gbuf = cline = NULL
@@ -572,9 +712,10 @@ cdef int _correlate_nd(
         n_threads = <int>n_items
     with parallel(num_threads=n_threads):
         # per-thread scratch: O(taps x chunk), independent of the input size
-        idx = <Py_ssize_t*>malloc((2 * nla + n_lead + 1) * sizeof(Py_ssize_t))
+        idx = <Py_ssize_t*>malloc((2 * nla + 3 * n_lead + 1) * sizeof(Py_ssize_t))
         jdx = idx + nla
         offs = jdx + nla
+        poffs = offs + n_lead
         ptrs = <const num_t**>malloc((n_lead + 1) * sizeof(num_t*))
         wrows = <const num_t**>malloc((n_lead + 1) * sizeof(num_t*))
         cline = <num_t*>malloc(gstride * sizeof(num_t))
@@ -591,7 +732,14 @@ cdef int _correlate_nd(
         # fewer grabs of the shared counter than one row at a time, which cost
         # 10 % at 2 threads on 3x3 rows of a few hundred nanoseconds
         for item in prange(n_items, schedule="guided", chunksize=1):
-            if idx != NULL and ptrs != NULL and wrows != NULL and cline != NULL and gbuf != NULL:
+            if idx == NULL or ptrs == NULL or wrows == NULL or cline == NULL or gbuf == NULL:
+                pass
+            elif pair:
+                _do_pair(item, n_rows, x, out, w, n_chunks, m_last, klast, n_lead, nla,
+                         out_lead, k_lead, maps, bounds, c0, c1, unit,
+                         cval, skip_cval, 2 * n_threads if n_chunks == 1 else 0, x_span,
+                         n_rows * m_last, idx, jdx, offs, poffs, ptrs, wrows, gbuf, gstride, cline)
+            else:
                 _do_item(item, x, out, w, n_chunks, m_last, klast, n_lead, nla,
                          out_lead, k_lead, maps, bounds, c0, c1, unit,
                          cval, skip_cval, n_threads if n_chunks == 1 else 0, x_span,
