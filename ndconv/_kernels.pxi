@@ -510,7 +510,7 @@ cdef inline void _pair_sum(num_t* o0, num_t* o1, Py_ssize_t n, const num_t** src
     """Two neighbouring output rows over ``n`` columns (n >= one block; the tail
     overlaps, as in _block_sum): o0[c] = sum_r sum_j w[r, j] * src[r][c + j],
     o1[c] = sum_r sum_j w[r, j] * src[r + 1][c + j]; ``klast`` is 1 (float32
-    or float64) or at least 4 (float32)."""
+    or float64) or at least 6 (float32)."""
     cdef Py_ssize_t c = 0
     if num_t is float:
         if klast == 1:
@@ -754,11 +754,12 @@ cdef int _correlate_nd(
     cdef Py_ssize_t* poffs
     # rows in pairs, sharing their loads and shuffles (ndconv_blk2*; AVX-512
     # builds, where both rows' accumulators fit the 32 registers): kernels of
-    # one tap per source row (separable passes), and float32 kernels of 4+ taps
-    # per row with 2+ rows (3x3 measured 10 % slower, 5x5 and 7x7 20-30 % faster)
+    # one tap per source row (separable passes), and float32 kernels of 6+ taps
+    # per row with 2+ rows (2048^2, from memory: 7x7 and 15x15 15-25 % faster,
+    # 5x5 20 % slower, 3x3 no gain)
     cdef bint pair = False
     if num_t is float:
-        pair = NDCONV_SHUFFLE_BLOCK and (klast == 1 or klast >= 4) and n_lead >= 2 and unit and c1 - c0 >= 128
+        pair = NDCONV_SHUFFLE_BLOCK and (klast == 1 or klast >= 6) and n_lead >= 2 and unit and c1 - c0 >= 128
     elif num_t is double:
         pair = NDCONV_SHUFFLE_BLOCK and klast == 1 and n_lead >= 2 and unit and c1 - c0 >= 128
     if pair:
