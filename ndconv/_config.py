@@ -34,7 +34,8 @@ def show_config(file=None):
     before loading the OpenMP runtime: long spinning starves threads on a busy
     machine, none at all makes every call wait for a sleeping worker; on a
     shared, busy machine set ``GOMP_SPINCOUNT=0``), the SIMD level of the
-    kernel module picked for this CPU, and the FFT library.  Without OpenMP the core still works, single-threaded.
+    kernel module picked for this CPU, and the FFT library.  Without OpenMP
+    the core still works, single-threaded.
     """
     file = sys.stdout if file is None else file
     cfg = config()

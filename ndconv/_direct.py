@@ -260,9 +260,9 @@ def _plan_merged(oshape, kshape, itemsize, n_threads, merge_below, tile_bytes, f
     taps = math.prod(kshape)
     best = None
     for g0 in range(nd - 1, -1, -1) if force_g0 is None else [force_g0]:
-        rows = _tile_rows(oshape, kshape, g0, itemsize, n_threads, tile_bytes)
         inner = math.prod(m + k - 1 for m, k in zip(oshape[g0 + 1:], kshape[g0 + 1:]))
         lead = math.prod(kshape[:g0])
+        rows = _tile_rows(oshape, kshape, g0, inner, lead, itemsize, n_threads, tile_bytes)
         if (lead * (rows + kshape[g0] - 1) + rows) * inner * itemsize > 2 * tile_bytes and force_g0 is None:
             continue   # the tile would not stay in cache
         outer = math.prod(oshape[:g0])
@@ -276,15 +276,15 @@ def _plan_merged(oshape, kshape, itemsize, n_threads, merge_below, tile_bytes, f
     return best
 
 
-def _tile_rows(oshape, kshape, g0, itemsize, n_threads, tile_bytes):
+def _tile_rows(oshape, kshape, g0, inner, lead, itemsize, n_threads, tile_bytes):
     """Output rows of axis ``g0`` per tile of the merged path: the tile's
     extended input fits in ``tile_bytes`` (cache), and there are enough tiles
-    to share between threads."""
-    inner = math.prod(m + k - 1 for m, k in zip(oshape[g0 + 1:], kshape[g0 + 1:]))
+    to share between threads.  ``inner`` is the extended size of the axes after
+    ``g0``, ``lead`` the kernel size of those before it."""
     # per row of axis g0: its input rows (one per leading tap of the axes
     # before g0) and its output row; the halo of k[g0] - 1 input rows on top
-    lead = math.prod(kshape[:g0]) * inner * itemsize
-    rows = max(1, (tile_bytes - (kshape[g0] - 1) * lead) // max(1, lead + inner * itemsize))
+    row_in = lead * inner * itemsize
+    rows = max(1, (tile_bytes - (kshape[g0] - 1) * row_in) // max(1, row_in + inner * itemsize))
     rows = min(rows, oshape[g0])
     slabs = -(-oshape[g0] // rows)
     outer = math.prod(oshape[:g0])

@@ -595,33 +595,18 @@ cdef inline Py_ssize_t _segment_taps(
     return ntaps
 
 
-cdef inline void _do_item(
-        Py_ssize_t item, const num_t* x, num_t* out, const num_t* w,
-        Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t klast,
-        Py_ssize_t n_lead, Py_ssize_t nla,
-        const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
-        const AxisMap* maps, const Py_ssize_t* bounds,
-        Py_ssize_t c0, Py_ssize_t c1, bint unit, num_t cval, bint skip_cval,
-        Py_ssize_t ahead, Py_ssize_t x_span, Py_ssize_t n_out,
-        Py_ssize_t* idx, Py_ssize_t* jdx, Py_ssize_t* offs, const num_t** ptrs,
-        const num_t** wrows, num_t* gbuf, Py_ssize_t gstride,
-        const num_t* cline, bint skip_interior=False) noexcept nogil:
-    """One output row's column chunk [bounds[q], bounds[q+1]) (without the
-    interior segment if ``skip_interior``: ``_do_pair`` computes it)."""
-    cdef Py_ssize_t row = item // n_chunks
-    cdef Py_ssize_t q = item - row * n_chunks
-    cdef Py_ssize_t a = bounds[q], b = bounds[q + 1]
-    cdef Py_ssize_t rem, ax, lt, off, t, seg, sa, sb, ntaps
-    cdef num_t* orow = out + row * m_last
-    if b <= a:
-        return
+cdef inline void _row_offsets(Py_ssize_t row, Py_ssize_t n_lead, Py_ssize_t nla,
+                              const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
+                              const AxisMap* maps, Py_ssize_t* idx, Py_ssize_t* jdx,
+                              Py_ssize_t* offs) noexcept nogil:
+    """offs[lt] = offset of leading tap lt's source row for output row ``row``
+    (-1: the row lies in a cval band)."""
+    cdef Py_ssize_t rem = row, ax, lt, off, t
     # output row -> multi-index over the leading output axes (C order)
-    rem = row
     for ax in range(nla - 1, -1, -1):
         idx[ax] = rem % out_lead[ax]
         rem = rem // out_lead[ax]
         jdx[ax] = 0
-    # offset of every leading tap's source row (-1: the row lies in a cval band)
     for lt in range(n_lead):
         off = 0
         for ax in range(nla):
@@ -637,6 +622,31 @@ cdef inline void _do_item(
             if jdx[ax] < k_lead[ax]:
                 break
             jdx[ax] = 0
+
+
+cdef inline void _do_item(
+        Py_ssize_t item, const num_t* x, num_t* out, const num_t* w,
+        Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t klast,
+        Py_ssize_t n_lead, Py_ssize_t nla,
+        const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
+        const AxisMap* maps, const Py_ssize_t* bounds,
+        Py_ssize_t c0, Py_ssize_t c1, bint unit, num_t cval, bint skip_cval,
+        Py_ssize_t ahead, Py_ssize_t x_span, Py_ssize_t n_out,
+        Py_ssize_t* idx, Py_ssize_t* jdx, Py_ssize_t* offs, const num_t** ptrs,
+        const num_t** wrows, num_t* gbuf, Py_ssize_t gstride,
+        const num_t* cline, bint skip_interior=False, bint offs_ready=False) noexcept nogil:
+    """One output row's column chunk [bounds[q], bounds[q+1]) (without the
+    interior segment if ``skip_interior``: ``_do_pair`` computes it; with
+    ``offs_ready``, ``offs`` already holds the row's source offsets)."""
+    cdef Py_ssize_t row = item // n_chunks
+    cdef Py_ssize_t q = item - row * n_chunks
+    cdef Py_ssize_t a = bounds[q], b = bounds[q + 1]
+    cdef Py_ssize_t off, t, seg, sa, sb, ntaps
+    cdef num_t* orow = out + row * m_last
+    if b <= a:
+        return
+    if not offs_ready:
+        _row_offsets(row, n_lead, nla, out_lead, k_lead, maps, idx, jdx, offs)
     # Rows far apart in memory defeat the hardware prefetcher (measured: 3x3 on
     # 2048^2 float32 ran at 31 GFLOP/s from DRAM, 54 from L3).  Ask for the
     # source row that this thread's next item is likely to need first (the
@@ -668,32 +678,6 @@ cdef inline void _do_item(
         _block_sum(orow + sa, sb - sa, ptrs, wrows, ntaps, klast)
 
 
-cdef inline void _row_offsets(Py_ssize_t row, Py_ssize_t n_lead, Py_ssize_t nla,
-                              const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
-                              const AxisMap* maps, Py_ssize_t* idx, Py_ssize_t* jdx,
-                              Py_ssize_t* offs) noexcept nogil:
-    """offs[lt] = offset of leading tap lt's source row for output row ``row`` (-1: cval)."""
-    cdef Py_ssize_t rem = row, ax, lt, off, t
-    for ax in range(nla - 1, -1, -1):
-        idx[ax] = rem % out_lead[ax]
-        rem = rem // out_lead[ax]
-        jdx[ax] = 0
-    for lt in range(n_lead):
-        off = 0
-        for ax in range(nla):
-            t = _offset(maps + ax, idx[ax] + jdx[ax])
-            if t < 0:
-                off = -1
-                break
-            off += t
-        offs[lt] = off
-        for ax in range(nla - 1, -1, -1):
-            jdx[ax] += 1
-            if jdx[ax] < k_lead[ax]:
-                break
-            jdx[ax] = 0
-
-
 cdef inline void _do_pair(
         Py_ssize_t item, Py_ssize_t n_rows, const num_t* x, num_t* out, const num_t* w,
         Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t klast,
@@ -710,27 +694,31 @@ cdef inline void _do_pair(
     in place, their interior runs through ``_pair_sum``; anything else (borders,
     cval rows, the seam between two leading indices) as single rows."""
     cdef Py_ssize_t pair = item // n_chunks, q = item - (item // n_chunks) * n_chunks
-    cdef Py_ssize_t r0 = 2 * pair, lt, sa, sb, first
-    cdef bint ok = r0 + 1 < n_rows
-    if ok:
+    cdef Py_ssize_t r0 = 2 * pair, lt, sa = 0, sb = 0, first
+    cdef bint two = r0 + 1 < n_rows
+    cdef bint ok = two
+    if two:
+        _row_offsets(r0, n_lead, nla, out_lead, k_lead, maps, idx, jdx, poffs)
+        _row_offsets(r0 + 1, n_lead, nla, out_lead, k_lead, maps, idx, jdx, poffs + n_lead)
         sa = bounds[q] if bounds[q] > c0 else c0
         sb = bounds[q + 1] if bounds[q + 1] < c1 else c1
         ok = sb - sa >= 128
-    if ok:
-        _row_offsets(r0, n_lead, nla, out_lead, k_lead, maps, idx, jdx, poffs)
-        _row_offsets(r0 + 1, n_lead, nla, out_lead, k_lead, maps, idx, jdx, poffs + n_lead)
         for lt in range(n_lead):
+            if not ok:
+                break
             if poffs[lt] < 0 or poffs[n_lead + lt] < 0 or (
                     lt + 1 < n_lead and poffs[n_lead + lt] != poffs[lt + 1]):
                 ok = False
-                break
-    _do_item(r0 * n_chunks + q, x, out, w, n_chunks, m_last, klast, n_lead, nla, out_lead,
-             k_lead, maps, bounds, c0, c1, unit, cval, skip_cval, ahead, x_span, n_out,
-             idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline, ok)
-    if r0 + 1 < n_rows:
+        _do_item(r0 * n_chunks + q, x, out, w, n_chunks, m_last, klast, n_lead, nla, out_lead,
+                 k_lead, maps, bounds, c0, c1, unit, cval, skip_cval, ahead, x_span, n_out,
+                 idx, jdx, poffs, ptrs, wrows, gbuf, gstride, cline, ok, True)
         _do_item((r0 + 1) * n_chunks + q, x, out, w, n_chunks, m_last, klast, n_lead, nla,
                  out_lead, k_lead, maps, bounds, c0, c1, unit, cval, skip_cval, ahead, x_span,
-                 n_out, idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline, ok)
+                 n_out, idx, jdx, poffs + n_lead, ptrs, wrows, gbuf, gstride, cline, ok, True)
+    else:
+        _do_item(r0 * n_chunks + q, x, out, w, n_chunks, m_last, klast, n_lead, nla, out_lead,
+                 k_lead, maps, bounds, c0, c1, unit, cval, skip_cval, ahead, x_span, n_out,
+                 idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline)
     if ok:
         first = _offset(maps + nla, sa)
         for lt in range(n_lead):
