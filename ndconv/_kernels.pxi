@@ -28,6 +28,7 @@
 # of them instead of holding up the call.
 
 from cython.parallel cimport parallel, prange
+from libc.math cimport isfinite
 from libc.stdlib cimport calloc, malloc, free
 
 cdef extern from *:
@@ -200,90 +201,198 @@ cdef extern from *:
         _mm512_storeu_pd(o + c + 32, a4); _mm512_storeu_pd(o + c + 40, a5);
         _mm512_storeu_pd(o + c + 48, a6); _mm512_storeu_pd(o + c + 56, a7);
     }
-    /* Two neighbouring output rows of a kernel with one tap per source row
-       (the passes of separable kernels): the rows share all but one source
-       row, so each loaded vector feeds two FMAs instead of one.  Their taps
-       lie in different rows, so the shuffle block above cannot help them.
-       Each output keeps the tap order and FMA chain of the one-row block
-       (starting from +0.0), so the sums are bitwise the same. */
-    #define NDCONV_BLK2(NAME, T, V, LANES, SETZERO, SET1, LOADU, STOREU, FMADD)              \
-    static inline void NAME(T* o0, T* o1, Py_ssize_t c, const T** src, const T* w,         \
-                            Py_ssize_t ntaps) {                                             \
-        V a[8], b[8];                                                                       \
-        for (int i = 0; i < 8; i++) { a[i] = SETZERO(); b[i] = SETZERO(); }                 \
-        for (Py_ssize_t t = 0; t <= ntaps; t++) {                                           \
-            const T* p = src[t] + c;                                                        \
-            V x[8];                                                                         \
-            for (int i = 0; i < 8; i++) x[i] = LOADU(p + LANES * i);                        \
-            if (t < ntaps) { V wa = SET1(w[t]);                                             \
-                for (int i = 0; i < 8; i++) a[i] = FMADD(wa, x[i], a[i]); }                 \
-            if (t > 0) { V wb = SET1(w[t - 1]);                                             \
-                for (int i = 0; i < 8; i++) b[i] = FMADD(wb, x[i], b[i]); }                 \
+    /* Four neighbouring output rows of 4 vectors each (64 float32 or 32
+       float64 outputs per row): the rows of a kernel slide over the same
+       source rows, so every shifted vector built from a source row feeds up
+       to four FMAs, one per output row it reaches (kernel rows s, s-1, s-2,
+       s-3), instead of one.  For 5x5 that is 2.5 FMAs per shifted vector
+       against 1 in the one-row block, which leaves the FMA pipes, not loads
+       and shuffles, setting the pace.  Shifted vectors are built as in the
+       one-row block (even taps shuffled from aligned loads, odd taps loaded
+       unaligned; all loaded when there is one tap per row).
+
+       The kernel's leading taps form ``n_groups`` groups of ``kb`` rows
+       (kb = size of the last leading axis; 1 group for 2-D): output row i,
+       tap (g, t) reads source row src[g * (kb + 3) + t + i].  Row i keeps the
+       tap order and FMA chain of the one-row block, so the sums are bitwise
+       those of every other block.  Not inlined: inside the caller's parallel
+       region gcc ran short of general registers and spilled the loop's
+       scalars (5x5 at 70 instead of 180 GFLOP/s). */
+    #define NDCONV_FMA4(V, SET1, FMADD, U, W, A0, A1, A2, A3)                                \
+        if (U) { V wv = SET1((W)[j]);                                                       \
+                 A0 = FMADD(wv, x0, A0); A1 = FMADD(wv, x1, A1);                            \
+                 A2 = FMADD(wv, x2, A2); A3 = FMADD(wv, x3, A3); }
+    #define NDCONV_BLK4(NAME, T, V, L, IDX, SETZERO, SET1, LOAD, LOADU, STOREU, FMADD, PERM) \
+    static __attribute__((noinline)) void NAME(T* o, Py_ssize_t ostr, Py_ssize_t c, const T** src, const T* w,  \
+                            Py_ssize_t n_groups, Py_ssize_t kb, Py_ssize_t klast) {          \
+        V a00 = SETZERO(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00,  \
+          a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00,       \
+          a32 = a00, a33 = a00;                                                             \
+        for (Py_ssize_t g = 0; g < n_groups; g++) {                                         \
+            const T** sg = src + g * (kb + 3);                                              \
+            const T* wg = w + g * kb * klast;                                               \
+            for (Py_ssize_t r = 0; r < kb + 3; r++) {                                       \
+                const T* p = sg[r] + c;                                                     \
+                /* kernel row r - i of output row i, if it exists */                        \
+                int u0 = r < kb, u1 = r >= 1 && r <= kb, u2 = r >= 2 && r <= kb + 1,        \
+                    u3 = r >= 3;                                                            \
+                const T* w0 = wg + r * klast;                                               \
+                const T* w1 = w0 - klast;                                                   \
+                const T* w2 = w1 - klast;                                                   \
+                const T* w3 = w2 - klast;                                                   \
+                Py_ssize_t s = (Py_ssize_t)(((uintptr_t)p & 63) / sizeof(T));              \
+                const T* pa = p - s;                                                        \
+                Py_ssize_t top = s + 4 * L - 1 + klast - 1, next = 5 * L;                   \
+                V v0 = SETZERO(), v1 = v0, v2 = v0, v3 = v0, v4 = v0;                       \
+                if (klast > 1) {                                                            \
+                    v0 = LOAD(pa); v1 = LOAD(pa + L); v2 = LOAD(pa + 2 * L);                \
+                    v3 = LOAD(pa + 3 * L);                                                  \
+                    if (4 * L <= top) v4 = LOAD(pa + 4 * L);                                \
+                }                                                                           \
+                for (Py_ssize_t j = 0; j < klast; j++, s++) {                               \
+                    V x0, x1, x2, x3;                                                       \
+                    if (s >= L) {   /* slide the window one vector on */                    \
+                        s -= L;                                                             \
+                        v0 = v1; v1 = v2; v2 = v3; v3 = v4;                                 \
+                        if (next <= top) v4 = LOAD(pa + next);                              \
+                        next += L;                                                          \
+                    }                                                                       \
+                    if ((j & 1) || klast == 1) {                                            \
+                        const T* q = p + j;                                                 \
+                        x0 = LOADU(q); x1 = LOADU(q + L); x2 = LOADU(q + 2 * L);            \
+                        x3 = LOADU(q + 3 * L);                                              \
+                    } else if (s == 0) {                                                    \
+                        x0 = v0; x1 = v1; x2 = v2; x3 = v3;                                 \
+                    } else {                                                                \
+                        __m512i ix = _mm512_load_si512((const void*)IDX[s]);                \
+                        x0 = PERM(v0, ix, v1); x1 = PERM(v1, ix, v2);                       \
+                        x2 = PERM(v2, ix, v3); x3 = PERM(v3, ix, v4);                       \
+                    }                                                                       \
+                    NDCONV_FMA4(V, SET1, FMADD, u0, w0, a00, a01, a02, a03)                \
+                    NDCONV_FMA4(V, SET1, FMADD, u1, w1, a10, a11, a12, a13)                \
+                    NDCONV_FMA4(V, SET1, FMADD, u2, w2, a20, a21, a22, a23)                \
+                    NDCONV_FMA4(V, SET1, FMADD, u3, w3, a30, a31, a32, a33)                \
+                }                                                                           \
+            }                                                                               \
         }                                                                                   \
-        for (int i = 0; i < 8; i++) { STOREU(o0 + c + LANES * i, a[i]);                     \
-                                      STOREU(o1 + c + LANES * i, b[i]); }                   \
+        T* o0 = o + c;                                                                      \
+        STOREU(o0, a00); STOREU(o0 + L, a01); STOREU(o0 + 2 * L, a02); STOREU(o0 + 3 * L, a03); \
+        o0 += ostr;                                                                         \
+        STOREU(o0, a10); STOREU(o0 + L, a11); STOREU(o0 + 2 * L, a12); STOREU(o0 + 3 * L, a13); \
+        o0 += ostr;                                                                         \
+        STOREU(o0, a20); STOREU(o0 + L, a21); STOREU(o0 + 2 * L, a22); STOREU(o0 + 3 * L, a23); \
+        o0 += ostr;                                                                         \
+        STOREU(o0, a30); STOREU(o0 + L, a31); STOREU(o0 + 2 * L, a32); STOREU(o0 + 3 * L, a33); \
     }
-    NDCONV_BLK2(ndconv_blk2_f32, float, __m512, 16, _mm512_setzero_ps, _mm512_set1_ps,
-                _mm512_loadu_ps, _mm512_storeu_ps, _mm512_fmadd_ps)
-    NDCONV_BLK2(ndconv_blk2_f64, double, __m512d, 8, _mm512_setzero_pd, _mm512_set1_pd,
-                _mm512_loadu_pd, _mm512_storeu_pd, _mm512_fmadd_pd)
-    /* Two neighbouring output rows of 64 float32 outputs, for kernels with
-       3 or more taps per row: the shuffle block's split (even taps shuffled
-       from aligned loads, odd taps loaded unaligned), but each shifted vector
-       of a source row feeds both output rows (kernel rows t and t - 1).
-       Standalone, L2-resident: 5x5 127 -> 160 GFLOP/s, 7x7 143 -> 188; 3x3
-       unchanged.  Same tap order and FMA chains as the one-row block, and the
-       same rule for the aligned loads (only vectors holding an element the
-       plain block reads). */
-    static inline void ndconv_blk2s_f32(float* o0, float* o1, Py_ssize_t c, const float** src,
-                                        const float* w, Py_ssize_t ntaps, Py_ssize_t klast) {
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-        for (Py_ssize_t t = 0; t <= ntaps; t++) {
-            const float* p = src[t] + c;
-            const float* w0 = t < ntaps ? w + t * klast : NULL;
-            const float* w1 = t > 0 ? w + (t - 1) * klast : NULL;
-            Py_ssize_t s = (Py_ssize_t)(((uintptr_t)p & 63) >> 2);
-            const float* pa = p - s;
-            Py_ssize_t top = s + 63 + klast - 1;
-            Py_ssize_t next = 80;
-            __m512 v0 = _mm512_load_ps(pa), v1 = _mm512_load_ps(pa + 16), v2 = _mm512_load_ps(pa + 32),
-                   v3 = _mm512_load_ps(pa + 48), v4 = _mm512_load_ps(pa + 64);
-            for (Py_ssize_t j = 0; j < klast; j++, s++) {
-                __m512 x0, x1, x2, x3;
-                if (s >= 16) {
-                    s -= 16;
-                    v0 = v1; v1 = v2; v2 = v3; v3 = v4;
-                    if (next <= top) v4 = _mm512_load_ps(pa + next);
-                    next += 16;
-                }
-                if (j & 1) {
-                    const float* q = p + j;
-                    x0 = _mm512_loadu_ps(q); x1 = _mm512_loadu_ps(q + 16);
-                    x2 = _mm512_loadu_ps(q + 32); x3 = _mm512_loadu_ps(q + 48);
-                } else if (s == 0) {
-                    x0 = v0; x1 = v1; x2 = v2; x3 = v3;
-                } else {
-                    __m512i ix = _mm512_load_si512((const void*)ndconv_shift_idx[s]);
-                    x0 = _mm512_permutex2var_ps(v0, ix, v1); x1 = _mm512_permutex2var_ps(v1, ix, v2);
-                    x2 = _mm512_permutex2var_ps(v2, ix, v3); x3 = _mm512_permutex2var_ps(v3, ix, v4);
-                }
-                if (w0) {
-                    __m512 wa = _mm512_set1_ps(w0[j]);
-                    a0 = _mm512_fmadd_ps(wa, x0, a0); a1 = _mm512_fmadd_ps(wa, x1, a1);
-                    a2 = _mm512_fmadd_ps(wa, x2, a2); a3 = _mm512_fmadd_ps(wa, x3, a3);
-                }
-                if (w1) {
-                    __m512 wb = _mm512_set1_ps(w1[j]);
-                    b0 = _mm512_fmadd_ps(wb, x0, b0); b1 = _mm512_fmadd_ps(wb, x1, b1);
-                    b2 = _mm512_fmadd_ps(wb, x2, b2); b3 = _mm512_fmadd_ps(wb, x3, b3);
-                }
-            }
-        }
-        _mm512_storeu_ps(o0 + c, a0); _mm512_storeu_ps(o0 + c + 16, a1);
-        _mm512_storeu_ps(o0 + c + 32, a2); _mm512_storeu_ps(o0 + c + 48, a3);
-        _mm512_storeu_ps(o1 + c, b0); _mm512_storeu_ps(o1 + c + 16, b1);
-        _mm512_storeu_ps(o1 + c + 32, b2); _mm512_storeu_ps(o1 + c + 48, b3);
+    NDCONV_BLK4(ndconv_blk4_f32, float, __m512, 16, ndconv_shift_idx, _mm512_setzero_ps,
+                _mm512_set1_ps, _mm512_load_ps, _mm512_loadu_ps, _mm512_storeu_ps,
+                _mm512_fmadd_ps, _mm512_permutex2var_ps)
+    NDCONV_BLK4(ndconv_blk4_f64, double, __m512d, 8, ndconv_shift_idx64, _mm512_setzero_pd,
+                _mm512_set1_pd, _mm512_load_pd, _mm512_loadu_pd, _mm512_storeu_pd,
+                _mm512_fmadd_pd, _mm512_permutex2var_pd)
+    /* Rolling rows: a column strip of NV vectors (64 float32 / 32 float64
+       outputs for kernels of up to 5 rows, 48 / 24 for 6-7) swept down ``h``
+       output rows of a kernel with KB rows.  The accumulators of the KB
+       output rows that a source row reaches stay in registers; each source
+       row's shifted vectors (built as in the one-row block) feed all KB of
+       them, and when a source row is done the oldest output row is complete:
+       it is stored and its registers start the next row.  So each shifted
+       vector feeds KB FMAs (5 for 5x5, against 2.5 in the four-row block and
+       1 in the one-row block), and no output is loaded or stored twice.
+       Standalone, L2-resident, float32: 3x3 183, 5x5 202, 7x7 241 GFLOP/s
+       (four-row block: 111, 157, 170).
+
+       Output row i is sum_t sum_j w[t][j] src[i + t][c + j ..]; the KB - 1
+       source rows before the first output row of the strip (and after its
+       last) also feed rows outside the strip, which are computed and dropped
+       (KB - 1 rows per strip of ``h``).  Row i accumulates its taps in the
+       one-row block's order from +0.0, so the sums are bitwise those of every
+       other block.  ``pfd`` > 0: prefetch each row's next strip, ``pfd``
+       samples on.  The arrays of accumulators have constant indices only
+       (every loop over them is unrolled), so gcc keeps them in registers. */
+    #define NDCONV_ROLL(NAME, T, V, L, NV, KB, IDX, SETZERO, SET1, LOAD, LOADU, STOREU, FMADD, PERM) \
+    static __attribute__((noinline)) void NAME(T* o, Py_ssize_t ostr, Py_ssize_t c, const T** src,  \
+                                               Py_ssize_t h, const T* w, Py_ssize_t klast,         \
+                                               Py_ssize_t pfd) {                                   \
+        V acc[KB][NV];                                                                              \
+        _Pragma("GCC unroll 16") for (int t = 0; t < KB; t++)                                       \
+            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[t][v] = SETZERO();              \
+        for (Py_ssize_t r = 0; r < h + KB - 1; r++) {                                               \
+            const T* p = src[r] + c;                                                                \
+            Py_ssize_t s = (Py_ssize_t)(((uintptr_t)p & 63) / sizeof(T));                           \
+            const T* pa = p - s;                                                                    \
+            Py_ssize_t top = s + NV * L - 1 + klast - 1, next = (NV + 1) * L;                       \
+            V win[NV + 1];                                                                          \
+            if (pfd > 0)                                                                            \
+                for (Py_ssize_t e = 0; e < NV * L; e += 64 / sizeof(T))                             \
+                    NDCONV_PREFETCH(p + pfd + e);                                                   \
+            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) win[v] = LOAD(pa + v * L);          \
+            win[NV] = NV * L <= top ? LOAD(pa + NV * L) : SETZERO();                                \
+            for (Py_ssize_t j = 0; j < klast; j++, s++) {                                           \
+                V x[NV];                                                                            \
+                if (s >= L) {   /* slide the window one vector on */                                \
+                    s -= L;                                                                         \
+                    _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) win[v] = win[v + 1];        \
+                    if (next <= top) win[NV] = LOAD(pa + next);                                     \
+                    next += L;                                                                      \
+                }                                                                                   \
+                if (j & 1) {                                                                        \
+                    _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) x[v] = LOADU(p + j + v * L); \
+                } else if (s == 0) {                                                                \
+                    _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) x[v] = win[v];              \
+                } else {                                                                            \
+                    __m512i ix = _mm512_load_si512((const void*)IDX[s]);                            \
+                    _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                            \
+                        x[v] = PERM(win[v], ix, win[v + 1]);                                        \
+                }                                                                                   \
+                _Pragma("GCC unroll 16") for (int t = 0; t < KB; t++) {                             \
+                    V wv = SET1(w[t * klast + j]);                                                  \
+                    _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                            \
+                        acc[t][v] = FMADD(wv, x[v], acc[t][v]);                                     \
+                }                                                                                   \
+            }                                                                                       \
+            if (r >= KB - 1) {                                                                      \
+                T* q = o + (r - KB + 1) * ostr + c;                                                 \
+                if (pfd > 0)                                                                        \
+                    for (Py_ssize_t e = 0; e < NV * L; e += 64 / sizeof(T))                         \
+                        NDCONV_PREFETCHW(q + pfd + e);                                              \
+                _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) STOREU(q + v * L, acc[KB - 1][v]); \
+            }                                                                                       \
+            _Pragma("GCC unroll 16") for (int t = KB - 1; t > 0; t--)                               \
+                _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[t][v] = acc[t - 1][v];      \
+            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[0][v] = SETZERO();              \
+        }                                                                                           \
     }
+    #define NDCONV_ROLL_F32(KB, NV) NDCONV_ROLL(ndconv_roll##KB##_f32, float, __m512, 16, NV, KB,  \
+        ndconv_shift_idx, _mm512_setzero_ps, _mm512_set1_ps, _mm512_load_ps, _mm512_loadu_ps,      \
+        _mm512_storeu_ps, _mm512_fmadd_ps, _mm512_permutex2var_ps)
+    #define NDCONV_ROLL_F64(KB, NV) NDCONV_ROLL(ndconv_roll##KB##_f64, double, __m512d, 8, NV, KB, \
+        ndconv_shift_idx64, _mm512_setzero_pd, _mm512_set1_pd, _mm512_load_pd, _mm512_loadu_pd,    \
+        _mm512_storeu_pd, _mm512_fmadd_pd, _mm512_permutex2var_pd)
+    NDCONV_ROLL_F32(2, 4) NDCONV_ROLL_F32(3, 4) NDCONV_ROLL_F32(4, 4) NDCONV_ROLL_F32(5, 4)
+    NDCONV_ROLL_F32(6, 3) NDCONV_ROLL_F32(7, 3)
+    NDCONV_ROLL_F64(2, 4) NDCONV_ROLL_F64(3, 4) NDCONV_ROLL_F64(4, 4) NDCONV_ROLL_F64(5, 4)
+    NDCONV_ROLL_F64(6, 3) NDCONV_ROLL_F64(7, 3)
+    #define NDCONV_ROLL_MAX 7
+    /* Outputs per strip of the rolling kernel for KB kernel rows (0: none). */
+    static inline Py_ssize_t ndconv_roll_width(Py_ssize_t kb, Py_ssize_t lanes) {
+        return (kb < 2 || kb > NDCONV_ROLL_MAX) ? 0 : (kb <= 5 ? 4 : 3) * lanes;
+    }
+    #define NDCONV_ROLL_DISPATCH(NAME, T, SUF)                                                     \
+    static inline void NAME(Py_ssize_t kb, T* o, Py_ssize_t ostr, Py_ssize_t c, const T** src,    \
+                            Py_ssize_t h, const T* w, Py_ssize_t klast, Py_ssize_t pfd) {         \
+        switch (kb) {                                                                               \
+        case 2: ndconv_roll2_##SUF(o, ostr, c, src, h, w, klast, pfd); break;                       \
+        case 3: ndconv_roll3_##SUF(o, ostr, c, src, h, w, klast, pfd); break;                       \
+        case 4: ndconv_roll4_##SUF(o, ostr, c, src, h, w, klast, pfd); break;                       \
+        case 5: ndconv_roll5_##SUF(o, ostr, c, src, h, w, klast, pfd); break;                       \
+        case 6: ndconv_roll6_##SUF(o, ostr, c, src, h, w, klast, pfd); break;                       \
+        case 7: ndconv_roll7_##SUF(o, ostr, c, src, h, w, klast, pfd); break;                       \
+        default: break;                                                                             \
+        }                                                                                           \
+    }
+    NDCONV_ROLL_DISPATCH(ndconv_roll_f32, float, f32)
+    NDCONV_ROLL_DISPATCH(ndconv_roll_f64, double, f64)
     #else
     #define NDCONV_SHUFFLE_BLOCK 0
     static inline void ndconv_blk128_f32(float* o, Py_ssize_t c, const float** ptrs,
@@ -294,17 +403,29 @@ cdef extern from *:
                                         const double** wrows, Py_ssize_t ntaps, Py_ssize_t klast) {
         (void)o; (void)c; (void)ptrs; (void)wrows; (void)ntaps; (void)klast;   /* never called */
     }
-    static inline void ndconv_blk2_f32(float* o0, float* o1, Py_ssize_t c, const float** src,
-                                       const float* w, Py_ssize_t ntaps) {
-        (void)o0; (void)o1; (void)c; (void)src; (void)w; (void)ntaps;   /* never called */
+    static inline void ndconv_blk4_f32(float* o, Py_ssize_t ostr, Py_ssize_t c, const float** src,
+                                       const float* w, Py_ssize_t n_groups, Py_ssize_t kb,
+                                       Py_ssize_t klast) {
+        (void)o; (void)ostr; (void)c; (void)src; (void)w; (void)n_groups; (void)kb; (void)klast;
     }
-    static inline void ndconv_blk2_f64(double* o0, double* o1, Py_ssize_t c, const double** src,
-                                       const double* w, Py_ssize_t ntaps) {
-        (void)o0; (void)o1; (void)c; (void)src; (void)w; (void)ntaps;   /* never called */
+    static inline void ndconv_blk4_f64(double* o, Py_ssize_t ostr, Py_ssize_t c, const double** src,
+                                       const double* w, Py_ssize_t n_groups, Py_ssize_t kb,
+                                       Py_ssize_t klast) {
+        (void)o; (void)ostr; (void)c; (void)src; (void)w; (void)n_groups; (void)kb; (void)klast;
     }
-    static inline void ndconv_blk2s_f32(float* o0, float* o1, Py_ssize_t c, const float** src,
-                                        const float* w, Py_ssize_t ntaps, Py_ssize_t klast) {
-        (void)o0; (void)o1; (void)c; (void)src; (void)w; (void)ntaps; (void)klast;   /* never called */
+    static inline Py_ssize_t ndconv_roll_width(Py_ssize_t kb, Py_ssize_t lanes) {
+        (void)kb; (void)lanes;
+        return 0;
+    }
+    static inline void ndconv_roll_f32(Py_ssize_t kb, float* o, Py_ssize_t ostr, Py_ssize_t c,
+                                       const float** src, Py_ssize_t h, const float* w,
+                                       Py_ssize_t klast, Py_ssize_t pfd) {
+        (void)kb; (void)o; (void)ostr; (void)c; (void)src; (void)h; (void)w; (void)klast; (void)pfd;
+    }
+    static inline void ndconv_roll_f64(Py_ssize_t kb, double* o, Py_ssize_t ostr, Py_ssize_t c,
+                                       const double** src, Py_ssize_t h, const double* w,
+                                       Py_ssize_t klast, Py_ssize_t pfd) {
+        (void)kb; (void)o; (void)ostr; (void)c; (void)src; (void)h; (void)w; (void)klast; (void)pfd;
     }
     #endif
     """
@@ -313,12 +434,18 @@ cdef extern from *:
                            Py_ssize_t ntaps, Py_ssize_t klast) noexcept nogil
     void ndconv_blk64_f64(double* o, Py_ssize_t c, const double** ptrs, const double** wrows,
                           Py_ssize_t ntaps, Py_ssize_t klast) noexcept nogil
-    void ndconv_blk2_f32(float* o0, float* o1, Py_ssize_t c, const float** src, const float* w,
-                         Py_ssize_t ntaps) noexcept nogil
-    void ndconv_blk2_f64(double* o0, double* o1, Py_ssize_t c, const double** src,
-                         const double* w, Py_ssize_t ntaps) noexcept nogil
-    void ndconv_blk2s_f32(float* o0, float* o1, Py_ssize_t c, const float** src, const float* w,
-                          Py_ssize_t ntaps, Py_ssize_t klast) noexcept nogil
+    Py_ssize_t ndconv_roll_width(Py_ssize_t kb, Py_ssize_t lanes) noexcept nogil
+    void ndconv_roll_f32(Py_ssize_t kb, float* o, Py_ssize_t ostr, Py_ssize_t c, const float** src,
+                         Py_ssize_t h, const float* w, Py_ssize_t klast, Py_ssize_t pfd) noexcept nogil
+    void ndconv_roll_f64(Py_ssize_t kb, double* o, Py_ssize_t ostr, Py_ssize_t c,
+                         const double** src, Py_ssize_t h, const double* w, Py_ssize_t klast,
+                         Py_ssize_t pfd) noexcept nogil
+    void ndconv_blk4_f32(float* o, Py_ssize_t ostr, Py_ssize_t c, const float** src,
+                         const float* w, Py_ssize_t n_groups, Py_ssize_t kb,
+                         Py_ssize_t klast) noexcept nogil
+    void ndconv_blk4_f64(double* o, Py_ssize_t ostr, Py_ssize_t c, const double** src,
+                         const double* w, Py_ssize_t n_groups, Py_ssize_t kb,
+                         Py_ssize_t klast) noexcept nogil
 
 
 cdef struct AxisMap:
@@ -505,32 +632,38 @@ cdef inline void _block_sum(num_t* o, Py_ssize_t n, const num_t** ptrs,
         c += 1
 
 
-cdef inline void _pair_sum(num_t* o0, num_t* o1, Py_ssize_t n, const num_t** src,
-                           const num_t* w, Py_ssize_t ntaps, Py_ssize_t klast) noexcept nogil:
-    """Two neighbouring output rows over ``n`` columns (n >= one block; the tail
-    overlaps, as in _block_sum): o0[c] = sum_r sum_j w[r, j] * src[r][c + j],
-    o1[c] = sum_r sum_j w[r, j] * src[r + 1][c + j]; ``klast`` is 1 (float32
-    or float64) or at least 6 (float32)."""
-    cdef Py_ssize_t c = 0
+cdef inline void _quad_sum(num_t* o, Py_ssize_t ostr, Py_ssize_t n, const num_t** src,
+                           const num_t* w, Py_ssize_t n_groups, Py_ssize_t kb, Py_ssize_t klast,
+                           const num_t* pf, Py_ssize_t pfstr) noexcept nogil:
+    """Four neighbouring output rows (``ostr`` apart) over ``n`` columns, n at
+    least one block (the tail overlaps, as in _block_sum); see ndconv_blk4_*.
+
+    Block by block, the same columns of the next quad's four new source rows
+    (``pf``, ``pfstr`` apart; NULL: none) are prefetched, a whole row sweep
+    before they are needed.  Prefetching them a whole row at a time instead
+    (as single rows do) pulled 64 KB into L1 at once and evicted the rows
+    being computed (3x3 ran at half speed); prefetching the output rows as
+    well cost more than it saved (2048^2 5x5: 97 against 111 GFLOP/s).
+    """
+    cdef Py_ssize_t c = 0, cb, i, t, step = 64 // sizeof(num_t)
     if num_t is float:
-        if klast == 1:
-            while c + 128 <= n:
-                ndconv_blk2_f32(o0, o1, c, src, w, ntaps)
-                c += 128
-            if c < n:
-                ndconv_blk2_f32(o0, o1, n - 128, src, w, ntaps)
-        else:
-            while c + 64 <= n:
-                ndconv_blk2s_f32(o0, o1, c, src, w, ntaps, klast)
-                c += 64
-            if c < n:
-                ndconv_blk2s_f32(o0, o1, n - 64, src, w, ntaps, klast)
-    elif num_t is double:
-        while c + 64 <= n:
-            ndconv_blk2_f64(o0, o1, c, src, w, ntaps)
-            c += 64
-        if c < n:
-            ndconv_blk2_f64(o0, o1, n - 64, src, w, ntaps)
+        cb = 64
+    else:
+        cb = 32
+    while c < n:
+        if c + cb > n:
+            c = n - cb
+        if pf != NULL:
+            for i in range(4):
+                t = 0
+                while t < cb:
+                    NDCONV_PREFETCH(pf + i * pfstr + c + t)
+                    t += step
+        if num_t is float:
+            ndconv_blk4_f32(o, ostr, c, src, w, n_groups, kb, klast)
+        elif num_t is double:
+            ndconv_blk4_f64(o, ostr, c, src, w, n_groups, kb, klast)
+        c += cb
 
 
 cdef inline void _gather(num_t* g, const num_t* xrow, const AxisMap* m, Py_ssize_t sa,
@@ -634,9 +767,10 @@ cdef inline void _do_item(
         Py_ssize_t ahead, Py_ssize_t x_span, Py_ssize_t n_out,
         Py_ssize_t* idx, Py_ssize_t* jdx, Py_ssize_t* offs, const num_t** ptrs,
         const num_t** wrows, num_t* gbuf, Py_ssize_t gstride,
-        const num_t* cline, bint skip_interior=False, bint offs_ready=False) noexcept nogil:
+        const num_t* cline, int skip=0, bint offs_ready=False) noexcept nogil:
     """One output row's column chunk [bounds[q], bounds[q+1]) (without the
-    interior segment if ``skip_interior``: ``_do_pair`` computes it; with
+    segments whose bit is set in ``skip`` (left border 1, interior 2, right
+    border 4): ``_do_quad`` computed them; with
     ``offs_ready``, ``offs`` already holds the row's source offsets)."""
     cdef Py_ssize_t row = item // n_chunks
     cdef Py_ssize_t q = item - row * n_chunks
@@ -671,14 +805,24 @@ cdef inline void _do_item(
             sa, sb = (a if a > c0 else c0), (b if b < c1 else c1)
         else:
             sa, sb = (a if a > c1 else c1), b
-        if sb <= sa or (seg == 1 and skip_interior):
+        if sb <= sa or (skip >> seg) & 1:
             continue
         ntaps = _segment_taps(sa, sb, seg == 1 and unit, x, w, n_lead, klast, offs, maps + nla,
                               cval, skip_cval, ptrs, wrows, gbuf, gstride, cline)
         _block_sum(orow + sa, sb - sa, ptrs, wrows, ntaps, klast)
 
 
-cdef inline void _do_pair(
+cdef inline void _prefetch_rows(const num_t* p, Py_ssize_t stride, Py_ssize_t n) noexcept nogil:
+    """Prefetch ``n`` samples of four rows ``stride`` apart starting at ``p``."""
+    cdef Py_ssize_t i, t
+    for i in range(4):
+        t = 0
+        while t < n:
+            NDCONV_PREFETCH(p + i * stride + t)
+            t += 64 // sizeof(num_t)
+
+
+cdef inline void _do_quad(
         Py_ssize_t item, Py_ssize_t n_rows, const num_t* x, num_t* out, const num_t* w,
         Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t klast,
         Py_ssize_t n_lead, Py_ssize_t nla,
@@ -686,46 +830,251 @@ cdef inline void _do_pair(
         const AxisMap* maps, const Py_ssize_t* bounds,
         Py_ssize_t c0, Py_ssize_t c1, bint unit, num_t cval, bint skip_cval,
         Py_ssize_t ahead, Py_ssize_t x_span, Py_ssize_t n_out,
-        Py_ssize_t* idx, Py_ssize_t* jdx, Py_ssize_t* offs, Py_ssize_t* poffs,
+        Py_ssize_t* idx, Py_ssize_t* jdx, Py_ssize_t* offs, Py_ssize_t* qoffs,
         const num_t** ptrs, const num_t** wrows, num_t* gbuf, Py_ssize_t gstride,
         const num_t* cline) noexcept nogil:
-    """Output rows 2p and 2p + 1 of one column chunk (see ``pair`` in
-    _correlate_nd): where both rows read the same source rows shifted by one,
-    in place, their interior runs through ``_pair_sum``; anything else (borders,
-    cval rows, the seam between two leading indices) as single rows."""
-    cdef Py_ssize_t pair = item // n_chunks, q = item - (item // n_chunks) * n_chunks
-    cdef Py_ssize_t r0 = 2 * pair, lt, sa = 0, sb = 0, first
-    cdef bint two = r0 + 1 < n_rows
-    cdef bint ok = two
-    if two:
-        _row_offsets(r0, n_lead, nla, out_lead, k_lead, maps, idx, jdx, poffs)
-        _row_offsets(r0 + 1, n_lead, nla, out_lead, k_lead, maps, idx, jdx, poffs + n_lead)
-        sa = bounds[q] if bounds[q] > c0 else c0
-        sb = bounds[q + 1] if bounds[q + 1] < c1 else c1
-        ok = sb - sa >= 128
-        for lt in range(n_lead):
-            if not ok:
-                break
-            if poffs[lt] < 0 or poffs[n_lead + lt] < 0 or (
-                    lt + 1 < n_lead and poffs[n_lead + lt] != poffs[lt + 1]):
-                ok = False
-        _do_item(r0 * n_chunks + q, x, out, w, n_chunks, m_last, klast, n_lead, nla, out_lead,
-                 k_lead, maps, bounds, c0, c1, unit, cval, skip_cval, ahead, x_span, n_out,
-                 idx, jdx, poffs, ptrs, wrows, gbuf, gstride, cline, ok, True)
-        _do_item((r0 + 1) * n_chunks + q, x, out, w, n_chunks, m_last, klast, n_lead, nla,
-                 out_lead, k_lead, maps, bounds, c0, c1, unit, cval, skip_cval, ahead, x_span,
-                 n_out, idx, jdx, poffs + n_lead, ptrs, wrows, gbuf, gstride, cline, ok, True)
+    """Output rows 4p .. 4p + 3 of one column chunk (see ``quad`` in
+    _correlate_nd).
+
+    Where the four rows read the same source rows, each shifted by one row
+    (everywhere but near the first and last rows of a leading axis, and cval
+    rows), each segment of the chunk at least one block wide runs through
+    ``_quad_sum``: the interior in place, the border segments from the quad's
+    source rows gathered once (``kb + 3`` rows per group instead of ``4 kb``).
+    Anything else runs as single rows.
+    """
+    cdef Py_ssize_t quad = item // n_chunks, q = item - (item // n_chunks) * n_chunks
+    cdef Py_ssize_t r0 = 4 * quad, i, g, t, e, kb, n_groups, sa, sb, first, cb, seg, span
+    cdef Py_ssize_t a = bounds[q], b = bounds[q + 1], rstr = maps[nla - 1].stride
+    cdef const num_t* pf = NULL
+    cdef num_t* o = out + r0 * m_last
+    cdef int done = 0
+    cdef bint ok = r0 + 3 < n_rows and b > a
+    if num_t is float:
+        cb = 64
     else:
-        _do_item(r0 * n_chunks + q, x, out, w, n_chunks, m_last, klast, n_lead, nla, out_lead,
-                 k_lead, maps, bounds, c0, c1, unit, cval, skip_cval, ahead, x_span, n_out,
-                 idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline)
+        cb = 32
     if ok:
+        for i in range(4):
+            _row_offsets(r0 + i, n_lead, nla, out_lead, k_lead, maps, idx, jdx, qoffs + i * n_lead)
+        # row i, tap (g, t) must read what row 0 reads with tap (g, t + i), or,
+        # past the group's last row, what row t + i - kb + 1 reads with tap (g, kb - 1)
+        kb = k_lead[nla - 1]
+        n_groups = n_lead // kb
+        for g in range(n_groups):
+            for i in range(4):
+                for t in range(kb):
+                    if not ok:
+                        break
+                    e = t + i
+                    e = qoffs[g * kb + e] if e < kb else qoffs[(e - kb + 1) * n_lead + g * kb + kb - 1]
+                    if e < 0 or qoffs[i * n_lead + g * kb + t] != e:
+                        ok = False
+    if not ok:
+        for i in range(r0, r0 + 4 if r0 + 4 <= n_rows else n_rows):
+            _do_item(i * n_chunks + q, x, out, w, n_chunks, m_last, klast, n_lead, nla,
+                     out_lead, k_lead, maps, bounds, c0, c1, unit, cval, skip_cval, ahead, x_span,
+                     n_out, idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline)
+        return
+    # The next quad of this thread (``ahead`` rows on) reads four new source
+    # rows after the last one read here, if its rows continue these: prefetch
+    # them (with the next output rows) as this quad sweeps the same columns.
+    e = qoffs[4 * n_lead - 1] + (ahead - 3) * rstr
+    if ahead >= 4 and r0 + ahead + 3 < n_rows and rstr > 0 and unit and e >= 0 \
+            and e + 3 * rstr < x_span:
+        pf = x + e
+    for seg in range(3):
+        if seg == 0:
+            sa, sb = a, (b if b < c0 else c0)
+        elif seg == 1:
+            sa, sb = (a if a > c0 else c0), (b if b < c1 else c1)
+        else:
+            sa, sb = (a if a > c1 else c1), b
+        if sb - sa < cb:
+            continue
+        done |= 1 << seg
         first = _offset(maps + nla, sa)
-        for lt in range(n_lead):
-            ptrs[lt] = x + poffs[lt] + first
-        ptrs[n_lead] = x + poffs[2 * n_lead - 1] + first
-        _pair_sum(out + r0 * m_last + sa, out + (r0 + 1) * m_last + sa, sb - sa, ptrs, w, n_lead,
-                  klast)
+        span = sb - sa + klast - 1
+        for g in range(n_groups):
+            for t in range(kb + 3):
+                e = qoffs[g * kb + t] if t < kb else qoffs[(t - kb + 1) * n_lead + g * kb + kb - 1]
+                if seg == 1 and unit:
+                    ptrs[g * (kb + 3) + t] = x + e + first
+                else:
+                    _gather(gbuf + (g * (kb + 3) + t) * gstride, x + e, maps + nla, sa, span, cval)
+                    ptrs[g * (kb + 3) + t] = gbuf + (g * (kb + 3) + t) * gstride
+        if seg == 1 and unit:
+            _quad_sum(o + sa, m_last, sb - sa, ptrs, w, n_groups, kb, klast,
+                      pf + first if pf != NULL else NULL, rstr)
+        else:
+            if pf != NULL:
+                e = _offset(maps + nla, sa)
+                _prefetch_rows(pf + (e if e > 0 else 0), rstr, span)
+            _quad_sum(o + sa, m_last, sb - sa, ptrs, w, n_groups, kb, klast, NULL, 0)
+    if done != 7:
+        for i in range(4):
+            _do_item((r0 + i) * n_chunks + q, x, out, w, n_chunks, m_last, klast, n_lead, nla,
+                     out_lead, k_lead, maps, bounds, c0, c1, unit, cval, skip_cval, 0, x_span,
+                     n_out, idx, jdx, qoffs + i * n_lead, ptrs, wrows, gbuf, gstride, cline,
+                     done, True)
+
+
+# Rolling-path geometry: rows per tile (fewer when that leaves too few tiles
+# to share between threads), and the widest run of border columns gathered at
+# a time (tile rows x this, per thread).
+DEF _TILE_ROWS = 64
+DEF _TILE_GATHER = 256
+
+
+cdef inline void _roll_sum(num_t* o, Py_ssize_t ostr, Py_ssize_t n, const num_t** src,
+                           Py_ssize_t h, const num_t* w, Py_ssize_t kb, Py_ssize_t klast,
+                           bint prefetch, const num_t* pn, Py_ssize_t pn_str,
+                           Py_ssize_t pn_rows, const num_t* x, const Py_ssize_t* roffs,
+                           Py_ssize_t nr, Py_ssize_t la, Py_ssize_t lb, Py_ssize_t n_ab) noexcept nogil:
+    """``h`` output rows (``ostr`` apart) over ``n`` columns, n at least one
+    strip (the tail overlaps, as in _block_sum); see ndconv_roll_*.
+
+    With ``prefetch``, each strip prefetches the next one of its source rows,
+    and the strips share out prefetching (a) the first strip of ``pn_rows``
+    rows from ``pn`` (``pn_str`` apart; the next tile's, which would otherwise
+    start cold: 68 rows, each a miss to memory) and (b) ``n_ab`` samples from
+    offsets ``la`` and ``lb`` of the ``nr`` rows at ``x + roffs[i]`` (this
+    tile's border columns, gathered after the sweep; ``n_ab`` = 0: none)."""
+    cdef Py_ssize_t c = 0, rw, pfd, n_strips, si = 0, r, r1, e
+    if num_t is float:
+        rw = ndconv_roll_width(kb, 16)
+    else:
+        rw = ndconv_roll_width(kb, 8)
+    n_strips = (n + rw - 1) // rw
+    while c < n:
+        if c + rw > n:
+            c = n - rw
+        pfd = rw if prefetch and c + 2 * rw <= n else 0
+        if prefetch and pn != NULL:
+            r = si * pn_rows // n_strips
+            r1 = (si + 1) * pn_rows // n_strips
+            while r < r1:
+                e = 0
+                while e < rw + klast - 1:
+                    NDCONV_PREFETCH(pn + r * pn_str + e)
+                    e += 64 // sizeof(num_t)
+                r += 1
+        if prefetch and n_ab > 0:
+            r = si * nr // n_strips
+            r1 = (si + 1) * nr // n_strips
+            while r < r1:
+                if roffs[r] >= 0:
+                    e = 0
+                    while e < n_ab:
+                        NDCONV_PREFETCH(x + roffs[r] + la + e)
+                        NDCONV_PREFETCH(x + roffs[r] + lb + e)
+                        e += 64 // sizeof(num_t)
+                r += 1
+        if num_t is float:
+            ndconv_roll_f32(kb, o, ostr, c, src, h, w, klast, pfd)
+        elif num_t is double:
+            ndconv_roll_f64(kb, o, ostr, c, src, h, w, klast, pfd)
+        c += rw
+        si += 1
+
+
+cdef inline void _do_tile(
+        Py_ssize_t item, Py_ssize_t th, Py_ssize_t tpp, Py_ssize_t rw,
+        const num_t* x, num_t* out, const num_t* w,
+        Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t klast, Py_ssize_t kb, Py_ssize_t nla,
+        const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
+        const AxisMap* maps, const Py_ssize_t* bounds, bint unit, num_t cval, Py_ssize_t x_span,
+        Py_ssize_t* idx, Py_ssize_t* jdx, Py_ssize_t* offs, Py_ssize_t* toffs,
+        const num_t** ptrs, num_t* tbuf, Py_ssize_t tstride, const num_t* cline) noexcept nogil:
+    """One tile of the rolling path (kernels whose leading taps are ``kb``
+    rows of one axis): up to ``th`` output rows of one plane (``tpp`` tiles
+    per plane) x one column chunk (at least one strip wide), column strips
+    swept down the tile by ``_roll_sum``.
+
+    The columns whose taps read only interior samples read ``x`` in place;
+    the few others (``kb // 2`` a side for "same") are computed from the
+    tile's source rows gathered ``_TILE_GATHER`` columns at a time, after the
+    interior has pulled their cache lines in.  A border run narrower than a
+    strip is widened into the interior of the chunk: those columns are
+    recomputed by this thread to the same values.  Source rows in a cval
+    band read ``cline``.
+    """
+    cdef Py_ssize_t q = item % n_chunks, tile = item // n_chunks
+    cdef Py_ssize_t M = out_lead[nla - 1], rstr = maps[nla - 1].stride
+    cdef Py_ssize_t i0 = (tile % tpp) * th, row0, h, i, t, seg, sa, sb, ua, ub, n_sub, step
+    cdef Py_ssize_t span, first, e, ia, ib
+    cdef Py_ssize_t a = bounds[q], b = bounds[q + 1]
+    cdef const AxisMap* last = maps + nla
+    cdef const num_t* pn = NULL
+    h = M - i0
+    if h > th:
+        h = th
+    if h <= 0 or b <= a:
+        return
+    row0 = (tile // tpp) * M + i0
+    # source row i + t feeds output row i with kernel row t
+    for i in range(h):
+        _row_offsets(row0 + i, kb, nla, out_lead, k_lead, maps, idx, jdx, offs)
+        toffs[i] = offs[0]
+    for t in range(1, kb):
+        toffs[h - 1 + t] = offs[t]
+    # columns [ia, ib) of the chunk read only interior, unit-stride samples
+    ia = ib = a
+    if unit and last.stride == 1:
+        ia = last.lo if last.lo > a else a
+        ib = last.hi - klast + 1 if last.hi - klast + 1 < b else b
+        # a border, when there is one, is gathered one whole strip wide: no
+        # strip is computed twice (a narrower run widened into the interior
+        # would cost a strip more a side: 2048^2 5x5 12 % slower)
+        if ia > a and ia < a + rw:
+            ia = a + rw
+        if ib < b and ib > b - rw:
+            ib = b - rw
+        if ib - ia < rw:
+            ia = ib = a
+    if ib > ia:
+        first = _offset(last, ia)
+        for i in range(h + kb - 1):
+            ptrs[i] = x + toffs[i] + first if toffs[i] >= 0 else cline
+        # the next tile's new source rows (this thread's next tile, as a
+        # rule), where they continue these in memory
+        e = toffs[h + kb - 2] + rstr
+        if i0 + h < M and rstr > 0 and toffs[h + kb - 2] >= 0 \
+                and e + (th - 1) * rstr + first + rw + klast - 1 <= x_span:
+            pn = x + e + first
+        # the border columns' samples nearest the row ends (for the gather)
+        e = ia - a if ia - a > b - ib else b - ib
+        _roll_sum(out + row0 * m_last + ia, m_last, ib - ia, ptrs, h, w, kb, klast, True,
+                  pn, rstr, th, x, toffs, h + kb - 1, _offset(last, last.lo),
+                  max(0, _offset(last, last.hi - 1) - e - klast + 1), e + klast - 1 if e > 0 else 0)
+    for seg in range(2):
+        sa, sb = (a, ia) if seg == 0 else (ib, b)
+        if ia == ib:
+            if seg == 1:
+                break
+            sa, sb = a, b
+        if sb <= sa:
+            continue
+        # balanced runs of at most _TILE_GATHER columns (so at least half
+        # that, more than a strip, when there are several)
+        n_sub = (sb - sa + _TILE_GATHER - 1) // _TILE_GATHER
+        step = (sb - sa + n_sub - 1) // n_sub
+        ua = sa
+        while ua < sb:
+            ub = ua + step if ua + step < sb else sb
+            if ub - ua < rw:
+                ua = ub - rw if ub - rw >= a else a
+                ub = ua + rw
+            span = ub - ua + klast - 1
+            for i in range(h + kb - 1):
+                if toffs[i] >= 0:
+                    _gather(tbuf + i * tstride, x + toffs[i], last, ua, span, cval)
+                    ptrs[i] = tbuf + i * tstride
+                else:
+                    ptrs[i] = cline
+            _roll_sum(out + row0 * m_last + ua, m_last, ub - ua, ptrs, h, w, kb, klast, False,
+                      NULL, 0, 0, NULL, NULL, 0, 0, 0, 0)
+            ua = ub
 
 
 cdef int _correlate_nd(
@@ -739,20 +1088,50 @@ cdef int _correlate_nd(
     """Returns 0 on success, -1 if a thread could not allocate its scratch."""
     cdef Py_ssize_t n_items = n_rows * n_chunks
     cdef Py_ssize_t gstride = max_chunk + klast - 1
-    cdef Py_ssize_t* poffs
-    # rows in pairs, sharing their loads and shuffles (ndconv_blk2*; AVX-512
-    # builds, where both rows' accumulators fit the 32 registers): kernels of
-    # one tap per source row (separable passes), and float32 kernels of 6+ taps
-    # per row with 2+ rows (2048^2, from memory: 7x7 and 15x15 15-25 % faster,
-    # 5x5 20 % slower, 3x3 no gain)
-    cdef bint pair = False
+    cdef Py_ssize_t* qoffs
+    cdef Py_ssize_t i
+    # rows in fours, sharing their loads and shuffles (ndconv_blk4_*; AVX-512
+    # builds, where four rows' accumulators fit the 32 registers)
+    cdef bint quad = NDCONV_SHUFFLE_BLOCK and nla > 0 and n_lead >= 2
     if num_t is float:
-        pair = NDCONV_SHUFFLE_BLOCK and (klast == 1 or klast >= 6) and n_lead >= 2 and unit and c1 - c0 >= 128
+        quad = quad and k_lead[nla - 1] >= 2 and m_last >= 64
     elif num_t is double:
-        pair = NDCONV_SHUFFLE_BLOCK and klast == 1 and n_lead >= 2 and unit and c1 - c0 >= 128
-    if pair:
-        n_items = ((n_rows + 1) // 2) * n_chunks
-    cdef Py_ssize_t item, i
+        quad = quad and k_lead[nla - 1] >= 2 and m_last >= 32
+    else:
+        quad = False
+    # rolling rows (ndconv_roll_*; AVX-512 builds): kernels whose leading taps
+    # are 2-7 rows of one axis (every 2-D kernel of up to 7 rows).  Rows that
+    # lie in a cval band are computed from a line of cval, not skipped: the
+    # same sums when every weight is finite, else not used.
+    cdef Py_ssize_t rw = 0, th = _TILE_ROWS, tpp = 0, tstride = _TILE_GATHER + klast - 1
+    cdef Py_ssize_t n_planes = 1, kb = k_lead[nla - 1] if nla > 0 else 1
+    cdef bint roll = False, finite = True
+    cdef Py_ssize_t* toffs
+    if (num_t is float or num_t is double) and NDCONV_SHUFFLE_BLOCK and nla > 0 and n_lead == kb:
+        if num_t is float:
+            rw = ndconv_roll_width(kb, 16)
+        else:
+            rw = ndconv_roll_width(kb, 8)
+        if skip_cval:
+            for i in range(n_lead * klast):
+                if not isfinite(w[i]):
+                    finite = False
+        roll = rw > 0 and m_last >= rw and finite
+        # every chunk must hold a strip (chunks are far wider unless the
+        # kernel has thousands of rows)
+        for i in range(n_chunks):
+            if bounds[i + 1] - bounds[i] < rw:
+                roll = False
+    if roll:
+        n_planes = n_rows // out_lead[nla - 1]
+        while th > 16 and n_planes * ((out_lead[nla - 1] + th - 1) // th) * n_chunks < 4 * n_threads:
+            th //= 2
+        tpp = (out_lead[nla - 1] + th - 1) // th
+        n_items = n_planes * tpp * n_chunks
+        quad = False
+    elif quad:
+        n_items = ((n_rows + 3) // 4) * n_chunks
+    cdef Py_ssize_t item
     cdef int failed = 0
     cdef int* failp = &failed   # written through a pointer: plain locals are thread-private in a parallel block
     cdef Py_ssize_t* idx
@@ -763,10 +1142,10 @@ cdef int _correlate_nd(
     cdef num_t* gbuf
     cdef num_t* cline
     # with unit stride only the border segments (at most one chunk wide) gather
-    cdef bint need_gather = (not unit) or c0 > 0 or c1 < m_last
+    cdef bint need_gather = (not unit) or c0 > 0 or c1 < m_last or roll
     if n_items <= 0:
         return 0
-    idx = jdx = offs = poffs = NULL
+    idx = jdx = offs = qoffs = toffs = NULL
     i = 0
     ptrs = wrows = NULL
     gbuf = cline = NULL
@@ -776,15 +1155,20 @@ cdef int _correlate_nd(
         n_threads = <int>n_items
     with parallel(num_threads=n_threads):
         # per-thread scratch: O(taps x chunk), independent of the input size
-        idx = <Py_ssize_t*>malloc((2 * nla + 3 * n_lead + 1) * sizeof(Py_ssize_t))
+        idx = <Py_ssize_t*>malloc((2 * nla + 5 * n_lead + th + kb) * sizeof(Py_ssize_t))
         jdx = idx + nla
         offs = jdx + nla
-        poffs = offs + n_lead
-        ptrs = <const num_t**>malloc((n_lead + 1) * sizeof(num_t*))
+        qoffs = offs + n_lead
+        toffs = qoffs + 4 * n_lead   # a tile's th + kb - 1 source rows
+        # a quad's source rows: (kb + 3) per group of kb taps, at most 4 * n_lead
+        ptrs = <const num_t**>malloc((4 * n_lead + th + kb) * sizeof(num_t*))
         wrows = <const num_t**>malloc((n_lead + 1) * sizeof(num_t*))
         cline = <num_t*>malloc(gstride * sizeof(num_t))
-        if need_gather:
-            gbuf = <num_t*>malloc(n_lead * gstride * sizeof(num_t))
+        if need_gather and roll:
+            gbuf = <num_t*>malloc((th + kb - 1) * tstride * sizeof(num_t))
+        elif need_gather:
+            # a quad gathers kb + 3 rows per group of kb taps: at most 4 n_lead
+            gbuf = <num_t*>malloc((4 * n_lead if quad else n_lead) * gstride * sizeof(num_t))
         else:
             gbuf = <num_t*>malloc(sizeof(num_t))
         if idx == NULL or ptrs == NULL or wrows == NULL or cline == NULL or gbuf == NULL:
@@ -798,11 +1182,15 @@ cdef int _correlate_nd(
         for item in prange(n_items, schedule="guided", chunksize=1):
             if idx == NULL or ptrs == NULL or wrows == NULL or cline == NULL or gbuf == NULL:
                 pass
-            elif pair:
-                _do_pair(item, n_rows, x, out, w, n_chunks, m_last, klast, n_lead, nla,
+            elif roll:
+                _do_tile(item, th, tpp, rw, x, out, w, n_chunks, m_last, klast, kb, nla,
+                         out_lead, k_lead, maps, bounds, unit, cval, x_span,
+                         idx, jdx, offs, toffs, ptrs, gbuf, tstride, cline)
+            elif quad:
+                _do_quad(item, n_rows, x, out, w, n_chunks, m_last, klast, n_lead, nla,
                          out_lead, k_lead, maps, bounds, c0, c1, unit,
-                         cval, skip_cval, 2 * n_threads if n_chunks == 1 else 0, x_span,
-                         n_rows * m_last, idx, jdx, offs, poffs, ptrs, wrows, gbuf, gstride, cline)
+                         cval, skip_cval, 4 * n_threads if n_chunks == 1 else 0, x_span,
+                         n_rows * m_last, idx, jdx, offs, qoffs, ptrs, wrows, gbuf, gstride, cline)
             else:
                 _do_item(item, x, out, w, n_chunks, m_last, klast, n_lead, nla,
                          out_lead, k_lead, maps, bounds, c0, c1, unit,
