@@ -67,6 +67,10 @@ def _flat_span(x):
     """A 1-D view of every element ``x`` can address, from its lowest address,
     and the per-axis element strides relative to that view."""
     item = x.itemsize
+    if not x.flags.aligned:
+        # the AVX-512 blocks load whole aligned vectors around each row (a
+        # copy: ascontiguousarray keeps a contiguous, unaligned array)
+        x = x.copy()
     if x.flags.c_contiguous:
         # The span is the array itself.  Only size-1 axes can have odd (even
         # negative or non-element) strides here, and they never move the

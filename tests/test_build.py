@@ -112,11 +112,12 @@ def _builds(*names):
                     reason="needs a CPU and an install with both the AVX2 and AVX-512 builds")
 def test_avx512_shuffle_block_is_bitwise_the_fma_sum(monkeypatch):
     # The AVX-512 float32/float64 blocks build half their shifted vectors by
-    # shuffling aligned loads, and compute kernels of one tap per row two
-    # output rows at a time (an odd row count leaves a single one); every
-    # output keeps its tap order and fused multiply-adds, so they must equal
-    # the AVX2 build's plain FMA blocks bit for bit, for every misalignment of
-    # the rows (the column offsets) and kernel width.
+    # shuffling aligned loads, and share them between output rows (rolling
+    # rows for kernels of 2-7 rows, four rows at a time above); every output
+    # keeps its tap order and fused multiply-adds, so they must equal the AVX2
+    # build's plain FMA blocks bit for bit, for every misalignment of the rows
+    # (the column offsets) and kernel width.  tests/test_row_blocks.py covers
+    # the row-sharing geometry.
     import numpy as np
     from ndconv import _direct
     _core_avx2, _core_avx512 = _builds("_core_avx2", "_core_avx512")
@@ -124,7 +125,7 @@ def test_avx512_shuffle_block_is_bitwise_the_fma_sum(monkeypatch):
     cases = [(dt, off, ks) for dt, lanes in ((np.float32, 16), (np.float64, 8))
              for off in range(lanes + 1)
              for ks in [(3, 3), (5, 5), (2, 7), (4, 16), (3, 17), (1, 33),
-                        (2, 1), (7, 1), (15, 1)]]   # one tap per row: the paired-rows block
+                        (2, 1), (7, 1), (15, 1)]]   # one tap per row
     for dtype, off, kshape in cases:
         x = rng.standard_normal((31, 600)).astype(dtype)[:, off:off + 560]   # rows at every alignment
         k = rng.standard_normal(kshape).astype(dtype)

@@ -1,0 +1,130 @@
+"""The AVX-512 row-sharing blocks of the direct path.
+
+Kernels whose leading taps are 2-7 rows of one axis (every 2-D kernel of up to
+7 rows) run the rolling-rows kernel: tiles of up to 64 output rows, column
+strips of 64 float32 / 32 float64 outputs (48 / 24 for 6-7 rows) swept down
+the tile, border columns from gathered rows.  Other kernels of 2+ rows run
+four output rows at a time.  Both keep every output's tap order and fused
+multiply-adds, so besides the accuracy contract they must equal the plain
+one-row blocks bit for bit: the AVX2 build (which has neither) is the
+reference here.  The shapes put the tile, strip and quad boundaries, and the
+border runs, at every kind of position: partial tiles and strips, rows fewer
+than a tile, images one strip wide, cval rows at the top and bottom.
+"""
+import numpy as np
+import pytest
+
+import ndconv
+from ndconv import _direct, _dispatch
+from conftest import assert_contract, oracle, random_array
+
+
+def _builds():
+    import importlib
+    try:
+        return [importlib.import_module("ndconv." + n) for n in ("_core_avx2", "_core_avx512")]
+    except ImportError:
+        return None
+
+
+needs_avx512 = pytest.mark.skipif(
+    not (_dispatch._base.cpu_has_avx512() and _builds()),
+    reason="needs a CPU and an install with both the AVX2 and AVX-512 builds")
+
+BOUNDARIES = ["constant", "edge", "symmetric", "reflect", "wrap"]
+# (x shape, kernel shape): rolling (2-D, 2-7 rows; 3-D with one leading kernel
+# axis) and four-row (8+ rows, or taps over two leading axes) cases
+CASES = [
+    ((70, 170), (5, 5)),       # a tile and a bit; strips + a partial one
+    ((13, 100), (3, 3)),       # fewer rows than a tile
+    ((129, 200), (7, 6)),      # 48-wide strips
+    ((40, 110), (2, 9)),       # even kernel rows, wide rows of taps
+    ((66, 300), (4, 1)),       # one tap per row
+    ((3, 120), (6, 5)),        # fewer output rows than kernel rows
+    ((37, 180), (9, 4)),       # four-row block
+    ((4, 23, 170), (1, 5, 3)),  # rolling, 3-D: tiles end with each plane
+    ((6, 11, 100), (2, 3, 3)),  # four-row block with two leading axes
+]
+# Row lengths avoid the AVX2 build's interior segments narrower than its
+# 32-wide block: it computes those (rows < 32 wide too) with an 8-wide block
+# whose products gcc rounds before adding, 1 ulp off every other block.
+
+
+def _bitwise(monkeypatch, x, k, **kw):
+    avx2, avx512 = _builds()
+    res = []
+    for mod in (avx2, avx512):
+        monkeypatch.setattr(_direct, "core", lambda m=mod: m)
+        res.append(ndconv.correlate(x, k, method="direct", **kw))
+    np.testing.assert_array_equal(res[1], res[0])
+    return res[1]
+
+
+@needs_avx512
+@pytest.mark.parametrize("xs,ks", CASES)
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_bitwise_the_one_row_blocks(rng, monkeypatch, xs, ks, boundary):
+    for dtype in ("float32", "float64"):
+        x = random_array(rng, xs, dtype)
+        k = random_array(rng, ks, dtype)
+        origin = [int(rng.integers(-(kk // 2), (kk - 1) // 2 + 1)) for kk in ks]
+        cval = 0.0 if dtype == "float32" else 1.5   # cval 0: cval rows may not be skipped
+        modes = ("same", "full", "valid") if all(n >= kk for n, kk in zip(xs, ks)) else ("same", "full")
+        for mode in modes:
+            res = _bitwise(monkeypatch, x, k, mode=mode, boundary=boundary, cval=cval,
+                           origin=origin if mode == "same" else 0, workers=2)
+            ref, absconv = oracle(x, k, mode, boundary, cval=cval,
+                                  origin=origin if mode == "same" else 0)
+            assert_contract(res, ref, absconv, k.size, dtype)
+
+
+@needs_avx512
+@pytest.mark.parametrize("layout", ["strided", "reversed", "fortran", "unaligned"])
+def test_bitwise_any_layout(rng, monkeypatch, layout):
+    # non-unit strides gather every column; reversed rows have negative strides
+    base = random_array(rng, (170, 340), "float32")
+    x = {"strided": base[::2, ::2], "reversed": base[::-1, ::-1],
+         "fortran": np.asfortranarray(base)}.get(layout)
+    if layout == "unaligned":
+        buf = np.zeros(base.nbytes + 4, np.uint8)
+        x = np.frombuffer(buf.data, np.float32, base.size, offset=2).reshape(base.shape)
+        x[...] = base
+        assert not x.flags.aligned
+    for ks in ((5, 5), (7, 3), (10, 10)):
+        k = random_array(rng, ks, "float32")
+        res = _bitwise(monkeypatch, x, k, mode="same", boundary="reflect", workers=2)
+        ref, absconv = oracle(x, k, "same", "reflect")
+        assert_contract(res, ref, absconv, k.size, "float32")
+
+
+@needs_avx512
+def test_nonfinite_kernel_with_zero_padding(monkeypatch):
+    # cval rows computed instead of skipped would give inf * 0 = nan where the
+    # one-row path skips them: such kernels keep the one-row path
+    x = np.ones((100, 200), np.float32)
+    k = np.ones((5, 5), np.float32)
+    k[4, 2] = np.inf
+    res = _bitwise(monkeypatch, x, k, mode="same", boundary="constant", workers=2)
+    assert np.isinf(res[:-2]).all()
+
+
+@pytest.mark.parametrize("xs,ks", CASES)
+def test_thread_counts_agree_bitwise(rng, xs, ks):
+    x = random_array(rng, xs, "float32")
+    k = random_array(rng, ks, "float32")
+    res = [ndconv.correlate(x, k, "same", boundary="reflect", method="direct", workers=n)
+           for n in (1, 2, 3)]
+    np.testing.assert_array_equal(res[1], res[0])
+    np.testing.assert_array_equal(res[2], res[0])
+
+
+def test_large_image_against_oracle(rng):
+    # many tiles and strips per thread, both in-place and gathered columns
+    x = random_array(rng, (300, 1100), "float32")
+    for ks in ((5, 5), (7, 7), (3, 8)):
+        k = random_array(rng, ks, "float32")
+        ref, absconv = oracle(x, k, "same", "symmetric")
+        for workers in (1, 2):
+            res = ndconv.correlate(x, k, "same", boundary="symmetric", method="direct",
+                                   workers=workers)
+            assert_contract(res, ref, absconv, k.size, "float32")
