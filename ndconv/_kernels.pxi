@@ -346,6 +346,10 @@ cdef extern from *:
                     NDCONV_PREFETCH(p + pfd + e);                                                   \
             _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) win[v] = LOAD(pa + v * L);          \
             win[NV] = NV * L <= top ? LOAD(pa + NV * L) : SETZERO();                                \
+            /* kernel rows tlo..thi reach output rows of the strip (all of  \
+               them but in the first and last KB - 1 source rows) */        \
+            int tlo = r - h + 1 > 0 ? (int)(r - h + 1) : 0, thi = r < KB - 1 ? (int)r : KB - 1;     \
+            int full = tlo == 0 && thi == KB - 1;                                                   \
             for (Py_ssize_t j = 0; j < klast; j++, s++) {                                           \
                 V x[NV];                                                                            \
                 if (s >= L) {   /* slide the window one vector on */                                \
@@ -364,9 +368,11 @@ cdef extern from *:
                         x[v] = PERM(win[v], ix, win[v + 1]);                                        \
                 }                                                                                   \
                 _Pragma("GCC unroll 16") for (int t = 0; t < KB; t++) {                             \
-                    V wv = SET1(w[t * klast + j]);                                                  \
-                    _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                            \
-                        acc[t][v] = FMADD(wv, x[v], acc[t][v]);                                     \
+                    if (full || (t >= tlo && t <= thi)) {                                           \
+                        V wv = SET1(w[t * klast + j]);                                              \
+                        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                        \
+                            acc[t][v] = FMADD(wv, x[v], acc[t][v]);                                 \
+                    }                                                                               \
                 }                                                                                   \
             }                                                                                       \
             if (r >= KB - 1) {                                                                      \
