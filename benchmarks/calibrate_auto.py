@@ -30,6 +30,8 @@ DIRECT_CASES = [
     ((64, 64, 64), (3, 3, 3)), ((64, 64, 64), (5, 5, 5)), ((32, 32, 32), (7, 7, 7)),
     ((20, 20, 20, 20), (3, 3, 3, 3)), ((128, 128, 128), (5, 5, 5)), ((4096, 50), (5, 5)),
     ((16, 16, 16, 16, 16), (3, 3, 3, 3, 3)),
+    ((1024, 1024), (7, 7)), ((2048, 256), (4, 4)), ((256, 1024), (6, 1)), ((1024, 512), (11, 11)),
+    ((1024, 1024), (3, 3)), ((1024, 1024), (2, 5)), ((128, 4096), (5, 3)), ((1024, 1024), (3, 1)),
 ]
 FFT_CASES = [
     ((64,), (9,)), ((32, 32), (5, 5)), ((8, 8, 8), (3, 3, 3)),
@@ -97,18 +99,20 @@ def main(argv=None):
             t = median_time(lambda: ndconv.correlate(x, k, "same", method="direct", workers=1))
             rows.append(_method.direct_features(x.shape, k.shape, dt, 1))
             times.append(t)
-        (call, per_tap, per_setup, per_row_tap, per_merged), worst = fit(rows, times)
+        (call, per_tap, per_setup, per_row_tap, per_merged, per_roll, per_roll_shift,
+         per_roll_out), worst = fit(rows, times)
         x, k = data((1024, 1024), dt, rng), data((7, 7), dt, rng)
         t1 = median_time(lambda: ndconv.correlate(x, k, "same", method="direct", workers=1))
         t2 = median_time(lambda: ndconv.correlate(x, k, "same", method="direct", workers=2))
         eff = min(1.0, t1 / t2 / 2)
         model["direct"][dt] = {"call": call, "per_tap": per_tap, "per_setup": per_setup,
                                "per_row_tap": per_row_tap, "per_merged": per_merged,
-                               "thread_eff": round(eff, 3)}
+                               "per_roll": per_roll, "per_roll_shift": per_roll_shift,
+                               "per_roll_out": per_roll_out, "thread_eff": round(eff, 3)}
         print("direct %-10s call %.2e s, %.2f Gtap/s, setup %.1f ns, row-tap %.3f ns, merged %.2f G/s, "
-              "2-thread eff %.2f, worst fit x%.2f"
+              "rolling %.2f G/s, 2-thread eff %.2f, worst fit x%.2f"
               % (dt, call, 1e-9 / max(per_tap, 1e-30), per_setup * 1e9, per_row_tap * 1e9,
-                 1e-9 / max(per_merged, 1e-30), eff, worst))
+                 1e-9 / max(per_merged, 1e-30), 1e-9 / max(per_roll, 1e-30), eff, worst))
     per_log = {}
     for dt in DTYPES:
         rows, times = [], []

@@ -1106,6 +1106,29 @@ cdef inline void _do_tile(
             ua = ub
 
 
+cdef inline int _row_mode(Py_ssize_t lanes, Py_ssize_t n_lead, Py_ssize_t nla, Py_ssize_t kb,
+                          Py_ssize_t m_last) noexcept nogil:
+    """How the plain path shares work between output rows: 0 one row at a
+    time, 1 four rows (ndconv_blk4_*), 2 rolling rows (ndconv_roll_*; unless
+    the weights are not finite and cval rows would be skipped, or a column
+    chunk is narrower than a strip: then four rows).  ``lanes``: samples per
+    vector (0: a dtype without these blocks); ``kb``: the kernel's size along
+    the last leading axis."""
+    cdef Py_ssize_t rw
+    if not NDCONV_SHUFFLE_BLOCK or lanes == 0 or nla == 0 or n_lead < 2 or kb < 2:
+        return 0
+    rw = ndconv_roll_width(kb, lanes)
+    if n_lead == kb and rw > 0 and m_last >= rw:
+        return 2
+    return 1 if m_last >= 4 * lanes else 0
+
+
+def row_mode(str kind, Py_ssize_t n_lead, Py_ssize_t kb, Py_ssize_t m_last):
+    """``_row_mode`` for a dtype kind (``numpy.dtype.char``), for the cost
+    model: 0 one row at a time, 1 four rows, 2 rolling rows."""
+    return _row_mode(16 if kind == "f" else (8 if kind == "d" else 0), n_lead, 1, kb, m_last)
+
+
 cdef int _correlate_nd(
         const num_t* x, num_t* out, const num_t* w,
         Py_ssize_t n_rows, Py_ssize_t m_last, Py_ssize_t klast,
@@ -1121,13 +1144,13 @@ cdef int _correlate_nd(
     cdef Py_ssize_t i
     # rows in fours, sharing their loads and shuffles (ndconv_blk4_*; AVX-512
     # builds, where four rows' accumulators fit the 32 registers)
-    cdef bint quad = NDCONV_SHUFFLE_BLOCK and nla > 0 and n_lead >= 2
+    cdef Py_ssize_t lanes = 0
     if num_t is float:
-        quad = quad and k_lead[nla - 1] >= 2 and m_last >= 64
+        lanes = 16
     elif num_t is double:
-        quad = quad and k_lead[nla - 1] >= 2 and m_last >= 32
-    else:
-        quad = False
+        lanes = 8
+    cdef int mode = _row_mode(lanes, n_lead, nla, k_lead[nla - 1] if nla > 0 else 1, m_last)
+    cdef bint quad = mode == 1
     # rolling rows (ndconv_roll_*; AVX-512 builds): kernels whose leading taps
     # are 2-7 rows of one axis (every 2-D kernel of up to 7 rows).  Rows that
     # lie in a cval band are computed from a line of cval, not skipped: the
@@ -1136,21 +1159,20 @@ cdef int _correlate_nd(
     cdef Py_ssize_t n_planes = 1, kb = k_lead[nla - 1] if nla > 0 else 1
     cdef bint roll = False, finite = True
     cdef Py_ssize_t* toffs
-    if (num_t is float or num_t is double) and NDCONV_SHUFFLE_BLOCK and nla > 0 and n_lead == kb:
-        if num_t is float:
-            rw = ndconv_roll_width(kb, 16)
-        else:
-            rw = ndconv_roll_width(kb, 8)
-        if skip_cval:
-            for i in range(n_lead * klast):
-                if not isfinite(w[i]):
-                    finite = False
-        roll = rw > 0 and m_last >= rw and finite
+    if mode == 2:
+        rw = ndconv_roll_width(kb, lanes)
+        if num_t is float or num_t is double:
+            if skip_cval:
+                for i in range(n_lead * klast):
+                    if not isfinite(w[i]):
+                        finite = False
+        roll = finite
         # every chunk must hold a strip (chunks are far wider unless the
         # kernel has thousands of rows)
         for i in range(n_chunks):
             if bounds[i + 1] - bounds[i] < rw:
                 roll = False
+        quad = not roll and m_last >= 4 * lanes
     if roll:
         n_planes = n_rows // out_lead[nla - 1]
         while th > 16 and n_planes * ((out_lead[nla - 1] + th - 1) // th) * n_chunks < 4 * n_threads:

@@ -32,32 +32,46 @@ def _key(dtype):
 
 def direct_features(out_shape, w_shape, dtype, n_threads, order=None):
     """The direct model's features: ``[1, multiply-adds, pointer setups,
-    (output, leading tap) pairs, merged-path cost]``, the last one alone when
-    ``_direct`` takes its merged path (its cost in multiply-adds, copies
-    included), the middle three alone otherwise."""
+    (output, leading tap) pairs, merged-path cost, rolling-rows multiply-adds,
+    rolling-rows shifted vectors, rolling-rows outputs]``.
+
+    The merged path (its cost in multiply-adds, copies included) and the
+    rolling rows have features of their own (the rolling rows build one
+    shifted vector per output and tap of a kernel row, shared by the kernel
+    rows, and small kernels there are bound by that and by memory); the
+    plain path has the second to fourth, with a quarter of the block starts
+    when the core computes four rows at a time (``_core.row_mode``)."""
     if order is not None:
         out_shape = tuple(out_shape[a] for a in order)
         w_shape = tuple(w_shape[a] for a in order)
     plan = _direct._merge_plan(out_shape, w_shape, np.dtype(dtype).itemsize, n_threads)
     if plan is not None:
-        return [1.0, 0.0, 0.0, 0.0, float(plan[2])]
+        return [1.0, 0.0, 0.0, 0.0, float(plan[2]), 0.0, 0.0, 0.0]
     taps = math.prod(w_shape)
     n_out = math.prod(out_shape)
     m_last, k_last = out_shape[-1], w_shape[-1]
+    n_lead = taps // k_last
+    mode = _direct.core().row_mode(np.dtype(dtype).char, n_lead,
+                                   w_shape[-2] if len(w_shape) > 1 else 1, m_last)
+    if mode == 2:
+        return [1.0, 0.0, 0.0, 0.0, 0.0, float(n_out * taps), float(n_out * k_last), float(n_out)]
     chunks = -(-m_last // _direct._MAX_CHUNK) if m_last else 0
-    setups = (n_out // max(1, m_last)) * chunks * (taps // k_last)
-    return [1.0, float(n_out * taps), float(setups), float(n_out * (taps // k_last)), 0.0]
+    setups = (n_out // max(1, m_last)) * chunks * n_lead
+    row_taps = n_out * n_lead / (4 if mode == 1 else 1)
+    return [1.0, float(n_out * taps), float(setups), float(row_taps), 0.0, 0.0, 0.0, 0.0]
 
 
 def direct_seconds(out_shape, w_shape, dtype, n_threads, order=None):
-    """Estimated seconds of the direct kernel: a per-call cost, then either the
-    plain path's multiply-adds, per-(row, chunk, leading tap) pointer setups and
-    per-(output, leading tap) block starts, or the merged path's cost.
-    ``order`` is the axis permutation the kernel runs in (rows along its last)."""
+    """Estimated seconds of the direct kernel: a per-call cost, then the plain
+    path's multiply-adds, per-(row, chunk, leading tap) pointer setups and
+    per-(output, leading tap) block starts, or the merged path's cost, or the
+    rolling rows' multiply-adds, shifted vectors and outputs.  ``order`` is the axis permutation the kernel
+    runs in (rows along its last)."""
     p = MODEL["direct"][_key(dtype)]
     f = direct_features(out_shape, w_shape, dtype, n_threads, order)
     work = (f[1] * p["per_tap"] + f[2] * p["per_setup"] + f[3] * p.get("per_row_tap", 0.0)
-            + f[4] * p.get("per_merged", p["per_tap"]))
+            + f[4] * p.get("per_merged", p["per_tap"]) + f[5] * p.get("per_roll", p["per_tap"])
+            + f[6] * p.get("per_roll_shift", 0.0) + f[7] * p.get("per_roll_out", 0.0))
     return p["call"] + work / max(1.0, p["thread_eff"] * n_threads)
 
 
