@@ -21,11 +21,21 @@
 # interior, unit-stride samples (the common case), otherwise into a small
 # per-thread gather buffer (borders, non-unit strides) or a line of cval.  Then
 # one register-blocked pass computes every output of the chunk from all taps, so
-# each output is loaded and stored once, whatever the kernel size.  Each output
-# has exactly one writer and a fixed summation order, so results are bitwise
-# identical for any number of threads and any schedule.  Items are handed out
-# dynamically: a thread that shares its core with another process takes fewer
-# of them instead of holding up the call.
+# each output is loaded and stored once, whatever the kernel size.
+#
+# In the AVX-512 build, neighbouring output rows share the work of the source
+# rows they have in common: an item is then four rows (``_do_quad``), or, for
+# kernels of 2-7 rows along one axis (2-D kernels), a tile of up to 64 rows
+# whose column strips are swept down with the accumulators of every row a
+# source row reaches kept in registers (``_do_tile``, "rolling rows").  Each
+# shifted vector then feeds up to 4 or kb multiply-adds instead of one.
+#
+# Each output has exactly one writer (or, where a run is widened, one thread
+# writing the same value twice) and a fixed summation order, the same in every
+# block: results are bitwise identical for any number of threads, any
+# schedule and any of the blocks.  Items are handed out dynamically: a thread
+# that shares its core with another process takes fewer of them instead of
+# holding up the call.
 
 from cython.parallel cimport parallel, prange
 from libc.math cimport isfinite
