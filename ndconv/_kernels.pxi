@@ -959,9 +959,11 @@ cdef inline void _do_quad(
 
 
 # Rolling-path geometry: rows per tile (fewer when that leaves too few tiles
-# to share between threads), and the widest run of border columns gathered at
-# a time (tile rows x this, per thread).
-DEF _TILE_ROWS = 64
+# to share between threads; 128 rather than 64: 5 % faster at 2048^2 5x5, as
+# each tile re-reads kb - 1 source rows and computes kb - 1 ramp rows), and
+# the widest run of border columns gathered at a time (tile rows x this, per
+# thread).
+DEF _TILE_ROWS = 128
 DEF _TILE_GATHER = 256
 
 
@@ -973,7 +975,8 @@ cdef inline void _roll_sum(num_t* o, Py_ssize_t ostr, Py_ssize_t n, const num_t*
     """``h`` output rows (``ostr`` apart) over ``n`` columns, n at least one
     strip (the tail overlaps, as in _block_sum); see ndconv_roll_*.
 
-    With ``prefetch``, each strip prefetches the next one of its source rows,
+    With ``prefetch``, each strip prefetches the strip two on of its source
+    rows (one on was 5-7 % slower at 2048^2 5x5; four on no faster),
     and the strips share out prefetching (a) the first strip of ``pn_rows``
     rows from ``pn`` (``pn_str`` apart; the next tile's, which would otherwise
     start cold: 68 rows, each a miss to memory) and (b) ``n_ab`` samples from
@@ -988,7 +991,7 @@ cdef inline void _roll_sum(num_t* o, Py_ssize_t ostr, Py_ssize_t n, const num_t*
     while c < n:
         if c + rw > n:
             c = n - rw
-        pfd = rw if prefetch and c + 2 * rw <= n else 0
+        pfd = 2 * rw if prefetch and c + 3 * rw <= n else 0
         if prefetch and pn != NULL:
             r = si * pn_rows // n_strips
             r1 = (si + 1) * pn_rows // n_strips

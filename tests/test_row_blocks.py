@@ -128,3 +128,14 @@ def test_large_image_against_oracle(rng):
             res = ndconv.correlate(x, k, "same", boundary="symmetric", method="direct",
                                    workers=workers)
             assert_contract(res, ref, absconv, k.size, "float32")
+
+
+@needs_avx512
+def test_bitwise_full_height_tiles(rng, monkeypatch):
+    # one thread and 600 rows: tiles of the full 128 rows and a partial one
+    x = random_array(rng, (600, 200), "float32")
+    for ks in ((5, 5), (7, 2)):
+        k = random_array(rng, ks, "float32")
+        res = _bitwise(monkeypatch, x, k, mode="same", boundary="wrap", workers=1)
+        ref, absconv = oracle(x, k, "same", "wrap")
+        assert_contract(res, ref, absconv, k.size, "float32")
