@@ -1,7 +1,7 @@
 """The AVX-512 row-sharing blocks of the direct path.
 
 Kernels whose leading taps are 2-7 rows of one axis (every 2-D kernel of up to
-7 rows) run the rolling-rows kernel: tiles of up to 64 output rows, column
+7 rows) run the rolling-rows kernel: tiles of up to 128 output rows, column
 strips of 64 float32 / 32 float64 outputs (48 / 24 for 6-7 rows) swept down
 the tile, border columns from gathered rows.  Other kernels of 2+ rows run
 four output rows at a time.  Both keep every output's tap order and fused
