@@ -205,7 +205,10 @@ def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out, un
     else:
         tables = _tables.__wrapped__(*key)
     oshape_a, kshape_a, params, bands, bounds, width, c0, c1 = tables
-    skip_cval = bool(cval == 0)
+    # rows that lie wholly in a band of cval 0 add nothing -- unless a weight
+    # is inf or nan, whose product with 0 is nan (as numpy.pad + a direct sum,
+    # and scipy.ndimage, give)
+    skip_cval = bool(cval == 0) and bool(np.isfinite(wp).all())
     plan = _merge_plan(oshape, wp.shape, xp.itemsize, int(n_threads))
     if plan is not None:
         mod.correlate_merged(flat, op.reshape(-1), wp.reshape(-1), oshape_a, kshape_a, params,

@@ -392,3 +392,19 @@ def test_int64_cval_is_exact():
     with pytest.raises(ValueError, match="not an integer"):
         correlate_nd(np.zeros(1, np.int64), np.ones(2, np.int64), "full", "constant", 0.5, 0, None,
                      "direct", 1, None, compute_dtype=np.int64)
+
+
+@pytest.mark.parametrize("shape,kshape", [((40,), (5,)), ((30, 90), (3, 5)), ((6, 7, 40), (3, 1, 3))])
+def test_nonfinite_weight_times_zero_padding_is_nan(shape, kshape):
+    # inf * 0 = nan where a kernel tap meets the padding, as numpy.pad + a
+    # direct sum and scipy.ndimage give (cval rows may only be skipped for
+    # finite kernels)
+    import scipy.ndimage as ndi
+    x = np.ones(shape)
+    k = np.ones(kshape)
+    k.flat[0] = np.inf
+    res = ndconv.correlate(x, k, "same", boundary="constant", method="direct")
+    ref = ndi.correlate(x, k, mode="constant")
+    np.testing.assert_array_equal(np.isnan(res), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(res), np.isinf(ref))
+    assert np.isnan(res).any()

@@ -99,13 +99,17 @@ def test_bitwise_any_layout(rng, monkeypatch, layout):
 
 @needs_avx512
 def test_nonfinite_kernel_with_zero_padding(monkeypatch):
-    # cval rows computed instead of skipped would give inf * 0 = nan where the
-    # one-row path skips them: such kernels keep the one-row path
+    # a weight of inf times the zero padding is nan, as numpy.pad + a direct
+    # sum (and scipy.ndimage) give: rows of padding are computed, not skipped
+    import scipy.ndimage as ndi
     x = np.ones((100, 200), np.float32)
     k = np.ones((5, 5), np.float32)
     k[4, 2] = np.inf
     res = _bitwise(monkeypatch, x, k, mode="same", boundary="constant", workers=2)
-    assert np.isinf(res[:-2]).all()
+    ref = ndi.correlate(x.astype(np.float64), k.astype(np.float64), mode="constant")
+    np.testing.assert_array_equal(np.isnan(res), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(res), np.isinf(ref))
+    assert np.isnan(res[-2:]).all() and np.isinf(res[:-2]).all()
 
 
 @pytest.mark.parametrize("xs,ks", CASES)
