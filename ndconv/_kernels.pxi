@@ -246,13 +246,49 @@ cdef extern from *:
        those of every other block.  Not inlined: inside the caller's parallel
        region gcc ran short of general registers and spilled the loop's
        scalars (5x5 at 70 instead of 180 GFLOP/s). */
+    /* The shifted vectors of the row-sharing blocks below, as in the one-row
+       blocks: for source row ``p`` (``klast`` taps), a window ``win`` of NV + 1
+       aligned vectors from ``pa``; tap j's NV vectors x[v] = p[j + v L ..] are
+       shuffled from it for even j, loaded unaligned for odd j (and for every
+       tap of a one-tap row, where a window would cost more than it saves).
+       Every array index is a constant once the loops over v are unrolled, so
+       gcc keeps the arrays in registers. */
+    #define NDCONV_WINDOW(T, V, L, NV, LOAD, SETZERO)                                         \
+        Py_ssize_t s = (Py_ssize_t)(((uintptr_t)p & 63) / sizeof(T));                        \
+        const T* pa = p - s;                                                                 \
+        Py_ssize_t top = s + NV * L - 1 + klast - 1, next = (NV + 1) * L;                    \
+        V win[NV + 1];                                                                       \
+        _Pragma("GCC unroll 8") for (int v = 0; v <= NV; v++) win[v] = SETZERO();             \
+        if (klast > 1) {                                                                     \
+            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) win[v] = LOAD(pa + v * L);   \
+            if (NV * L <= top) win[NV] = LOAD(pa + NV * L);                                  \
+        }
+    #define NDCONV_SHIFTED(T, V, L, NV, IDX, LOAD, LOADU, PERM)                                \
+        V x[NV];                                                                             \
+        if (s >= L) {   /* slide the window one vector on */                                 \
+            s -= L;                                                                          \
+            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) win[v] = win[v + 1];         \
+            if (next <= top) win[NV] = LOAD(pa + next);                                      \
+            next += L;                                                                       \
+        }                                                                                    \
+        if ((j & 1) || klast == 1) {                                                         \
+            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) x[v] = LOADU(p + j + v * L); \
+        } else if (s == 0) {                                                                 \
+            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) x[v] = win[v];               \
+        } else {                                                                             \
+            __m512i ix = _mm512_load_si512((const void*)IDX[s]);                             \
+            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                             \
+                x[v] = PERM(win[v], ix, win[v + 1]);                                         \
+        }
     #define NDCONV_FMA4(V, SET1, FMADD, U, W, A0, A1, A2, A3)                                \
         if (U) { V wv = SET1((W)[j]);                                                       \
-                 A0 = FMADD(wv, x0, A0); A1 = FMADD(wv, x1, A1);                            \
-                 A2 = FMADD(wv, x2, A2); A3 = FMADD(wv, x3, A3); }
+                 A0 = FMADD(wv, x[0], A0); A1 = FMADD(wv, x[1], A1);                        \
+                 A2 = FMADD(wv, x[2], A2); A3 = FMADD(wv, x[3], A3); }
+    /* (Accumulators as named registers: as arrays, 7-9 % slower at 9x9-15x15.) */
     #define NDCONV_BLK4(NAME, T, V, L, IDX, SETZERO, SET1, LOAD, LOADU, STOREU, FMADD, PERM) \
-    static __attribute__((noinline)) void NAME(T* o, Py_ssize_t ostr, Py_ssize_t c, const T** src, const T* w,  \
-                            Py_ssize_t n_groups, Py_ssize_t kb, Py_ssize_t klast) {          \
+    static __attribute__((noinline)) void NAME(T* o, Py_ssize_t ostr, Py_ssize_t c, const T** src, \
+                                               const T* w, Py_ssize_t n_groups, Py_ssize_t kb,   \
+                                               Py_ssize_t klast) {                               \
         V a00 = SETZERO(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00,  \
           a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00,       \
           a32 = a00, a33 = a00;                                                             \
@@ -261,41 +297,16 @@ cdef extern from *:
             const T* wg = w + g * kb * klast;                                               \
             for (Py_ssize_t r = 0; r < kb + 3; r++) {                                       \
                 const T* p = sg[r] + c;                                                     \
-                /* kernel row r - i of output row i, if it exists */                        \
+                /* output row i takes kernel row r - i, if it exists */                     \
                 int u0 = r < kb, u1 = r >= 1 && r <= kb, u2 = r >= 2 && r <= kb + 1,        \
                     u3 = r >= 3;                                                            \
                 const T* w0 = wg + r * klast;                                               \
                 const T* w1 = w0 - klast;                                                   \
                 const T* w2 = w1 - klast;                                                   \
                 const T* w3 = w2 - klast;                                                   \
-                Py_ssize_t s = (Py_ssize_t)(((uintptr_t)p & 63) / sizeof(T));              \
-                const T* pa = p - s;                                                        \
-                Py_ssize_t top = s + 4 * L - 1 + klast - 1, next = 5 * L;                   \
-                V v0 = SETZERO(), v1 = v0, v2 = v0, v3 = v0, v4 = v0;                       \
-                if (klast > 1) {                                                            \
-                    v0 = LOAD(pa); v1 = LOAD(pa + L); v2 = LOAD(pa + 2 * L);                \
-                    v3 = LOAD(pa + 3 * L);                                                  \
-                    if (4 * L <= top) v4 = LOAD(pa + 4 * L);                                \
-                }                                                                           \
+                NDCONV_WINDOW(T, V, L, 4, LOAD, SETZERO)                                    \
                 for (Py_ssize_t j = 0; j < klast; j++, s++) {                               \
-                    V x0, x1, x2, x3;                                                       \
-                    if (s >= L) {   /* slide the window one vector on */                    \
-                        s -= L;                                                             \
-                        v0 = v1; v1 = v2; v2 = v3; v3 = v4;                                 \
-                        if (next <= top) v4 = LOAD(pa + next);                              \
-                        next += L;                                                          \
-                    }                                                                       \
-                    if ((j & 1) || klast == 1) {                                            \
-                        const T* q = p + j;                                                 \
-                        x0 = LOADU(q); x1 = LOADU(q + L); x2 = LOADU(q + 2 * L);            \
-                        x3 = LOADU(q + 3 * L);                                              \
-                    } else if (s == 0) {                                                    \
-                        x0 = v0; x1 = v1; x2 = v2; x3 = v3;                                 \
-                    } else {                                                                \
-                        __m512i ix = _mm512_load_si512((const void*)IDX[s]);                \
-                        x0 = PERM(v0, ix, v1); x1 = PERM(v1, ix, v2);                       \
-                        x2 = PERM(v2, ix, v3); x3 = PERM(v3, ix, v4);                       \
-                    }                                                                       \
+                    NDCONV_SHIFTED(T, V, L, 4, IDX, LOAD, LOADU, PERM)                      \
                     NDCONV_FMA4(V, SET1, FMADD, u0, w0, a00, a01, a02, a03)                \
                     NDCONV_FMA4(V, SET1, FMADD, u1, w1, a10, a11, a12, a13)                \
                     NDCONV_FMA4(V, SET1, FMADD, u2, w2, a20, a21, a22, a23)                \
@@ -347,36 +358,16 @@ cdef extern from *:
             _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[t][v] = SETZERO();              \
         for (Py_ssize_t r = 0; r < h + KB - 1; r++) {                                               \
             const T* p = src[r] + c;                                                                \
-            Py_ssize_t s = (Py_ssize_t)(((uintptr_t)p & 63) / sizeof(T));                           \
-            const T* pa = p - s;                                                                    \
-            Py_ssize_t top = s + NV * L - 1 + klast - 1, next = (NV + 1) * L;                       \
-            V win[NV + 1];                                                                          \
             if (pfd > 0)                                                                            \
                 for (Py_ssize_t e = 0; e < NV * L; e += 64 / sizeof(T))                             \
                     NDCONV_PREFETCH(p + pfd + e);                                                   \
-            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) win[v] = LOAD(pa + v * L);          \
-            win[NV] = NV * L <= top ? LOAD(pa + NV * L) : SETZERO();                                \
+            NDCONV_WINDOW(T, V, L, NV, LOAD, SETZERO)                                               \
             /* kernel rows tlo..thi reach output rows of the strip (all of  \
                them but in the first and last KB - 1 source rows) */        \
             int tlo = r - h + 1 > 0 ? (int)(r - h + 1) : 0, thi = r < KB - 1 ? (int)r : KB - 1;     \
             int full = tlo == 0 && thi == KB - 1;                                                   \
             for (Py_ssize_t j = 0; j < klast; j++, s++) {                                           \
-                V x[NV];                                                                            \
-                if (s >= L) {   /* slide the window one vector on */                                \
-                    s -= L;                                                                         \
-                    _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) win[v] = win[v + 1];        \
-                    if (next <= top) win[NV] = LOAD(pa + next);                                     \
-                    next += L;                                                                      \
-                }                                                                                   \
-                if (j & 1) {                                                                        \
-                    _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) x[v] = LOADU(p + j + v * L); \
-                } else if (s == 0) {                                                                \
-                    _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) x[v] = win[v];              \
-                } else {                                                                            \
-                    __m512i ix = _mm512_load_si512((const void*)IDX[s]);                            \
-                    _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                            \
-                        x[v] = PERM(win[v], ix, win[v + 1]);                                        \
-                }                                                                                   \
+                NDCONV_SHIFTED(T, V, L, NV, IDX, LOAD, LOADU, PERM)                                 \
                 _Pragma("GCC unroll 16") for (int t = 0; t < KB; t++) {                             \
                     if (full || (t >= tlo && t <= thi)) {                                           \
                         V wv = SET1(w[t * klast + j]);                                              \
