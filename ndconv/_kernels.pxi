@@ -57,10 +57,10 @@ cdef extern from *:
 
 cdef extern from *:
     """
-    /* The scalar tail's multiply-add, fused where the vector blocks are (FMA
-       builds), so that an output is the same sum whichever code computes it.
-       Written as a*b + c, gcc vectorised the products of the tail loop and
-       added them in order, each rounded: 1 ulp off the blocks. */
+    /* The multiply-add of the narrow blocks (8 wide, scalar tail), fused
+       where the wide blocks are (FMA builds), so that an output is the same
+       sum whichever code computes it.  Written as a*b + c, gcc vectorised
+       those loops with each product rounded before the add: 1 ulp off. */
     #if defined(__FMA__)
     #define ndconv_fmaf(a, b, c) __builtin_fmaf((a), (b), (c))
     #define ndconv_fmad(a, b, c) __builtin_fma((a), (b), (c))
@@ -569,7 +569,9 @@ cdef inline void _block128(num_t* o, Py_ssize_t c, const num_t** ptrs, const num
 
 cdef inline void _block8(num_t* o, Py_ssize_t c, const num_t** ptrs, const num_t** wrows,
                          Py_ssize_t ntaps, Py_ssize_t klast) noexcept nogil:
-    """As _block32 for 8 outputs (short rows)."""
+    """As _block32 for 8 outputs (short rows).  The multiply-add is spelled
+    out: written as acc + w * p, gcc vectorised this loop with each product
+    rounded before the add, 1 ulp off the wider blocks."""
     cdef num_t acc[8]
     cdef Py_ssize_t r, j, u
     cdef const num_t* p
@@ -583,7 +585,12 @@ cdef inline void _block8(num_t* o, Py_ssize_t c, const num_t** ptrs, const num_t
         for j in range(klast):
             wj = wr[j]
             for u in range(8):
-                acc[u] = acc[u] + wj * p[j + u]
+                if num_t is float:
+                    acc[u] = ndconv_fmaf(wj, p[j + u], acc[u])
+                elif num_t is double:
+                    acc[u] = ndconv_fmad(wj, p[j + u], acc[u])
+                else:
+                    acc[u] = acc[u] + wj * p[j + u]
     for u in range(8):
         o[c + u] = acc[u]
 

@@ -45,9 +45,9 @@ CASES = [
     ((4, 23, 170), (1, 5, 3)),  # rolling, 3-D: tiles end with each plane
     ((6, 11, 100), (2, 3, 3)),  # four-row block with two leading axes
 ]
-# Row lengths avoid the AVX2 build's interior segments narrower than its
-# 32-wide block: it computes those (rows < 32 wide too) with an 8-wide block
-# whose products gcc rounds before adding, 1 ulp off every other block.
+# (Narrow rows and segments run the 8-wide block and the scalar tail, whose
+# sums match every other block's too: tests/test_correlate.py
+# ::test_every_row_width_gives_the_same_sums.)
 
 
 def _bitwise(monkeypatch, x, k, **kw):
