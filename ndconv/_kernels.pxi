@@ -488,6 +488,15 @@ cdef inline Py_ssize_t _offset(const AxisMap* m, Py_ssize_t t) noexcept nogil:
         return m.band[m.lo + t - m.hi]
     return m.base + t * m.stride
 
+cdef inline void _prefetch(const void* p, Py_ssize_t nbytes) noexcept nogil:
+    """Prefetch the cache lines of ``nbytes`` bytes from ``p`` (for reading)."""
+    cdef const char* q = <const char*>p
+    cdef Py_ssize_t t = 0
+    while t < nbytes:
+        NDCONV_PREFETCH(q + t)
+        t += 64
+
+
 ctypedef fused num_t:
     float
     double
@@ -682,7 +691,7 @@ cdef inline void _quad_sum(num_t* o, Py_ssize_t ostr, Py_ssize_t n, const num_t*
     being computed (3x3 ran at half speed); prefetching the output rows as
     well cost more than it saved (2048^2 5x5: 97 against 111 GFLOP/s).
     """
-    cdef Py_ssize_t c = 0, cb, i, t, step = 64 // sizeof(num_t)
+    cdef Py_ssize_t c = 0, cb, i
     if num_t is float:
         cb = 64
     else:
@@ -692,10 +701,7 @@ cdef inline void _quad_sum(num_t* o, Py_ssize_t ostr, Py_ssize_t n, const num_t*
             c = n - cb
         if pf != NULL:
             for i in range(4):
-                t = 0
-                while t < cb:
-                    NDCONV_PREFETCH(pf + i * pfstr + c + t)
-                    t += step
+                _prefetch(pf + i * pfstr + c, cb * sizeof(num_t))
         if num_t is float:
             ndconv_blk4_f32(o, ostr, c, src, w, n_groups, kb, klast)
         elif num_t is double:
@@ -825,10 +831,7 @@ cdef inline void _do_item(
     if nla > 0 and ahead > 0 and offs[n_lead - 1] >= 0:
         off = offs[n_lead - 1] + ahead * maps[nla - 1].stride + _offset(maps + nla, a if a > c0 else c0)
         if off >= 0 and off + (b - a) + klast - 1 <= x_span:
-            t = 0
-            while t < b - a + klast - 1:
-                NDCONV_PREFETCH(x + off + t)
-                t += 64 // sizeof(num_t)
+            _prefetch(x + off, (b - a + klast - 1) * sizeof(num_t))
         if (row + ahead) * m_last + b <= n_out:
             t = a
             while t < b:
@@ -847,16 +850,6 @@ cdef inline void _do_item(
         ntaps = _segment_taps(sa, sb, seg == 1 and unit, x, w, n_lead, klast, offs, maps + nla,
                               cval, skip_cval, ptrs, wrows, gbuf, gstride, cline)
         _block_sum(orow + sa, sb - sa, ptrs, wrows, ntaps, klast)
-
-
-cdef inline void _prefetch_rows(const num_t* p, Py_ssize_t stride, Py_ssize_t n) noexcept nogil:
-    """Prefetch ``n`` samples of four rows ``stride`` apart starting at ``p``."""
-    cdef Py_ssize_t i, t
-    for i in range(4):
-        t = 0
-        while t < n:
-            NDCONV_PREFETCH(p + i * stride + t)
-            t += 64 // sizeof(num_t)
 
 
 cdef inline void _do_quad(
@@ -915,7 +908,7 @@ cdef inline void _do_quad(
         return
     # The next quad of this thread (``ahead`` rows on) reads four new source
     # rows after the last one read here, if its rows continue these: prefetch
-    # them (with the next output rows) as this quad sweeps the same columns.
+    # them as this quad sweeps the same columns.
     e = qoffs[4 * n_lead - 1] + (ahead - 3) * rstr
     if ahead >= 4 and r0 + ahead + 3 < n_rows and rstr > 0 and unit and e >= 0 \
             and e + 3 * rstr < x_span:
@@ -945,8 +938,8 @@ cdef inline void _do_quad(
                       pf + first if pf != NULL else NULL, rstr)
         else:
             if pf != NULL:
-                e = _offset(maps + nla, sa)
-                _prefetch_rows(pf + (e if e > 0 else 0), rstr, span)
+                for i in range(4):
+                    _prefetch(pf + i * rstr + (first if first > 0 else 0), span * sizeof(num_t))
             _quad_sum(o + sa, m_last, sb - sa, ptrs, w, n_groups, kb, klast, NULL, 0)
     if done != 7:
         for i in range(4):
@@ -977,10 +970,10 @@ cdef inline void _roll_sum(num_t* o, Py_ssize_t ostr, Py_ssize_t n, const num_t*
     rows (one on was 5-7 % slower at 2048^2 5x5; four on no faster),
     and the strips share out prefetching (a) the first strip of ``pn_rows``
     rows from ``pn`` (``pn_str`` apart; the next tile's, which would otherwise
-    start cold: 68 rows, each a miss to memory) and (b) ``n_ab`` samples from
+    start cold: up to 134 rows, each a miss to memory) and (b) ``n_ab`` samples from
     offsets ``la`` and ``lb`` of the ``nr`` rows at ``x + roffs[i]`` (this
     tile's border columns, gathered after the sweep; ``n_ab`` = 0: none)."""
-    cdef Py_ssize_t c = 0, rw, pfd, n_strips, si = 0, r, r1, e
+    cdef Py_ssize_t c = 0, rw, pfd, n_strips, si = 0, r, r1
     if num_t is float:
         rw = ndconv_roll_width(kb, 16)
     else:
@@ -994,21 +987,15 @@ cdef inline void _roll_sum(num_t* o, Py_ssize_t ostr, Py_ssize_t n, const num_t*
             r = si * pn_rows // n_strips
             r1 = (si + 1) * pn_rows // n_strips
             while r < r1:
-                e = 0
-                while e < rw + klast - 1:
-                    NDCONV_PREFETCH(pn + r * pn_str + e)
-                    e += 64 // sizeof(num_t)
+                _prefetch(pn + r * pn_str, (rw + klast - 1) * sizeof(num_t))
                 r += 1
         if prefetch and n_ab > 0:
             r = si * nr // n_strips
             r1 = (si + 1) * nr // n_strips
             while r < r1:
                 if roffs[r] >= 0:
-                    e = 0
-                    while e < n_ab:
-                        NDCONV_PREFETCH(x + roffs[r] + la + e)
-                        NDCONV_PREFETCH(x + roffs[r] + lb + e)
-                        e += 64 // sizeof(num_t)
+                    _prefetch(x + roffs[r] + la, n_ab * sizeof(num_t))
+                    _prefetch(x + roffs[r] + lb, n_ab * sizeof(num_t))
                 r += 1
         if num_t is float:
             ndconv_roll_f32(kb, o, ostr, c, src, h, w, klast, pfd)
@@ -1065,7 +1052,7 @@ cdef inline void _do_tile(
         ib = last.hi - klast + 1 if last.hi - klast + 1 < b else b
         # a border, when there is one, is gathered one whole strip wide: no
         # strip is computed twice (a narrower run widened into the interior
-        # would cost a strip more a side: 2048^2 5x5 12 % slower)
+        # would cost one strip more a side)
         if ia > a and ia < a + rw:
             ia = a + rw
         if ib < b and ib > b - rw:

@@ -65,8 +65,8 @@ def direct_seconds(out_shape, w_shape, dtype, n_threads, order=None):
     """Estimated seconds of the direct kernel: a per-call cost, then the plain
     path's multiply-adds, per-(row, chunk, leading tap) pointer setups and
     per-(output, leading tap) block starts, or the merged path's cost, or the
-    rolling rows' multiply-adds, shifted vectors and outputs.  ``order`` is the axis permutation the kernel
-    runs in (rows along its last)."""
+    rolling rows' multiply-adds, shifted vectors and outputs.  ``order`` is the
+    axis permutation the kernel runs in (rows along its last)."""
     p = MODEL["direct"][_key(dtype)]
     f = direct_features(out_shape, w_shape, dtype, n_threads, order)
     work = (f[1] * p["per_tap"] + f[2] * p["per_setup"] + f[3] * p.get("per_row_tap", 0.0)
