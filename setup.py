@@ -1,10 +1,10 @@
 """Build the compiled core.
 
-Two modules are built from the same kernel source (``ndconv/_kernels.pxi``):
-``ndconv._core`` with the compiler's baseline flags, and on x86-64 also
-``ndconv._core_avx2`` with ``-mavx2 -mfma`` and ``ndconv._core_avx512`` with
+Two modules are built from the same kernel source (``ndconv/_core/kernels.pxi``):
+``ndconv._core.baseline`` with the compiler's baseline flags, and on x86-64 also
+``ndconv._core.avx2`` with ``-mavx2 -mfma`` and ``ndconv._core.avx512`` with
 AVX-512 F/VL/BW/DQ, 512-bit vectors and wider register blocks.
-``ndconv._dispatch`` picks one at import from the CPU's features, so one wheel
+``ndconv._core`` picks one at import from the CPU's features, so one wheel
 runs everywhere and still uses the widest vectors the CPU has.
 
 Environment switches
@@ -114,14 +114,14 @@ def main():
     is_x86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
 
     macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
-    exts = [Extension("ndconv._core", ["ndconv/_core.pyx"], extra_compile_args=base + omp_c,
+    exts = [Extension("ndconv._core.baseline", ["ndconv/_core/baseline.pyx"], extra_compile_args=base + omp_c,
                       extra_link_args=omp_l, define_macros=macros)]
     if is_x86 and not _env_flag("NDCONV_DISABLE_AVX2"):
-        exts.append(Extension("ndconv._core_avx2", ["ndconv/_core_avx2.pyx"],
+        exts.append(Extension("ndconv._core.avx2", ["ndconv/_core/avx2.pyx"],
                               extra_compile_args=base + avx2 + omp_c, extra_link_args=omp_l,
                               define_macros=macros))
     if is_x86 and not _env_flag("NDCONV_DISABLE_AVX512"):
-        exts.append(Extension("ndconv._core_avx512", ["ndconv/_core_avx512.pyx"],
+        exts.append(Extension("ndconv._core.avx512", ["ndconv/_core/avx512.pyx"],
                               extra_compile_args=base + avx512 + omp_c, extra_link_args=omp_l,
                               define_macros=macros + [("NDCONV_WIDE_BLOCKS", "1")]))
     for extra in EXTRA_EXTENSIONS:
@@ -143,8 +143,8 @@ def main():
     setup(ext_modules=cythonize(exts, compiler_directives=directives, quiet=True))
 
 
-# Further single-build Cython modules (module name -> ndconv/<name>.pyx).
-EXTRA_EXTENSIONS = ["ndconv._layer_core"]
+# Further single-build Cython modules (module name -> its .pyx path).
+EXTRA_EXTENSIONS = ["ndconv._core.layer"]
 
 if __name__ == "__main__":
     main()

@@ -20,7 +20,9 @@ import numpy as np
 from scipy.optimize import nnls
 
 import ndconv
-from ndconv import _direct, _fft, _method
+from ndconv._plan import direct as _direct
+from ndconv._plan import fft as _fft
+from ndconv._plan import method as _method
 
 DIRECT_CASES = [
     ((64,), (3,)), ((32, 32), (3, 3)), ((8, 8, 8), (3, 3, 3)),

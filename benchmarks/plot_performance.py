@@ -34,7 +34,7 @@ try:
 except ImportError:  # run from a source checkout with an in-place build
     sys.path.insert(0, ROOT)
     import ndconv
-from ndconv import _bench  # noqa: E402
+from ndconv._tools import bench as _bench  # noqa: E402
 
 sys.path.insert(0, HERE)
 import sweep_auto  # noqa: E402

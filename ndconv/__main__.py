@@ -1,6 +1,6 @@
 """``python -m ndconv``: the ``ndconv`` command."""
 import sys
 
-from ._cli import main
+from ._tools.cli import main
 
 sys.exit(main())

@@ -4,7 +4,8 @@ import sys
 
 import numpy as np
 
-from . import _dispatch, _fft
+from . import _core as _dispatch
+from ._plan import fft as _fft
 
 
 def config():

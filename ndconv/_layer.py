@@ -24,10 +24,11 @@ import operator
 
 import numpy as np
 
-from . import _boundary, _dispatch
+from ._plan import boundary as _boundary
+from . import _core as _dispatch
 # after _dispatch, which sets libgomp's passive wait policy before the first OpenMP module loads
-from . import _layer_core
-from ._validation import BOUNDARIES, as_array, check_choice, normalize_cval, resolve_workers, result_dtype
+from ._core import layer as _layer_core
+from ._plan.validation import BOUNDARIES, as_array, check_choice, normalize_cval, resolve_workers, result_dtype
 
 LAYOUTS = ("channels_last", "channels_first")
 

@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 
-from . import _io
+from ._tools import io as _io
 
 __all__ = ["Sound", "Waldo", "speech", "room_impulse_response", "image", "waldo", "path"]
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from . import _dropin
+from ._plan import dropin as _dropin
 from ._api import correlate_nd
 
 __all__ = ["convolve", "correlate", "convolve1d", "correlate1d"]

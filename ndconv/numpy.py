@@ -10,7 +10,7 @@ import operator
 
 import numpy as np
 
-from . import _dropin
+from ._plan import dropin as _dropin
 
 __all__ = ["convolve", "correlate"]
 

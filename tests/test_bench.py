@@ -15,7 +15,7 @@ import os
 import numpy as np
 import pytest
 
-from ndconv import _bench
+from ndconv._tools import bench as _bench
 
 scipy_ndimage = pytest.importorskip("scipy.ndimage")
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import ndconv
-from ndconv import _dispatch
+from ndconv import _core as _dispatch
 
 
 def test_show_config_reports_build():
@@ -27,7 +27,7 @@ def test_openmp_is_on():
 
 SCRIPT = r"""
 import numpy as np, ndconv, scipy.ndimage as ndi
-from ndconv import _dispatch
+from ndconv import _core as _dispatch
 rng = np.random.default_rng(3)
 ok = True
 # row lengths around every register-block width (8 .. 128) and their overlapping tails
@@ -108,7 +108,7 @@ def _builds(*names):
         return None
 
 
-@pytest.mark.skipif(not (_dispatch._base.cpu_has_avx512() and _builds("_core_avx2", "_core_avx512")),
+@pytest.mark.skipif(not (_dispatch._base.cpu_has_avx512() and _builds("_core.avx2", "_core.avx512")),
                     reason="needs a CPU and an install with both the AVX2 and AVX-512 builds")
 def test_avx512_shuffle_block_is_bitwise_the_fma_sum(monkeypatch):
     # The AVX-512 float32/float64 blocks build half their shifted vectors by
@@ -119,8 +119,8 @@ def test_avx512_shuffle_block_is_bitwise_the_fma_sum(monkeypatch):
     # (the column offsets) and kernel width.  tests/test_row_blocks.py covers
     # the row-sharing geometry.
     import numpy as np
-    from ndconv import _direct
-    _core_avx2, _core_avx512 = _builds("_core_avx2", "_core_avx512")
+    from ndconv._plan import direct as _direct
+    _core_avx2, _core_avx512 = _builds("_core.avx2", "_core.avx512")
     rng = np.random.default_rng(11)
     cases = [(dt, off, ks) for dt, lanes in ((np.float32, 16), (np.float64, 8))
              for off in range(lanes + 1)

@@ -190,7 +190,7 @@ def test_3d_layouts(rng):
 def test_short_last_axis_runs_along_a_long_one(rng, boundary):
     """Channels-last images and a few columns filtered along axis 0: the core runs
     along the long axis (strided reads, output through a temporary)."""
-    from ndconv import _direct
+    from ndconv._plan import direct as _direct
     image = random_array(rng, (40, 70, 3), "float32")
     assert _direct.compute_order(image, image.shape)[-1] == 1
     k = random_array(rng, (3, 4), "float32")
@@ -330,7 +330,7 @@ def test_list_inputs():
 def test_fft_overlap_save_blocks(rng, boundary, monkeypatch):
     """Long signals with short kernels go through overlap-save blocks (and groups of
     blocks under a small memory budget); the result is the same correlation."""
-    from ndconv import _fft
+    from ndconv._plan import fft as _fft
     x = rng.standard_normal(20_000)
     k = rng.standard_normal(37)
     _, L, B, nb = _fft.block_plan(20_000, 37, 1, np.float64)
@@ -358,7 +358,7 @@ def test_fft_overlap_save_blocks(rng, boundary, monkeypatch):
 def test_fft_zero_extension_uses_short_circular_transforms(rng):
     """With zero extension the FFT path transforms n + k - 1 samples in "full" mode
     (circular wrap-around lands on zeros), and every mode stays exact."""
-    from ndconv import _fft
+    from ndconv._plan import fft as _fft
     n, K = 1000, 301
     trims = _fft.zero_trims((n,), (-(K - 1),), (n + K - 1,), (K,), "constant", 0.0)
     assert trims == (K - 1,)

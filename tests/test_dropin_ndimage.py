@@ -8,7 +8,7 @@ import pytest
 ndi = pytest.importorskip("scipy.ndimage")
 
 from ndconv import ndimage  # noqa: E402
-from ndconv._dropin import c_cast  # noqa: E402
+from ndconv._plan.dropin import c_cast  # noqa: E402
 
 RNG = np.random.default_rng(777)
 

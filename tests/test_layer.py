@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import ndconv
-from ndconv import _layer_core
+from ndconv._core import layer as _layer_core
 
 LEVELS = [lv for lv in _layer_core.LEVELS
           if _layer_core.set_level(lv) == lv]   # instruction sets this CPU runs

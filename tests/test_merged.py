@@ -12,7 +12,7 @@ import pytest
 import scipy.ndimage as ndi
 
 import ndconv
-from ndconv import _direct
+from ndconv._plan import direct as _direct
 from conftest import assert_contract, oracle, random_array
 
 BOUNDARIES = ["constant", "edge", "symmetric", "reflect", "wrap"]

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 import ndconv
-from ndconv import _direct, _validation
+from ndconv._plan import direct as _direct
+from ndconv._plan import validation as _validation
 
 
 def _sorted_order(x):

@@ -15,14 +15,15 @@ import numpy as np
 import pytest
 
 import ndconv
-from ndconv import _direct, _dispatch
+from ndconv._plan import direct as _direct
+from ndconv import _core as _dispatch
 from conftest import assert_contract, oracle, random_array
 
 
 def _builds():
     import importlib
     try:
-        return [importlib.import_module("ndconv." + n) for n in ("_core_avx2", "_core_avx512")]
+        return [importlib.import_module("ndconv." + n) for n in ("_core.avx2", "_core.avx512")]
     except ImportError:
         return None
 

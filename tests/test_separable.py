@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 import ndconv
-from ndconv import _method, _separable
+from ndconv._plan import method as _method
+from ndconv._plan import separable as _separable
 from conftest import assert_contract, oracle, random_array
 
 BOUNDARIES = ["constant", "edge", "symmetric", "reflect", "wrap"]

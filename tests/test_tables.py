@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from ndconv import _boundary
+from ndconv._plan import boundary as _boundary
 
 BOUNDARIES = ["constant", "edge", "symmetric", "reflect", "wrap"]
 

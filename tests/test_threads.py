@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import ndconv
-from ndconv import _dispatch
+from ndconv import _core as _dispatch
 
 
 def test_workers_bitwise_identical():
@@ -29,7 +29,7 @@ def test_threadpoolctl_limit_is_honoured():
     before = _dispatch.omp_max_threads()
     with threadpoolctl.threadpool_limits(1, user_api="openmp"):
         assert _dispatch.omp_max_threads() == 1
-        from ndconv._validation import resolve_workers
+        from ndconv._plan.validation import resolve_workers
         assert resolve_workers(None, _dispatch.omp_max_threads(), 2) == 1
         rng = np.random.default_rng(0)
         x = rng.standard_normal((64, 64))
@@ -52,7 +52,7 @@ def test_concurrent_calls_from_threads():
 
 
 def test_resolve_workers():
-    from ndconv._validation import resolve_workers
+    from ndconv._plan.validation import resolve_workers
     assert resolve_workers(None, 3, 8) == 3
     assert resolve_workers(-1, 3, 8) == 8
     assert resolve_workers(5, 3, 8) == 5

@@ -65,7 +65,7 @@ def test_fft_refuses_exact_integer():
 
 def test_core_entry_point_rejects_out_of_range_maps():
     """The compiled entry point re-checks everything that would make it read past x."""
-    from ndconv._dispatch import core
+    from ndconv._core import core
     x = np.zeros(4)
     w = np.ones(2)
     oshape, kshape = np.array([3]), np.array([2])

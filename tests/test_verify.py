@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import ndconv
-from ndconv import _verify
+from ndconv._tools import verify as _verify
 
 pytest.importorskip("scipy")
 

@@ -2,7 +2,7 @@
 
 Each class times ndconv (``method="auto"``, default options) and, in the same
 class, the best-known call of each installed peer library for the same
-problem and boundary convention (``ndconv._bench.peers``): scipy.signal,
+problem and boundary convention (``ndconv._tools.bench.peers``): scipy.signal,
 scipy.ndimage and numpy always, OpenCV and torch when installed.  Parameters:
 workload, boundary (numpy.pad names), library, threads.  Combinations that do
 not exist (a library without that convention or dimension, a peer with no
@@ -10,7 +10,7 @@ thread control at 2 threads) are skipped.
 """
 import contextlib
 
-from ndconv import _bench
+from ndconv._tools import bench as _bench
 
 LIBS = ["ndconv"] + list(_bench.LIBRARIES)
 THREADS = [1, 2]

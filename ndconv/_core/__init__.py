@@ -26,7 +26,7 @@ if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
 else:
     WAIT_POLICY_SET_BY_NDCONV = False
 
-from . import _core as _base  # noqa: E402  (after the wait policy, on purpose)
+from . import baseline as _base  # noqa: E402  (after the wait policy, on purpose)
 
 
 def _select():
@@ -38,7 +38,7 @@ def _select():
         return _base, "baseline"
     if want in ("", "auto", "avx512") and _base.cpu_has_avx512():
         try:
-            from . import _core_avx512
+            from . import avx512 as _core_avx512
         except ImportError:
             if want == "avx512":
                 raise
@@ -48,7 +48,7 @@ def _select():
         raise ImportError("NDCONV_SIMD=avx512 but this CPU lacks AVX-512 (F, VL, BW, DQ)")
     if _base.cpu_has_avx2_fma():
         try:
-            from . import _core_avx2
+            from . import avx2 as _core_avx2
         except ImportError:
             if want == "avx2":
                 raise

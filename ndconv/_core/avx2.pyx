@@ -1,4 +1,4 @@
 # cython: language_level=3
 """Compiled core built with -mavx2 -mfma; selected at import on CPUs that have both."""
 
-include "_kernels.pxi"
+include "kernels.pxi"

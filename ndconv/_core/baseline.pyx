@@ -5,7 +5,7 @@ The kernels live in ``_kernels.pxi`` (shared with ``_core_avx2`` and ``_core_avx
 adds what only needs to exist once: OpenMP and CPU-feature queries.
 """
 
-include "_kernels.pxi"
+include "kernels.pxi"
 
 cdef extern from *:
     """

@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from . import _boundary
-from ._dispatch import core, unfused_core
+from . import boundary as _boundary
+from .._core import core, unfused_core
 
 # Elements of gather scratch per thread (per chunk, summed over leading taps).
 _GATHER_BUDGET = 1 << 18

@@ -19,7 +19,7 @@ integer one.  Both live here, once:
 """
 import numpy as np
 
-from ._api import correlate_nd, geometry
+from .._api import correlate_nd, geometry
 
 
 class UnsupportedDtypeError(TypeError, ValueError):

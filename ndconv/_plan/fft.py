@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from . import _boundary
+from . import boundary as _boundary
 
 try:  # scipy is optional at run time
     import scipy.fft as _sfft
@@ -61,7 +61,7 @@ def _group_samples(out_size):
     return max(_GROUP_BUDGET, out_size // 8)
 
 
-# Cost-model constants (seconds), set from _cost_model.json by _method.configure:
+# Cost-model constants (seconds), set from cost_model.json by _method.configure:
 # per sample * log2(transform size) of one real float32 transform, the factor for
 # transforms too large for cache, the per-sample cost of products/copies/crops,
 # and the fixed cost of a call.
@@ -76,7 +76,7 @@ DTYPE_NAMES = {"f": "float32", "d": "float64", "F": "complex64", "D": "complex12
 
 
 def configure(params):
-    """Install cost-model constants (a dict as stored in ``_cost_model.json``)."""
+    """Install cost-model constants (a dict as stored in ``cost_model.json``)."""
     global FFT_SECONDS, FFT_LARGE_BYTES, FFT_LARGE_FACTOR, FFT_PER_SAMPLE, FFT_CALL
     FFT_SECONDS = float(params["per_sample_log2"])
     FFT_LARGE_BYTES = int(params["large_bytes"])

@@ -1,7 +1,7 @@
 """Method choice: one place decides between the direct, separable and FFT paths.
 
 The cost model estimates seconds for each method from sizes alone.  Its
-constants live in ``_cost_model.json`` beside this file, fitted by least squares
+constants live in ``cost_model.json`` beside this file, fitted by least squares
 to timings on the reference machine by ``benchmarks/calibrate_auto.py`` (which
 rewrites the file); the FFT constants are used by ``_fft.plan`` too, so the
 overlap-save block choice and ``auto`` agree.
@@ -13,11 +13,13 @@ import os
 
 import numpy as np
 
-from . import _direct, _fft, _separable
+from . import direct as _direct
+from . import fft as _fft
+from . import separable as _separable
 
 
 def _load():
-    path = os.path.join(os.path.dirname(__file__), "_cost_model.json")
+    path = os.path.join(os.path.dirname(__file__), "cost_model.json")
     with open(path) as f:
         return json.load(f)
 

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from . import _direct
+from . import direct as _direct
 
 
 # Kernels up to this many bytes have their factorization remembered: loops that

@@ -10,10 +10,10 @@ import argparse
 import os
 import sys
 
-from . import _io
-from ._named_kernels import describe as _describe_kernels
-from ._named_kernels import named_kernel
-from ._validation import BOUNDARIES, METHODS, MODES
+from . import io as _io
+from .named_kernels import describe as _describe_kernels
+from .named_kernels import named_kernel
+from .._plan.validation import BOUNDARIES, METHODS, MODES
 
 
 class UsageError(Exception):
@@ -32,7 +32,7 @@ def add_demo(subparsers):
                    help="directory for the output files (default: demo-output)")
 
     def run(args):
-        from . import _demo
+        from . import demo as _demo
         return _demo.run(args.out)
 
     p.set_defaults(func=run)
@@ -53,7 +53,7 @@ def add_check(subparsers):
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
     def run(args):
-        from . import _check
+        from . import check as _check
         return _check.main(quick=args.quick, seed=args.seed,
                            progress=False if args.no_progress else None)
 
@@ -120,7 +120,7 @@ def _load_kernel(spec, n_axes):
 
 
 def _apply(args):
-    from ._api import convolve, correlate
+    from .._api import convolve, correlate
     x, info = _io.read(args.input)
     kind = info["kind"]
     if args.axes is not None:
@@ -162,7 +162,7 @@ def _apply(args):
 
 # ----------------------------------------------------------------------------- main
 def add_bench(subparsers):
-    from . import _bench
+    from . import bench as _bench
     _bench.add_parser(subparsers)
 
 

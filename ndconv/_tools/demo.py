@@ -15,11 +15,14 @@ import time
 
 import numpy as np
 
-from . import _api, _io, _verify, datasets
-from ._api import convolve
-from ._check import render
-from ._match import match_template
-from ._named_kernels import named_kernel
+from .. import _api
+from . import io as _io
+from . import verify as _verify
+from .. import datasets
+from .._api import convolve
+from .check import render
+from .match import match_template
+from .named_kernels import named_kernel
 
 BUDGET = 0.1  # seconds of timed calls per function and step
 

@@ -1,8 +1,8 @@
 """Template matching by normalised cross-correlation, built on ``correlate``."""
 import numpy as np
 
-from ._api import correlate
-from ._validation import BOUNDARIES, MODES, as_array, check_choice
+from .._api import correlate
+from .._plan.validation import BOUNDARIES, MODES, as_array, check_choice
 
 __all__ = ["match_template"]
 

@@ -13,9 +13,9 @@ import math
 
 import numpy as np
 
-from ._timing import median_time
-from . import _api
-from ._validation import (BOUNDARIES, METHODS, MODES, as_array, check_choice, normalize_axes,
+from .timing import median_time
+from .. import _api
+from .._plan.validation import (BOUNDARIES, METHODS, MODES, as_array, check_choice, normalize_axes,
                           normalize_origin, result_dtype)
 
 __all__ = ["check_commutativity", "compare_with_scipy", "CommutativityResult", "ScipyComparison"]

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from ._timing import median_time
+from ..timing import median_time
 
 LIBRARIES = ("scipy.signal", "scipy.ndimage", "numpy", "OpenCV", "torch")
 FAMILIES = ("scipy", "numpy", "OpenCV", "torch")
@@ -202,7 +202,7 @@ def _flip(k):
 def _numpy_fft_convolve(x, k, out_shape_mode):
     """Linear convolution by numpy.fft (5-smooth sizes): "full" output, or "valid"
     (for an input already padded with the boundary rule)."""
-    from ._fft import next_fast_len
+    from ..._plan.fft import next_fast_len
     axes = tuple(range(x.ndim))
     full = [n + m - 1 for n, m in zip(x.shape, k.shape)]
     s = [next_fast_len(n, True) for n in full]
@@ -577,7 +577,7 @@ def _cpu_model():
 def machine_info(mods=None, **settings):
     """Machine, library versions and ndconv's configuration, for the record."""
     import ndconv
-    from ._config import config
+    from ..._config import config
     mods = peer_modules() if mods is None else mods
     versions = {"numpy": np.__version__}
     for name, mod in (("scipy", "scipy.signal"), ("OpenCV", "cv2"), ("torch", "torch")):
