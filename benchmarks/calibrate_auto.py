@@ -20,7 +20,6 @@ import numpy as np
 from scipy.optimize import nnls
 
 import ndconv
-from ndconv._plan import direct as _direct
 from ndconv._plan import fft as _fft
 from ndconv._plan import method as _method
 

@@ -33,7 +33,6 @@ try:
     import ndconv
 except ImportError:  # run from a source checkout with an in-place build
     sys.path.insert(0, ROOT)
-    import ndconv
 from ndconv._tools import bench as _bench  # noqa: E402
 
 sys.path.insert(0, HERE)

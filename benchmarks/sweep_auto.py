@@ -82,9 +82,9 @@ def auto_choice(x, k, workers):
     """The method ``auto`` picks for this call (ndconv's cost model), or None if
     this version of ndconv does not expose it."""
     try:
+        from ndconv import _core as _dispatch
         from ndconv._plan import method as _method
         from ndconv._plan.validation import resolve_workers
-        from ndconv import _core as _dispatch
         n_threads = resolve_workers(workers, _dispatch.omp_max_threads(), _dispatch.omp_num_procs())
         return _method.choose(x, k, x.shape, n_threads, 0.0)[0]
     except Exception:  # noqa: BLE001 - private API; the sweep still measures without it

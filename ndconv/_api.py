@@ -8,13 +8,23 @@ import math
 
 import numpy as np
 
-from ._plan import direct as _direct
 from . import _core as _dispatch
+from ._plan import direct as _direct
 from ._plan import fft as _fft
 from ._plan import method as _method
 from ._plan import separable as _separable
-from ._plan.validation import (BOUNDARIES, METHODS, MODES, as_array, check_choice, normalize_axes,
-                          normalize_cval, normalize_origin, resolve_workers, result_dtype)
+from ._plan.validation import (
+    BOUNDARIES,
+    METHODS,
+    MODES,
+    as_array,
+    check_choice,
+    normalize_axes,
+    normalize_cval,
+    normalize_origin,
+    resolve_workers,
+    result_dtype,
+)
 
 _DOC_PARAMS = """
     Parameters

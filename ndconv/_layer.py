@@ -24,11 +24,19 @@ import operator
 
 import numpy as np
 
-from ._plan import boundary as _boundary
 from . import _core as _dispatch
+
 # after _dispatch, which sets libgomp's passive wait policy before the first OpenMP module loads
 from ._core import layer as _layer_core
-from ._plan.validation import BOUNDARIES, as_array, check_choice, normalize_cval, resolve_workers, result_dtype
+from ._plan import boundary as _boundary
+from ._plan.validation import (
+    BOUNDARIES,
+    as_array,
+    check_choice,
+    normalize_cval,
+    resolve_workers,
+    result_dtype,
+)
 
 LAYOUTS = ("channels_last", "channels_first")
 

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ._plan import dropin as _dropin
 from ._api import correlate_nd
+from ._plan import dropin as _dropin
 
 __all__ = ["convolve", "correlate", "convolve1d", "correlate1d"]
 

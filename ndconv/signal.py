@@ -14,11 +14,11 @@ import warnings
 
 import numpy as np
 
+from ._api import correlate_nd, geometry
+from ._core import omp_max_threads, omp_num_procs
 from ._plan import dropin as _dropin
 from ._plan import fft as _fft
 from ._plan import method as _method
-from ._api import correlate_nd, geometry
-from ._core import omp_max_threads, omp_num_procs
 from ._plan.validation import resolve_workers
 
 __all__ = ["convolve", "correlate", "fftconvolve", "oaconvolve", "convolve2d", "correlate2d",

@@ -119,6 +119,7 @@ def test_avx512_shuffle_block_is_bitwise_the_fma_sum(monkeypatch):
     # (the column offsets) and kernel width.  tests/test_row_blocks.py covers
     # the row-sharing geometry.
     import numpy as np
+
     from ndconv._plan import direct as _direct
     _core_avx2, _core_avx512 = _builds("_core.avx2", "_core.avx512")
     rng = np.random.default_rng(11)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import ndconv
+from ndconv import datasets
 from ndconv._tools import check as _check
 from ndconv._tools import cli as _cli
 from ndconv._tools import io as _io
-from ndconv import datasets
 from ndconv._tools.named_kernels import named_kernel
 
 scipy_ndimage = pytest.importorskip("scipy.ndimage")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import scipy.ndimage as ndi
 import scipy.signal as ss
+from conftest import assert_contract, oracle, random_array
 
 import ndconv
-from conftest import assert_contract, oracle, random_array
 
 MODES = ["full", "same", "valid"]
 BOUNDARIES = ["constant", "edge", "symmetric", "reflect", "wrap"]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import ndconv
-from ndconv._tools import io as _io
 from ndconv import datasets
+from ndconv._tools import io as _io
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAKE_DATA = os.path.join(ROOT, "tools", "make_data.py")

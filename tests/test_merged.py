@@ -10,10 +10,10 @@ positions the path computes and drops).
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
+from conftest import assert_contract, oracle, random_array
 
 import ndconv
 from ndconv._plan import direct as _direct
-from conftest import assert_contract, oracle, random_array
 
 BOUNDARIES = ["constant", "edge", "symmetric", "reflect", "wrap"]
 # (x shape, kernel shape): C-contiguous, rows >= 16 so the compute order is the

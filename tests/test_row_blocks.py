@@ -13,11 +13,11 @@ than a tile, images one strip wide, cval rows at the top and bottom.
 """
 import numpy as np
 import pytest
+from conftest import assert_contract, oracle, random_array
 
 import ndconv
-from ndconv._plan import direct as _direct
 from ndconv import _core as _dispatch
-from conftest import assert_contract, oracle, random_array
+from ndconv._plan import direct as _direct
 
 
 def _builds():

@@ -1,11 +1,11 @@
 """Separable kernels: detection and the 1-D pass path against the oracle."""
 import numpy as np
 import pytest
+from conftest import assert_contract, oracle, random_array
 
 import ndconv
 from ndconv._plan import method as _method
 from ndconv._plan import separable as _separable
-from conftest import assert_contract, oracle, random_array
 
 BOUNDARIES = ["constant", "edge", "symmetric", "reflect", "wrap"]
 

@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from . import boundary as _boundary
 from .._core import core, unfused_core
+from . import boundary as _boundary
 
 # Elements of gather scratch per thread (per chunk, summed over leading taps).
 _GATHER_BUDGET = 1 << 18
@@ -302,7 +302,7 @@ def _tile_rows(oshape, kshape, g0, inner, lead, itemsize, n_threads, tile_bytes)
     return int(-(-oshape[g0] // slabs))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _block(mod, kind):
     return mod.widest_block(kind)
 

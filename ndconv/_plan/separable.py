@@ -13,7 +13,6 @@ import numpy as np
 
 from . import direct as _direct
 
-
 # Kernels up to this many bytes have their factorization remembered: loops that
 # filter many arrays with one kernel decide once.
 _CACHED_BYTES = 1 << 16

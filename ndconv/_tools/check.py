@@ -17,8 +17,8 @@ import time
 
 import numpy as np
 
-from . import verify as _verify
 from .._plan.validation import BOUNDARIES, MODES
+from . import verify as _verify
 
 NDIMS_FULL = (1, 2, 3, 4)
 NDIMS_QUICK = (1, 2, 3)

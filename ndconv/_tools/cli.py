@@ -10,10 +10,10 @@ import argparse
 import os
 import sys
 
+from .._plan.validation import BOUNDARIES, METHODS, MODES
 from . import io as _io
 from .named_kernels import describe as _describe_kernels
 from .named_kernels import named_kernel
-from .._plan.validation import BOUNDARIES, METHODS, MODES
 
 
 class UsageError(Exception):

@@ -15,11 +15,10 @@ import time
 
 import numpy as np
 
-from .. import _api
+from .. import _api, datasets
+from .._api import convolve
 from . import io as _io
 from . import verify as _verify
-from .. import datasets
-from .._api import convolve
 from .check import render
 from .match import match_template
 from .named_kernels import named_kernel

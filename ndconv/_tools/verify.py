@@ -13,10 +13,18 @@ import math
 
 import numpy as np
 
-from .timing import median_time
 from .. import _api
-from .._plan.validation import (BOUNDARIES, METHODS, MODES, as_array, check_choice, normalize_axes,
-                          normalize_origin, result_dtype)
+from .._plan.validation import (
+    BOUNDARIES,
+    METHODS,
+    MODES,
+    as_array,
+    check_choice,
+    normalize_axes,
+    normalize_origin,
+    result_dtype,
+)
+from .timing import median_time
 
 __all__ = ["check_commutativity", "compare_with_scipy", "CommutativityResult", "ScipyComparison"]
 

@@ -577,6 +577,7 @@ def _cpu_model():
 def machine_info(mods=None, **settings):
     """Machine, library versions and ndconv's configuration, for the record."""
     import ndconv
+
     from ..._config import config
     mods = peer_modules() if mods is None else mods
     versions = {"numpy": np.__version__}
