@@ -1,5 +1,4 @@
 """Build and runtime configuration report."""
-import os
 import sys
 
 import numpy as np
@@ -17,9 +16,7 @@ def config():
         "openmp": _dispatch.openmp_enabled(),
         "max_threads": _dispatch.omp_max_threads(),
         "num_procs": _dispatch.omp_num_procs(),
-        "omp_wait_policy": "%s, GOMP_SPINCOUNT %s%s" % (
-            os.environ.get("OMP_WAIT_POLICY", "?"), os.environ.get("GOMP_SPINCOUNT", "?"),
-            " (set by ndconv)" if _dispatch.WAIT_POLICY_SET_BY_NDCONV else ""),
+        "omp_wait_policy": _dispatch.WAIT_POLICY,
         "simd": _dispatch.SIMD_LEVEL,
         "kernel_module": _dispatch.core().__name__,
         "fft": _fft.backend(),
@@ -30,11 +27,14 @@ def show_config(file=None):
     """Print how ndconv was built and what it will use at run time.
 
     Reports whether the core has OpenMP (and how many threads it would use),
-    OpenMP's wait policy (unless you set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``
-    yourself, ndconv sets ``PASSIVE`` with a short spin, ``GOMP_SPINCOUNT=100000``,
-    before loading the OpenMP runtime: long spinning starves threads on a busy
-    machine, none at all makes every call wait for a sleeping worker; on a
-    shared, busy machine set ``GOMP_SPINCOUNT=0``), the SIMD level of the
+    the wait policy its OpenMP runtime was loaded with (unless you set
+    ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` yourself, ndconv's runtime gets
+    ``PASSIVE`` with a short spin, ``GOMP_SPINCOUNT=100000``: long spinning
+    starves threads on a busy machine, none at all makes every call wait for a
+    sleeping worker; on a shared, busy machine set ``GOMP_SPINCOUNT=0``.  The
+    variables are set only while ndconv's runtime loads: the process
+    environment, other OpenMP runtimes and subprocesses are left as they
+    were), the SIMD level of the
     kernel module picked for this CPU, and the FFT library.  Without OpenMP
     the core still works, single-threaded.
     """

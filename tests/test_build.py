@@ -1,5 +1,6 @@
 """The build: OpenMP, both SIMD builds, show_config."""
 import io
+import json
 import os
 import subprocess
 import sys
@@ -88,16 +89,49 @@ def test_bad_simd_switch_is_an_import_error():
     assert "NDCONV_SIMD must be" in out.stderr
 
 
-def test_wait_policy_passive_unless_user_sets_it():
-    code = "import os, ndconv; print(os.environ['OMP_WAIT_POLICY'], os.environ.get('GOMP_SPINCOUNT'))"
+_ENV_AFTER_IMPORT = """
+import ctypes, json, os
+before = dict(os.environ)
+import ndconv, ndconv._config
+libc = ctypes.CDLL(None)
+libc.getenv.restype = ctypes.c_char_p
+print(json.dumps({"unchanged": dict(os.environ) == before,
+                  "c_env": [libc.getenv(k.encode()) and libc.getenv(k.encode()).decode()
+                            for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")],
+                  "policy": ndconv._config.config()["omp_wait_policy"]}))
+"""
+
+
+def _import_in_subprocess(user):
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["PASSIVE", "100000"]
-    for user in ({"OMP_WAIT_POLICY": "active"}, {"GOMP_SPINCOUNT": "0"}):
-        out = subprocess.run([sys.executable, "-c", code.replace("['OMP_WAIT_POLICY']", ".get('OMP_WAIT_POLICY')")],
-                             env=dict(env, **user), capture_output=True, text=True, check=True)
-        # what the user set is kept, and ndconv adds nothing
-        assert out.stdout.split() == [user.get("OMP_WAIT_POLICY", "None"), user.get("GOMP_SPINCOUNT", "None")]
+    env.update(user, OMP_DISPLAY_ENV="VERBOSE")   # libgomp prints what it read when it loads
+    out = subprocess.run([sys.executable, "-c", _ENV_AFTER_IMPORT], env=env, capture_output=True,
+                         text=True, check=True)
+    return json.loads(out.stdout.splitlines()[-1]), out.stderr
+
+
+def test_import_leaves_the_environment_unchanged():
+    # os.environ and the C-level environment (what a later OpenMP runtime or a
+    # subprocess reads) are as before the import, with and without user settings
+    for user in ({}, {"OMP_WAIT_POLICY": "active"}, {"GOMP_SPINCOUNT": "0"}):
+        res, _ = _import_in_subprocess(user)
+        assert res["unchanged"], user
+        assert res["c_env"] == [user.get("OMP_WAIT_POLICY"), user.get("GOMP_SPINCOUNT")], user
+
+
+@pytest.mark.skipif(not _dispatch.openmp_enabled(),
+                    reason="a build without OpenMP has no runtime to configure")
+def test_own_openmp_runtime_gets_the_wait_policy():
+    res, display = _import_in_subprocess({})
+    if "OPENMP DISPLAY ENVIRONMENT" not in display:
+        pytest.skip("the OpenMP runtime is not libgomp (OMP_DISPLAY_ENV printed nothing)")
+    # libgomp read ndconv's short spin when it loaded, and show_config says so
+    assert "OMP_WAIT_POLICY = 'PASSIVE'" in display and "GOMP_SPINCOUNT = '100000'" in display
+    assert "GOMP_SPINCOUNT=100000" in res["policy"]
+    # what the user sets is what the runtime reads, and ndconv adds nothing
+    res, display = _import_in_subprocess({"GOMP_SPINCOUNT": "5000"})
+    assert "GOMP_SPINCOUNT = '5000'" in display and "100000" not in display
+    assert res["policy"] == "GOMP_SPINCOUNT=5000"
 
 
 def _builds(*names):

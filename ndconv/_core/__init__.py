@@ -4,29 +4,13 @@
 AVX2 build (for testing every build on one machine); ``NDCONV_SIMD=avx2`` and
 ``NDCONV_SIMD=avx512`` fail if this CPU or this install cannot run that build.
 """
+import importlib
 import os
 
-# libgomp reads the wait policy once, when it is loaded (with _core below).
-# Its default spins threads for 300,000 rounds at every barrier; on a 2-core
-# machine with one other busy process a spinning thread starves the one still
-# working, and 2-thread calls ran 10-20x slower than 1-thread ones.  Purely
-# passive waiting (spin 0) has the opposite problem on an idle VM: the worker
-# sleeps between calls, its vCPU halts, and waking it costs 50 us to
-# milliseconds -- 2-thread calls of 1-4 ms then ran no faster than 1-thread
-# ones (15-call medians, the pattern of a benchmark after a pause).  A short
-# spin bridges the gap between back-to-back calls and then sleeps: measured on
-# 2048^2 float32 5x5, 2 threads, idle machine, 1.7-1.9 ms against 3.5-4.4 ms
-# passive; with another process busy, 5.9 ms against 3.5 ms.  Values the user
-# sets for either variable are kept (PASSIVE with GOMP_SPINCOUNT=0 is the
-# setting for a shared, busy machine).
-if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-    os.environ["GOMP_SPINCOUNT"] = "100000"
-    WAIT_POLICY_SET_BY_NDCONV = True
-else:
-    WAIT_POLICY_SET_BY_NDCONV = False
+from . import wait_policy as _wait_policy
 
-from . import baseline as _base  # noqa: E402  (after the wait policy, on purpose)
+# the wait policy applies to ndconv's OpenMP runtime only: see wait_policy
+_base, WAIT_POLICY = _wait_policy.load(lambda: importlib.import_module(".baseline", __name__))
 
 
 def _select():
