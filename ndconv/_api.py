@@ -13,10 +13,9 @@ from ._plan import direct as _direct
 from ._plan import fft as _fft
 from ._plan import method as _method
 from ._plan import separable as _separable
+from ._plan import tuning as _tuning
+from ._plan import validation as _validation
 from ._plan.validation import (
-    BOUNDARIES,
-    METHODS,
-    MODES,
     as_array,
     check_choice,
     normalize_axes,
@@ -137,12 +136,6 @@ def _check_out(out, shape, dtype):
         raise ValueError("out is read-only")
 
 
-# Multiply-adds (of the direct sum) each thread of a call must have.  Waking a worker costs
-# 50-70 us on this 2-vCPU VM (measured: 64^2 with 3x3 took 18 us on one thread,
-# 52 us on two); 1 and 2 threads break even near 4M multiply-adds (256^2, 7x7).
-_WORK_PER_THREAD = 1 << 21
-
-
 def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
                  *, flip=False, conj=False, compute_dtype=None, unfused=False):
     """Shared implementation of ``correlate`` / ``convolve`` (and the drop-ins).
@@ -155,9 +148,9 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
     """
     x = as_array(x, "x")
     k = as_array(k, "k")
-    check_choice(mode, "mode", MODES)
-    check_choice(boundary, "boundary", BOUNDARIES)
-    check_choice(method, "method", METHODS)
+    check_choice(mode, "mode", _validation.MODES)
+    check_choice(boundary, "boundary", _validation.BOUNDARIES)
+    check_choice(method, "method", _validation.METHODS)
     if x.ndim == 0:
         raise ValueError("x must have at least one dimension, got a 0-d array")
     if k.ndim == 0:
@@ -196,7 +189,7 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
 
     if out is not None:
         _check_out(out, out_shape, dtype)
-    n_threads = min(n_threads, max(1, w.size * math.prod(out_shape) // _WORK_PER_THREAD))
+    n_threads = min(n_threads, max(1, w.size * math.prod(out_shape) // _tuning.SETTINGS.work_per_thread))
     factors = None
     if method == "auto":
         method, factors = _method.choose(x, w, out_shape, n_threads, cval)

@@ -6,10 +6,13 @@ correlation in float64/complex128 on the padded input with mode "valid".  The
 per-axis pad widths are derived here from the definitions of the output modes,
 independently of ``ndconv._api.geometry``.
 """
+import contextlib
 import zlib
 
 import numpy as np
 import pytest
+
+from ndconv._plan import tuning
 
 scipy_signal = pytest.importorskip("scipy.signal")
 
@@ -86,7 +89,7 @@ def oracle(x, k, mode="full", boundary="constant", cval=0.0, origin=0, axes=None
 
 
 def assert_contract(res, ref, absconv, taps, dtype, method="direct", fft_size=None):
-    """Assert the accuracy contract of issue 2.
+    """Assert ndconv's accuracy contract (the Notes of ``ndconv.convolve``).
 
     direct: |res - ref| <= 4 * K * eps * (|k| (*) |x_ext|) elementwise, K = taps.
     fft:    |res - ref| <= 8 * eps * log2(N) * max(|k| (*) |x_ext|).
@@ -128,12 +131,21 @@ def random_array(rng, shape, dtype):
 
 
 @pytest.fixture(autouse=True)
-def _threads_on_small_problems(monkeypatch):
+def _threads_on_small_problems():
     """Let every test's ``workers`` reach the core.
 
-    The library runs direct calls below ``_api._WORK_PER_THREAD`` multiply-adds
-    per thread on fewer threads (waking one costs more than it saves); the
-    tests' problems are small, and must still exercise the threaded schedule.
+    The library runs direct calls below ``tuning.Settings.work_per_thread``
+    multiply-adds per thread on fewer threads (waking one costs more than it
+    saves); the tests' problems are small, and must still exercise the
+    threaded schedule.
     """
-    from ndconv import _api
-    monkeypatch.setattr(_api, "_WORK_PER_THREAD", 1)
+    with tuning.override(work_per_thread=1):
+        yield
+
+
+@pytest.fixture
+def tuned():
+    """``tuned(name=value, ...)`` changes the planners' settings
+    (:mod:`ndconv._plan.tuning`) until the end of the test."""
+    with contextlib.ExitStack() as stack:
+        yield lambda **values: stack.enter_context(tuning.override(**values))

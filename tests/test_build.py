@@ -144,7 +144,7 @@ def _builds(*names):
 
 @pytest.mark.skipif(not (_dispatch._base.cpu_has_avx512() and _builds("_core.avx2", "_core.avx512")),
                     reason="needs a CPU and an install with both the AVX2 and AVX-512 builds")
-def test_avx512_shuffle_block_is_bitwise_the_fma_sum(monkeypatch):
+def test_avx512_shuffle_block_is_bitwise_the_fma_sum():
     # The AVX-512 float32/float64 blocks build half their shifted vectors by
     # shuffling aligned loads, and share them between output rows (rolling
     # rows for kernels of 2-7 rows, four rows at a time above); every output
@@ -154,7 +154,7 @@ def test_avx512_shuffle_block_is_bitwise_the_fma_sum(monkeypatch):
     # the row-sharing geometry.
     import numpy as np
 
-    from ndconv._plan import direct as _direct
+    from ndconv._plan import tuning
     _core_avx2, _core_avx512 = _builds("_core.avx2", "_core.avx512")
     rng = np.random.default_rng(11)
     cases = [(dt, off, ks) for dt, lanes in ((np.float32, 16), (np.float64, 8))
@@ -166,6 +166,6 @@ def test_avx512_shuffle_block_is_bitwise_the_fma_sum(monkeypatch):
         k = rng.standard_normal(kshape).astype(dtype)
         res = {}
         for mod in (_core_avx2, _core_avx512):
-            monkeypatch.setattr(_direct, "core", lambda m=mod: m)
-            res[mod] = ndconv.correlate(x, k, "same", boundary="reflect", method="direct")
+            with tuning.override(kernels=mod):
+                res[mod] = ndconv.correlate(x, k, "same", boundary="reflect", method="direct")
         np.testing.assert_array_equal(res[_core_avx512], res[_core_avx2])

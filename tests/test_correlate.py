@@ -125,7 +125,8 @@ def test_axes_subsets(rng, axes, mode):
 
 
 def test_axes_stereo_and_stack(rng):
-    """The issue's examples: stereo audio with a 1-D kernel, an image stack with a 2-D kernel."""
+    """``axes`` for its two typical uses: stereo audio with a 1-D kernel, an image stack
+    with a 2-D kernel."""
     stereo = rng.standard_normal((2, 1000)).astype(np.float32)
     fir = rng.standard_normal(31).astype(np.float32)
     res = ndconv.convolve(stereo, fir, "same", axes=-1)
@@ -327,7 +328,7 @@ def test_list_inputs():
 
 
 @pytest.mark.parametrize("boundary", ["constant", "reflect", "wrap"])
-def test_fft_overlap_save_blocks(rng, boundary, monkeypatch):
+def test_fft_overlap_save_blocks(rng, boundary, tuned):
     """Long signals with short kernels go through overlap-save blocks (and groups of
     blocks under a small memory budget); the result is the same correlation."""
     from ndconv._plan import fft as _fft
@@ -335,7 +336,7 @@ def test_fft_overlap_save_blocks(rng, boundary, monkeypatch):
     k = rng.standard_normal(37)
     _, L, B, nb = _fft.block_plan(20_000, 37, 1, np.float64)
     assert nb > 1  # the plan really blocks this case
-    monkeypatch.setattr(_fft, "_GROUP_BUDGET", 1000)
+    tuned(fft_group_samples=1000)
     for mode in ("full", "same", "valid"):
         ref, absconv = oracle(x, k, mode, boundary, 0.5 if boundary == "constant" else 0.0)
         res = ndconv.correlate(x, k, mode, boundary=boundary, cval=0.5 if boundary == "constant" else 0.0,

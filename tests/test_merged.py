@@ -14,6 +14,7 @@ from conftest import assert_contract, oracle, random_array
 
 import ndconv
 from ndconv._plan import direct as _direct
+from ndconv._plan import tuning
 
 BOUNDARIES = ["constant", "edge", "symmetric", "reflect", "wrap"]
 # (x shape, kernel shape): C-contiguous, rows >= 16 so the compute order is the
@@ -27,9 +28,9 @@ CASES = [
 
 
 @pytest.fixture
-def small_tiles(monkeypatch):
+def small_tiles(tuned):
     # 4 KiB tiles: many tiles per call, and a partial one at the end of axis g0
-    monkeypatch.setattr(_direct, "_TILE_BYTES", 4096)
+    tuned(tile_bytes=4096)
 
 
 def _plan(xs, ks):
@@ -44,14 +45,14 @@ def test_cases_take_the_merged_path(xs, ks):
 @pytest.mark.parametrize("xs,ks", CASES)
 @pytest.mark.parametrize("boundary", BOUNDARIES)
 @pytest.mark.parametrize("dtype", ["float32", "float64", "complex128"])
-def test_every_g0_against_oracle(rng, monkeypatch, small_tiles, xs, ks, boundary, dtype):
+def test_every_g0_against_oracle(rng, tuned, small_tiles, xs, ks, boundary, dtype):
     x = random_array(rng, xs, dtype)
     k = random_array(rng, ks, dtype)
     # any valid origin per axis: -(K // 2) .. (K - 1) // 2
     origin = [int(rng.integers(-(kk // 2), (kk - 1) // 2 + 1)) for kk in ks]
     ref, absconv = oracle(x, k, "same", boundary, cval=0.5, origin=origin)
     for g0 in range(len(xs)):
-        monkeypatch.setattr(_direct, "_FORCE_G0", g0)
+        tuned(force_g0=g0)
         for workers in (1, 2):
             res = ndconv.correlate(x, k, "same", boundary=boundary, cval=0.5, origin=origin,
                                    method="direct", workers=workers)
@@ -78,14 +79,14 @@ def test_strided_and_reversed_input(rng, small_tiles):
 
 
 @pytest.mark.parametrize("xs,ks", CASES)
-def test_bitwise_across_threads_and_close_to_plain_path(rng, monkeypatch, xs, ks):
+def test_bitwise_across_threads_and_close_to_plain_path(rng, tuned, xs, ks):
     x = random_array(rng, xs, "float64")
     k = random_array(rng, ks, "float64")
     runs = [ndconv.correlate(x, k, "same", boundary="reflect", method="direct", workers=w)
             for w in (1, 2, 3)]
     # each output has one writer and a fixed tap order, whatever the threads
     assert all(np.array_equal(runs[0], r) for r in runs[1:])
-    monkeypatch.setattr(_direct, "_merge_plan", lambda *a: None)
+    tuned(merged=False)
     plain = ndconv.correlate(x, k, "same", boundary="reflect", method="direct", workers=1)
     ref, absconv = oracle(x, k, "same", "reflect")
     assert_contract(plain, ref, absconv, k.size, "float64")
@@ -94,8 +95,8 @@ def test_bitwise_across_threads_and_close_to_plain_path(rng, monkeypatch, xs, ks
 
 
 @pytest.mark.parametrize("g0", [0, 1, 2])
-def test_nan_does_not_leak_through_dropped_positions(monkeypatch, small_tiles, g0):
-    monkeypatch.setattr(_direct, "_FORCE_G0", g0)
+def test_nan_does_not_leak_through_dropped_positions(tuned, small_tiles, g0):
+    tuned(force_g0=g0)
     x = np.ones((16, 18, 20))
     x[5, 0, 19] = np.nan       # the edge of a row: dropped positions sit right after it
     x[9, 17, 0] = np.inf
@@ -124,4 +125,4 @@ def test_plan_keeps_long_2d_rows_on_the_plain_path():
         g0, rows, _ = _direct._merge_plan(xs, ks, 4, 2)
         inner = np.prod([m + kk - 1 for m, kk in zip(xs[g0 + 1:], ks[g0 + 1:])])
         tile = np.prod(ks[:g0]) * (rows + ks[g0] - 1) * inner * 4
-        assert tile <= 2 * _direct._TILE_BYTES
+        assert tile <= 2 * tuning.SETTINGS.tile_bytes

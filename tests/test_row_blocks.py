@@ -17,7 +17,7 @@ from conftest import assert_contract, oracle, random_array
 
 import ndconv
 from ndconv import _core as _dispatch
-from ndconv._plan import direct as _direct
+from ndconv._plan import tuning
 
 
 def _builds():
@@ -51,12 +51,12 @@ CASES = [
 # ::test_every_row_width_gives_the_same_sums.)
 
 
-def _bitwise(monkeypatch, x, k, **kw):
+def _bitwise(x, k, **kw):
     avx2, avx512 = _builds()
     res = []
     for mod in (avx2, avx512):
-        monkeypatch.setattr(_direct, "core", lambda m=mod: m)
-        res.append(ndconv.correlate(x, k, method="direct", **kw))
+        with tuning.override(kernels=mod):
+            res.append(ndconv.correlate(x, k, method="direct", **kw))
     np.testing.assert_array_equal(res[1], res[0])
     return res[1]
 
@@ -64,7 +64,7 @@ def _bitwise(monkeypatch, x, k, **kw):
 @needs_avx512
 @pytest.mark.parametrize("xs,ks", CASES)
 @pytest.mark.parametrize("boundary", BOUNDARIES)
-def test_bitwise_the_one_row_blocks(rng, monkeypatch, xs, ks, boundary):
+def test_bitwise_the_one_row_blocks(rng, xs, ks, boundary):
     for dtype in ("float32", "float64"):
         x = random_array(rng, xs, dtype)
         k = random_array(rng, ks, dtype)
@@ -72,7 +72,7 @@ def test_bitwise_the_one_row_blocks(rng, monkeypatch, xs, ks, boundary):
         cval = 0.0 if dtype == "float32" else 1.5   # cval 0: cval rows may not be skipped
         modes = ("same", "full", "valid") if all(n >= kk for n, kk in zip(xs, ks)) else ("same", "full")
         for mode in modes:
-            res = _bitwise(monkeypatch, x, k, mode=mode, boundary=boundary, cval=cval,
+            res = _bitwise(x, k, mode=mode, boundary=boundary, cval=cval,
                            origin=origin if mode == "same" else 0, workers=2)
             ref, absconv = oracle(x, k, mode, boundary, cval=cval,
                                   origin=origin if mode == "same" else 0)
@@ -81,7 +81,7 @@ def test_bitwise_the_one_row_blocks(rng, monkeypatch, xs, ks, boundary):
 
 @needs_avx512
 @pytest.mark.parametrize("layout", ["strided", "reversed", "fortran", "unaligned"])
-def test_bitwise_any_layout(rng, monkeypatch, layout):
+def test_bitwise_any_layout(rng, layout):
     # non-unit strides gather every column; reversed rows have negative strides
     base = random_array(rng, (170, 340), "float32")
     x = {"strided": base[::2, ::2], "reversed": base[::-1, ::-1],
@@ -93,20 +93,20 @@ def test_bitwise_any_layout(rng, monkeypatch, layout):
         assert not x.flags.aligned
     for ks in ((5, 5), (7, 3), (10, 10)):
         k = random_array(rng, ks, "float32")
-        res = _bitwise(monkeypatch, x, k, mode="same", boundary="reflect", workers=2)
+        res = _bitwise(x, k, mode="same", boundary="reflect", workers=2)
         ref, absconv = oracle(x, k, "same", "reflect")
         assert_contract(res, ref, absconv, k.size, "float32")
 
 
 @needs_avx512
-def test_nonfinite_kernel_with_zero_padding(monkeypatch):
+def test_nonfinite_kernel_with_zero_padding():
     # a weight of inf times the zero padding is nan, as numpy.pad + a direct
     # sum (and scipy.ndimage) give: rows of padding are computed, not skipped
     import scipy.ndimage as ndi
     x = np.ones((100, 200), np.float32)
     k = np.ones((5, 5), np.float32)
     k[4, 2] = np.inf
-    res = _bitwise(monkeypatch, x, k, mode="same", boundary="constant", workers=2)
+    res = _bitwise(x, k, mode="same", boundary="constant", workers=2)
     ref = ndi.correlate(x.astype(np.float64), k.astype(np.float64), mode="constant")
     np.testing.assert_array_equal(np.isnan(res), np.isnan(ref))
     np.testing.assert_array_equal(np.isinf(res), np.isinf(ref))
@@ -136,11 +136,11 @@ def test_large_image_against_oracle(rng):
 
 
 @needs_avx512
-def test_bitwise_full_height_tiles(rng, monkeypatch):
+def test_bitwise_full_height_tiles(rng):
     # one thread and 600 rows: tiles of the full 128 rows and a partial one
     x = random_array(rng, (600, 200), "float32")
     for ks in ((5, 5), (7, 2)):
         k = random_array(rng, ks, "float32")
-        res = _bitwise(monkeypatch, x, k, mode="same", boundary="wrap", workers=1)
+        res = _bitwise(x, k, mode="same", boundary="wrap", workers=1)
         ref, absconv = oracle(x, k, "same", "wrap")
         assert_contract(res, ref, absconv, k.size, "float32")

@@ -82,12 +82,12 @@ def test_gaussian_uses_separable():
 
 @pytest.mark.parametrize("boundary", BOUNDARIES)
 @pytest.mark.parametrize("mode", ["full", "same", "valid"])
-def test_separable_strips(rng, boundary, mode, monkeypatch):
+def test_separable_strips(rng, boundary, mode, tuned):
     """Output made in strips along the outermost convolved axis (a tiny strip
     budget forces several strips, a last short one, and strips of the minimum
     height): the same correlation as the oracle, for C and Fortran order, 2-D
     and 3-D, cval carried through the inner passes, 1 and 2 threads."""
-    monkeypatch.setattr(_separable, "_STRIP_BYTES", 64)
+    tuned(strip_bytes=64)
     cval = -1.25 if boundary == "constant" else 0.0
     cases = [
         (random_array(rng, (61, 23), "float64"), _outer(rng.standard_normal(4), rng.standard_normal(5))),

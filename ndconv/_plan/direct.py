@@ -11,14 +11,22 @@ import math
 
 import numpy as np
 
-from .._core import core, unfused_core
+from .. import _core
+from .._core import unfused_core
 from . import boundary as _boundary
+from . import tuning as _tuning
 
 # Elements of gather scratch per thread (per chunk, summed over leading taps).
 _GATHER_BUDGET = 1 << 18
 # Largest run of output columns one work item computes.
 _MAX_CHUNK = 2048
 _MIN_CHUNK = 64
+
+
+def core():
+    """The kernel module of the direct method: the build picked for this CPU,
+    or ``tuning.Settings.kernels``."""
+    return _tuning.SETTINGS.kernels or _core.core()
 
 
 def memory_order(x):
@@ -222,23 +230,23 @@ def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out, un
 
 # The merged path (``correlate_merged`` in the core) fuses the trailing axes of
 # tiles of the extended input into one row.  Rows shorter than _MERGE_BELOW
-# always take it; _TILE_BYTES bounds a tile's extended input and output, per
-# thread (measured: 4 MB beat 1-2 MB by 3-8 % on 3-D/4-D; 1 MB of L2 per core
-# here, 32 MB of L3 behind it).
+# always take it; ``tuning.Settings.tile_bytes`` bounds a tile's extended input
+# and output, per thread.
 _MERGE_BELOW = 128
-_TILE_BYTES = 4 << 20
-# Cost of copying one sample and of starting one copied row, in multiply-adds
-# (fitted to 48^4, 16^5, 32^4 and 256^3 timings of every g0, AVX-512, 1 thread).
+# Cost of copying one sample and of starting one copied row, in multiply-adds,
+# fitted to 1-thread timings of every g0 (``tuning.override(force_g0=...)``) on
+# 48^4, 16^5, 32^4 and 256^3 inputs.
 _COPY_COST = 4
 _ROW_COST = 200
-# Tests set this to run every choice of g0 through the core.
-_FORCE_G0 = None
 
 
 def _merge_plan(oshape, kshape, itemsize, n_threads):
     """``(g0, tile_rows, cost)`` for the core's merged path, or None; see ``_plan_merged``."""
+    s = _tuning.SETTINGS
+    if not s.merged:
+        return None
     return _plan_merged(tuple(oshape), tuple(kshape), itemsize, n_threads,
-                        _MERGE_BELOW, _TILE_BYTES, _FORCE_G0)
+                        _MERGE_BELOW, s.tile_bytes, s.force_g0)
 
 
 @functools.lru_cache(maxsize=256)
@@ -249,9 +257,10 @@ def _plan_merged(oshape, kshape, itemsize, n_threads, merge_below, tile_bytes, f
     Merging pays for copying each tile's input window.  It wins where the
     plain path is slow: rows too short for the register blocks, and kernels
     spanning two or more leading axes (3-D and up), where every output row
-    gathers its border columns from ``prod(k[:-1])`` source rows.  Measured
-    (AVX-512, 1 thread): 256^3 with 5^3 1.5x faster, 48^4 with 3^4 4x, rows of
-    100 samples 2-3x; 2-D images with long rows 1.0-1.4x slower, so they stay.
+    gathers its border columns from ``prod(k[:-1])`` source rows (W5 and W8 of
+    ``ndconv bench``, against the plain path under
+    ``tuning.override(merged=False)``); 2-D images with long rows run slower
+    on it, so they stay on the plain path.
 
     ``g0`` trades two costs: a later ``g0`` re-copies each input row for every
     tap of the axes before it (the tile holds only their kernel extent), an

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from . import boundary as _boundary
+from . import tuning as _tuning
 
 try:  # scipy is optional at run time
     import scipy.fft as _sfft
@@ -49,16 +50,9 @@ def _transforms(real):
     return np.fft.fftn, np.fft.ifftn, False
 
 
-# Samples per group of blocks: at most this many, or an eighth of the output if
-# that is larger.  A group holds its extended input, its spectra (complex: two
-# samples' worth), the inverse and its cropped copy, and scipy.fft pads the
-# input once more: about six groups, so the FFT path's peak stays under twice
-# the output (with a quarter it reached 3.0x: 1-D 2^22 samples, 4095 taps).
-_GROUP_BUDGET = 1 << 18
-
-
-def _group_samples(out_size):
-    return max(_GROUP_BUDGET, out_size // 8)
+def _group_samples(out_size, budget):
+    """Samples per group of blocks (``tuning.Settings.fft_group_samples``)."""
+    return max(budget, out_size // 8)
 
 
 # Cost-model constants (seconds), set from cost_model.json by _method.configure:
@@ -97,9 +91,9 @@ def transform_seconds(size, count, dtype):
 
 
 def is_large(size, dtype):
-    """A transform whose input no longer fits in the L2 cache (with its output):
-    measured here 2.5x slower per sample (scipy.fft, float32: 65536 samples
-    vs 131072)."""
+    """A transform whose input no longer fits in the L2 cache (with its output),
+    slower per sample by ``FFT_LARGE_FACTOR`` (fitted by
+    ``benchmarks/calibrate_auto.py``)."""
     return size * np.dtype(dtype).itemsize > FFT_LARGE_BYTES
 
 
@@ -157,13 +151,15 @@ def zero_trims(n_shape, starts, out_shape, w_shape, boundary, cval):
 
 
 def plan(out_shape, w_shape, dtype, trims=None):
-    """See ``_plan``; cached, since it depends on the shapes and dtype only."""
+    """See ``_plan``; cached, since it depends on the shapes and dtype only
+    (and the group budget, ``tuning.Settings.fft_group_samples``)."""
     trims = (0,) * len(w_shape) if trims is None else tuple(trims)
-    return _plan(tuple(out_shape), tuple(w_shape), np.dtype(dtype).char, trims)
+    return _plan(tuple(out_shape), tuple(w_shape), np.dtype(dtype).char, trims,
+                 _tuning.SETTINGS.fft_group_samples)
 
 
 @functools.lru_cache(maxsize=256)
-def _plan(out_shape, w_shape, dtype, trims):
+def _plan(out_shape, w_shape, dtype, trims, group_budget):
     """The FFT plan: ``(seconds, blocked_axis, L, B, nblocks, sizes)``.
 
     ``seconds`` covers the transforms on one thread, without the fixed call
@@ -174,7 +170,7 @@ def _plan(out_shape, w_shape, dtype, trims):
     axes = [a for a in range(len(w_shape)) if w_shape[a] > 1]
     sizes = {a: next_fast_len(out_shape[a] + w_shape[a] - 1 - trims[a], real) for a in axes}
     batch = math.prod(out_shape[a] for a in range(len(out_shape)) if a not in axes)
-    max_samples = _group_samples(math.prod(out_shape)) // max(1, batch)
+    max_samples = _group_samples(math.prod(out_shape), group_budget) // max(1, batch)
     best = None
     for b in axes:
         other = math.prod(sizes[a] for a in axes if a != b)
@@ -225,7 +221,8 @@ def correlate_fft(x, w, starts, out_shape, boundary, cval, n_threads):
     crop[-1] = slice(kb - 1 - trims[b], kb - 1 - trims[b] + B)
     per_block = max(1, batch * math.prod(t_shape))
     # at least one block per thread: scipy.fft parallelises over the blocks of a group
-    group = max(n_threads, _group_samples(math.prod(out_shape)) // per_block)
+    group = max(n_threads, _group_samples(math.prod(out_shape), _tuning.SETTINGS.fft_group_samples)
+                // per_block)
     for g0 in range(0, nb, group):
         g1 = min(nb, g0 + group)
         # the extended input of this group only: blocks g0..g1-1 cover samples

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from . import direct as _direct
+from . import tuning as _tuning
 
 # Kernels up to this many bytes have their factorization remembered: loops that
 # filter many arrays with one kernel decide once.
@@ -98,14 +99,6 @@ def worthwhile(w_shape, axes):
     return len(taps) >= 2 and 2 * sum(taps) <= math.prod(taps)
 
 
-# Strips of output along the outermost convolved axis keep the intermediate of
-# the passes near this many bytes (cache-resident, faulted in once per call)
-# instead of a second array the size of the output.  Each strip costs two
-# parallel regions; 4 MB beat 2 MB by 25 % at 2 threads (2048^2 float32, 15x15
-# Gaussian: 3.2 against 4.3 ms) and by 3 % at 1 thread.
-_STRIP_BYTES = 4 << 20
-
-
 def correlate_separable(x, factors, starts, out_shape, boundary, cval, n_threads, out):
     """One direct 1-D pass per factor; arguments as ``_direct.correlate_direct``.
 
@@ -130,7 +123,7 @@ def correlate_separable(x, factors, starts, out_shape, boundary, cval, n_threads
     strips = all(out_shape[a] == 1 for a in order[:order.index(outer)])
     per_row = x.itemsize * math.prod(out_shape[a] if a in factors else x.shape[a]
                                      for a in range(x.ndim) if a != outer)
-    rows = max(8 * (k0 - 1), 1, _STRIP_BYTES // max(1, per_row))
+    rows = max(8 * (k0 - 1), 1, _tuning.SETTINGS.strip_bytes // max(1, per_row))
     if not strips or rows >= m0:
         _passes(x, factors, axes[::-1], list(starts), out_shape, boundary, cval, n_threads, out)
         return out

@@ -1,0 +1,80 @@
+"""The planners' tunable sizes, and the one switch that changes them.
+
+The direct, separable and FFT planners read these values at every call.
+Tests change them through :func:`override` to reach code paths that the
+defaults take only on large problems (threads on small inputs, many merged
+tiles or separable strips, groups of FFT blocks) or to pin one choice (a
+merged-path layout, the plain path, a kernel build), instead of patching the
+planners' module globals.  None of them changes a result beyond the accuracy
+contract: they move work between threads, tiles, strips and blocks.
+
+Not public API, and not thread-safe: an override applies to the whole process
+while its ``with`` block runs.
+"""
+import contextlib
+import dataclasses
+
+
+@dataclasses.dataclass
+class Settings:
+    """The values in force; see :func:`override`."""
+
+    #: Multiply-adds of the direct sum each thread of a call must have, or the
+    #: call runs on fewer threads: waking a worker costs tens of microseconds on
+    #: a 2-vCPU VM, and 1 and 2 threads broke even near 4M multiply-adds (256^2,
+    #: 7x7).  ``benchmarks/wait_policy.py`` times small calls at 1 and 2 threads.
+    work_per_thread: int = 1 << 21
+    #: Bytes of a merged-path tile's extended input and output, per thread: 4 MB
+    #: beat 1-2 MB by a few percent on 3-D/4-D inputs (W5, W8 of ``ndconv bench``)
+    #: with 1 MB of L2 per core and a shared L3 behind it.
+    tile_bytes: int = 4 << 20
+    #: Whether the direct method may take the merged path at all.
+    merged: bool = True
+    #: The merged path's fused axis ``g0``, forced (None: the cost model picks).
+    force_g0: int | None = None
+    #: Bytes of the separable passes' intermediate: strips of output along the
+    #: outermost convolved axis keep it cache-resident (faulted in once per call)
+    #: instead of a second array the size of the output.  Each strip costs two
+    #: parallel regions, so fewer, larger strips win at 2 threads: 4 MB beat
+    #: 2 MB on W4b of ``ndconv bench`` (2048^2 float32, 15x15 Gaussian).
+    strip_bytes: int = 4 << 20
+    #: Samples per group of FFT blocks: at most this many, or an eighth of the
+    #: output if that is larger.  A group holds its extended input, its spectra,
+    #: the inverse and its cropped copy, and scipy.fft pads the input once more:
+    #: about six groups, so the FFT path's peak stays under twice the output
+    #: (with a quarter it reached 3.0x: 1-D 2^22 samples, 4095 taps).
+    fft_group_samples: int = 1 << 18
+    #: The direct method's kernel module instead of the build picked for this
+    #: CPU (a module of ``ndconv._core``; None: the picked one).
+    kernels: object = None
+
+
+SETTINGS = Settings()
+
+
+@contextlib.contextmanager
+def override(**values):
+    """Run the ``with`` block with some :class:`Settings` changed, then restore them.
+
+    Examples
+    --------
+    >>> from ndconv._plan import tuning
+    >>> with tuning.override(work_per_thread=1):
+    ...     tuning.SETTINGS.work_per_thread
+    1
+    >>> tuning.SETTINGS.work_per_thread
+    2097152
+    """
+    names = {f.name for f in dataclasses.fields(Settings)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise TypeError("override: unknown setting(s) %s; known: %s"
+                        % (", ".join(unknown), ", ".join(sorted(names))))
+    saved = {name: getattr(SETTINGS, name) for name in values}
+    for name, value in values.items():
+        setattr(SETTINGS, name, value)
+    try:
+        yield SETTINGS
+    finally:
+        for name, value in saved.items():
+            setattr(SETTINGS, name, value)
