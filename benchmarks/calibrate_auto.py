@@ -1,8 +1,8 @@
 """Refit the cost model of ``method="auto"`` on this machine.
 
 Times ndconv's direct and FFT paths on a set of problems (one thread, medians),
-fits the constants of ``ndconv/_method.py``'s model by non-negative least
-squares, and writes them to ``ndconv/_cost_model.json`` (or prints them with
+fits the constants of ``ndconv/_plan/method.py``'s model by non-negative least
+squares, and writes them to ``ndconv/_plan/cost_model.json`` (or prints them with
 ``--dry-run``).  Run it on a quiet machine:
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/calibrate_auto.py
@@ -13,7 +13,6 @@ import argparse
 import json
 import math
 import os
-import statistics
 import time
 
 import numpy as np
@@ -22,6 +21,7 @@ from scipy.optimize import nnls
 import ndconv
 from ndconv._plan import fft as _fft
 from ndconv._plan import method as _method
+from ndconv._tools import timing as _timing
 
 DIRECT_CASES = [
     ((64,), (3,)), ((32, 32), (3, 3)), ((8, 8, 8), (3, 3, 3)),
@@ -44,17 +44,8 @@ DTYPES = ["float32", "float64", "complex64", "complex128"]
 
 
 def median_time(fn, budget=0.3, reps_max=25):
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    first = time.perf_counter() - t0
-    reps = int(max(3, min(reps_max, budget / max(first, 1e-6))))
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    """Median seconds per call (ndconv's shared timer, after one warm-up call)."""
+    return _timing.median_time(fn, budget, 3, reps_max)[0]
 
 
 def data(shape, dtype, rng):
@@ -97,14 +88,14 @@ def main(argv=None):
             if np.dtype(dt).kind == "c" and math.prod(xs) * math.prod(ks) > 2e7:
                 continue
             x, k = data(xs, dt, rng), data(ks, dt, rng)
-            t = median_time(lambda: ndconv.correlate(x, k, "same", method="direct", workers=1))
+            t = median_time(lambda x=x, k=k: ndconv.correlate(x, k, "same", method="direct", workers=1))
             rows.append(_method.direct_features(x.shape, k.shape, dt, 1))
             times.append(t)
         (call, per_tap, per_setup, per_row_tap, per_merged, per_roll, per_roll_shift,
          per_roll_out), worst = fit(rows, times)
         x, k = data((1024, 1024), dt, rng), data((7, 7), dt, rng)
-        t1 = median_time(lambda: ndconv.correlate(x, k, "same", method="direct", workers=1))
-        t2 = median_time(lambda: ndconv.correlate(x, k, "same", method="direct", workers=2))
+        t1 = median_time(lambda x=x, k=k: ndconv.correlate(x, k, "same", method="direct", workers=1))
+        t2 = median_time(lambda x=x, k=k: ndconv.correlate(x, k, "same", method="direct", workers=2))
         eff = min(1.0, t1 / t2 / 2)
         model["direct"][dt] = {"call": call, "per_tap": per_tap, "per_setup": per_setup,
                                "per_row_tap": per_row_tap, "per_merged": per_merged,
@@ -119,7 +110,7 @@ def main(argv=None):
         rows, times = [], []
         for xs, ks in FFT_CASES:
             x, k = data(xs, dt, rng), data(ks, dt, rng)
-            t = median_time(lambda: ndconv.correlate(x, k, "same", method="fft", workers=1))
+            t = median_time(lambda x=x, k=k: ndconv.correlate(x, k, "same", method="fft", workers=1))
             out_shape = x.shape
             rows.append(fft_features(out_shape, k.shape, dt))
             times.append(t)

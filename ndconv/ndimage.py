@@ -17,22 +17,13 @@ from collections.abc import Iterable
 import numpy as np
 
 from ._api import correlate_nd
+from ._plan import boundary as _boundaries
 from ._plan import dropin as _dropin
 
 __all__ = ["convolve", "correlate", "convolve1d", "correlate1d"]
 
-# scipy.ndimage's extension modes as numpy.pad boundaries.  For filters the
-# grid-* modes extend exactly like their plain counterparts.
-MODES = {
-    "reflect": "symmetric",        # d c b a | a b c d | d c b a
-    "grid-mirror": "symmetric",
-    "mirror": "reflect",           # d c b | a b c d | c b a
-    "nearest": "edge",             # a a a | a b c d | d d d
-    "wrap": "wrap",                # b c d | a b c d | a b c
-    "grid-wrap": "wrap",
-    "constant": "constant",        # k k k | a b c d | k k k
-    "grid-constant": "constant",
-}
+# scipy.ndimage's extension modes as numpy.pad boundaries.
+MODES = _boundaries.FROM_NDIMAGE
 
 # dtypes scipy.ndimage's C code reads and writes on its real path
 _SUPPORTED = frozenset(np.dtype(t) for t in (
@@ -173,14 +164,21 @@ def _complex_cval(cval, input_complex):
         raise TypeError("must be real number, not %s" % type(cval).__name__) from None
 
 
-def _correlate_or_convolve(input, weights, output, mode, cval, origin, convolution, axes,
-                           workers):
+def _prepare(input, weights, output, cval):
+    """The arrays, whether the data are complex, and for complex data the output
+    and cval (scipy checks these first; real outputs are checked later)."""
     input = np.asarray(input)
     weights = np.asarray(weights)
     is_complex = input.dtype.kind == "c" or weights.dtype.kind == "c"
     if is_complex:
         output = _get_output(output, input, complex_output=True)
         cval = _complex_cval(cval, input.dtype.kind == "c")
+    return input, weights, is_complex, output, cval
+
+
+def _correlate_or_convolve(input, weights, output, mode, cval, origin, convolution, axes,
+                           workers):
+    input, weights, is_complex, output, cval = _prepare(input, weights, output, cval)
     axes = _check_axes(axes, input.ndim)
     weights = np.asarray(weights, dtype=np.complex128 if is_complex else np.float64)
     num_axes = len(axes)
@@ -230,13 +228,8 @@ def _finish(input, weights, origins, boundary, cval, output, workers, is_complex
 
 
 def _correlate1d(input, weights, axis, output, mode, cval, origin, workers, conj):
-    input = np.asarray(input)
-    weights = np.asarray(weights)
-    is_complex = input.dtype.kind == "c" or weights.dtype.kind == "c"
-    if is_complex:
-        output = _get_output(output, input, complex_output=True)
-        cval = _complex_cval(cval, input.dtype.kind == "c")
-    else:
+    input, weights, is_complex, output, cval = _prepare(input, weights, output, cval)
+    if not is_complex:
         output = _get_output(output, input)
     weights = np.asarray(weights, dtype=np.complex128 if is_complex else np.float64)
     if weights.ndim != 1 or weights.shape[0] < 1:
@@ -262,7 +255,8 @@ _DOC_OUTPUT = """    output : array or dtype, optional
         array.  By default an array of the same dtype as ``input`` (complex
         when ``input`` or ``weights`` is).  Integer outputs receive the float64
         sums truncated toward zero, as scipy.ndimage stores them.
-    mode : {'reflect', 'constant', 'nearest', 'mirror', 'wrap', 'grid-constant', 'grid-mirror', 'grid-wrap'}, optional
+    mode : {'reflect', 'constant', 'nearest', 'mirror', 'wrap', 'grid-constant', \
+'grid-mirror', 'grid-wrap'}, optional
         How ``input`` is extended past its edges (default ``'reflect'``)::
 
             'reflect'   (d c b a | a b c d | d c b a)   numpy.pad 'symmetric'
@@ -280,6 +274,28 @@ _DOC_OUTPUT = """    output : array or dtype, optional
 _DOC_WORKERS = """    workers : int, optional
         Threads, as in :func:`ndconv.convolve`: ``None`` all that OpenMP allows,
         ``-1`` every core, ``n >= 1`` exactly ``n``.  Not in scipy.ndimage.
+
+    Returns
+    -------
+    ndarray
+        The result, in ``output``.
+"""
+
+_DOC_INPUT = """
+    Parameters
+    ----------
+    input : array_like
+        The input array.
+"""
+
+_DOC_WEIGHTS_1D = _DOC_INPUT + """    weights : array_like
+        One-dimensional weights (at least one).
+    axis : int, optional
+        The axis of ``input`` to filter along.  Default -1.
+"""
+
+_DOC_WEIGHTS_ND = _DOC_INPUT + """    weights : array_like
+        Weights, with as many dimensions as ``input`` (or as ``axes``).
 """
 
 
@@ -311,24 +327,12 @@ correlate.__doc__ = """Multidimensional correlation, as ``scipy.ndimage.correlat
 
     ``result[i] = sum_j conj(weights[j]) * input_ext[i + j - c]`` with the centre
     ``c = weights.shape // 2 + origin`` and ``input_ext`` extended by ``mode``.
-
-    Parameters
-    ----------
-    input : array_like
-        The input array.
-    weights : array_like
-        Weights, with as many dimensions as ``input`` (or as ``axes``).
-""" + _DOC_OUTPUT + """    origin : int or sequence of int, optional
+""" + _DOC_WEIGHTS_ND + _DOC_OUTPUT + """    origin : int or sequence of int, optional
         Shifts the filter: ``-(n // 2) <= origin <= (n - 1) // 2`` per axis.
     axes : tuple of int or None, optional
         Axes filtered (default all); ``weights`` and sequence ``origin`` then
         have one entry per filtered axis.
 """ + _DOC_WORKERS + """
-    Returns
-    -------
-    ndarray
-        The result, in ``output``.
-
     Raises
     ------
     RuntimeError
@@ -353,23 +357,11 @@ convolve.__doc__ = """Multidimensional convolution, as ``scipy.ndimage.convolve`
     ``result[i] = sum_j weights[j] * input_ext[i + c - j]``: correlation with the
     flipped kernel, whose centre moves by one along even-sized axes, never
     conjugated.
-
-    Parameters
-    ----------
-    input : array_like
-        The input array.
-    weights : array_like
-        Weights, with as many dimensions as ``input`` (or as ``axes``).
-""" + _DOC_OUTPUT + """    origin : int or sequence of int, optional
+""" + _DOC_WEIGHTS_ND + _DOC_OUTPUT + """    origin : int or sequence of int, optional
         Shifts the filter (positive values to the right).
     axes : tuple of int or None, optional
         Axes filtered (default all).
 """ + _DOC_WORKERS + """
-    Returns
-    -------
-    ndarray
-        The result, in ``output``.
-
     Raises
     ------
     RuntimeError, ValueError
@@ -390,23 +382,9 @@ convolve.__doc__ = """Multidimensional convolution, as ``scipy.ndimage.convolve`
 
 correlate1d.__doc__ = """One-dimensional correlation along ``axis``, as
     ``scipy.ndimage.correlate1d``.
-
-    Parameters
-    ----------
-    input : array_like
-        The input array.
-    weights : array_like
-        One-dimensional weights (at least one).
-    axis : int, optional
-        The axis of ``input`` to filter along.  Default -1.
-""" + _DOC_OUTPUT + """    origin : int, optional
+""" + _DOC_WEIGHTS_1D + _DOC_OUTPUT + """    origin : int, optional
         Shifts the filter: ``-(len(weights) // 2) <= origin <= (len(weights) - 1) // 2``.
 """ + _DOC_WORKERS + """
-    Returns
-    -------
-    ndarray
-        The result, in ``output``.
-
     Examples
     --------
     >>> from ndconv import ndimage
@@ -416,23 +394,9 @@ correlate1d.__doc__ = """One-dimensional correlation along ``axis``, as
 
 convolve1d.__doc__ = """One-dimensional convolution along ``axis``, as
     ``scipy.ndimage.convolve1d``.
-
-    Parameters
-    ----------
-    input : array_like
-        The input array.
-    weights : array_like
-        One-dimensional weights (at least one).
-    axis : int, optional
-        The axis of ``input`` to filter along.  Default -1.
-""" + _DOC_OUTPUT + """    origin : int, optional
+""" + _DOC_WEIGHTS_1D + _DOC_OUTPUT + """    origin : int, optional
         Shifts the filter (positive values to the right).
 """ + _DOC_WORKERS + """
-    Returns
-    -------
-    ndarray
-        The result, in ``output``.
-
     Examples
     --------
     >>> from ndconv import ndimage

@@ -9,13 +9,13 @@ has in :func:`ndconv.convolve`.
 """
 import numbers
 import operator
-import timeit
 import warnings
 
 import numpy as np
 
 from ._api import correlate_nd, geometry
 from ._core import omp_max_threads, omp_num_procs
+from ._plan import boundary as _boundaries
 from ._plan import dropin as _dropin
 from ._plan import fft as _fft
 from ._plan import method as _method
@@ -30,6 +30,29 @@ _MODE_ERROR = "Acceptable mode flags are 'valid', 'same', or 'full'."
 _METHOD_ERROR = "Acceptable method flags are 'auto', 'direct', or 'fft'."
 _VALID_ERROR = ("For 'valid' mode, one must be at least as large as the other in every "
                 "dimension")
+
+
+# docstring pieces shared by the functions below
+_DOC_INPUTS = """
+    Parameters
+    ----------
+    in1 : array_like
+        First input.
+    in2 : array_like
+        Second input, %s.
+    mode : {'full', 'valid', 'same'}, optional
+"""
+
+_DOC_2D_TAIL = """    fillvalue : scalar, optional
+        Value for ``boundary='fill'``.  Default 0.
+    workers : int, optional
+        Threads, as in :func:`ndconv.%s`.  Not in scipy.
+
+    Returns
+    -------
+    ndarray
+        In ``np.result_type(in1, in2)``, integers exact.
+"""
 
 
 def _check_mode(mode, message=_MODE_ERROR):
@@ -91,15 +114,15 @@ def _convolve_or_correlate(in1, in2, mode, method, workers, correlation):
 
 
 def convolve(in1, in2, mode="full", method="auto", *, workers=None):
-    """Convolve two N-dimensional arrays, as ``scipy.signal.convolve``.
+    return _convolve_or_correlate(in1, in2, mode, method, workers, False)
 
-    Parameters
-    ----------
-    in1 : array_like
-        First input.
-    in2 : array_like
-        Second input, with as many dimensions as ``in1``.
-    mode : {'full', 'valid', 'same'}, optional
+
+def correlate(in1, in2, mode="full", method="auto", *, workers=None):
+    return _convolve_or_correlate(in1, in2, mode, method, workers, True)
+
+
+convolve.__doc__ = """Convolve two N-dimensional arrays, as ``scipy.signal.convolve``.
+""" + _DOC_INPUTS % "with as many dimensions as ``in1``" + """\
         ``'full'`` (default) the full discrete linear convolution; ``'valid'``
         only the elements that do not rely on zero-padding (one input must be at
         least as large as the other in every dimension); ``'same'`` the size of
@@ -131,22 +154,12 @@ def convolve(in1, in2, mode="full", method="auto", *, workers=None):
     >>> signal.convolve([1, 2, 3], [1, 1], mode="valid")
     array([3, 5])
     """
-    return _convolve_or_correlate(in1, in2, mode, method, workers, False)
 
-
-def correlate(in1, in2, mode="full", method="auto", *, workers=None):
-    """Cross-correlate two N-dimensional arrays, as ``scipy.signal.correlate``.
+correlate.__doc__ = """Cross-correlate two N-dimensional arrays, as ``scipy.signal.correlate``.
 
     ``z[k] = sum_l in1[l] * conj(in2[l - k + N - 1])`` (per axis, ``N`` the size
     of ``in2``), with the output extents of :func:`convolve`.
-
-    Parameters
-    ----------
-    in1 : array_like
-        First input.
-    in2 : array_like
-        Second input, with as many dimensions as ``in1``.
-    mode : {'full', 'valid', 'same'}, optional
+""" + _DOC_INPUTS % "with as many dimensions as ``in1``" + """\
         As in :func:`convolve`.
     method : {'auto', 'direct', 'fft'}, optional
         As in :func:`convolve`.
@@ -164,7 +177,6 @@ def correlate(in1, in2, mode="full", method="auto", *, workers=None):
     >>> signal.correlate([1, 2, 3], [0, 1, 0.5])
     array([0.5, 2. , 3.5, 3. , 0. ])
     """
-    return _convolve_or_correlate(in1, in2, mode, method, workers, True)
 
 
 def correlation_lags(in1_len, in2_len, mode="full"):
@@ -313,15 +325,15 @@ def _freq_convolve(in1, in2, mode, axes, workers):
 
 
 def fftconvolve(in1, in2, mode="full", axes=None, *, workers=None):
-    """Convolve two N-dimensional arrays using FFT, as ``scipy.signal.fftconvolve``.
+    return _freq_convolve(in1, in2, mode, axes, workers)
 
-    Parameters
-    ----------
-    in1 : array_like
-        First input.
-    in2 : array_like
-        Second input, with as many dimensions as ``in1``.
-    mode : {'full', 'valid', 'same'}, optional
+
+def oaconvolve(in1, in2, mode="full", axes=None, *, workers=None):
+    return _freq_convolve(in1, in2, mode, axes, workers)
+
+
+fftconvolve.__doc__ = """Convolve two N-dimensional arrays using FFT, as ``scipy.signal.fftconvolve``.
+""" + _DOC_INPUTS % "with as many dimensions as ``in1``" + """\
         As in :func:`convolve`.
     axes : int or array_like of ints or None, optional
         Axes to convolve over (default all).  Along the other axes the inputs
@@ -343,23 +355,13 @@ def fftconvolve(in1, in2, mode="full", axes=None, *, workers=None):
     >>> np.round(signal.fftconvolve([1.0, 2.0, 3.0], [0.0, 1.0, 0.5]), 12)
     array([0. , 1. , 2.5, 4. , 1.5])
     """
-    return _freq_convolve(in1, in2, mode, axes, workers)
 
-
-def oaconvolve(in1, in2, mode="full", axes=None, *, workers=None):
-    """Convolve two N-dimensional arrays, as ``scipy.signal.oaconvolve``.
+oaconvolve.__doc__ = """Convolve two N-dimensional arrays, as ``scipy.signal.oaconvolve``.
 
     The result is :func:`fftconvolve`'s: ndconv's FFT path already splits long
     signals into overlap-save blocks when that is faster, which is the purpose
     of scipy's overlap-add function.
-
-    Parameters
-    ----------
-    in1 : array_like
-        First input.
-    in2 : array_like
-        Second input, with as many dimensions as ``in1``.
-    mode : {'full', 'valid', 'same'}, optional
+""" + _DOC_INPUTS % "with as many dimensions as ``in1``" + """\
         As in :func:`convolve`.
     axes : int or array_like of ints or None, optional
         As in :func:`fftconvolve`.
@@ -378,7 +380,6 @@ def oaconvolve(in1, in2, mode="full", axes=None, *, workers=None):
     >>> np.round(signal.oaconvolve(np.ones(6), [1.0, 1.0], mode="valid"), 12)
     array([2., 2., 2., 2., 2.])
     """
-    return _freq_convolve(in1, in2, mode, axes, workers)
 
 
 def choose_conv_method(in1, in2, mode="full", measure=False, *, workers=None):
@@ -417,10 +418,13 @@ def choose_conv_method(in1, in2, mode="full", measure=False, *, workers=None):
     volume = np.asarray(in1)
     kernel = np.asarray(in2)
     if measure:
+        # imported here: most calls never time
+        from ._tools.timing import median_time
+
         times = {}
         for m in ("fft", "direct"):
-            times[m] = _time(lambda: convolve(volume, kernel, mode=mode, method=m,
-                                              workers=workers))
+            times[m] = median_time(lambda m=m: convolve(volume, kernel, mode=mode, method=m,
+                                                        workers=workers), budget=0.05)[0]
         return ("fft" if times["fft"] < times["direct"] else "direct"), times
     _check_mode(mode, "Acceptable mode flags are 'valid', 'same', or 'full', not mode=%s" % (mode,))
     if (volume.ndim != kernel.ndim or volume.ndim == 0 or volume.size == 0 or kernel.size == 0
@@ -442,25 +446,9 @@ def choose_conv_method(in1, in2, mode="full", measure=False, *, workers=None):
     return "fft" if method == "fft" else "direct"
 
 
-def _time(fn, repeat=3):
-    """Seconds per call: enough calls for about 5 ms, best of ``repeat``."""
-    timer = timeit.Timer(fn)
-    number = 1
-    for p in range(10):
-        number = 10 ** p
-        t = timer.timeit(number)
-        if t >= 5e-4:
-            break
-    if t > 1:
-        return t / number
-    number *= 10
-    return min(timer.repeat(repeat, number)) / number
-
-
 # ---------------------------------------------------------------- 2-D
 
-_BOUNDARIES = {"fill": "constant", "pad": "constant", "wrap": "wrap", "circular": "wrap",
-               "symm": "symmetric", "symmetric": "symmetric"}
+_BOUNDARIES = _boundaries.FROM_SIGNAL_2D
 
 
 def _fillvalue(fillvalue, dtype):
@@ -560,30 +548,21 @@ def _empty2d(s1, s2, mode, dtype):
 
 
 def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, workers=None):
-    """Convolve two 2-D arrays, as ``scipy.signal.convolve2d``.
+    return _conv2d(in1, in2, mode, boundary, fillvalue, workers, False)
 
-    Parameters
-    ----------
-    in1 : array_like
-        First input.
-    in2 : array_like
-        Second input, 2-D as well.
-    mode : {'full', 'valid', 'same'}, optional
+
+def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, workers=None):
+    return _conv2d(in1, in2, mode, boundary, fillvalue, workers, True)
+
+
+convolve2d.__doc__ = """Convolve two 2-D arrays, as ``scipy.signal.convolve2d``.
+""" + _DOC_INPUTS % "2-D as well" + """\
         As in :func:`convolve`.
     boundary : {'fill', 'wrap', 'symm'}, optional
         How ``in1`` is extended: ``'fill'`` (or ``'pad'``) with ``fillvalue``,
         ``'wrap'`` (or ``'circular'``) periodically, ``'symm'`` (or
         ``'symmetric'``) mirrored with the edge sample repeated.
-    fillvalue : scalar, optional
-        Value for ``boundary='fill'``.  Default 0.
-    workers : int, optional
-        Threads, as in :func:`ndconv.convolve`.  Not in scipy.
-
-    Returns
-    -------
-    ndarray
-        In ``np.result_type(in1, in2)``, integers exact.
-
+""" + _DOC_2D_TAIL % "convolve" + """
     Raises
     ------
     ValueError
@@ -597,32 +576,13 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, workers=N
     array([[1, 3, 2],
            [3, 7, 4]])
     """
-    return _conv2d(in1, in2, mode, boundary, fillvalue, workers, False)
 
-
-def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, workers=None):
-    """Cross-correlate two 2-D arrays, as ``scipy.signal.correlate2d``.
-
-    Parameters
-    ----------
-    in1 : array_like
-        First input.
-    in2 : array_like
-        Second input, 2-D as well (conjugated when complex).
-    mode : {'full', 'valid', 'same'}, optional
+correlate2d.__doc__ = """Cross-correlate two 2-D arrays, as ``scipy.signal.correlate2d``.
+""" + _DOC_INPUTS % "2-D as well (conjugated when complex)" + """\
         As in :func:`convolve`.
     boundary : {'fill', 'wrap', 'symm'}, optional
         As in :func:`convolve2d`.
-    fillvalue : scalar, optional
-        Value for ``boundary='fill'``.  Default 0.
-    workers : int, optional
-        Threads, as in :func:`ndconv.correlate`.  Not in scipy.
-
-    Returns
-    -------
-    ndarray
-        In ``np.result_type(in1, in2)``, integers exact.
-
+""" + _DOC_2D_TAIL % "correlate" + """
     Examples
     --------
     >>> from ndconv import signal
@@ -630,4 +590,3 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, workers=
     array([[1, 3, 2],
            [3, 7, 4]])
     """
-    return _conv2d(in1, in2, mode, boundary, fillvalue, workers, True)

@@ -13,6 +13,7 @@ from ndconv._tools import check as _check
 from ndconv._tools import cli as _cli
 from ndconv._tools import io as _io
 from ndconv._tools.named_kernels import named_kernel
+from ndconv._tools.progress import Progress
 
 scipy_ndimage = pytest.importorskip("scipy.ndimage")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -96,12 +97,12 @@ def test_check_fails_on_a_wrong_convolution(capsys, monkeypatch):
 
 def test_progress_bar_only_on_a_terminal():
     s = io.StringIO()
-    bar = _check.Progress(2, stream=s)
+    bar = Progress(2, stream=s)
     bar.step("a")
     bar.close()
     assert s.getvalue() == ""
     t = _Tty()
-    bar = _check.Progress(2, stream=t)
+    bar = Progress(2, stream=t)
     bar.step("a")
     assert "1/2" in t.getvalue()
 

@@ -15,6 +15,30 @@ import numpy as np
 
 CVAL = -1  # index-table marker: this position takes cval
 
+# ------------------------------------------------------------------ the peers' names
+# Each boundary in other libraries' words.  scipy.ndimage: the first name is
+# the mode that computes the boundary for every size (its plain "wrap" is not
+# periodic for every size, "grid-wrap" is); the others are its synonyms for
+# filters (the grid-* modes extend like their plain counterparts).
+_NDIMAGE = {
+    "constant": ("constant", "grid-constant"),
+    "edge": ("nearest",),
+    "symmetric": ("reflect", "grid-mirror"),
+    "reflect": ("mirror",),
+    "wrap": ("grid-wrap", "wrap"),
+}
+TO_NDIMAGE = {b: names[0] for b, names in _NDIMAGE.items()}
+FROM_NDIMAGE = {name: b for b, names in _NDIMAGE.items() for name in names}
+# scipy.signal.convolve2d's ``boundary`` names
+FROM_SIGNAL_2D = {"fill": "constant", "pad": "constant", "wrap": "wrap", "circular": "wrap",
+                  "symm": "symmetric", "symmetric": "symmetric"}
+# OpenCV's border types (cv2 attribute names) and torch.nn.functional.pad's
+# modes, for the boundaries ``ndconv bench`` compares (torch has no
+# half-sample, "symmetric", padding)
+TO_CV2_BORDER = {"constant": "BORDER_CONSTANT", "reflect": "BORDER_REFLECT_101",
+                 "symmetric": "BORDER_REFLECT"}
+TO_TORCH_PAD = {"constant": "constant", "reflect": "reflect"}
+
 
 def index_map(coords, n, boundary):
     """Input index for each input coordinate in ``coords`` (``CVAL`` for constant).

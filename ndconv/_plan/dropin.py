@@ -20,6 +20,7 @@ integer one.  Both live here, once:
 import numpy as np
 
 from .._api import correlate_nd, geometry
+from .validation import core_dtype
 
 
 class UnsupportedDtypeError(TypeError, ValueError):
@@ -42,13 +43,11 @@ def check_numeric(arr, name, allow_object=False):
 def compute_dtype_for(result):
     """The dtype ndconv's core computes in to produce a result of dtype ``result``."""
     result = np.dtype(result)
-    if result.kind in "biu":
-        return np.dtype(np.int64)
-    if result.kind == "f":
-        return np.dtype(np.float32) if result.itemsize <= 4 else np.dtype(np.float64)
-    if result.kind == "c":
-        return np.dtype(np.complex64) if result.itemsize <= 8 else np.dtype(np.complex128)
-    raise UnsupportedDtypeError("unsupported result dtype %s" % result)
+    # integers exactly, in int64 arithmetic
+    native = core_dtype(result, np.int64)
+    if native is None:
+        raise UnsupportedDtypeError("unsupported result dtype %s" % result)
+    return native
 
 
 def from_compute(res, result):

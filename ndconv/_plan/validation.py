@@ -51,13 +51,23 @@ def result_dtype(*arrays):
         if a.dtype is not dt and a.dtype != dt:
             dt = np.result_type(*arrays)
             break
+    native = core_dtype(dt, np.float64)
+    if native is None:
+        raise TypeError("unsupported dtype %s" % dt)
+    return native
+
+
+def core_dtype(dt, integers):
+    """The dtype of the core's kernels for data of dtype ``dt``: float32 or
+    float64, complex64 or complex128 (long double rounds to the double kinds);
+    ``integers`` for bool and integer data; None for any other kind."""
     if dt.kind in "biu":
-        return np.dtype(np.float64)
+        return np.dtype(integers)
     if dt.kind == "f":
         return np.dtype(np.float32) if dt.itemsize <= 4 else np.dtype(np.float64)
     if dt.kind == "c":
         return np.dtype(np.complex64) if dt.itemsize <= 8 else np.dtype(np.complex128)
-    raise TypeError("unsupported dtype %s" % dt)
+    return None
 
 
 def normalize_axes(axes, x_ndim, k_ndim):

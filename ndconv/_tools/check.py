@@ -19,6 +19,7 @@ import numpy as np
 
 from .._plan.validation import BOUNDARIES, MODES
 from . import verify as _verify
+from .progress import Progress
 
 NDIMS_FULL = (1, 2, 3, 4)
 NDIMS_QUICK = (1, 2, 3)
@@ -28,34 +29,6 @@ WORKERS = (1, 2)
 ROUNDS_FULL = 4        # random cases per combination without --quick
 # (max input length, max kernel length) per axis, by ndim: a few thousand outputs per case
 SIZES = {1: (64, 17), 2: (20, 7), 3: (9, 4), 4: (5, 3)}
-
-
-class Progress:
-    """A one-line progress bar on ``stream`` (stderr), drawn only on a terminal
-    unless ``enabled`` says otherwise."""
-
-    def __init__(self, total, stream=None, enabled=None, width=30):
-        self.stream = sys.stderr if stream is None else stream
-        if enabled is None:
-            enabled = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.total, self.done, self.enabled, self.width = max(1, total), 0, enabled, width
-        self.t0 = time.perf_counter()
-
-    def step(self, label=""):
-        self.done += 1
-        if not self.enabled:
-            return
-        frac = self.done / self.total
-        fill = int(frac * self.width)
-        line = "\r[%s%s] %d/%d %4.1fs %s" % ("#" * fill, "-" * (self.width - fill), self.done,
-                                             self.total, time.perf_counter() - self.t0, label)
-        self.stream.write(line[:110].ljust(110))
-        self.stream.flush()
-
-    def close(self):
-        if self.enabled:
-            self.stream.write("\r" + " " * 110 + "\r")
-            self.stream.flush()
 
 
 def _random_array(rng, shape, dtype):

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from .. import _api
+from .._plan import boundary as _boundaries
 from .._plan.validation import (
     BOUNDARIES,
     METHODS,
@@ -410,10 +411,8 @@ def _import_scipy():
     return scipy.signal, scipy.ndimage
 
 
-# ndconv's boundary names (numpy.pad's) in scipy.ndimage's words.  ndimage's
-# "wrap" is not periodic for every size; "grid-wrap" is.
-NDIMAGE_MODE = {"constant": "constant", "edge": "nearest", "symmetric": "reflect",
-                "reflect": "mirror", "wrap": "grid-wrap"}
+# ndconv's boundary names (numpy.pad's) in scipy.ndimage's words
+NDIMAGE_MODE = _boundaries.TO_NDIMAGE
 
 _UNIFIED = inspect.signature(_api.correlate)
 
