@@ -1,4 +1,4 @@
-"""Memory of the direct and FFT paths (issue 4, target 5).
+"""Memory of the direct and FFT paths, against the targets below.
 
 ``peakmem_convolve`` is the process's peak resident memory during one call;
 ``peakmem_reference`` the same setup without the call (inputs only), so the

@@ -1,4 +1,4 @@
-"""The speed issue's reference workloads W1-W8, at their full sizes.
+"""The reference workloads W1-W8 of ``ndconv bench``, at their full sizes.
 
 Each class times ndconv (``method="auto"``, default options) and, in the same
 class, the best-known call of each installed peer library for the same
