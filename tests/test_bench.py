@@ -58,6 +58,14 @@ def test_peers_compute_the_same_convolution(ndim, boundary):
         np.testing.assert_allclose(y, ref, rtol=0, atol=1e-10 * np.abs(ref).max(), err_msg=c.name)
 
 
+def test_peers_refuse_a_boundary_they_cannot_compute():
+    # OpenCV's filter2D and torch have no wrap or edge convention in the bench
+    x, k = np.ones(20), np.ones(3)
+    for boundary in ("edge", "wrap", "mirror"):
+        with pytest.raises(ValueError, match="boundary must be one of constant, reflect, symmetric"):
+            _bench.peers(x, k, boundary, "same")
+
+
 def test_peers_full_mode_and_separable_factors():
     rng = np.random.default_rng(5)
     x = rng.standard_normal(300)
