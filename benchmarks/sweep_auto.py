@@ -22,6 +22,7 @@ run: its estimate stands in, and the case is marked ``estimated``.
 Run it on an otherwise idle machine, one thread unless ``--workers`` says otherwise.
 """
 import argparse
+import functools
 import json
 import math
 import os
@@ -139,8 +140,9 @@ def run(size="quick", dims=(1, 2, 3), dtype="float32", boundary="reflect", worke
         est = macs * best_rate[nd] if nd in best_rate else None
         skip_direct = est is not None and est > limit
 
-        def call(m):
-            return lambda: ndconv.convolve(x, w, "same", boundary=boundary, method=m, workers=workers)
+        def call(m, x=x, w=w):
+            return functools.partial(ndconv.convolve, x, w, "same", boundary=boundary, method=m,
+                                     workers=workers)
         fns = {"fft": call("fft")}
         if not skip_direct:
             fns["direct"] = call("direct")
@@ -199,21 +201,24 @@ def format_summary(summary):
         return "no cases"
     s = summary
     wc = s["worst_case"]
-    lines = ["%d cases: auto within %.2fx of the best own method in %.1f %% (target >= %.0f %%); worst %.2fx "
-             "(target <= %.1fx) at %d-D n=%d k=%d (auto chose %s, best %s)"
+    lines = ["%d cases: auto within %.2fx of the best own method in %.1f %% (target >= %.0f %%); "
+             "worst %.2fx (target <= %.1fx) at %d-D n=%d k=%d (auto chose %s, best %s)"
              % (s["cases"], WITHIN, 100 * s["within_%.2f" % WITHIN], 100 * SHARE, s["worst_ratio"], WORST,
                 wc["ndim"], wc["n"], wc["k"], wc["auto_choice"], wc["best"])]
     for nd, d in s["by_ndim"].items():
-        lines.append("  %s-D: %d cases, %.1f %% within, worst %.2fx" % (nd, d["cases"], 100 * d["within"], d["worst"]))
+        lines.append("  %s-D: %d cases, %.1f %% within, worst %.2fx"
+                     % (nd, d["cases"], 100 * d["within"], d["worst"]))
     if s["estimated_cases"]:
-        lines.append("  %d case(s) use an estimated direct time (longer than the limit)" % s["estimated_cases"])
+        lines.append("  %d case(s) use an estimated direct time (longer than the limit)"
+                     % s["estimated_cases"])
     lines.append("target 3 %s" % ("met" if s["target_met"] else "NOT met"))
     return "\n".join(lines)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="a smaller grid and fewer repeats (a couple of minutes)")
+    ap.add_argument("--quick", action="store_true",
+                    help="a smaller grid and fewer repeats (a couple of minutes)")
     ap.add_argument("--size", choices=sorted(GRIDS), default=None, help="grid: full (default), quick, tiny")
     ap.add_argument("--dims", default="1,2,3", help="comma-separated dimensions to sweep (default 1,2,3)")
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])

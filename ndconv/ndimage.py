@@ -262,8 +262,8 @@ _DOC_OUTPUT = """    output : array or dtype, optional
         array.  By default an array of the same dtype as ``input`` (complex
         when ``input`` or ``weights`` is).  Integer outputs receive the float64
         sums truncated toward zero, as scipy.ndimage stores them.
-    mode : {'reflect', 'constant', 'nearest', 'mirror', 'wrap', 'grid-constant', 'grid-mirror', 'grid-wrap'}, optional
-        How ``input`` is extended past its edges (default ``'reflect'``)::
+    mode : str, optional
+        How ``input`` is extended past its edges (default ``'reflect'``), one of::
 
             'reflect'   (d c b a | a b c d | d c b a)   numpy.pad 'symmetric'
             'mirror'    (d c b | a b c d | c b a)       numpy.pad 'reflect'

@@ -148,7 +148,7 @@ def correlate(a, v, mode="valid", *, workers=None):
     >>> npc.correlate([1, 2, 3], [0, 1, 0.5], "full")
     array([0.5, 2. , 3.5, 3. , 0. ])
     """
-    for arr, name in ((a, "a"), (v, "v")):
+    for arr in (a, v):
         if np.ndim(arr) > 1:
             raise ValueError("setting an array element with a sequence. The requested array "
                              "would exceed the maximum number of dimension of 1.")

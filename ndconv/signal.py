@@ -7,6 +7,7 @@ arguments, defaults, result shapes and dtypes (exact integer results), the same
 exceptions.  Each function adds one keyword, ``workers=``, with the meaning it
 has in :func:`ndconv.convolve`.
 """
+import functools
 import numbers
 import operator
 import timeit
@@ -419,8 +420,8 @@ def choose_conv_method(in1, in2, mode="full", measure=False, *, workers=None):
     if measure:
         times = {}
         for m in ("fft", "direct"):
-            times[m] = _time(lambda: convolve(volume, kernel, mode=mode, method=m,
-                                              workers=workers))
+            times[m] = _time(functools.partial(convolve, volume, kernel, mode=mode, method=m,
+                                               workers=workers))
         return ("fft" if times["fft"] < times["direct"] else "direct"), times
     _check_mode(mode, "Acceptable mode flags are 'valid', 'same', or 'full', not mode=%s" % (mode,))
     if (volume.ndim != kernel.ndim or volume.ndim == 0 or volume.size == 0 or kernel.size == 0

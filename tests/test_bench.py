@@ -252,7 +252,8 @@ def test_sweep_auto_cases_respect_issue_ranges(sweep_auto):
     two = [(n, k) for nd, n, k in full if nd == 2]
     assert (min(two)[0], max(two)[0], min(k for _, k in two), max(k for _, k in two)) == (128, 4096, 3, 63)
     three = [(n, k) for nd, n, k in full if nd == 3]
-    assert (min(three)[0], max(three)[0], min(k for _, k in three), max(k for _, k in three)) == (32, 256, 3, 15)
+    assert (min(three)[0], max(three)[0],
+            min(k for _, k in three), max(k for _, k in three)) == (32, 256, 3, 15)
 
 
 def test_sweep_auto_main_writes_json(sweep_auto, tmp_path, capsys):

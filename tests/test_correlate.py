@@ -82,7 +82,8 @@ def test_every_origin_2d_matches_ndimage(rng):
                 res = ndconv.correlate(x, k, "same", boundary=b, cval=-1.0, origin=(o0, o1))
                 ref = ndi.correlate(x, k, mode=m, cval=-1.0, origin=(o0, o1))
                 # both sum 12 products in float64
-                np.testing.assert_allclose(res, ref, rtol=0, atol=4 * 12 * 2.2e-16 * np.abs(ref).max() + 1e-300)
+                np.testing.assert_allclose(res, ref, rtol=0,
+                                           atol=4 * 12 * 2.2e-16 * np.abs(ref).max() + 1e-300)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -262,7 +263,8 @@ def test_int64_exact_core():
     k = np.array([2, 1], dtype=np.int64)
     res = correlate_nd(x, k, "full", "constant", 0, 0, None, "direct", 1, None, compute_dtype=np.int64)
     with np.errstate(over="ignore"):
-        ref = np.array([x[0] * 1, x[0] * 2 + x[1], x[1] * 2 + x[2], x[2] * 2 + x[3], x[3] * 2], dtype=np.int64)
+        ref = np.array([x[0] * 1, x[0] * 2 + x[1], x[1] * 2 + x[2], x[2] * 2 + x[3], x[3] * 2],
+                       dtype=np.int64)
     np.testing.assert_array_equal(res, ref)
 
 
@@ -366,7 +368,7 @@ def test_fft_zero_extension_uses_short_circular_transforms(rng):
     assert nb == 1 and L == _fft.next_fast_len(n + K - 1, True)
     assert _fft.zero_trims((n,), (-(K - 1),), (n + K - 1,), (K,), "constant", 1.0) == (0,)
     assert _fft.zero_trims((n,), (-(K - 1),), (n + K - 1,), (K,), "wrap", 0.0) == (0,)
-    for trial in range(60):
+    for _ in range(60):
         nd = int(rng.integers(1, 4))
         xs = tuple(int(v) for v in rng.integers(1, 25, nd))
         ks = tuple(int(v) for v in rng.integers(1, 12, nd))

@@ -144,7 +144,8 @@ WORKLOADS = [
              {"full": ((1024, 1024), (7, 7)), "quick": ((512, 512), (7, 7)), "tiny": ((48, 40), (7, 7))},
              boundaries=("reflect", "symmetric")),
     Workload("W8", "4-D f32 48^4, 3^4", "float32",
-             {"full": ((48,) * 4, (3,) * 4), "quick": ((24,) * 4, (3,) * 4), "tiny": ((8, 7, 6, 5), (3,) * 4)},
+             {"full": ((48,) * 4, (3,) * 4), "quick": ((24,) * 4, (3,) * 4),
+              "tiny": ((8, 7, 6, 5), (3,) * 4)},
              boundaries=("constant",)),
 ]
 
@@ -249,7 +250,8 @@ def peers(x, k, boundary, mode="same", factors=None, mods=None):
     if sig is not None:
         if boundary == "constant":
             out.append(Peer("scipy.signal", "scipy.signal.oaconvolve", lambda t: sig.oaconvolve(x, k, mode)))
-            out.append(Peer("scipy.signal", "scipy.signal.fftconvolve", lambda t: sig.fftconvolve(x, k, mode)))
+            out.append(Peer("scipy.signal", "scipy.signal.fftconvolve",
+                            lambda t: sig.fftconvolve(x, k, mode)))
             meth = sig.choose_conv_method(x, k, mode=mode)
             out.append(Peer("scipy.signal", "scipy.signal.convolve (auto: %s)" % meth,
                             lambda t: sig.convolve(x, k, mode), threaded=(meth == "fft"),
@@ -428,7 +430,8 @@ class _Progress:
 
 
 # ----------------------------------------------------------------------------- run
-_SETTINGS = {  # size -> (budget s per call, min reps, max reps, max MACs of a slow direct peer, probe limit s)
+# size -> (budget s per call, min reps, max reps, max MACs of a slow direct peer, probe limit s)
+_SETTINGS = {
     "full": (0.5, 5, 15, math.inf, 10.0),
     "quick": (0.08, 3, 9, 3e8, 2.0),
     "tiny": (0.0, 1, 1, math.inf, 2.0),
@@ -672,8 +675,8 @@ def format_table(result):
     m = result["meta"]
     lines.append("")
     lines.append("/lib = ndconv's median time / the fastest call of that library for the same problem and")
-    lines.append("boundary convention (below 1: ndconv is faster).  Medians of repeats, size %r, %s, %s cores,"
-                 % (m["size"], m["cpu"], m["cores"]))
+    lines.append("boundary convention (below 1: ndconv is faster).  Medians of repeats, size %r, %s, "
+                 "%s cores," % (m["size"], m["cpu"], m["cores"]))
     lines.append("%s; %s." % (", ".join("%s %s" % kv for kv in m["versions"].items()), m["date"]))
     missing = [lib for lib, mod in (("OpenCV", "cv2"), ("torch", "torch"), ("scipy", "scipy"))
                if lib not in m["versions"]]
