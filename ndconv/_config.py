@@ -1,6 +1,9 @@
 """Build and runtime configuration report."""
+from __future__ import annotations
+
 import os
 import sys
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -8,7 +11,7 @@ from . import _core as _dispatch
 from ._plan import fft as _fft
 
 
-def config():
+def config() -> dict[str, Any]:
     """The build and runtime configuration as a dict."""
     return {
         "ndconv": __import__("ndconv").__version__,
@@ -26,7 +29,7 @@ def config():
     }
 
 
-def show_config(file=None):
+def show_config(file: TextIO | None = None) -> None:
     """Print how ndconv was built and what it will use at run time.
 
     Reports whether the core has OpenMP (and how many threads it would use),
