@@ -1,7 +1,7 @@
 """How close ``method="auto"`` comes to the best of ndconv's own methods.
 
 Times ``ndconv.convolve(x, k, "same", method=m)`` for m in "direct", "fft" and
-"auto" over a size x kernel sweep (issue 4, target 3):
+"auto" over a size x kernel sweep (the grid of auto's accuracy target, "target 3"):
 
 * 1-D: n = 10^3 ... 10^7, k = 3 ... 10^5 (k <= n)
 * 2-D: n x n for n = 128 ... 4096, k x k for k = 3 ... 63
