@@ -10,6 +10,7 @@ squares, and writes them to ``ndconv/_plan/cost_model.json`` (or prints them wit
 Takes about three minutes.
 """
 import argparse
+import functools
 import json
 import math
 import os
@@ -88,14 +89,14 @@ def main(argv=None):
             if np.dtype(dt).kind == "c" and math.prod(xs) * math.prod(ks) > 2e7:
                 continue
             x, k = data(xs, dt, rng), data(ks, dt, rng)
-            t = median_time(lambda x=x, k=k: ndconv.correlate(x, k, "same", method="direct", workers=1))
+            t = median_time(functools.partial(ndconv.correlate, x, k, "same", method="direct", workers=1))
             rows.append(_method.direct_features(x.shape, k.shape, dt, 1))
             times.append(t)
         (call, per_tap, per_setup, per_row_tap, per_merged, per_roll, per_roll_shift,
          per_roll_out), worst = fit(rows, times)
         x, k = data((1024, 1024), dt, rng), data((7, 7), dt, rng)
-        t1 = median_time(lambda x=x, k=k: ndconv.correlate(x, k, "same", method="direct", workers=1))
-        t2 = median_time(lambda x=x, k=k: ndconv.correlate(x, k, "same", method="direct", workers=2))
+        t1 = median_time(functools.partial(ndconv.correlate, x, k, "same", method="direct", workers=1))
+        t2 = median_time(functools.partial(ndconv.correlate, x, k, "same", method="direct", workers=2))
         eff = min(1.0, t1 / t2 / 2)
         model["direct"][dt] = {"call": call, "per_tap": per_tap, "per_setup": per_setup,
                                "per_row_tap": per_row_tap, "per_merged": per_merged,
@@ -110,7 +111,7 @@ def main(argv=None):
         rows, times = [], []
         for xs, ks in FFT_CASES:
             x, k = data(xs, dt, rng), data(ks, dt, rng)
-            t = median_time(lambda x=x, k=k: ndconv.correlate(x, k, "same", method="fft", workers=1))
+            t = median_time(functools.partial(ndconv.correlate, x, k, "same", method="fft", workers=1))
             out_shape = x.shape
             rows.append(fft_features(out_shape, k.shape, dt))
             times.append(t)

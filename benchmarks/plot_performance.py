@@ -18,6 +18,7 @@ Two steps, so the docs build never benchmarks:
 """
 import argparse
 import csv
+import importlib.util
 import io
 import json
 import math
@@ -29,9 +30,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-try:
-    import ndconv
-except ImportError:  # run from a source checkout with an in-place build
+if importlib.util.find_spec("ndconv") is None:  # run from a source checkout with an in-place build
     sys.path.insert(0, ROOT)
 from ndconv._tools import bench as _bench  # noqa: E402
 
@@ -100,7 +99,8 @@ def measure_curves(size, log=sys.stderr):
     pts = []
     for n in ns:
         print("  2-D %dx%d, %dx%d" % (n, n, k, k), file=log)
-        pts.append({"n": n, "times": _point(rng.standard_normal((n, n), dtype=np.float32), kk, "reflect", size)})
+        x = rng.standard_normal((n, n), dtype=np.float32)
+        pts.append({"n": n, "times": _point(x, kk, "reflect", size)})
     out["signal_2d"] = {"k": k, "boundary": "reflect", "dtype": "float32", "points": pts}
     return out
 
@@ -199,7 +199,8 @@ def plot_auto(sweep, path, plt):
                             textcoords="offset points", color="red")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        for axis, vals in ((ax.xaxis, sorted({c["n"] for c in cs})), (ax.yaxis, sorted({c["k"] for c in cs}))):
+        for axis, key in ((ax.xaxis, "n"), (ax.yaxis, "k")):
+            vals = sorted({c[key] for c in cs})
             axis.set_ticks(vals)
             axis.set_ticklabels([_tick(v) for v in vals])
             axis.set_minor_locator(NullLocator())
@@ -208,7 +209,8 @@ def plot_auto(sweep, path, plt):
         ax.set_ylabel("k (kernel side)")
         ax.set_title("%d-D" % nd)
         ax.grid(True, which="major", alpha=0.3)
-    handles = [Line2D([], [], marker="s", ls="", ms=9, alpha=0.35, color=METHOD_COLORS[m], label="fastest: %s" % m)
+    handles = [Line2D([], [], marker="s", ls="", ms=9, alpha=0.35, color=METHOD_COLORS[m],
+                      label="fastest: %s" % m)
                for m in ("direct", "fft")]
     handles += [Line2D([], [], marker="o", ls="", ms=5, color=METHOD_COLORS[m], label="auto: %s" % m)
                 for m in ("direct", "fft", "separable") if any(c["auto_choice"] == m for c in cases)]
@@ -253,7 +255,8 @@ def provenance(data, command):
                   "   Preliminary: these numbers come from a %s run%s.  Regenerate them on an idle machine"
                   " with ``python benchmarks/plot_performance.py`` (full sizes) before relying on them."
                   % (data["size"] + "-size" if data["size"] != "full" else "full-size",
-                     (" on a busy machine (load average %.2f)" % max(loads)) if loads and max(loads) > 0.5 else ""),
+                     (" on a busy machine (load average %.2f)" % max(loads))
+                     if loads and max(loads) > 0.5 else ""),
                   ""]
     return "\n".join(lines) + "\n"
 
@@ -305,10 +308,13 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", choices=sorted(CURVES), default="full",
                     help="problem sizes and repeats: full (default), quick, tiny (for tests)")
-    ap.add_argument("--bench", metavar="JSON", help="use this `ndconv bench --json` output for the W1-W8 table")
-    ap.add_argument("--sweep", metavar="JSON", help="use this `sweep_auto.py --json` output for auto's choices")
+    ap.add_argument("--bench", metavar="JSON",
+                    help="use this `ndconv bench --json` output for the W1-W8 table")
+    ap.add_argument("--sweep", metavar="JSON",
+                    help="use this `sweep_auto.py --json` output for auto's choices")
     ap.add_argument("--replot", action="store_true", help="only redraw from OUTDIR/perf.json")
-    ap.add_argument("--outdir", default=DEFAULT_OUT, help="where the PNGs, CSV and JSON go (default docs/_static/perf)")
+    ap.add_argument("--outdir", default=DEFAULT_OUT,
+                    help="where the PNGs, CSV and JSON go (default docs/_static/perf)")
     args = ap.parse_args(argv)
     json_path = os.path.join(args.outdir, "perf.json")
     if args.replot:

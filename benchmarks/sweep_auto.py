@@ -22,6 +22,7 @@ run: its estimate stands in, and the case is marked ``estimated``.
 Run it on an otherwise idle machine, one thread unless ``--workers`` says otherwise.
 """
 import argparse
+import functools
 import json
 import math
 import os
@@ -140,7 +141,8 @@ def run(size="quick", dims=(1, 2, 3), dtype="float32", boundary="reflect", worke
         skip_direct = est is not None and est > limit
 
         def call(m, x=x, w=w):
-            return lambda: ndconv.convolve(x, w, "same", boundary=boundary, method=m, workers=workers)
+            return functools.partial(ndconv.convolve, x, w, "same", boundary=boundary, method=m,
+                                     workers=workers)
         fns = {"fft": call("fft")}
         if not skip_direct:
             fns["direct"] = call("direct")
@@ -199,8 +201,8 @@ def format_summary(summary):
         return "no cases"
     s = summary
     wc = s["worst_case"]
-    lines = ["%d cases: auto within %.2fx of the best own method in %.1f %% (target >= %.0f %%); worst %.2fx "
-             "(target <= %.1fx) at %d-D n=%d k=%d (auto chose %s, best %s)"
+    lines = ["%d cases: auto within %.2fx of the best own method in %.1f %% (target >= %.0f %%); "
+             "worst %.2fx (target <= %.1fx) at %d-D n=%d k=%d (auto chose %s, best %s)"
              % (s["cases"], WITHIN, 100 * s["within_%.2f" % WITHIN], 100 * SHARE, s["worst_ratio"], WORST,
                 wc["ndim"], wc["n"], wc["k"], wc["auto_choice"], wc["best"])]
     for nd, d in s["by_ndim"].items():

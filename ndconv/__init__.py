@@ -8,13 +8,12 @@ from . import ndimage, numpy, signal
 from ._api import convolve, correlate
 from ._config import show_config
 from ._layer import conv, conv_grad
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = ["convolve", "correlate", "show_config", "conv", "conv_grad", "__version__", "signal", "ndimage",
            "numpy"]
 
-# verification, template matching and the shipped data: imported after the core API they use
+# verification, template matching and the shipped data
 from . import datasets
 from ._tools.match import match_template
 from ._tools.verify import check_commutativity, compare_with_scipy

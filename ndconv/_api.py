@@ -4,7 +4,10 @@ Validate -> canonicalise (dtype, axes, kernel orientation) -> geometry (starts a
 output extents per axis) -> method -> core.  Every public function of ndconv,
 the drop-in namespaces included, funnels into ``correlate_nd`` here.
 """
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +27,13 @@ from ._plan.validation import (
     resolve_workers,
     result_dtype,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import ArrayLike, NDArray
+
+    from ._plan.validation import Boundary, Method, Mode
 
 _DOC_PARAMS = """
     Parameters
@@ -222,14 +232,18 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
     return target
 
 
-def correlate(x, k, mode="full", *, boundary="constant", cval=0.0, origin=0, axes=None,
-              method="auto", workers=None, out=None):
+def correlate(x: ArrayLike, k: ArrayLike, mode: Mode = "full", *, boundary: Boundary = "constant",
+              cval: complex | np.number[Any] = 0.0, origin: int | Sequence[int] = 0,
+              axes: int | Sequence[int] | None = None, method: Method = "auto",
+              workers: int | None = None, out: NDArray[Any] | None = None) -> NDArray[Any]:
     return correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
                         conj=True)
 
 
-def convolve(x, k, mode="full", *, boundary="constant", cval=0.0, origin=0, axes=None,
-             method="auto", workers=None, out=None):
+def convolve(x: ArrayLike, k: ArrayLike, mode: Mode = "full", *, boundary: Boundary = "constant",
+             cval: complex | np.number[Any] = 0.0, origin: int | Sequence[int] = 0,
+             axes: int | Sequence[int] | None = None, method: Method = "auto",
+             workers: int | None = None, out: NDArray[Any] | None = None) -> NDArray[Any]:
     return correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
                         flip=True)
 

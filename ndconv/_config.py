@@ -1,5 +1,8 @@
 """Build and runtime configuration report."""
+from __future__ import annotations
+
 import sys
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -7,7 +10,7 @@ from . import _core as _dispatch
 from ._plan import fft as _fft
 
 
-def config():
+def config() -> dict[str, Any]:
     """The build and runtime configuration as a dict."""
     return {
         "ndconv": __import__("ndconv").__version__,
@@ -23,7 +26,7 @@ def config():
     }
 
 
-def show_config(file=None):
+def show_config(file: TextIO | None = None) -> None:
     """Print how ndconv was built and what it will use at run time.
 
     Reports whether the core has OpenMP (and how many threads it would use),

@@ -9,18 +9,21 @@ with a batch axis, any number of spatial axes, stride, dilation, groups,
 padding and the unified API's boundary rules.  The work is one problem,
 "valid correlation of the extended input": padding and boundary become per-axis
 index maps (``_boundary.index_map``), stride and dilation the step of those
-maps, and the compiled core (``_layer_core``) reads the input through them, so
+maps, and the compiled core (``ndconv._core.layer``) reads the input through them, so
 nothing is ever padded or unrolled into columns in memory.
 
 The gradients reduce to the same core: the weight gradient is a correlation of
-the extended input with the output gradient (``_layer_core.weight_grad``), the
+the extended input with the output gradient (``_core.layer.weight_grad``), the
 input gradient is the forward layer applied to the output gradient (zeros
 inserted between samples for stride > 1, ``(K - 1) * dilation`` zeros of padding)
 with the kernel flipped and its channel axes swapped, folded back through the
 adjoint of the boundary extension.
 """
+from __future__ import annotations
+
 import numbers
 import operator
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
@@ -38,7 +41,18 @@ from ._plan.validation import (
     result_dtype,
 )
 
-LAYOUTS = ("channels_last", "channels_first")
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import ArrayLike, NDArray
+
+    from ._plan.validation import Boundary
+
+    # an int (every axis, both sides), one int or one (before, after) pair per axis, or a rule
+    Padding = int | Sequence[int] | Sequence[tuple[int, int]] | Literal["valid", "same"]
+
+Layout = Literal["channels_last", "channels_first"]
+LAYOUTS = get_args(Layout)
 
 # Output pixels per work item at most; a work item holds one pointer per tap
 # and pixel, so the table is also kept below _MAX_PTRS entries.
@@ -448,8 +462,10 @@ def _input_grad(p, g):
 
 
 # ----------------------------------------------------------------------------- public API
-def conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, groups=1, boundary="constant",
-         cval=0.0, layout="channels_last", workers=None, out=None):
+def conv(x: ArrayLike, w: ArrayLike, bias: ArrayLike | None = None, *, stride: int | Sequence[int] = 1,
+         padding: Padding = 0, dilation: int | Sequence[int] = 1, groups: int = 1,
+         boundary: Boundary = "constant", cval: float = 0.0, layout: Layout = "channels_last",
+         workers: int | None = None, out: NDArray[Any] | None = None) -> NDArray[Any]:
     p = _setup(x, w, bias, stride, padding, dilation, groups, boundary, cval, layout, workers)
     c_out = p.w.shape[-1]
     if out is None:
@@ -473,8 +489,10 @@ def conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, groups=1, boundary
     return out
 
 
-def conv_grad(x, w, grad_out, *, stride=1, padding=0, dilation=1, groups=1, boundary="constant",
-              cval=0.0, layout="channels_last", workers=None):
+def conv_grad(x: ArrayLike, w: ArrayLike, grad_out: ArrayLike, *, stride: int | Sequence[int] = 1,
+              padding: Padding = 0, dilation: int | Sequence[int] = 1, groups: int = 1,
+              boundary: Boundary = "constant", cval: float = 0.0, layout: Layout = "channels_last",
+              workers: int | None = None) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     p = _setup(x, w, None, stride, padding, dilation, groups, boundary, cval, layout, workers)
     c_out = p.w.shape[-1]
     g = _from_user(p, grad_out, "grad_out", p.out_spatial, c_out)

@@ -12,28 +12,43 @@ needs numpy only.
 :func:`waldo`              a busy scene, the figure to find and where he is
 =========================  =================================================
 """
-import collections
+from __future__ import annotations
+
 import json
 import os
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from ._tools import io as _io
 
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
 __all__ = ["Sound", "Waldo", "speech", "room_impulse_response", "image", "waldo", "path"]
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
-Sound = collections.namedtuple("Sound", ["data", "rate"])
-Sound.__doc__ = """A sampled sound: ``data`` (float32 samples in [-1, 1)) and ``rate`` (Hz)."""
-
-Waldo = collections.namedtuple("Waldo", ["scene", "template", "location"])
-Waldo.__doc__ = """The search problem: ``scene`` and ``template`` (float32 grey values in
-[0, 1]) and ``location``, the ``(row, column)`` of the template's top-left
-corner in the scene."""
 
 
-def path(name):
+class Sound(NamedTuple):
+    """A sampled sound: ``data`` (float32 samples in [-1, 1)) and ``rate`` (Hz)."""
+
+    data: NDArray[np.float32]
+    rate: int
+
+
+class Waldo(NamedTuple):
+    """The search problem: ``scene`` and ``template`` (float32 grey values in
+    [0, 1]) and ``location``, the ``(row, column)`` of the template's top-left
+    corner in the scene."""
+
+    scene: NDArray[np.float32]
+    template: NDArray[np.float32]
+    location: tuple[int, int]
+
+
+def path(name: str) -> str:
     """Absolute path of the shipped file ``name`` (e.g. ``"speech.wav"``).
 
     Parameters
@@ -58,12 +73,12 @@ def path(name):
     return p
 
 
-def _sound(name):
+def _sound(name: str) -> Sound:
     data, rate = _io.read_wav(path(name))
     return Sound(data.astype(np.float32), rate)
 
 
-def speech():
+def speech() -> Sound:
     """A spoken phrase, "hello world, signal", synthesized (1.9 s, 16 kHz, mono).
 
     A glottal pulse train and noise shaped by time-varying formant
@@ -86,7 +101,7 @@ def speech():
     return _sound("speech.wav")
 
 
-def room_impulse_response():
+def room_impulse_response() -> Sound:
     """The impulse response of a modelled room (0.5 s, 16 kHz).
 
     The direct sound, a dozen early reflections off the walls, and a late
@@ -111,7 +126,7 @@ def room_impulse_response():
     return _sound("room_ir.wav")
 
 
-def image(as_gray=False):
+def image(as_gray: bool = False) -> NDArray[np.float32]:
     """A photo-like landscape: sky, sun, mountains, a house, a tree, grass (256 x 384).
 
     Procedural, with smooth gradients, sharp edges, fine texture and
@@ -143,7 +158,7 @@ def image(as_gray=False):
     return rgb
 
 
-def waldo():
+def waldo() -> Waldo:
     """The chapter's "Where's Waldo": a busy grey scene and the figure to find.
 
     The scene (240 x 320) is crowded with figures that share most of his

@@ -9,16 +9,29 @@ one keyword, ``workers=``, with the meaning it has in :func:`ndconv.convolve`.
 Like scipy.ndimage, the sums are computed in float64 (complex128 for complex
 data) and then stored in the output dtype, integers truncated toward zero.
 """
+from __future__ import annotations
+
 import numbers
 import operator
 import warnings
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ._api import correlate_nd
 from ._plan import boundary as _boundaries
 from ._plan import dropin as _dropin
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import ArrayLike, DTypeLike, NDArray
+
+    Output = NDArray[Any] | DTypeLike | None
+    Axes = int | Sequence[int] | None
+    Mode = Literal["reflect", "grid-mirror", "mirror", "nearest", "wrap", "grid-wrap", "constant",
+                   "grid-constant"]
 
 __all__ = ["convolve", "correlate", "convolve1d", "correlate1d"]
 
@@ -255,9 +268,8 @@ _DOC_OUTPUT = """    output : array or dtype, optional
         array.  By default an array of the same dtype as ``input`` (complex
         when ``input`` or ``weights`` is).  Integer outputs receive the float64
         sums truncated toward zero, as scipy.ndimage stores them.
-    mode : {'reflect', 'constant', 'nearest', 'mirror', 'wrap', 'grid-constant', \
-'grid-mirror', 'grid-wrap'}, optional
-        How ``input`` is extended past its edges (default ``'reflect'``)::
+    mode : str, optional
+        How ``input`` is extended past its edges (default ``'reflect'``), one of::
 
             'reflect'   (d c b a | a b c d | d c b a)   numpy.pad 'symmetric'
             'mirror'    (d c b | a b c d | c b a)       numpy.pad 'reflect'
@@ -299,25 +311,29 @@ _DOC_WEIGHTS_ND = _DOC_INPUT + """    weights : array_like
 """
 
 
-def correlate(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None,
-              workers=None):
+def correlate(input: ArrayLike, weights: ArrayLike, output: Output = None, mode: Mode = "reflect",
+              cval: complex = 0.0, origin: int | Sequence[int] = 0, *, axes: Axes = None,
+              workers: int | None = None) -> NDArray[Any]:
     return _correlate_or_convolve(input, weights, output, mode, cval, origin, False, axes,
                                   workers)
 
 
-def convolve(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None,
-             workers=None):
+def convolve(input: ArrayLike, weights: ArrayLike, output: Output = None, mode: Mode = "reflect",
+             cval: complex = 0.0, origin: int | Sequence[int] = 0, *, axes: Axes = None,
+             workers: int | None = None) -> NDArray[Any]:
     return _correlate_or_convolve(input, weights, output, mode, cval, origin, True, axes,
                                   workers)
 
 
-def correlate1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, origin=0, *,
-                workers=None):
+def correlate1d(input: ArrayLike, weights: ArrayLike, axis: int = -1, output: Output = None,
+                mode: Mode = "reflect", cval: complex = 0.0, origin: int = 0, *,
+                workers: int | None = None) -> NDArray[Any]:
     return _correlate1d(input, weights, axis, output, mode, cval, origin, workers, conj=True)
 
 
-def convolve1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, origin=0, *,
-               workers=None):
+def convolve1d(input: ArrayLike, weights: ArrayLike, axis: int = -1, output: Output = None,
+               mode: Mode = "reflect", cval: complex = 0.0, origin: int = 0, *,
+               workers: int | None = None) -> NDArray[Any]:
     weights = np.asarray(weights)[::-1]
     origin = -operator.index(origin) - (1 - weights.shape[0] % 2)
     return _correlate1d(input, weights, axis, output, mode, cval, origin, workers, conj=False)

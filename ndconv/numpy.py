@@ -6,11 +6,19 @@ where you called numpy's: same arguments, defaults, result shapes and dtypes
 exceptions.  Both add one keyword, ``workers=``, with the meaning it has in
 :func:`ndconv.convolve`.
 """
+from __future__ import annotations
+
 import operator
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ._plan import dropin as _dropin
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+    from ._plan.validation import Mode
 
 __all__ = ["convolve", "correlate"]
 
@@ -48,7 +56,8 @@ def _as_1d(a, name, allow_0d):
     return arr
 
 
-def convolve(a, v, mode="full", *, workers=None):
+def convolve(a: ArrayLike, v: ArrayLike, mode: Mode | Literal[0, 1, 2] = "full", *,
+             workers: int | None = None) -> NDArray[Any]:
     """Discrete, linear convolution of two one-dimensional sequences.
 
     As ``numpy.convolve``: ``(a * v)[n] = sum_m a[m] v[n - m]``; the longer
@@ -110,7 +119,8 @@ def convolve(a, v, mode="full", *, workers=None):
     return _dropin.run(a, v, mode, result, flip=True, workers=workers)
 
 
-def correlate(a, v, mode="valid", *, workers=None):
+def correlate(a: ArrayLike, v: ArrayLike, mode: Mode | Literal[0, 1, 2] = "valid", *,
+              workers: int | None = None) -> NDArray[Any]:
     """Cross-correlation of two one-dimensional sequences.
 
     As ``numpy.correlate`` (numpy 2.x):
@@ -148,7 +158,7 @@ def correlate(a, v, mode="valid", *, workers=None):
     >>> npc.correlate([1, 2, 3], [0, 1, 0.5], "full")
     array([0.5, 2. , 3.5, 3. , 0. ])
     """
-    for arr, name in ((a, "a"), (v, "v")):
+    for arr in (a, v):
         if np.ndim(arr) > 1:
             raise ValueError("setting an array element with a sequence. The requested array "
                              "would exceed the maximum number of dimension of 1.")

@@ -7,9 +7,12 @@ arguments, defaults, result shapes and dtypes (exact integer results), the same
 exceptions.  Each function adds one keyword, ``workers=``, with the meaning it
 has in :func:`ndconv.convolve`.
 """
+from __future__ import annotations
+
 import numbers
 import operator
 import warnings
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -20,6 +23,16 @@ from ._plan import dropin as _dropin
 from ._plan import fft as _fft
 from ._plan import method as _method
 from ._plan.validation import resolve_workers
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import ArrayLike, NDArray
+
+    from ._plan.validation import Method, Mode
+
+    Axes = int | Sequence[int] | None
+    Boundary2d = Literal["fill", "pad", "wrap", "circular", "symm", "symmetric"]
 
 __all__ = ["convolve", "correlate", "fftconvolve", "oaconvolve", "convolve2d", "correlate2d",
            "choose_conv_method", "correlation_lags"]
@@ -113,11 +126,13 @@ def _convolve_or_correlate(in1, in2, mode, method, workers, correlation):
                        conj=correlation, method=method, workers=workers)
 
 
-def convolve(in1, in2, mode="full", method="auto", *, workers=None):
+def convolve(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", method: Method = "auto", *,
+             workers: int | None = None) -> NDArray[Any]:
     return _convolve_or_correlate(in1, in2, mode, method, workers, False)
 
 
-def correlate(in1, in2, mode="full", method="auto", *, workers=None):
+def correlate(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", method: Method = "auto", *,
+              workers: int | None = None) -> NDArray[Any]:
     return _convolve_or_correlate(in1, in2, mode, method, workers, True)
 
 
@@ -179,7 +194,7 @@ correlate.__doc__ = """Cross-correlate two N-dimensional arrays, as ``scipy.sign
     """
 
 
-def correlation_lags(in1_len, in2_len, mode="full"):
+def correlation_lags(in1_len: int, in2_len: int, mode: Mode = "full") -> NDArray[np.int_]:
     """Lag indices for 1-D cross-correlation, as ``scipy.signal.correlation_lags``.
 
     Parameters
@@ -324,11 +339,13 @@ def _freq_convolve(in1, in2, mode, axes, workers):
     return _dropin.from_compute(_apply_mode(ret, s1, s2, mode, axes), result)
 
 
-def fftconvolve(in1, in2, mode="full", axes=None, *, workers=None):
+def fftconvolve(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", axes: Axes = None, *,
+                workers: int | None = None) -> NDArray[Any]:
     return _freq_convolve(in1, in2, mode, axes, workers)
 
 
-def oaconvolve(in1, in2, mode="full", axes=None, *, workers=None):
+def oaconvolve(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", axes: Axes = None, *,
+               workers: int | None = None) -> NDArray[Any]:
     return _freq_convolve(in1, in2, mode, axes, workers)
 
 
@@ -382,7 +399,8 @@ oaconvolve.__doc__ = """Convolve two N-dimensional arrays, as ``scipy.signal.oac
     """
 
 
-def choose_conv_method(in1, in2, mode="full", measure=False, *, workers=None):
+def choose_conv_method(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", measure: bool = False, *,
+                       workers: int | None = None) -> str | tuple[str, dict[str, float]]:
     """The faster method of :func:`convolve` / :func:`correlate` for these inputs.
 
     As ``scipy.signal.choose_conv_method``, but the answer is ndconv's: its cost
@@ -547,11 +565,13 @@ def _empty2d(s1, s2, mode, dtype):
     return np.zeros(shape, dtype=dtype)
 
 
-def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, workers=None):
+def convolve2d(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", boundary: Boundary2d = "fill",
+               fillvalue: complex = 0, *, workers: int | None = None) -> NDArray[Any]:
     return _conv2d(in1, in2, mode, boundary, fillvalue, workers, False)
 
 
-def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, workers=None):
+def correlate2d(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", boundary: Boundary2d = "fill",
+                fillvalue: complex = 0, *, workers: int | None = None) -> NDArray[Any]:
     return _conv2d(in1, in2, mode, boundary, fillvalue, workers, True)
 
 

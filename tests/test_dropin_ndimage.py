@@ -45,7 +45,7 @@ def origins_for(wshape):
         out.append(hi[0])
     if min(lo) == max(lo):
         out.append(lo[0])
-    out.append([l if i % 2 else h for i, (l, h) in enumerate(zip(lo, hi))])
+    out.append([low if i % 2 else high for i, (low, high) in enumerate(zip(lo, hi))])
     return out
 
 

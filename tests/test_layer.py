@@ -167,7 +167,8 @@ def test_1x1_kernel_is_a_per_pixel_mlp():
     got = ndconv.conv(x, W[None, None], b)
     ref = x @ W + b
     # 7 products and the bias per output: a few eps of the magnitudes
-    np.testing.assert_allclose(got, ref, rtol=0, atol=32 * np.finfo(float).eps * (np.abs(x) @ np.abs(W) + np.abs(b)).max())
+    magnitude = (np.abs(x) @ np.abs(W) + np.abs(b)).max()
+    np.testing.assert_allclose(got, ref, rtol=0, atol=32 * np.finfo(float).eps * magnitude)
 
 
 def test_single_channel_is_cross_correlation():

@@ -62,7 +62,8 @@ def test_commutativity_full_zero(xk):
     x, k = xk
     a = ndconv.convolve(x, k, "full", method="direct")
     b = ndconv.convolve(k, x, "full", method="direct")
-    scale = 8 * max(x.size, k.size) * np.finfo(float).eps * np.abs(x).max() * np.abs(k).max() * min(x.size, k.size)
+    scale = (8 * max(x.size, k.size) * np.finfo(float).eps * np.abs(x).max() * np.abs(k).max()
+             * min(x.size, k.size))
     np.testing.assert_allclose(a, b, rtol=0, atol=scale + 1e-300)
 
 

@@ -38,8 +38,10 @@ K = np.ones((3, 3))
     ((X, K), {"workers": True}, ValueError, "workers must be"),
     ((X, K), {"cval": "a"}, TypeError, "cval must be a number"),
     ((X, K), {"cval": 1j}, ValueError, "cval .* is complex but the inputs are real"),
-    ((X, K), {"out": np.empty((5, 5))}, ValueError, r"out has shape \(5, 5\) but the result has shape \(7, 7\)"),
-    ((X, K), {"out": np.empty((7, 7), np.float32)}, ValueError, "out has dtype float32 but the result has dtype float64"),
+    ((X, K), {"out": np.empty((5, 5))}, ValueError,
+     r"out has shape \(5, 5\) but the result has shape \(7, 7\)"),
+    ((X, K), {"out": np.empty((7, 7), np.float32)}, ValueError,
+     "out has dtype float32 but the result has dtype float64"),
     ((X, K), {"out": [0.0]}, TypeError, "out must be a numpy.ndarray"),
     ((np.ones((5, 2)), np.ones((3, 3)), "valid"), {}, ValueError, "mode='valid' needs x at least as large"),
     (([[1, 2], [3]], K), {}, TypeError, "x could not be converted"),
@@ -72,10 +74,12 @@ def test_core_entry_point_rejects_out_of_range_maps():
     bounds = np.array([0, 3])
     good = np.array([[0, 4, 0, 1, 0]])   # interior positions 0..3, offsets 0..3
     out = np.zeros(3)
-    core().correlate_nd(x, out, w, oshape, kshape, good, np.zeros(0, np.intp), bounds, 3, 0, 3, True, 0.0, True, 1)
+    core().correlate_nd(x, out, w, oshape, kshape, good, np.zeros(0, np.intp), bounds, 3, 0, 3, True, 0.0,
+                        True, 1)
     np.testing.assert_array_equal(out, 0)
 
-    def call(params, bands=np.zeros(0, np.intp), out=np.zeros(3), b=bounds, c=(0, 0), unit=False):
+    def call(params, bands=(), out=None, b=bounds, c=(0, 0), unit=False):
+        out = np.zeros(3) if out is None else out
         core().correlate_nd(x, out, w, oshape, kshape, np.asarray(params), np.asarray(bands, np.intp),
                             b, 3, c[0], c[1], unit, 0.0, True, 1)
 

@@ -157,7 +157,7 @@ def _reference(op, x, k, mode, boundary, cval, origin, axes):
     for a, o in zip(axes, origin):
         origins[a] = o
     widths = []
-    for n, K, o in zip(x.shape, kf.shape, origins):
+    for K, o in zip(kf.shape, origins):
         if mode == "full":
             widths.append((K - 1, K - 1))
         else:

@@ -70,7 +70,7 @@ class RunCode(SphinxDirective):
         try:
             chunks = _chunks(source)
         except SyntaxError as exc:
-            raise self.error("runcode: syntax error: %s" % exc)
+            raise self.error("runcode: syntax error: %s" % exc) from exc
         shown, raised = [], False
         for n, (chunk, first, node) in enumerate(chunks):
             shown.extend(_render(chunk, first, node))
@@ -94,7 +94,7 @@ class RunCode(SphinxDirective):
                     raised = True
                     continue
                 tb = "".join(traceback.format_exception(exc)[-3:])
-                raise self.error("runcode: the example failed:\n%s\n%s" % ("\n".join(chunk), tb))
+                raise self.error("runcode: the example failed:\n%s\n%s" % ("\n".join(chunk), tb)) from exc
             shown.extend(buf.getvalue().rstrip("\n").splitlines())
         if "raises" in self.options and not raised:
             raise self.error("runcode: :raises: given but the last statement did not raise")

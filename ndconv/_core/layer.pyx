@@ -146,7 +146,8 @@ cdef extern from *:
     #define LK_CASES_6x2(B, T, VT, VW) LK_NV2(B, T, VT, VW, 1) LK_NV2(B, T, VT, VW, 2) \\
         LK_NV2(B, T, VT, VW, 3) LK_NV2(B, T, VT, VW, 4) LK_NV2(B, T, VT, VW, 5) LK_NV2(B, T, VT, VW, 6)
     #define LK_CASES_R1(B, T) LK_CASE(B, T, T, 1, 1, 1) LK_CASE(B, T, T, 1, 2, 1) \\
-        LK_CASE(B, T, T, 1, 3, 1) LK_CASE(B, T, T, 1, 4, 1) LK_CASE(B, T, T, 1, 5, 1) LK_CASE(B, T, T, 1, 6, 1)
+        LK_CASE(B, T, T, 1, 3, 1) LK_CASE(B, T, T, 1, 4, 1) \\
+        LK_CASE(B, T, T, 1, 5, 1) LK_CASE(B, T, T, 1, 6, 1)
     #define LK_CASES_4x4(B, T, VT, VW) LK_NV4(B, T, VT, VW, 1) LK_NV4(B, T, VT, VW, 2) \\
         LK_NV4(B, T, VT, VW, 3) LK_NV4(B, T, VT, VW, 4)
 
@@ -433,11 +434,12 @@ def forward(const real[::1] x, Py_ssize_t batch, Py_ssize_t img_size,
     ``lead_tap`` read for output line ``line``, and ``coltab`` / ``colgeom``
     (``jlo, jhi, start, step, tap_step``) give the offset within the row per last
     tap and output column (see ``_fill_ptrs``); ``-1`` means the constant
-    boundary's ``cval``.  ``wo`` is the number of output columns.  ``wpack`` is ``(groups, taps, cg, dp)``, ``bpack``
-    ``(groups, dp)``; ``out`` is the flat ``(batch, lines, columns, groups*dg)``
-    result.  Work items are runs of at most ``seg`` output pixels of one line.
-    ``depthwise`` (``cg == dg == 1``): ``wpack`` is ``(taps, dp)`` with ``dp >=
-    groups`` and ``bpack`` ``(dp,)``, and the vectors run along the channels.
+    boundary's ``cval``.  ``wo`` is the number of output columns.  ``wpack`` is
+    ``(groups, taps, cg, dp)``, ``bpack`` ``(groups, dp)``; ``out`` is the flat
+    ``(batch, lines, columns, groups*dg)`` result.  Work items are runs of at
+    most ``seg`` output pixels of one line.  ``depthwise`` (``cg == dg == 1``):
+    ``wpack`` is ``(taps, dp)`` with ``dp >= groups`` and ``bpack`` ``(dp,)``, and
+    the vectors run along the channels.
     """
     cdef Py_ssize_t nl = rowtab.shape[0]
     cdef int ntap = <int>(rowtab.shape[1] * coltab.shape[0])

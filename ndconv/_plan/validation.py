@@ -5,12 +5,17 @@ argument and, for names, lists the valid values.
 """
 import numbers
 import operator
+from typing import Literal, get_args
 
 import numpy as np
 
-MODES = ("full", "same", "valid")
-BOUNDARIES = ("constant", "edge", "symmetric", "reflect", "wrap")
-METHODS = ("auto", "direct", "fft")
+# The valid names, once: the Literal types annotate the public API and the tuples check calls.
+Mode = Literal["full", "same", "valid"]
+Boundary = Literal["constant", "edge", "symmetric", "reflect", "wrap"]
+Method = Literal["auto", "direct", "fft"]
+MODES = get_args(Mode)
+BOUNDARIES = get_args(Boundary)
+METHODS = get_args(Method)
 
 # dtypes the core computes natively
 NATIVE = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.complex64),

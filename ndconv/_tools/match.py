@@ -1,14 +1,24 @@
 """Template matching by normalised cross-correlation, built on ``correlate``."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .._api import correlate
 from .._plan.validation import BOUNDARIES, MODES, as_array, check_choice
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+    from .._plan.validation import Boundary, Method, Mode
+
 __all__ = ["match_template"]
 
 
-def match_template(image, template, mode="valid", *, boundary="constant", cval=0.0,
-                   method="auto", workers=None):
+def match_template(image: ArrayLike, template: ArrayLike, mode: Mode = "valid", *,
+                   boundary: Boundary = "constant", cval: float = 0.0, method: Method = "auto",
+                   workers: int | None = None) -> NDArray[np.float64]:
     """Normalised cross-correlation of ``template`` at every position of ``image``.
 
     The score of a position is the correlation coefficient between the

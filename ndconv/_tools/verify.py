@@ -7,9 +7,12 @@ of the exact result (``K`` taps, ``eps`` of the result dtype), with FFT within
 contract differ by at most the sum of their bounds, and that sum is the
 default tolerance.
 """
+from __future__ import annotations
+
 import dataclasses
 import inspect
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +29,13 @@ from .._plan.validation import (
     result_dtype,
 )
 from .timing import median_time
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from numpy.typing import ArrayLike
+
+    from .._plan.validation import Boundary, Method, Mode
 
 __all__ = ["check_commutativity", "compare_with_scipy", "CommutativityResult", "ScipyComparison"]
 
@@ -239,8 +249,9 @@ def commutativity_rule(f_shape, g_shape, mode, boundary, cval=0.0):
     return True, "commutative by definition: " + reason
 
 
-def check_commutativity(f, g, mode="full", boundary="constant", *, cval=0.0, method="auto",
-                        rtol=None, atol=None):
+def check_commutativity(f: ArrayLike, g: ArrayLike, mode: Mode = "full", boundary: Boundary = "constant",
+                        *, cval: complex = 0.0, method: Method = "auto", rtol: float | None = None,
+                        atol: float | None = None) -> CommutativityResult:
     """Check that ``convolve(f, g) == convolve(g, f)`` where it should hold.
 
     Convolution is commutative only in some configurations: always in
@@ -611,7 +622,8 @@ def compare(name_or_callable, args, kwargs, *, budget=0.2, timed=True, with_resu
     return (res, got) if with_result else res
 
 
-def compare_with_scipy(name_or_callable, *args, **kwargs):
+def compare_with_scipy(name_or_callable: str | Callable[..., Any], *args: Any,
+                       **kwargs: Any) -> ScipyComparison:
     """Run an ndconv function and its scipy counterpart on the same input and compare.
 
     For the unified API (``"convolve"``, ``"correlate"``) the conventions are
