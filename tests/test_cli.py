@@ -39,16 +39,64 @@ def test_demo_writes_its_files_and_agrees_with_scipy(tmp_path, capsys):
     names = set(os.listdir(tmp_path))
     assert {"speech.wav", "reverb.wav", "lowpass.wav", "image.png", "blur.png", "edges.png",
             "sharpen.png", "waldo.png"} <= names
-    for step in ("reverb", "low-pass", "blur", "Sobel", "sharpen", "Waldo"):
+    for step in ("reverb", "low-pass", "blur", "Sobel x", "Sobel y", "sharpen", "Waldo"):
         assert step in out
-    assert out.count(" yes ") == 6 and "NO" not in out
+    assert out.count(" yes ") == 7 and "NO" not in out
     assert "found at row 161, column 207" in out and "correct" in out
+    # every file is listed with what it shows; nothing temporary is left
+    listed = out.split("files in")[1].splitlines()[1:]
+    for name in names:
+        assert any(line.split()[0] == name and len(line.split()) > 3 for line in listed), name
+    assert not any(n.startswith(".") for n in names)
+    assert "gradient magnitude" in next(line for line in listed if "edges.png" in line)
     wet, rate = _io.read_wav(str(tmp_path / "reverb.wav"))
     voice, _ = datasets.speech()
     rir, _ = datasets.room_impulse_response()
     assert rate == 16000 and wet.size == voice.size + rir.size - 1
+    # edges.png shows what its label says: the Sobel gradient magnitude, scaled to
+    # a maximum of 1 (scipy.ndimage.sobel correlates; the sign does not matter)
     edges = _io.read_image(str(tmp_path / "edges.png"))
+    gray = datasets.image(as_gray=True).astype(np.float64)
+    mag = np.hypot(scipy_ndimage.sobel(gray, axis=1, mode="nearest"),
+                   scipy_ndimage.sobel(gray, axis=0, mode="nearest"))
     assert edges.shape == (256, 384) and edges.max() == 1.0
+    # 8-bit storage: half a step; float32 sums of 9 taps: ~1e-6
+    np.testing.assert_allclose(edges, mag / mag.max(), rtol=0, atol=0.5 / 255 + 1e-5)
+
+
+def test_waldo_picture_without_matplotlib_shows_the_peak(tmp_path, monkeypatch):
+    from ndconv._tools import demo as _demo
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    scene, template, truth = datasets.waldo()
+    score = ndconv.match_template(scene, template)
+    found = tuple(int(i) for i in np.unravel_index(np.argmax(score), score.shape))
+    assert _demo._waldo_figure(str(tmp_path), scene, template, score, found) == "waldo.png"
+    assert os.listdir(tmp_path) == ["waldo.png"]
+    from PIL import Image
+    with Image.open(tmp_path / "waldo.png") as im:
+        pic = np.asarray(im.convert("RGB")).astype(int)
+    zoom = 2
+    h, w = score.shape
+    x0 = zoom * scene.shape[1] + 10                    # where the score panel starts
+    panel = pic[:zoom * h, x0:x0 + zoom * w]
+    # the ramp spans the scores that occur: the peak is its brightest colour and
+    # the lowest score its darkest
+    r, c = found
+    assert tuple(panel[zoom * r, zoom * c]) == (252, 253, 191)
+    lo = np.unravel_index(np.argmin(score), score.shape)
+    assert tuple(panel[zoom * lo[0], zoom * lo[1]]) == (0, 0, 4)
+    # and a ring of the mark colour surrounds it, nowhere else
+    mark = np.all(panel == _demo.PEAK_MARK, axis=-1)
+    ys, xs = np.nonzero(mark)
+    assert mark.sum() > 50
+    cy, cx = zoom * r + zoom // 2, zoom * c + zoom // 2
+    assert np.max(np.hypot(ys - cy, xs - cx)) <= 2 * 6 * zoom + 2
+    # the scene keeps the red box round the match
+    red = np.all(pic[:, :x0] == (255, 0, 0), axis=-1)
+    ys, xs = np.nonzero(red)
+    th, tw = template.shape
+    assert ys.min() >= zoom * r - 2 and ys.max() <= zoom * (r + th) + 1
+    assert xs.min() >= zoom * c - 2 and xs.max() <= zoom * (c + tw) + 1
 
 
 def test_demo_without_scipy_pillow_or_matplotlib(tmp_path, capsys, monkeypatch):
@@ -270,10 +318,10 @@ def test_python_m_ndconv_subprocess(tmp_path):
 
 
 # ----------------------------------------------------------------------------- apply: images
-def _save_png(path, a, mode=None):
+def _save_png(path, a):
+    """uint8 (h, w, 2) is saved as LA, (h, w, 4) as RGBA, uint16 (h, w) as 16-bit grey."""
     from PIL import Image
-    Image.fromarray(a, mode) if mode else Image.fromarray(a)
-    (Image.fromarray(a, mode) if mode else Image.fromarray(a)).save(path)
+    Image.fromarray(a).save(path)
 
 
 def _png_array(path):
@@ -310,7 +358,7 @@ def test_apply_passes_alpha_through(tmp_path, capsys, mode):
     a[..., -1] = np.linspace(0, 255, 40).astype(np.uint8)[None, :]   # a soft left-right fade
     a[:5, :, -1] = 0                                                    # a transparent band
     src = tmp_path / "in.png"
-    _save_png(src, a, mode)
+    _save_png(src, a)
     assert _png_array(src)[0] == mode
     code, out, _ = run(["apply", str(src), "gaussian:1.5", "-o", str(tmp_path / "o.png")], capsys)
     assert code == 0 and "alpha passed through" in out
@@ -332,7 +380,7 @@ def test_apply_alpha_follows_the_picture_in_full_and_valid(tmp_path, capsys):
     a = rng.integers(0, 256, (12, 15, 4)).astype(np.uint8)
     a[..., 0] = a[..., 3]
     src = tmp_path / "in.png"
-    _save_png(src, a, "RGBA")
+    _save_png(src, a)
     delta = np.zeros((5, 4))
     delta[2, 1] = 1.0                          # the centre that keeps the picture in place
     np.save(tmp_path / "d.npy", delta)
@@ -493,7 +541,7 @@ def test_apply_bad_rate_truncated_wav_and_unwritable_targets(files, capsys):
         (["apply", str(files / "rgba.png"), "box:3", "-o", str(files / "y.jpg")],
          ["cannot write", "RGBA"]),
     ]
-    _save_png(files / "rgba.png", np.zeros((4, 4, 4), np.uint8), "RGBA")
+    _save_png(files / "rgba.png", np.zeros((4, 4, 4), np.uint8))
     before["rgba.png"] = (files / "rgba.png").read_bytes()
     for argv, words in cases:
         code, _, err = run(argv, capsys)
