@@ -434,10 +434,8 @@ class ScipyComparison(_Report):
         results) times the largest output.  Rounding of sums of ``K`` products
         gives up to a few ``K``.
     max_ulp_error : float
-        The largest difference in units in the last place of each ``|scipy|``.
-        Not printed: an output near zero after large products cancelled has a
-        tiny ULP, so this can be millions for results that agree as well as
-        the arithmetic allows; ``max_error_in_eps`` is the measure to read.
+        The largest difference in units in the last place of each ``|scipy|``;
+        not printed, for the reason given in ``CommutativityResult``.
     where_abs, where_ulp : tuple of int
         Index of the largest absolute and ULP difference.
     ndconv_time, scipy_time : float
