@@ -75,7 +75,8 @@ axes (or --axes).  A kernel file may be .npy, .txt, .csv, .wav (e.g. an
 impulse response) or a grey image.
 
 examples:
-  ndconv apply photo.png gaussian:2 -o blurred.png --boundary symmetric
+  ndconv apply photo.png gaussian:2 -o blurred.png          # edges mirrored
+  ndconv apply photo.png sobel-x -o dx.png --boundary edge --rescale
   ndconv apply dry.wav room.wav -o wet.wav --mode full
   ndconv apply volume.npy box:3 -o smooth.npy --axes 1 2
 """ % _describe_kernels()
