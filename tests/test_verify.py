@@ -268,3 +268,146 @@ def test_compare_without_scipy(monkeypatch):
         ndconv.compare_with_scipy("convolve", [1.0, 2.0], [1.0])
     # commutativity needs no scipy
     assert ndconv.check_commutativity([1.0, 2.0], [3.0]).passed
+
+
+# ----------------------------------------------------------------------------- result objects
+class _Printer:
+    """What IPython passes to ``_repr_pretty_``: collects the text."""
+
+    def __init__(self):
+        self.parts = []
+
+    def text(self, s):
+        self.parts.append(s)
+
+
+def _html_table(html):
+    """(caption, [(header, cell), ...]) of a result's HTML table, parsed strictly."""
+    from html.parser import HTMLParser
+
+    class Parser(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.stack, self.caption, self.rows, self.cell = [], "", [], None
+
+        def handle_starttag(self, tag, attrs):
+            self.stack.append(tag)
+            if tag == "tr":
+                self.rows.append([])
+
+        def handle_endtag(self, tag):
+            assert self.stack and self.stack.pop() == tag, (tag, html)
+
+        def handle_data(self, data):
+            if "caption" in self.stack:
+                self.caption += data
+            elif self.stack and self.stack[-1] in ("th", "td"):
+                self.rows[-1].append(data)
+
+    p = Parser()
+    p.feed(html)
+    p.close()
+    assert p.stack == [], html
+    return p.caption, [tuple(r) for r in p.rows]
+
+
+def test_results_are_false_when_the_check_fails(monkeypatch):
+    rng = np.random.default_rng(10)
+    f, g = rng.standard_normal(40), rng.standard_normal(9)
+    ok = ndconv.check_commutativity(f, g)
+    assert ok.passed and bool(ok)
+    assert ndconv.check_commutativity(f, g)
+    # not commutative by definition: not passed, so false
+    same = ndconv.check_commutativity(f, g, "same")
+    assert not same.passed and not bool(same)
+    with pytest.raises(AssertionError):
+        assert ndconv.check_commutativity(f, g, "same")
+
+    # a numerical failure: g * f made wrong by 1e-6 in one element (only for
+    # signed inputs: the tolerance is computed from |g| and |f|, left exact)
+    real = ndconv._api.convolve
+
+    def wrong_when_swapped(a, b, *args, **kwargs):
+        y = np.array(real(a, b, *args, **kwargs))
+        a = np.asarray(a)
+        if a.size < np.asarray(b).size and a.min() < 0:
+            y.flat[3] += 1e-6
+        return y
+
+    monkeypatch.setattr(ndconv._api, "convolve", wrong_when_swapped)
+    bad = ndconv.check_commutativity(f, g)
+    assert bad.failed and not bad.passed and not bool(bad)
+    with pytest.raises(AssertionError):
+        assert ndconv.check_commutativity(f, g)
+    # the scipy comparison of the same wrong convolve
+    r = _verify.compare("convolve", (g, f), {}, timed=False)
+    assert not r.passed and not bool(r)
+    with pytest.raises(AssertionError):
+        assert _verify.compare("convolve", (g, f), {}, timed=False)
+    monkeypatch.undo()
+    assert _verify.compare("convolve", (g, f), {}, timed=False)
+
+
+def test_error_relative_to_the_output_scale():
+    """FFT against a direct sum: outputs near zero (large products cancelling)
+    have tiny ULPs, so the per-element ULP count is huge although every output
+    is as accurate as the arithmetic allows; the printed measure is the error
+    against the largest output, in eps, computed here independently."""
+    from scipy import signal
+    rng = np.random.default_rng(11)
+    x, k = rng.standard_normal(4096), rng.standard_normal(65)
+    r = ndconv.compare_with_scipy("convolve", x, k, method="fft")
+    got = ndconv.convolve(x, k, method="fft")
+    ref = signal.convolve(x, k)                          # what compare_with_scipy calls
+    assert r.scipy_function == "scipy.signal.convolve(x, k, 'full')"
+    diff = np.abs(got - ref)
+    eps = np.finfo(np.float64).eps
+    expected = diff.max() / (eps * np.abs(ref).max())
+    assert r.max_error_in_eps == pytest.approx(expected, rel=1e-12)
+    assert r.max_abs_error == pytest.approx(diff.max(), rel=1e-12)
+    ulps = diff / np.spacing(np.abs(ref))
+    assert r.max_ulp_error == pytest.approx(ulps.max(), rel=1e-12)
+    assert r.passed and r.max_ulp_error > 1000 * r.max_error_in_eps   # the alarming number
+    text = str(r)
+    assert "ULP" not in text and "%.3g eps of float64" % expected in text
+    assert "relative to the largest output %.3g" % (diff.max() / np.abs(ref).max()) in text
+
+    # float32 commutativity: eps of float32, against max|g*f|
+    f, g = rng.standard_normal(300).astype(np.float32), rng.standard_normal(50).astype(np.float32)
+    c = ndconv.check_commutativity(f, g, method="fft")
+    fg = ndconv.convolve(f, g, method="fft").astype(np.float64)
+    gf = ndconv.convolve(g, f, method="fft").astype(np.float64)
+    expected = np.abs(fg - gf).max() / (np.finfo(np.float32).eps * np.abs(gf).max())
+    assert c.max_error_in_eps == pytest.approx(expected, rel=1e-6)
+    assert "eps of float32" in str(c) and "ULP" not in str(c)
+
+
+def test_result_displays():
+    rng = np.random.default_rng(12)
+    x, k = rng.standard_normal((30, 20)), rng.standard_normal((3, 3))
+    results = [_verify.compare("convolve", (x, k, "same"), {"boundary": "symmetric"}, timed=False),
+               ndconv.check_commutativity(x[:5, :5], k, "full"),
+               ndconv.check_commutativity(x[:3], k, "same")]
+    for r in results:
+        text = repr(r)
+        assert "\n" not in text and len(text) < 200, text
+        assert text.startswith("<%s " % type(r).__name__) and text.endswith(">")
+        assert ("agree" in text or "commutative" in text)
+        p = _Printer()
+        r._repr_pretty_(p, False)
+        assert "".join(p.parts) == str(r)
+        p = _Printer()
+        r._repr_pretty_(p, True)
+        assert "".join(p.parts) == repr(r)
+        caption, rows = _html_table(r._repr_html_())
+        assert caption == str(r).splitlines()[0]
+        # the table holds what print shows, one row per detail line
+        assert len(rows) == len(str(r).splitlines()) - 1
+        for (label, value), line in zip(rows, str(r).splitlines()[1:]):
+            assert line.split() == (label + " " + value).split()
+    cmp_, comm, undefined = results
+    assert "agree" in repr(cmp_) and "scipy.ndimage.convolve" in repr(cmp_)
+    assert "mode='full'" in repr(comm) and "commutative" in repr(comm)
+    assert "not commutative by definition" in repr(undefined)
+    # a quote in the reference call is escaped, not markup
+    assert "mode=&#x27;reflect&#x27;" in cmp_._repr_html_()

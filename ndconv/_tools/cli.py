@@ -10,6 +10,8 @@ import argparse
 import os
 import sys
 
+import numpy as np
+
 from .._plan.validation import BOUNDARIES, METHODS, MODES
 from . import io as _io
 from .named_kernels import describe as _describe_kernels
@@ -66,12 +68,15 @@ _APPLY_EPILOG = """named kernels (any number of dimensions unless said otherwise
 
 Data layout: a WAV file (n,) or (n, channels) is convolved along time with a
 1-D kernel; an image (h, w) or (h, w, channels) along its two spatial axes
-with a 2-D kernel, each channel alike; a .npy/.txt/.csv array along all its
+with a 2-D kernel, each colour channel alike, the alpha channel of a
+grey+alpha or RGBA image passed through unchanged; 16-bit grey images stay
+16-bit in PNG and TIFF.  A .npy/.txt/.csv array is convolved along all its
 axes (or --axes).  A kernel file may be .npy, .txt, .csv, .wav (e.g. an
 impulse response) or a grey image.
 
 examples:
-  ndconv apply photo.png gaussian:2 -o blurred.png --boundary symmetric
+  ndconv apply photo.png gaussian:2 -o blurred.png          # edges mirrored
+  ndconv apply photo.png sobel-x -o dx.png --boundary edge --rescale
   ndconv apply dry.wav room.wav -o wet.wav --mode full
   ndconv apply volume.npy box:3 -o smooth.npy --axes 1 2
 """ % _describe_kernels()
@@ -86,11 +91,18 @@ def add_apply(subparsers):
         epilog=_APPLY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", metavar="INPUT", help="input file")
     p.add_argument("kernel", metavar="KERNEL", help="kernel file or named kernel (see below)")
-    p.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="output file")
+    p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                   help="output file; written to a temporary file in its folder and renamed "
+                        "when complete, so a failure leaves no partial file")
+    p.add_argument("--force", action="store_true",
+                   help="allow OUTPUT to be the input or kernel file (replaced only once the "
+                        "result is complete)")
     p.add_argument("--mode", choices=MODES, default="same",
                    help="output extent (default: same, the input's size)")
-    p.add_argument("--boundary", choices=BOUNDARIES, default="constant",
-                   help="extension of the input past its edges (default: constant)")
+    p.add_argument("--boundary", choices=BOUNDARIES, default=None,
+                   help="extension of the input past its edges, numpy.pad's names (default: "
+                        "symmetric for images -- mirrored with the edge pixel repeated, "
+                        "scipy.ndimage's 'reflect' -- else constant)")
     p.add_argument("--cval", type=float, default=0.0, help="value past the edges for constant")
     p.add_argument("--correlate", action="store_true", help="correlate instead of convolve")
     p.add_argument("--axes", type=int, nargs="+", default=None, metavar="AXIS",
@@ -101,7 +113,7 @@ def add_apply(subparsers):
     p.add_argument("--rescale", action="store_true",
                    help="map the result's range to [0, 1] for images, or its peak to 0.9 for WAV")
     p.add_argument("--rate", type=int, default=None,
-                   help="sample rate of a WAV output (default: the input's, else 44100)")
+                   help="sample rate of a WAV output in Hz (default: the input's, else 44100)")
     p.set_defaults(func=_apply)
 
 
@@ -119,10 +131,62 @@ def _load_kernel(spec, n_axes):
     return named_kernel(spec, n_axes), spec
 
 
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:          # one of them does not exist (yet)
+        return False
+
+
+def _check_apply_files(args):
+    """Refuse now, before any work, what would fail or destroy a file later."""
+    if args.rate is not None:
+        try:
+            _io.check_rate(args.rate)
+        except ValueError:
+            raise UsageError("--rate must be a whole number of samples per second from 1 to "
+                             "4294967295, got %d" % args.rate) from None
+    _io.check_writable(args.output)
+    for role, path in (("input", args.input), ("kernel", args.kernel)):
+        if _same_file(args.output, path) and not args.force:
+            raise UsageError("-o %s is the %s file; refusing to overwrite it (--force replaces "
+                             "it once the result is complete)" % (args.output, role))
+
+
+def _alpha_channel(x, info, axes):
+    """Whether ``x``'s last channel is an alpha channel to pass through: an
+    image with alpha (grey+alpha or RGBA) convolved over its two spatial axes."""
+    return (info["kind"] == "image" and info.get("mode") in ("LA", "RGBA") and x.ndim == 3
+            and sorted(a % x.ndim for a in axes) == [0, 1])
+
+
+def _carry_alpha(alpha, k_shape, mode, boundary, cval):
+    """The alpha channel laid out like a colour channel of the result.
+
+    Under ``mode="same"`` it is the input's alpha.  Output ``i`` of "full" is
+    centred on input ``i - (K-1)//2`` and output ``i`` of "valid" on input
+    ``i + K//2`` (for convolve and correlate alike), so "full" extends the
+    alpha as the picture is extended and "valid" crops it; a kernel larger than
+    the image under "valid" has no such centre, and the result is opaque
+    (a note says so).
+    """
+    if mode == "same":
+        return alpha
+    if mode == "full":
+        widths = [((K - 1) // 2, K - 1 - (K - 1) // 2) for K in k_shape]
+        kw = {"constant_values": cval} if boundary == "constant" else {}
+        return np.pad(alpha, widths, mode=boundary, **kw)
+    if all(K <= n for K, n in zip(k_shape, alpha.shape)):
+        return alpha[tuple(slice(K // 2, K // 2 + n - K + 1) for K, n in zip(k_shape, alpha.shape))]
+    return np.ones(tuple(abs(n - K) + 1 for K, n in zip(k_shape, alpha.shape)))
+
+
 def _apply(args):
     from .._api import convolve, correlate
+    _check_apply_files(args)
     x, info = _io.read(args.input)
     kind = info["kind"]
+    shape_in = x.shape
     if args.axes is not None:
         axes = tuple(args.axes)
     elif kind == "wav":
@@ -135,14 +199,19 @@ def _apply(args):
         if not -x.ndim <= a < x.ndim:
             raise UsageError("--axes %d is out of range for %s with %d dimensions"
                              % (a, args.input, x.ndim))
+    # images look natural at the edges when mirrored; a zero frame darkens them
+    boundary = args.boundary or ("symmetric" if kind == "image" else "constant")
     k, label = _load_kernel(args.kernel, len(axes))
     if k.ndim != len(axes):
         what = {"wav": "a WAV file needs a 1-D kernel",
                 "image": "an image needs a 2-D kernel"}.get(kind, "%s is convolved over %d axes"
                                                                   % (args.input, len(axes)))
         raise UsageError("kernel %s is %d-D (shape %s) but %s" % (label, k.ndim, k.shape, what))
+    alpha = None
+    if _alpha_channel(x, info, axes):
+        x, alpha = x[..., :-1], x[..., -1]
     fn = correlate if args.correlate else convolve
-    y = fn(x, k, args.mode, boundary=args.boundary, cval=args.cval, axes=axes,
+    y = fn(x, k, args.mode, boundary=boundary, cval=args.cval, axes=axes,
            method=args.method, workers=args.workers)
     ext = _io.extension(args.output)
     if args.rescale and ext in _io.IMAGE:
@@ -151,12 +220,21 @@ def _apply(args):
     elif args.rescale and ext in _io.WAV:
         peak = float(abs(y).max())
         y = 0.9 * y / peak if peak > 0 else y
-    notes = _io.write(args.output, y, args.rate or info.get("rate"))
+    notes = list(info.get("notes", ()))
+    if alpha is not None:
+        if args.mode == "valid" and any(K > n for K, n in zip(k.shape, alpha.shape)):
+            notes.append("kernel %s is larger than the image: the result of 'valid' has no "
+                         "alpha to carry over and is opaque" % (k.shape,))
+        a_out = _carry_alpha(alpha, k.shape, args.mode, boundary, args.cval)
+        y = np.concatenate([y, a_out[..., None].astype(y.dtype)], axis=-1)
+    bits = 16 if kind == "image" and info.get("bits", 8) >= 16 else 8
+    notes += _io.write(args.output, y, args.rate or info.get("rate"), bits)
     for note in notes:
         print("ndconv apply: note: %s" % note, file=sys.stderr)
-    print("wrote %s: %s of %s %s with %s (mode=%s, boundary=%s), shape %s"
+    print("wrote %s: %s of %s %s with %s (mode=%s, boundary=%s%s), shape %s"
           % (args.output, "correlation" if args.correlate else "convolution", args.input,
-             x.shape, label, args.mode, args.boundary, y.shape))
+             shape_in, label, args.mode, boundary,
+             ", alpha passed through" if alpha is not None else "", y.shape))
     return 0
 
 

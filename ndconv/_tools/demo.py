@@ -1,7 +1,7 @@
 """``ndconv demo``: the main job, on the data the package ships.
 
-Audio (reverb, FIR low-pass), images (blur, Sobel edges, sharpen) and the
-chapter's Waldo search by normalised cross-correlation.  Every step's
+Audio (reverb, FIR low-pass), images (blur, Sobel edge strength, sharpen) and
+the chapter's Waldo search by normalised cross-correlation.  Every step's
 convolution is also run through scipy (conventions translated by
 :func:`ndconv.compare_with_scipy`) and the agreement and timings are printed
 as a table.  Without scipy the scipy columns are skipped; without Pillow the
@@ -16,7 +16,6 @@ import time
 import numpy as np
 
 from .. import _api, datasets
-from .._api import convolve
 from . import io as _io
 from . import verify as _verify
 from .check import render
@@ -61,6 +60,22 @@ class _Steps:
                        "agrees", "compared with"], self.rows)
 
 
+# what each output file shows, printed under the file list
+FILE_NOTES = {
+    "speech": "the shipped speech clip, 16 kHz (input)",
+    "reverb": "the speech convolved with the room impulse response (reverb), peak 0.9",
+    "lowpass": "the speech through a 101-tap FIR low-pass at 1 kHz",
+    "image": "the shipped picture (input)",
+    "blur": "Gaussian blur, sigma 2.5 pixels, each colour channel alike",
+    "edges": "edge strength of the grey picture: the gradient magnitude sqrt(gx^2 + gy^2) of "
+             "the Sobel x and y derivatives, divided by its maximum",
+    "sharpen": "sharpened: the picture minus 0.8 x its Laplacian",
+    "waldo": "left: the scene, the best match boxed in red; right: the match score "
+             "(normalised cross-correlation) at each position, its peak circled",
+    "waldo_score": "the match score (normalised cross-correlation) at each position",
+}
+
+
 def _ms(s):
     return "%.2f ms" % (s * 1e3) if math.isfinite(s) else "-"
 
@@ -76,8 +91,9 @@ def _save_picture(out, name, data, notes):
 
 
 def _waldo_figure(out, scene, template, score, found):
-    """The scene with the match marked, beside the score map."""
+    """The scene with the match marked, beside the score map with its peak circled."""
     h, w = template.shape
+    path = os.path.join(out, "waldo.png")
     if _have("matplotlib"):
         from matplotlib.figure import Figure
         from matplotlib.patches import Rectangle
@@ -86,37 +102,80 @@ def _waldo_figure(out, scene, template, score, found):
         ax1.imshow(scene, cmap="gray", vmin=0, vmax=1)
         ax1.add_patch(Rectangle((found[1] - 0.5, found[0] - 0.5), w, h, fill=False,
                                 edgecolor="red", linewidth=2))
-        ax1.set_title("found at row %d, column %d" % found)
-        im = ax2.imshow(score, cmap="magma", vmin=-1, vmax=1)
-        ax2.plot(found[1], found[0], "o", markersize=12, markerfacecolor="none",
-                 markeredgecolor="cyan")
-        ax2.set_title("normalised cross-correlation (max %.3f)" % score[found])
+        ax1.set_title("scene: best match at row %d, column %d" % found)
+        # the colours span the scores that occur (see score_colours)
+        im = ax2.imshow(score, cmap="magma", vmin=float(score.min()), vmax=float(score.max()))
+        ax2.plot(found[1], found[0], "o", markersize=16, markerfacecolor="none",
+                 markeredgecolor="cyan", markeredgewidth=2)
+        ax2.set_title("match score, peak %.3f circled" % score[found])
         fig.colorbar(im, ax=ax2, shrink=0.8)
         for ax in (ax1, ax2):
             ax.set_xticks([])
             ax.set_yticks([])
-        path = os.path.join(out, "waldo.png")
-        fig.savefig(path, dpi=100)
+        with _io.replaced_when_complete(path) as f:
+            fig.savefig(f, format="png", dpi=100)
         return "waldo.png"
     if _have("PIL"):
-        from PIL import Image, ImageDraw
-        grey = np.round(np.clip(scene, 0, 1) * 255).astype(np.uint8)
-        left = Image.fromarray(grey).convert("RGB").resize((2 * scene.shape[1], 2 * scene.shape[0]))
-        draw = ImageDraw.Draw(left)
-        r, c = found
-        draw.rectangle([2 * c - 1, 2 * r - 1, 2 * (c + w), 2 * (r + h)], outline=(255, 0, 0), width=2)
-        # score -1..1 through a dark-purple-orange-yellow ramp
-        anchors = np.array([[0, 0, 4], [80, 18, 123], [222, 73, 104], [252, 253, 191]], float)
-        t = (np.clip(score, -1, 1) + 1) / 2 * (len(anchors) - 1)
-        rgb = np.stack([np.interp(t, np.arange(len(anchors)), anchors[:, i]) for i in range(3)], -1)
-        right = Image.fromarray(rgb.astype(np.uint8)).resize((2 * score.shape[1], 2 * score.shape[0]))
-        canvas = Image.new("RGB", (left.width + right.width + 10, left.height), (255, 255, 255))
-        canvas.paste(left, (0, 0))
-        canvas.paste(right, (left.width + 10, 0))
-        canvas.save(os.path.join(out, "waldo.png"))
+        with _io.replaced_when_complete(path) as f:
+            waldo_picture(scene, template.shape, score, found).save(f, format="PNG")
         return "waldo.png"
-    np.save(os.path.join(out, "waldo_score.npy"), score)
+    _io.write(os.path.join(out, "waldo_score.npy"), score)
     return "waldo_score.npy"
+
+
+def score_colours(score):
+    """The score map as RGB bytes through a dark-purple-orange-yellow ramp.
+
+    The ramp spans the map's own range, not [-1, 1]: the picture must show one
+    position near 1 among scores of 0.2-0.5, and a fixed range would spend
+    half the ramp on values that do not occur.
+    """
+    anchors = np.array([[0, 0, 4], [80, 18, 123], [222, 73, 104], [252, 253, 191]], float)
+    lo, hi = float(np.min(score)), float(np.max(score))
+    t = (score - lo) / (hi - lo) if hi > lo else np.zeros_like(score)
+    t = t * (len(anchors) - 1)
+    rgb = np.stack([np.interp(t, np.arange(len(anchors)), anchors[:, i]) for i in range(3)], -1)
+    return np.round(rgb).astype(np.uint8)
+
+
+PEAK_MARK = (0, 255, 255)     # cyan: no colour of the ramp is near it
+
+
+def waldo_picture(scene, template_shape, score, found, zoom=2):
+    """The Waldo figure with Pillow alone (a PIL image): scene and score map
+    side by side, zoomed, the match boxed in red, the score's peak ringed in
+    cyan, a caption under each."""
+    from PIL import Image, ImageDraw
+    h, w = template_shape
+    r, c = found
+    grey = np.round(np.clip(scene, 0, 1) * 255).astype(np.uint8)
+    left = Image.fromarray(grey).convert("RGB").resize(
+        (zoom * scene.shape[1], zoom * scene.shape[0]), Image.NEAREST)
+    right = Image.fromarray(score_colours(score)).resize(
+        (zoom * score.shape[1], zoom * score.shape[0]), Image.NEAREST)
+    caption = 28
+    canvas = Image.new("RGB", (left.width + right.width + 10,
+                               max(left.height, right.height) + caption), (255, 255, 255))
+    canvas.paste(left, (0, 0))
+    x0 = left.width + 10
+    canvas.paste(right, (x0, 0))
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle([zoom * c - 1, zoom * r - 1, zoom * (c + w), zoom * (r + h)],
+                   outline=(255, 0, 0), width=2)
+    # the peak is a single position: a ring with four ticks shows it at any size
+    # and leaves the peak itself uncovered
+    cx, cy = x0 + zoom * c + zoom // 2, zoom * r + zoom // 2
+    ring = 6 * zoom
+    draw.ellipse([cx - ring, cy - ring, cx + ring, cy + ring], outline=PEAK_MARK, width=2)
+    for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        draw.line([cx + dx * (ring + 2), cy + dy * (ring + 2), cx + dx * 2 * ring,
+                   cy + dy * 2 * ring], fill=PEAK_MARK, width=2)
+    y_text = canvas.height - caption + 8
+    draw.text((4, y_text), "scene: best match at row %d, column %d (red box)" % found,
+              fill=(0, 0, 0))
+    draw.text((x0 + 4, y_text), "match score %.2f (dark) to %.2f (bright), peak circled"
+              % (float(score.min()), float(score.max())), fill=(0, 0, 0))
+    return canvas
 
 
 def run(out="demo-output", stream=None):
@@ -150,10 +209,11 @@ def run(out="demo-output", stream=None):
                      boundary="symmetric", axes=(0, 1))
     _save_picture(out, "blur", np.clip(blur, 0, 1), notes)   # float32 rounding may pass 1
     gray = datasets.image(as_gray=True)
-    gx = steps.run("Sobel x", "edges.png", "convolve", gray, named_kernel("sobel-x", 2).astype(np.float32),
-                   "same", boundary="edge")
-    gy = convolve(gray, named_kernel("sobel-y", 2).astype(np.float32), "same", boundary="edge")
-    magnitude = np.hypot(gx, gy)
+    gx = steps.run("Sobel x derivative", "edges.png", "convolve", gray,
+                   named_kernel("sobel-x", 2).astype(np.float32), "same", boundary="edge")
+    gy = steps.run("Sobel y derivative", "edges.png", "convolve", gray,
+                   named_kernel("sobel-y", 2).astype(np.float32), "same", boundary="edge")
+    magnitude = np.hypot(gx, gy)                 # edges.png: the gradient magnitude
     _save_picture(out, "edges", magnitude / magnitude.max(), notes)
     sharp = steps.run("sharpen", "sharpen.png", "convolve", rgb,
                       named_kernel("sharpen:0.8", 2).astype(np.float32), "same", boundary="edge",
@@ -183,7 +243,12 @@ def run(out="demo-output", stream=None):
         print("Pillow is not installed: pictures saved as .npy (pip install pillow)", file=stream)
     for note in notes:
         print("note: " + note, file=stream)
-    print("\nfiles: %s" % ", ".join(sorted(os.listdir(out))), file=stream)
+    print("\nfiles in %s/:" % out.rstrip("/"), file=stream)
+    names = sorted(os.listdir(out))
+    width = max(map(len, names), default=0)
+    for name in names:
+        what = FILE_NOTES.get(os.path.splitext(name)[0])
+        print("  %-*s  %s" % (width, name, what or ""), file=stream)
     ok = steps.ok and found == truth
     print("%s in %.1f s" % ("done" if ok else "FAILED", time.perf_counter() - t0), file=stream)
     return 0 if ok else 1

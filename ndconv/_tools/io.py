@@ -3,8 +3,15 @@
 Codecs are other people's: numpy for .npy and text, the standard library's
 ``wave`` for PCM WAV (scipy.io.wavfile, if installed, for floating-point WAV),
 Pillow (the optional ``io`` extra) for PNG and other images.
+
+Every file is written to a temporary file in the target's folder and renamed
+over the target only when complete, so a failed write leaves the target as it
+was and no partial file behind.
 """
+import contextlib
 import os
+import secrets
+import stat
 import wave
 
 import numpy as np
@@ -43,11 +50,22 @@ def read(path):
 
     WAV samples are float64 in [-1, 1) with shape ``(n,)`` (mono) or
     ``(n, channels)``; images are float64 in [0, 1] with shape ``(h, w)`` or
-    ``(h, w, channels)``.
+    ``(h, w, channels)``; ``info["bits"]`` is an image's bits per sample as read
+    (8 or 16) and ``info["mode"]`` its Pillow mode (``"LA"`` and ``"RGBA"``
+    have alpha as the last channel).
     """
     ext = extension(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError("%s: is a folder, not a file" % path)
     if not os.path.isfile(path):
         raise FileNotFoundError("%s: no such file" % path)
+    try:
+        return _read(path, ext)
+    except OSError as exc:        # permissions, a failing disk, a file removed meanwhile
+        raise OSError("cannot read %s: %s" % (path, exc.strerror or exc)) from None
+
+
+def _read(path, ext):
     if ext in NPY:
         with open(path, "rb") as f:
             if f.read(6) != b"\x93NUMPY":
@@ -68,7 +86,12 @@ def read(path):
         except Exception as exc:
             raise FileFormatError("%s: not a table of numbers (%s)" % (path, exc)) from None
         return a, {"kind": "text"}
-    return read_image(path), {"kind": "image"}
+    a, mode, bits = _read_image(path)
+    info = {"kind": "image", "mode": mode, "bits": bits, "notes": []}
+    if _png_colour_16bit(path):
+        info["notes"].append("%s: 16-bit colour PNG read with 8 bits per channel (Pillow's "
+                             "limit; 16-bit grey keeps all 16)" % path)
+    return a, info
 
 
 def read_wav(path):
@@ -81,8 +104,14 @@ def read_wav(path):
         if "unknown format" in str(exc):
             return _read_wav_scipy(path, exc)
         raise FileFormatError("%s: not a readable WAV file (%s)" % (path, exc)) from None
-    except EOFError:
-        raise FileFormatError("%s: not a readable WAV file (truncated)" % path) from None
+    except (OSError, MemoryError):
+        raise
+    except Exception:  # the wave module's parser raises EOFError, RuntimeError, struct.error, ...
+        raise FileFormatError("%s: not a readable WAV file (truncated or damaged header)"
+                              % path) from None
+    if nch < 1 or len(raw) < n * nch * width:
+        raise FileFormatError("%s: truncated WAV file: its header announces %d frames but it "
+                              "holds %d" % (path, n, len(raw) // max(nch * width, 1)))
     if width == 1:
         a = (np.frombuffer(raw, np.uint8).astype(np.float64) - 128) / 128
     elif width == 2:
@@ -95,7 +124,7 @@ def read_wav(path):
         a = np.frombuffer(raw, "<i4") / float(1 << 31)
     else:
         raise FileFormatError("%s: unsupported sample width %d bytes" % (path, width))
-    a = a[:len(a) - len(a) % nch].reshape(-1, nch)
+    a = a.reshape(-1, nch)
     if a.shape[0] == 0:
         raise FileFormatError("%s: WAV file holds no samples" % path)
     return (a[:, 0].copy() if nch == 1 else a), rate
@@ -120,6 +149,13 @@ def _read_wav_scipy(path, exc):
 
 def read_image(path):
     """An image as float64 in [0, 1], ``(h, w)`` grey or ``(h, w, channels)``."""
+    return _read_image(path)[0]
+
+
+def _read_image(path):
+    """``(array, mode, bits)``: the image as :func:`read_image` gives it, its
+    Pillow mode after conversion, and the bits per sample it was stored with
+    (16 for 16-bit grey, which Pillow keeps; it reads 16-bit colour as 8 bits)."""
     Image = _pillow()
     try:
         with Image.open(path) as im:
@@ -128,22 +164,117 @@ def read_image(path):
                 im = im.convert("RGBA" if "transparency" in im.info else "RGB")
             elif im.mode in ("1", "CMYK", "YCbCr", "HSV", "LAB"):
                 im = im.convert("L" if im.mode == "1" else "RGB")
+            mode = im.mode
             a = np.asarray(im)
-    except OSError as exc:
+    except MemoryError:
+        raise
+    except Exception as exc:  # Pillow raises OSError, ValueError, SyntaxError, ... for bad files
         raise FileFormatError("%s: not a readable image (%s)" % (path, exc)) from None
     if a.dtype == np.uint8:
-        return a / 255.0
+        return a / 255.0, mode, 8
     if a.dtype.kind in "iu":               # 16-bit grey comes as I;16 or I
-        return a.astype(np.float64) / 65535.0
-    return a.astype(np.float64)
+        return a.astype(np.float64) / 65535.0, mode, 16
+    return a.astype(np.float64), mode, 32
 
 
-def write(path, data, rate=None):
+def _png_colour_16bit(path):
+    """Whether ``path`` is a PNG whose header says 16-bit colour or grey+alpha."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    # signature, IHDR length and type, width, height, then bit depth and colour type
+    return (len(head) == 26 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR"
+            and head[24] == 16 and head[25] in (2, 4, 6))
+
+
+@contextlib.contextmanager
+def replaced_when_complete(path):
+    """A binary file to write ``path``'s new content to.
+
+    The file is a temporary one in ``path``'s folder (the folder of the file a
+    symbolic link points to); when the block ends normally it is flushed to
+    disk and renamed over ``path`` (``os.replace``, atomic on POSIX and
+    Windows), keeping an existing target's permissions.
+    When the block raises, the temporary file is removed and ``path`` is left
+    as it was.  OS errors become an ``OSError`` with a one-line message naming
+    ``path``.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError("cannot write %s: it is a folder" % path)
+    # through a symbolic link, as writing in place would: the link stays
+    target = os.path.realpath(path)
+    folder = os.path.dirname(target)
+    base = os.path.basename(target)
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        mode = None
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    tmp = fd = None
+    try:
+        for _ in range(100):          # O_EXCL: never reuse (or follow) an existing name
+            tmp = os.path.join(folder, ".%s.%s.tmp" % (base, secrets.token_hex(4)))
+            try:
+                fd = os.open(tmp, flags, 0o666)
+                break
+            except FileExistsError:
+                tmp = None
+        if fd is None:
+            raise FileExistsError(0, "no free temporary name")
+    except OSError as exc:
+        raise OSError("cannot write %s: %s" % (path, exc.strerror or exc)) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, target)
+        tmp = None
+    except OSError as exc:
+        raise OSError("cannot write %s: %s" % (path, exc.strerror or exc)) from exc
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def check_writable(path):
+    """Raise a one-line error now if ``path`` cannot be written later: an unknown
+    extension, a missing folder, or a folder in its place."""
+    extension(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError("cannot write %s: folder %s does not exist" % (path, folder))
+    if os.path.isdir(path):
+        raise IsADirectoryError("cannot write %s: it is a folder" % path)
+    if not os.access(folder, os.W_OK):
+        raise PermissionError("cannot write %s: folder %s is not writable" % (path, folder))
+
+
+def check_rate(rate, what="rate"):
+    """``rate`` as an int if it is a valid WAV sample rate, else a ValueError."""
+    if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, (int, np.integer)) \
+            or not 1 <= rate <= 0xFFFFFFFF:   # the header holds it in 32 bits
+        raise FileFormatError("%s must be a whole number of samples per second from 1 to "
+                              "4294967295, got %r" % (what, rate))
+    return int(rate)
+
+
+def write(path, data, rate=None, bits=8):
     """Write ``data`` as ``path``'s extension says; returns notes for the user.
 
-    WAV: 16-bit PCM at ``rate``; a signal louder than full scale is scaled
-    down to fit (a note says by how much).  Images: values clipped to [0, 1]
-    and stored as 8 bits (a note counts clipped pixels).  Text: at most 2-D.
+    The file is written to a temporary file next to ``path`` and renamed over
+    it when complete (see :func:`replaced_when_complete`): a failure leaves
+    ``path`` as it was.
+
+    WAV: 16-bit PCM at ``rate`` (default 44100); a signal louder than full
+    scale is scaled down to fit (a note says by how much).  Images: values
+    clipped to [0, 1] (a note counts clipped pixels) and stored with ``bits``
+    per sample, 8 or 16; 16 bits are written for grey PNG and TIFF (Pillow
+    stores colour with 8 bits per channel, a note says so).  ``(h, w, 2)`` is
+    grey with alpha, ``(h, w, 4)`` colour with alpha.  Text: at most 2-D.
     """
     ext = extension(path)
     data = np.asarray(data)
@@ -151,42 +282,72 @@ def write(path, data, rate=None):
         raise FileFormatError("%s: the result is complex; only .npy can hold it" % path)
     notes = []
     if ext in NPY:
-        np.save(path, data)
+        encode = lambda f: np.save(f, data)  # noqa: E731
     elif ext in TEXT:
         if data.ndim > 2:
             raise FileFormatError("%s: text files hold 1-D or 2-D arrays, the result is %d-D"
                                   % (path, data.ndim))
-        np.savetxt(path, data, delimiter="," if ext == ".csv" else " ")
+        encode = lambda f: np.savetxt(f, data, delimiter="," if ext == ".csv" else " ")  # noqa: E731
     elif ext in WAV:
-        if data.ndim not in (1, 2):
-            raise FileFormatError("%s: WAV needs samples shaped (n,) or (n, channels), got %s"
-                                  % (path, data.shape))
-        peak = float(np.max(np.abs(data))) if data.size else 0.0
-        if not np.isfinite(peak):
-            raise FileFormatError("%s: the signal holds NaN or inf" % path)
-        if peak > 1.0:
-            data = data / peak
-            notes.append("%s: peak %.3g exceeds full scale; scaled by %.3g to fit"
-                         % (path, peak, 1 / peak))
-        pcm = np.clip(np.round(data * 32767), -32768, 32767).astype("<i2")
-        with wave.open(str(path), "wb") as w:
+        encode = _wav_encoder(path, data, 44100 if rate is None else rate, notes)
+    else:
+        encode = _image_encoder(path, ext, data, bits, notes)
+    with replaced_when_complete(path) as f:
+        try:
+            encode(f)
+        except (OSError, MemoryError):
+            raise
+        except Exception as exc:  # a codec's own complaint (wave.Error, struct.error, ...)
+            raise FileFormatError("%s: cannot write (%s)" % (path, exc)) from exc
+    return notes
+
+
+def _wav_encoder(path, data, rate, notes):
+    rate = check_rate(rate, "the sample rate of %s" % path)
+    if data.ndim not in (1, 2) or data.size == 0:
+        raise FileFormatError("%s: WAV needs samples shaped (n,) or (n, channels), got %s"
+                              % (path, data.shape))
+    peak = float(np.max(np.abs(data)))
+    if not np.isfinite(peak):
+        raise FileFormatError("%s: the signal holds NaN or inf" % path)
+    if peak > 1.0:
+        data = data / peak
+        notes.append("%s: peak %.3g exceeds full scale; scaled by %.3g to fit"
+                     % (path, peak, 1 / peak))
+    pcm = np.clip(np.round(data * 32767), -32768, 32767).astype("<i2")
+
+    def encode(f):
+        with wave.open(f, "wb") as w:
             w.setnchannels(1 if pcm.ndim == 1 else pcm.shape[1])
             w.setsampwidth(2)
-            w.setframerate(int(rate or 44100))
+            w.setframerate(rate)
             w.writeframes(pcm.tobytes())
-    else:
-        Image = _pillow()
-        if not (data.ndim == 2 or (data.ndim == 3 and data.shape[2] in (1, 3, 4))):
-            raise FileFormatError("%s: images are (h, w) or (h, w, 1|3|4), the result is %s"
-                                  % (path, data.shape))
-        if data.ndim == 3 and data.shape[2] == 1:
-            data = data[:, :, 0]
-        # values within half a step of the range round into it anyway
-        half = 0.5 / 255
-        n_clip = int(np.count_nonzero((data < -half) | (data > 1 + half)))
-        if n_clip:
-            notes.append("%s: %d values outside [0, 1] were clipped (--rescale maps the range "
-                         "instead)" % (path, n_clip))
-        img = np.round(np.clip(np.nan_to_num(data), 0, 1) * 255).astype(np.uint8)
-        Image.fromarray(img).save(path)
-    return notes
+    return encode
+
+
+def _image_encoder(path, ext, data, bits, notes):
+    Image = _pillow()
+    if not (data.ndim == 2 or (data.ndim == 3 and data.shape[2] in (1, 2, 3, 4))):
+        raise FileFormatError("%s: images are (h, w) or (h, w, 1|2|3|4), the result is %s"
+                              % (path, data.shape))
+    if data.ndim == 3 and data.shape[2] == 1:
+        data = data[:, :, 0]
+    if bits not in (8, 16):
+        raise FileFormatError("%s: images are stored with 8 or 16 bits, not %r" % (path, bits))
+    if bits == 16 and not (data.ndim == 2 and ext in (".png", ".tif", ".tiff")):
+        notes.append("%s: stored with 8 bits per sample (16 bits are written for grey PNG and "
+                     "TIFF only)" % path)
+        bits = 8
+    top = 2 ** bits - 1
+    # values within half a step of the range round into it anyway
+    half = 0.5 / top
+    n_clip = int(np.count_nonzero((data < -half) | (data > 1 + half)))
+    if n_clip:
+        notes.append("%s: %d values outside [0, 1] were clipped (--rescale maps the range "
+                     "instead)" % (path, n_clip))
+    img = np.round(np.clip(np.nan_to_num(data), 0, 1) * top).astype(np.uint16 if bits == 16
+                                                                      else np.uint8)
+    Image.init()
+    fmt = Image.registered_extensions().get(ext)
+    picture = Image.fromarray(img)      # uint16 (h, w) is mode I;16, (h, w, 2) uint8 is LA
+    return lambda f: picture.save(f, format=fmt)

@@ -53,8 +53,9 @@ def _differences(a, b, dtype):
 
     Returns a dict with ``diff`` (elementwise ``|a - b|`` in float64; equal
     non-finite values count as 0, unequal ones as inf), ``max_abs``/``where_abs``,
-    ``max_rel`` (``max|a - b| / max|b|``) and ``max_ulp``/``where_ulp`` (in units
-    in the last place of ``|b|`` in ``dtype``).
+    ``max_rel`` (``max|a - b| / max|b|``), ``max_eps`` (the same in units of the
+    machine epsilon of ``dtype``, float64's for integers) and ``max_ulp``/``where_ulp``
+    (in units in the last place of each ``|b|`` in ``dtype``).
     """
     a = np.asarray(a)
     b = np.asarray(b)
@@ -67,20 +68,22 @@ def _differences(a, b, dtype):
     diff[same] = 0.0
     diff[np.isnan(diff)] = np.inf
     if diff.size == 0:
-        return dict(diff=diff, max_abs=0.0, where_abs=(), max_rel=0.0, max_ulp=0.0, where_ulp=())
+        return dict(diff=diff, max_abs=0.0, where_abs=(), max_rel=0.0, max_eps=0.0, max_ulp=0.0,
+                    where_ulp=())
     i_abs = int(np.argmax(diff))
     finite_b = np.abs(bw[np.isfinite(bw)])
     scale = float(finite_b.max()) if finite_b.size else 0.0
     max_abs = float(diff.flat[i_abs])
     max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else math.inf)
     real = np.finfo(np.dtype(dtype)).dtype if np.dtype(dtype).kind in "fc" else np.dtype(np.float64)
+    max_eps = max_rel / float(np.finfo(real).eps)
     with np.errstate(invalid="ignore", over="ignore"):
         ulp = np.spacing(np.abs(bw).astype(real)).astype(np.float64)
         ulps = np.where(diff == 0, 0.0, diff / ulp)
     ulps[np.isnan(ulps)] = np.inf
     i_ulp = int(np.argmax(ulps))
     return dict(diff=diff, max_abs=max_abs, where_abs=np.unravel_index(i_abs, diff.shape),
-                max_rel=max_rel, max_ulp=float(ulps.flat[i_ulp]),
+                max_rel=max_rel, max_eps=max_eps, max_ulp=float(ulps.flat[i_ulp]),
                 where_ulp=np.unravel_index(i_ulp, diff.shape))
 
 
@@ -125,10 +128,67 @@ def _fmt_err(v):
     return "%.3g" % v
 
 
+def _scaled_error_text(max_abs, max_rel, in_eps, dtype, where=None):
+    """The largest difference, and what it is against the largest output.
+
+    Per-element ULP counts explode where an output is nearly zero because large
+    products cancelled, so the difference is measured against the output's scale.
+    """
+    at = "" if where is None else " at %s" % _index(where)
+    # complex results round like their real parts; integers are compared in float64
+    dtype = np.dtype(dtype)
+    eps_of = np.finfo(dtype).dtype.name if dtype.kind in "fc" else "float64"
+    return ("%s%s; relative to the largest output %s = %s eps of %s"
+            % (_fmt_err(max_abs), at, _fmt_err(max_rel), _fmt_err(in_eps), eps_of))
+
+
+class _Report:
+    """What both result objects share: truth value, short repr, notebook display.
+
+    Subclasses provide ``passed``, ``_headline()`` (one line with the verdict),
+    ``_short()`` (the repr's text) and ``_rows()`` (label, text pairs for the
+    details).
+    """
+
+    __slots__ = ()
+
+    def __bool__(self):
+        # ``assert ndconv.check_commutativity(...)`` must fail when the check did
+        return bool(self.passed)
+
+    def __repr__(self):
+        return "<%s %s>" % (type(self).__name__, self._short())
+
+    def __str__(self):
+        width = max(len(label) for label, _ in self._rows())
+        return "\n".join([self._headline()] + ["  %s  %s" % (label.ljust(width), text)
+                                                for label, text in self._rows()])
+
+    def _repr_pretty_(self, p, cycle):
+        """IPython's display: the printed form."""
+        p.text(repr(self) if cycle else str(self))
+
+    def _repr_html_(self):
+        """Jupyter's display: the headline over a two-column table."""
+        from html import escape
+        colour = "#1a7f37" if self.passed else "#cf222e"
+        rows = "".join('<tr><th style="text-align:left;padding-right:1em">%s</th>'
+                       '<td style="text-align:left">%s</td></tr>' % (escape(label), escape(text))
+                       for label, text in self._rows())
+        return ('<table><caption style="text-align:left;caption-side:top">'
+                '<b style="color:%s">%s</b></caption>%s</table>'
+                % (colour, escape(self._headline()), rows))
+
+
 # ----------------------------------------------------------------------------- commutativity
-@dataclasses.dataclass(frozen=True)
-class CommutativityResult:
+@dataclasses.dataclass(frozen=True, repr=False)
+class CommutativityResult(_Report):
     """Outcome of :func:`check_commutativity`.
+
+    True in a boolean context exactly when ``passed`` is, so
+    ``assert ndconv.check_commutativity(f, g)`` fails when the check fails (or
+    when the configuration is not commutative by definition).  ``print`` shows
+    a summary; IPython and Jupyter show it as text or a table.
 
     Attributes
     ----------
@@ -138,10 +198,18 @@ class CommutativityResult:
     commutative_by_definition : bool
         Whether ``f * g == g * f`` holds in exact arithmetic for every ``f`` and
         ``g`` of these shapes in this configuration.
-    max_abs_error, max_rel_error, max_ulp_error : float
-        ``max|fg - gf|``, the same divided by ``max|gf|``, and the largest
-        difference in units in the last place of ``|gf|`` in the result dtype
-        (nan when the shapes differ).
+    max_abs_error, max_rel_error : float
+        ``max|fg - gf|`` and the same divided by ``max|gf|`` (nan when the
+        shapes differ).
+    max_error_in_eps : float
+        ``max|fg - gf| / (eps * max|gf|)``: the largest difference in units of
+        the result dtype's machine epsilon times the largest output.  Rounding
+        of sums of ``K`` products gives up to a few ``K``.
+    max_ulp_error : float
+        The largest difference in units in the last place of each ``|gf|``.
+        Not printed: an output near zero after large products cancelled has a
+        tiny ULP, so this can be millions for results that agree as well as
+        the arithmetic allows; ``max_error_in_eps`` is the measure to read.
     shape_fg, shape_gf : tuple of int
         Shapes of ``convolve(f, g)`` and ``convolve(g, f)``.
     explanation : str
@@ -151,6 +219,8 @@ class CommutativityResult:
     error_to_tolerance : float
         Largest ratio of an element's difference to its tolerance (<= 1 when
         they agree; nan when the shapes differ).
+    dtype : numpy.dtype
+        dtype of ``convolve(f, g)``.
     """
 
     passed: bool
@@ -165,6 +235,8 @@ class CommutativityResult:
     boundary: str
     tolerance: str
     error_to_tolerance: float
+    max_error_in_eps: float = float("nan")
+    dtype: np.dtype = np.dtype(np.float64)
 
     @property
     def failed(self):
@@ -177,16 +249,26 @@ class CommutativityResult:
             return "not commutative by definition"
         return "commutative" if self.passed else "FAILED: results differ beyond the tolerance"
 
-    def __str__(self):
-        lines = ["check_commutativity(mode=%r, boundary=%r): %s"
-                 % (self.mode, self.boundary, self.status),
-                 "  %s" % self.explanation,
-                 "  shapes: f*g %s, g*f %s" % (self.shape_fg, self.shape_gf)]
+    def _headline(self):
+        return "check_commutativity(mode=%r, boundary=%r): %s" % (self.mode, self.boundary,
+                                                                  self.status)
+
+    def _short(self):
+        text = "mode=%r, boundary=%r: %s" % (self.mode, self.boundary, self.status)
+        if self.commutative_by_definition and self.shape_fg == self.shape_gf:
+            text += ", max error %s eps x max|output|" % _fmt_err(self.max_error_in_eps)
+        return text
+
+    def _rows(self):
+        rows = [("why", self.explanation),
+                ("shapes", "f*g %s, g*f %s" % (self.shape_fg, self.shape_gf))]
         if self.shape_fg == self.shape_gf:
-            lines.append("  max abs error %s, max rel error %s, max ULP error %s (tolerance: %s)"
-                         % (_fmt_err(self.max_abs_error), _fmt_err(self.max_rel_error),
-                            _fmt_err(self.max_ulp_error), self.tolerance))
-        return "\n".join(lines)
+            rows += [("max abs error", _scaled_error_text(
+                         self.max_abs_error, self.max_rel_error, self.max_error_in_eps,
+                         self.dtype)),
+                     ("error/tolerance", "%s (<= 1 agrees; tolerance: %s)"
+                      % (_fmt_err(self.error_to_tolerance), self.tolerance))]
+        return rows
 
 
 def _axis_rule(n, K, mode, boundary, cval):
@@ -285,8 +367,8 @@ def check_commutativity(f: ArrayLike, g: ArrayLike, mode: Mode = "full", boundar
     Returns
     -------
     CommutativityResult
-        Printable; ``passed``, ``commutative_by_definition``, the error
-        measures, both shapes and a one-line ``explanation``.
+        Printable, and true exactly when ``passed``; ``commutative_by_definition``,
+        the error measures, both shapes and a one-line ``explanation``.
 
     Examples
     --------
@@ -319,7 +401,8 @@ def check_commutativity(f: ArrayLike, g: ArrayLike, mode: Mode = "full", boundar
     if fg.shape != gf.shape:
         nan = float("nan")
         return CommutativityResult(False, commutative, nan, nan, nan, fg.shape, gf.shape,
-                                   explanation, mode, boundary, "not applicable (shapes differ)", nan)
+                                   explanation, mode, boundary, "not applicable (shapes differ)", nan,
+                                   nan, dtype)
     e = _differences(fg, gf, dtype)
     if rtol is None and atol is None:
         tol = (_contract_bound("convolve", f, g, mode, boundary, cval, 0, None, method, dtype)
@@ -333,13 +416,17 @@ def check_commutativity(f: ArrayLike, g: ArrayLike, mode: Mode = "full", boundar
     ratio = _ratio(e["diff"], tol)
     return CommutativityResult(commutative and ratio <= 1, commutative, e["max_abs"], e["max_rel"],
                                e["max_ulp"], fg.shape, gf.shape, explanation, mode, boundary,
-                               tol_text, ratio)
+                               tol_text, ratio, e["max_eps"], dtype)
 
 
 # ----------------------------------------------------------------------------- scipy comparison
-@dataclasses.dataclass(frozen=True)
-class ScipyComparison:
+@dataclasses.dataclass(frozen=True, repr=False)
+class ScipyComparison(_Report):
     """Outcome of :func:`compare_with_scipy`.
+
+    True in a boolean context exactly when ``passed`` is, so
+    ``assert ndconv.compare_with_scipy(...)`` fails when the results disagree.
+    ``print`` shows a summary; IPython and Jupyter show it as text or a table.
 
     Attributes
     ----------
@@ -351,9 +438,16 @@ class ScipyComparison:
         Whether every element agrees within the sum of both results'
         accuracy-contract bounds (integer outputs: also one unit, for
         truncation of a sum that lands next to an integer).
-    max_abs_error, max_rel_error, max_ulp_error : float
-        ``max|ndconv - scipy|``, that divided by ``max|scipy|``, and the largest
-        difference in units in the last place of ``|scipy|`` in the result dtype.
+    max_abs_error, max_rel_error : float
+        ``max|ndconv - scipy|`` and that divided by ``max|scipy|``.
+    max_error_in_eps : float
+        ``max|ndconv - scipy| / (eps * max|scipy|)``: the largest difference in
+        units of the result dtype's machine epsilon (float64's for integer
+        results) times the largest output.  Rounding of sums of ``K`` products
+        gives up to a few ``K``.
+    max_ulp_error : float
+        The largest difference in units in the last place of each ``|scipy|``;
+        not printed, for the reason given in ``CommutativityResult``.
     where_abs, where_ulp : tuple of int
         Index of the largest absolute and ULP difference.
     ndconv_time, scipy_time : float
@@ -386,21 +480,38 @@ class ScipyComparison:
     shape: tuple
     dtype: np.dtype
     error_to_tolerance: float
+    max_error_in_eps: float = float("nan")
 
-    def __str__(self):
-        timing = ("ndconv %s, scipy %s (median of %d): ndconv is %.2fx %s"
-                  % (_fmt_time(self.ndconv_time), _fmt_time(self.scipy_time), self.repeats,
-                     self.speedup if self.speedup >= 1 else 1 / self.speedup,
-                     "faster" if self.speedup >= 1 else "slower")
-                  if math.isfinite(self.speedup) else "not timed")
-        return "\n".join([
-            "%s vs %s: %s" % (self.function, self.scipy_function,
-                              "agree" if self.passed else "DISAGREE"),
-            "  result %s %s" % (self.shape, self.dtype),
-            "  max abs error %s at %s, max rel error %s, max ULP error %s at %s"
-            % (_fmt_err(self.max_abs_error), _index(self.where_abs), _fmt_err(self.max_rel_error),
-               _fmt_err(self.max_ulp_error), _index(self.where_ulp)),
-            "  time: " + timing])
+    def _speed(self):
+        if not math.isfinite(self.speedup):
+            return None
+        return "%.2fx %s" % (self.speedup if self.speedup >= 1 else 1 / self.speedup,
+                             "faster" if self.speedup >= 1 else "slower")
+
+    def _headline(self):
+        return "%s vs %s: %s" % (self.function, self.scipy_function,
+                                 "agree" if self.passed else "DISAGREE")
+
+    def _short(self):
+        speed = self._speed()
+        return "%s vs %s: %s, max error %s eps x max|output|%s" % (
+            self.function, self.scipy_function.split("(")[0],
+            "agree" if self.passed else "DISAGREE", _fmt_err(self.max_error_in_eps),
+            ", ndconv " + speed if speed else "")
+
+    def _rows(self):
+        speed = self._speed()
+        timing = ("ndconv %s, %s %s (median of %d): ndconv is %s"
+                  % (_fmt_time(self.ndconv_time), self.scipy_function.split(".")[0],
+                     _fmt_time(self.scipy_time), self.repeats, speed)
+                  if speed else "not timed")
+        return [("result", "%s %s" % (self.shape, self.dtype)),
+                ("max abs error", _scaled_error_text(self.max_abs_error, self.max_rel_error,
+                                                     self.max_error_in_eps, self.dtype,
+                                                     self.where_abs)),
+                ("error/tolerance", "%s (<= 1 agrees; tolerance: both results' accuracy bounds)"
+                 % _fmt_err(self.error_to_tolerance)),
+                ("time", timing)]
 
 
 def _index(t):
@@ -618,7 +729,8 @@ def compare(name_or_callable, args, kwargs, *, budget=0.2, timed=True, with_resu
     res = ScipyComparison(label, desc, ratio <= 1, e["max_abs"], e["max_rel"], e["max_ulp"],
                           tuple(int(i) for i in e["where_abs"]),
                           tuple(int(i) for i in e["where_ulp"]),
-                          t_mine, t_ref, speedup, reps, got.shape, got.dtype, ratio)
+                          t_mine, t_ref, speedup, reps, got.shape, got.dtype, ratio,
+                          e["max_eps"])
     return (res, got) if with_result else res
 
 
@@ -661,8 +773,10 @@ def compare_with_scipy(name_or_callable: str | Callable[..., Any], *args: Any,
     Returns
     -------
     ScipyComparison
-        Printable: the scipy call, ``passed``, max abs/rel/ULP errors and where
-        they occur, both median timings and ``speedup = scipy_time / ndconv_time``.
+        Printable, and true exactly when ``passed``: the scipy call, the largest
+        difference (absolute, and relative to the largest output in units of
+        eps) and where it occurs, both median timings and
+        ``speedup = scipy_time / ndconv_time``.
 
     Raises
     ------
