@@ -36,10 +36,10 @@ version = release = ndconv.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.mathjax",
     "numpydoc",
     "matplotlib.sphinxext.plot_directive",
     "runcode",
+    "mathml",
 ]
 
 exclude_patterns = ["_build"]
@@ -67,6 +67,10 @@ plot_rcparams = {
     "font.size": 9,
 }
 plot_apply_rcparams = True
+
+# -- Math --------------------------------------------------------------------
+# MathML written into the pages (docs/_ext/mathml.py), so formulas show offline.
+html_math_renderer = "mathml"
 
 # -- HTML ----------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
