@@ -79,5 +79,13 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
     "secondary_sidebar_items": ["page-toc"],
+    # one line of header links at 1280 px; the rest go into a "More" menu
+    "header_links_before_dropdown": 5,
+    "navbar_align": "left",
+    "navbar_persistent": ["search-button"],
 }
-html_static_path = []
+# Top-level pages have no section navigation, and an empty left sidebar would
+# take a quarter of the width from the code (``*`` does not match ``guide/...``).
+html_sidebars = {"*": []}
+html_static_path = ["_static"]
+html_css_files = ["ndconv.css"]
