@@ -40,6 +40,7 @@ extensions = [
     "matplotlib.sphinxext.plot_directive",
     "runcode",
     "mathml",
+    "audio",
 ]
 
 exclude_patterns = ["_build"]
