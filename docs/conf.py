@@ -41,6 +41,7 @@ extensions = [
     "runcode",
     "mathml",
     "audio",
+    "perfdata",
 ]
 
 exclude_patterns = ["_build"]
