@@ -36,10 +36,12 @@ version = release = ndconv.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.mathjax",
     "numpydoc",
     "matplotlib.sphinxext.plot_directive",
     "runcode",
+    "mathml",
+    "audio",
+    "perfdata",
 ]
 
 exclude_patterns = ["_build"]
@@ -68,6 +70,10 @@ plot_rcparams = {
 }
 plot_apply_rcparams = True
 
+# -- Math --------------------------------------------------------------------
+# MathML written into the pages (docs/_ext/mathml.py), so formulas show offline.
+html_math_renderer = "mathml"
+
 # -- HTML ----------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = "ndconv %s" % release
@@ -75,5 +81,13 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
     "secondary_sidebar_items": ["page-toc"],
+    # one line of header links at 1280 px; the rest go into a "More" menu
+    "header_links_before_dropdown": 5,
+    "navbar_align": "left",
+    "navbar_persistent": ["search-button"],
 }
-html_static_path = []
+# Top-level pages have no section navigation, and an empty left sidebar would
+# take a quarter of the width from the code (``*`` does not match ``guide/...``).
+html_sidebars = {"*": []}
+html_static_path = ["_static"]
+html_css_files = ["ndconv.css"]

@@ -23,9 +23,12 @@ _COMPOUND = (ast.For, ast.AsyncFor, ast.While, ast.If, ast.With, ast.AsyncWith, 
              ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
-def _new_namespace():
-    import ndconv
-    return {"np": np, "ndconv": ndconv, "__name__": "__runcode__"}
+def page_namespace(env):
+    """The namespace the code blocks of the page being read share (made on first use)."""
+    if "runcode_ns" not in env.temp_data:
+        import ndconv
+        env.temp_data["runcode_ns"] = {"np": np, "ndconv": ndconv, "__name__": "__runcode__"}
+    return env.temp_data["runcode_ns"]
 
 
 def _chunks(source):
@@ -66,11 +69,11 @@ class RunCode(SphinxDirective):
 
     def run(self):
         source = "\n".join(self.content)
-        ns = self.env.temp_data.setdefault("runcode_ns", _new_namespace())
+        ns = page_namespace(self.env)
         try:
             chunks = _chunks(source)
         except SyntaxError as exc:
-            raise self.error("runcode: syntax error: %s" % exc) from exc
+            raise self.error("runcode: syntax error: %s" % exc) from None
         shown, raised = [], False
         for n, (chunk, first, node) in enumerate(chunks):
             shown.extend(_render(chunk, first, node))
@@ -94,7 +97,7 @@ class RunCode(SphinxDirective):
                     raised = True
                     continue
                 tb = "".join(traceback.format_exception(exc)[-3:])
-                raise self.error("runcode: the example failed:\n%s\n%s" % ("\n".join(chunk), tb)) from exc
+                raise self.error("runcode: the example failed:\n%s\n%s" % ("\n".join(chunk), tb)) from None
             shown.extend(buf.getvalue().rstrip("\n").splitlines())
         if "raises" in self.options and not raised:
             raise self.error("runcode: :raises: given but the last statement did not raise")
