@@ -63,7 +63,7 @@ _module, SIMD_LEVEL = _select()
 
 
 def core():
-    """The selected kernel module (``_core``, ``_core_avx2`` or ``_core_avx512``)."""
+    """The selected kernel module (``baseline``, ``avx2`` or ``avx512``)."""
     return _module
 
 

@@ -1,7 +1,7 @@
 # cython: language_level=3
 """Compiled core, baseline instruction set.
 
-The kernels live in ``_kernels.pxi`` (shared with ``_core_avx2`` and ``_core_avx512``); this module
+The kernels live in ``kernels.pxi`` (shared with ``avx2`` and ``avx512``); this module
 adds what only needs to exist once: OpenMP and CPU-feature queries.
 """
 

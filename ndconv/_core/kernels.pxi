@@ -1,6 +1,7 @@
-# Direct N-D correlation kernels, included by _core.pyx (baseline flags) and
-# _core_avx2.pyx (-mavx2 -mfma), so the same source is compiled twice and the
-# faster one is picked at import (see _dispatch.py).
+# Direct N-D correlation kernels, included by baseline.pyx (the compiler's
+# baseline flags), avx2.pyx (-mavx2 -mfma) and avx512.pyx (AVX-512), so the
+# same source is compiled once per instruction set and ndconv._core picks one
+# build at import.
 #
 # The kernels know nothing about Python objects, boundary names or modes.  They
 # compute one primitive, "valid correlation of an index-extended input":
@@ -25,7 +26,7 @@
 #
 # In the AVX-512 build, neighbouring output rows share the work of the source
 # rows they have in common: an item is then four rows (``_do_quad``), or, for
-# kernels of 2-7 rows along one axis (2-D kernels), a tile of up to 64 rows
+# kernels of 2-7 rows along one axis (2-D kernels), a tile of up to 128 rows
 # whose column strips are swept down with the accumulators of every row a
 # source row reaches kept in registers (``_do_tile``, "rolling rows").  Each
 # shifted vector then feeds up to 4 or kb multiply-adds instead of one.
@@ -39,7 +40,15 @@
 
 from cython.parallel cimport parallel, prange
 from libc.math cimport isfinite
-from libc.stdlib cimport calloc, malloc, free
+from libc.stdlib cimport free, malloc
+
+from ndconv._core.csrc cimport (
+    ndconv_scratch,
+    ndconv_scratch_alloc,
+    ndconv_scratch_free,
+    ndconv_scratch_parts,
+    ndconv_scratch_spec,
+)
 
 cdef extern from *:
     """
@@ -94,9 +103,7 @@ cdef extern from *:
        loads, not the FMAs, set the pace (about one per cycle).  Here the even
        taps instead shift a window of aligned vectors with vpermt2ps (shuffle
        pipes), the odd taps keep the plain loads (load pipes), so both kinds of
-       pipe feed the FMAs.  Measured in a standalone loop, L2-resident rows:
-       3x3 71 -> 113 GFLOP/s, 5x5 95 -> 134, 7x7 106 -> 147, 15x15 122 -> 164.
-       Every output keeps its tap order and its FMA chain: results are
+       pipe feed the FMAs.  Every output keeps its tap order and its FMA chain: results are
        bitwise those of the plain block.
 
        Memory: the aligned vectors are read only where they contain an element
@@ -245,7 +252,7 @@ cdef extern from *:
        tap order and FMA chain of the one-row block, so the sums are bitwise
        those of every other block.  Not inlined: inside the caller's parallel
        region gcc ran short of general registers and spilled the loop's
-       scalars (5x5 at 70 instead of 180 GFLOP/s). */
+       scalars, at less than half the speed. */
     /* The shifted vectors of the row-sharing blocks below, as in the one-row
        blocks: for source row ``p`` (``klast`` taps), a window ``win`` of NV + 1
        aligned vectors from ``pa``; tap j's NV vectors x[v] = p[j + v L ..] are
@@ -284,7 +291,7 @@ cdef extern from *:
         if (U) { V wv = SET1((W)[j]);                                                       \
                  A0 = FMADD(wv, x[0], A0); A1 = FMADD(wv, x[1], A1);                        \
                  A2 = FMADD(wv, x[2], A2); A3 = FMADD(wv, x[3], A3); }
-    /* (Accumulators as named registers: as arrays, 7-9 % slower at 9x9-15x15.) */
+    /* (Accumulators as named registers: as arrays, slower at 9x9-15x15.) */
     #define NDCONV_BLK4(NAME, T, V, L, IDX, SETZERO, SET1, LOAD, LOADU, STOREU, FMADD, PERM) \
     static __attribute__((noinline)) void NAME(T* o, Py_ssize_t ostr, Py_ssize_t c, const T** src, \
                                                const T* w, Py_ssize_t n_groups, Py_ssize_t kb,   \
@@ -338,8 +345,6 @@ cdef extern from *:
        it is stored and its registers start the next row.  So each shifted
        vector feeds KB FMAs (5 for 5x5, against 2.5 in the four-row block and
        1 in the one-row block), and no output is loaded or stored twice.
-       Standalone, L2-resident, float32: 3x3 183, 5x5 202, 7x7 241 GFLOP/s
-       (four-row block: 111, 157, 170).
 
        Output row i is sum_t sum_j w[t][j] src[i + t][c + j ..]; the KB - 1
        source rows before the first output row of the strip (and after its
@@ -689,7 +694,7 @@ cdef inline void _quad_sum(num_t* o, Py_ssize_t ostr, Py_ssize_t n, const num_t*
     before they are needed.  Prefetching them a whole row at a time instead
     (as single rows do) pulled 64 KB into L1 at once and evicted the rows
     being computed (3x3 ran at half speed); prefetching the output rows as
-    well cost more than it saved (2048^2 5x5: 97 against 111 GFLOP/s).
+    well cost more than it saved.
     """
     cdef Py_ssize_t c = 0, cb, i
     if num_t is float:
@@ -824,8 +829,8 @@ cdef inline void _do_item(
         return
     if not offs_ready:
         _row_offsets(row, n_lead, nla, out_lead, k_lead, maps, idx, jdx, offs)
-    # Rows far apart in memory defeat the hardware prefetcher (measured: 3x3 on
-    # 2048^2 float32 ran at 31 GFLOP/s from DRAM, 54 from L3).  Ask for the
+    # Rows far apart in memory defeat the hardware prefetcher (3x3 on 2048^2
+    # float32 ran far slower from DRAM than from L3).  Ask for the
     # source row that this thread's next item is likely to need first (the
     # newest row, ``ahead`` rows down) and the output row it will write.
     if nla > 0 and ahead > 0 and offs[n_lead - 1] >= 0:
@@ -950,7 +955,7 @@ cdef inline void _do_quad(
 
 
 # Rolling-path geometry: rows per tile (fewer when that leaves too few tiles
-# to share between threads; 128 rather than 64: 5 % faster at 2048^2 5x5, as
+# to share between threads; 128 rather than 64 was faster at 2048^2 5x5, as
 # each tile re-reads kb - 1 source rows and computes kb - 1 ramp rows), and
 # the widest run of border columns gathered at a time (tile rows x this, per
 # thread).
@@ -967,7 +972,7 @@ cdef inline void _roll_sum(num_t* o, Py_ssize_t ostr, Py_ssize_t n, const num_t*
     strip (the tail overlaps, as in _block_sum); see ndconv_roll_*.
 
     With ``prefetch``, each strip prefetches the strip two on of its source
-    rows (one on was 5-7 % slower at 2048^2 5x5; four on no faster),
+    rows (one on was slower at 2048^2 5x5; four on no faster),
     and the strips share out prefetching (a) the first strip of ``pn_rows``
     rows from ``pn`` (``pn_str`` apart; the next tile's, which would otherwise
     start cold: up to 134 rows, each a miss to memory) and (b) ``n_ab`` samples from
@@ -1104,27 +1109,33 @@ cdef inline void _do_tile(
             ua = ub
 
 
-cdef inline int _row_mode(Py_ssize_t lanes, Py_ssize_t n_lead, Py_ssize_t nla, Py_ssize_t kb,
-                          Py_ssize_t m_last) noexcept nogil:
-    """How the plain path shares work between output rows: 0 one row at a
-    time, 1 four rows (ndconv_blk4_*), 2 rolling rows (ndconv_roll_*; unless
-    the weights are not finite and cval rows would be skipped, or a column
-    chunk is narrower than a strip: then four rows).  ``lanes``: samples per
-    vector (0: a dtype without these blocks); ``kb``: the kernel's size along
-    the last leading axis."""
+cpdef enum RowMode:
+    # How the plain path shares work between neighbouring output rows
+    ROWS_ONE = 0        # one row at a time (the one-row blocks)
+    ROWS_FOUR = 1       # four rows sharing each shifted vector (ndconv_blk4_*)
+    ROWS_ROLLING = 2    # rolling rows: column strips swept down a tile (ndconv_roll_*)
+
+
+cdef inline RowMode _row_mode(Py_ssize_t lanes, Py_ssize_t n_lead, Py_ssize_t nla, Py_ssize_t kb,
+                              Py_ssize_t m_last) noexcept nogil:
+    """How the plain path shares work between output rows (rolling rows
+    unless the weights are not finite and cval rows would be skipped, or a
+    column chunk is narrower than a strip: then four rows).  ``lanes``:
+    samples per vector (0: a dtype without these blocks); ``kb``: the
+    kernel's size along the last leading axis."""
     cdef Py_ssize_t rw
     if not NDCONV_SHUFFLE_BLOCK or lanes == 0 or nla == 0 or n_lead < 2 or kb < 2:
-        return 0
+        return ROWS_ONE
     rw = ndconv_roll_width(kb, lanes)
     if n_lead == kb and rw > 0 and m_last >= rw:
-        return 2
-    return 1 if m_last >= 4 * lanes else 0
+        return ROWS_ROLLING
+    return ROWS_FOUR if m_last >= 4 * lanes else ROWS_ONE
 
 
 def row_mode(str kind, Py_ssize_t n_lead, Py_ssize_t kb, Py_ssize_t m_last):
     """``_row_mode`` for a dtype kind (``numpy.dtype.char``), for the cost
-    model: 0 one row at a time, 1 four rows, 2 rolling rows."""
-    return _row_mode(16 if kind == "f" else (8 if kind == "d" else 0), n_lead, 1, kb, m_last)
+    model: a ``RowMode``."""
+    return RowMode(_row_mode(16 if kind == "f" else (8 if kind == "d" else 0), n_lead, 1, kb, m_last))
 
 
 cdef int _correlate_nd(
@@ -1147,8 +1158,8 @@ cdef int _correlate_nd(
         lanes = 16
     elif num_t is double:
         lanes = 8
-    cdef int mode = _row_mode(lanes, n_lead, nla, k_lead[nla - 1] if nla > 0 else 1, m_last)
-    cdef bint quad = mode == 1
+    cdef RowMode mode = _row_mode(lanes, n_lead, nla, k_lead[nla - 1] if nla > 0 else 1, m_last)
+    cdef bint quad = mode == ROWS_FOUR
     # rolling rows (ndconv_roll_*; AVX-512 builds): kernels whose leading taps
     # are 2-7 rows of one axis (every 2-D kernel of up to 7 rows).  Rows that
     # lie in a cval band are computed from a line of cval, not skipped: the
@@ -1157,7 +1168,7 @@ cdef int _correlate_nd(
     cdef Py_ssize_t n_planes = 1, kb = k_lead[nla - 1] if nla > 0 else 1
     cdef bint roll = False, finite = True
     cdef Py_ssize_t* toffs
-    if mode == 2:
+    if mode == ROWS_ROLLING:
         rw = ndconv_roll_width(kb, lanes)
         if num_t is float or num_t is double:
             if skip_cval:
@@ -1182,7 +1193,9 @@ cdef int _correlate_nd(
         n_items = ((n_rows + 3) // 4) * n_chunks
     cdef Py_ssize_t item
     cdef int failed = 0
-    cdef int* failp = &failed   # written through a pointer: plain locals are thread-private in a parallel block
+    cdef int* failp = &failed   # shared: plain locals are thread-private in a parallel block
+    cdef ndconv_scratch sc
+    cdef ndconv_scratch_spec spec
     cdef Py_ssize_t* idx
     cdef Py_ssize_t* jdx
     cdef Py_ssize_t* offs
@@ -1194,42 +1207,42 @@ cdef int _correlate_nd(
     cdef bint need_gather = (not unit) or c0 > 0 or c1 < m_last or roll
     if n_items <= 0:
         return 0
-    idx = jdx = offs = qoffs = toffs = NULL
-    i = 0
-    ptrs = wrows = NULL
-    gbuf = cline = NULL
+    # per-thread scratch: O(taps x chunk), independent of the input size.
+    # idx, jdx, offs, qoffs (a quad's four rows) and toffs (a tile's th + kb - 1
+    # source rows); a quad's source rows are (kb + 3) per group of kb taps, at
+    # most 4 * n_lead, and so are the rows a quad gathers
+    spec = ndconv_scratch_parts(
+        (2 * nla + 5 * n_lead + th + kb) * sizeof(Py_ssize_t),
+        (4 * n_lead + th + kb) * sizeof(num_t*), (n_lead + 1) * sizeof(num_t*),
+        gstride * sizeof(num_t),
+        (((th + kb - 1) * tstride if roll else (4 * n_lead if quad else n_lead) * gstride)
+         if need_gather else 1) * sizeof(num_t), 0, 0)
     if n_threads < 1:
         n_threads = 1
     if n_threads > n_items:
         n_threads = <int>n_items
+    idx = jdx = offs = qoffs = toffs = NULL   # set per thread below
+    ptrs = wrows = NULL
+    gbuf = cline = NULL
     with parallel(num_threads=n_threads):
-        # per-thread scratch: O(taps x chunk), independent of the input size
-        idx = <Py_ssize_t*>malloc((2 * nla + 5 * n_lead + th + kb) * sizeof(Py_ssize_t))
-        jdx = idx + nla
-        offs = jdx + nla
-        qoffs = offs + n_lead
-        toffs = qoffs + 4 * n_lead   # a tile's th + kb - 1 source rows
-        # a quad's source rows: (kb + 3) per group of kb taps, at most 4 * n_lead
-        ptrs = <const num_t**>malloc((4 * n_lead + th + kb) * sizeof(num_t*))
-        wrows = <const num_t**>malloc((n_lead + 1) * sizeof(num_t*))
-        cline = <num_t*>malloc(gstride * sizeof(num_t))
-        if need_gather and roll:
-            gbuf = <num_t*>malloc((th + kb - 1) * tstride * sizeof(num_t))
-        elif need_gather:
-            # a quad gathers kb + 3 rows per group of kb taps: at most 4 n_lead
-            gbuf = <num_t*>malloc((4 * n_lead if quad else n_lead) * gstride * sizeof(num_t))
-        else:
-            gbuf = <num_t*>malloc(sizeof(num_t))
-        if idx == NULL or ptrs == NULL or wrows == NULL or cline == NULL or gbuf == NULL:
-            failp[0] = 1
-        else:
+        sc = ndconv_scratch_alloc(&spec, failp)
+        if sc.block != NULL:
+            idx = <Py_ssize_t*>sc.part[0]
+            jdx = idx + nla
+            offs = jdx + nla
+            qoffs = offs + n_lead
+            toffs = qoffs + 4 * n_lead
+            ptrs = <const num_t**>sc.part[1]
+            wrows = <const num_t**>sc.part[2]
+            cline = <num_t*>sc.part[3]
+            gbuf = <num_t*>sc.part[4]
             for i in range(gstride):
                 cline[i] = cval
         # guided: runs of neighbouring rows (source rows still in cache), and
-        # fewer grabs of the shared counter than one row at a time, which cost
-        # 10 % at 2 threads on 3x3 rows of a few hundred nanoseconds
+        # fewer grabs of the shared counter than one row at a time, which
+        # cost time at 2 threads on 3x3 rows of a few hundred nanoseconds
         for item in prange(n_items, schedule="guided", chunksize=1):
-            if idx == NULL or ptrs == NULL or wrows == NULL or cline == NULL or gbuf == NULL:
+            if sc.block == NULL:
                 pass
             elif roll:
                 _do_tile(item, th, tpp, rw, x, out, w, n_chunks, m_last, klast, kb, nla,
@@ -1245,11 +1258,7 @@ cdef int _correlate_nd(
                          out_lead, k_lead, maps, bounds, c0, c1, unit,
                          cval, skip_cval, n_threads if n_chunks == 1 else 0, x_span,
                          n_rows * m_last, idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline)
-        free(idx)
-        free(<void*>ptrs)
-        free(<void*>wrows)
-        free(cline)
-        free(gbuf)
+        ndconv_scratch_free(&sc)
     return -1 if failed else 0
 
 
@@ -1373,7 +1382,9 @@ cdef int _correlate_merged(
     cdef const num_t** ptrs
     cdef const num_t** wrows
     cdef int failed = 0
-    cdef int* failp = &failed
+    cdef int* failp = &failed   # shared: plain locals are thread-private in a parallel block
+    cdef ndconv_scratch sc
+    cdef ndconv_scratch_spec spec
     for a in range(nd):
         bshape[a] = k[a] if a < g0 else ((R + k[a] - 1) if a == g0 else L[a])
     bstr[last] = 1
@@ -1411,27 +1422,26 @@ cdef int _correlate_merged(
         n_threads = <int>n_items
     if n_threads < 1:
         n_threads = 1
-    pos = NULL
+    # per thread: positions, the tile's extended input (zeroed: positions that
+    # are dropped may read parts no tile wrote), its results, tap pointers
+    spec = ndconv_scratch_parts(5 * nd * sizeof(Py_ssize_t), n_buf * sizeof(num_t),
+                                n_tmp * sizeof(num_t), n_lead * sizeof(num_t*),
+                                n_lead * sizeof(num_t*), 0, 1u << 1)
+    pos = NULL   # set per thread below
     buf = tmp = NULL
     ptrs = wrows = NULL
     with parallel(num_threads=n_threads):
-        pos = <Py_ssize_t*>malloc(5 * nd * sizeof(Py_ssize_t))
-        # zeroed: positions that are dropped may read parts no tile wrote
-        buf = <num_t*>calloc(n_buf, sizeof(num_t))
-        tmp = <num_t*>malloc(n_tmp * sizeof(num_t))
-        ptrs = <const num_t**>malloc(n_lead * sizeof(num_t*))
-        wrows = <const num_t**>malloc(n_lead * sizeof(num_t*))
-        if pos == NULL or buf == NULL or tmp == NULL or ptrs == NULL or wrows == NULL:
-            failp[0] = 1
+        sc = ndconv_scratch_alloc(&spec, failp)
+        pos = <Py_ssize_t*>sc.part[0]
+        buf = <num_t*>sc.part[1]
+        tmp = <num_t*>sc.part[2]
+        ptrs = <const num_t**>sc.part[3]
+        wrows = <const num_t**>sc.part[4]
         for item in prange(n_items, schedule="dynamic", chunksize=1):
-            if pos != NULL and buf != NULL and tmp != NULL and ptrs != NULL and wrows != NULL:
+            if sc.block != NULL:
                 _merged_item(item, x, out, w, nd, g0, R, n_slabs, m, k, L, maps, bshape, bstr,
                              ostr, n_lead, toff, cval, pos, buf, tmp, ptrs, wrows)
-        free(pos)
-        free(buf)
-        free(tmp)
-        free(<void*>ptrs)
-        free(<void*>wrows)
+        ndconv_scratch_free(&sc)
     free(toff)
     return -1 if failed else 0
 
@@ -1532,7 +1542,7 @@ def correlate_nd(const num_t[::1] x, num_t[::1] out, const num_t[::1] w,
                  num_t cval, bint skip_cval, int n_threads):
     """Valid correlation of an index-extended input; see the comment at the top.
 
-    Every argument is prepared by ``ndconv._direct``; this entry point re-checks
+    Every argument is prepared by ``ndconv._plan.direct``; this entry point re-checks
     everything that could make the kernel read or write out of bounds, so it is
     memory-safe on its own.  ``x`` is the flat span of the input from its lowest
     address, ``out`` the C-contiguous output (in the kernel's axis order), ``w``

@@ -14,8 +14,15 @@ per instruction set (AVX-512, AVX2+FMA, the compiler's baseline) with function
 the same code on scalars.
 """
 from cython.parallel cimport parallel, prange
-from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
+
+from ndconv._core.csrc cimport (
+    ndconv_scratch,
+    ndconv_scratch_alloc,
+    ndconv_scratch_free,
+    ndconv_scratch_parts,
+    ndconv_scratch_spec,
+)
 
 ctypedef fused real:
     float
@@ -450,18 +457,21 @@ def forward(const real[::1] x, Py_ssize_t batch, Py_ssize_t img_size,
     cdef const real* cv
     cdef real* ob
     cdef int failed = 0
-    cdef int* failp = &failed   # written through a pointer: plain locals are thread-private
+    cdef int* failp = &failed   # shared: plain locals are thread-private in a parallel block
+    cdef ndconv_scratch sc
+    cdef ndconv_scratch_spec spec = ndconv_scratch_parts(ntap * seg * sizeof(real*), 0, 0, 0, 0, 0, 0)
     if ntask == 0:
         return
     xb, cv, ob = &x[0], &cval_pixel[0], &out[0]
+    ptrs = NULL   # set per thread below
     with nogil, parallel(num_threads=n_threads):
-        ptrs = <const real**> malloc(ntap * seg * sizeof(real*))
+        sc = ndconv_scratch_alloc(&spec, failp)
+        ptrs = <const real**>sc.part[0]
         for task in prange(ntask, schedule="dynamic", chunksize=1):
             li = task // nseg
             j0 = (task % nseg) * seg
             npix = wo - j0 if wo - j0 < seg else seg
-            if ptrs == NULL:
-                failp[0] = 1
+            if sc.block == NULL:
                 continue
             _fill_ptrs(ptrs, xb + (li // nl) * img_size, cv, rowtab, coltab, colgeom, li % nl, j0, npix)
             if depthwise:
@@ -477,7 +487,7 @@ def forward(const real[::1] x, Py_ssize_t batch, Py_ssize_t img_size,
             else:
                 lk_fwd_d(ptrs, npix, <int>npix, ntap, groups, cg, dg, dp, &wpack[0], &bpack[0],
                          ob + (li * wo + j0) * cout, cout)
-        free(ptrs)
+        ndconv_scratch_free(&sc)
     if failed:
         raise MemoryError("ndconv.conv could not allocate its per-thread pointer tables")
 
@@ -510,17 +520,23 @@ def weight_grad(const real[::1] x, Py_ssize_t batch, Py_ssize_t img_size,
     cdef const real* cv
     cdef const real* gsrc
     cdef int failed = 0
-    cdef int* failp = &failed   # written through a pointer: plain locals are thread-private
+    cdef int* failp = &failed   # shared: plain locals are thread-private in a parallel block
+    cdef ndconv_scratch sc
+    # pointer tables, and the output gradient with each group padded to dp
+    # lanes (zeroed once: the padding lanes past dg stay zero, only dg lanes
+    # are copied)
+    cdef ndconv_scratch_spec spec = ndconv_scratch_parts(ntap * seg * sizeof(real*),
+                                                         seg * gld * sizeof(real), 0, 0, 0, 0, 1u << 1)
     if ntask == 0 or nchunk == 0:
         return
     xb, cv = &x[0], &cval_pixel[0]
+    ptrs, gbuf = NULL, NULL   # set per thread below
     with nogil, parallel(num_threads=n_threads):
-        ptrs = <const real**> malloc(ntap * seg * sizeof(real*))
-        # zeroed once: the padding lanes past dg stay zero, only dg lanes are copied
-        gbuf = <real*> calloc(seg * gld, sizeof(real))
+        sc = ndconv_scratch_alloc(&spec, failp)
+        ptrs = <const real**>sc.part[0]
+        gbuf = <real*>sc.part[1]
         for chunk in prange(nchunk, schedule="dynamic", chunksize=1):
-            if ptrs == NULL or gbuf == NULL:
-                failp[0] = 1
+            if sc.block == NULL:
                 continue
             for task in range(chunk * ntask // nchunk, (chunk + 1) * ntask // nchunk):
                 li = task // nseg
@@ -543,7 +559,6 @@ def weight_grad(const real[::1] x, Py_ssize_t batch, Py_ssize_t img_size,
                     lk_gw_f(ptrs, npix, <int>npix, ntap, groups, cg, dp, gbuf, gld, &part[chunk, 0])
                 else:
                     lk_gw_d(ptrs, npix, <int>npix, ntap, groups, cg, dp, gbuf, gld, &part[chunk, 0])
-        free(ptrs)
-        free(gbuf)
+        ndconv_scratch_free(&sc)
     if failed:
         raise MemoryError("ndconv.conv_grad could not allocate its per-thread buffers")
