@@ -14,3 +14,70 @@ cdef extern from "src/ndconv_scratch.h" nogil:
                                              size_t b5, unsigned zero_mask) noexcept
     ndconv_scratch ndconv_scratch_alloc(const ndconv_scratch_spec* spec, int* failed) noexcept
     void ndconv_scratch_free(ndconv_scratch* s) noexcept
+
+
+cdef extern from "src/ndconv_simd.h" nogil:
+    void NDCONV_PREFETCH(const void* p) noexcept
+    void NDCONV_PREFETCHW(const void* p) noexcept
+    float ndconv_fmaf(float a, float b, float c) noexcept
+    double ndconv_fmad(double a, double b, double c) noexcept
+    int NDCONV_WIDE_BLOCKS
+
+cdef extern from "src/ndconv_blocks_avx512.h" nogil:
+    int NDCONV_SHUFFLE_BLOCK
+    void ndconv_blk128_f32(float* o, Py_ssize_t c, const float** ptrs, const float** wrows,
+                           Py_ssize_t ntaps, Py_ssize_t klast) noexcept
+    void ndconv_blk64_f64(double* o, Py_ssize_t c, const double** ptrs, const double** wrows,
+                          Py_ssize_t ntaps, Py_ssize_t klast) noexcept
+    Py_ssize_t ndconv_roll_width(Py_ssize_t kb, Py_ssize_t lanes) noexcept
+    void ndconv_roll_f32(Py_ssize_t kb, float* o, Py_ssize_t ostr, Py_ssize_t c, const float** src,
+                         Py_ssize_t h, const float* w, Py_ssize_t klast, Py_ssize_t pfd) noexcept
+    void ndconv_roll_f64(Py_ssize_t kb, double* o, Py_ssize_t ostr, Py_ssize_t c,
+                         const double** src, Py_ssize_t h, const double* w, Py_ssize_t klast,
+                         Py_ssize_t pfd) noexcept
+    void ndconv_blk4_f32(float* o, Py_ssize_t ostr, Py_ssize_t c, const float** src,
+                         const float* w, Py_ssize_t n_groups, Py_ssize_t kb,
+                         Py_ssize_t klast) noexcept
+    void ndconv_blk4_f64(double* o, Py_ssize_t ostr, Py_ssize_t c, const double** src,
+                         const double* w, Py_ssize_t n_groups, Py_ssize_t kb,
+                         Py_ssize_t klast) noexcept
+
+
+cdef extern from "src/ndconv_layer.h" nogil:
+    ctypedef void (*lk_fwd_f_t)(const float* const*, Py_ssize_t, int, int, int, int, int, int,
+                                const float*, const float*, float*, Py_ssize_t) noexcept
+    ctypedef void (*lk_fwd_d_t)(const double* const*, Py_ssize_t, int, int, int, int, int, int,
+                                const double*, const double*, double*, Py_ssize_t) noexcept
+    ctypedef void (*lk_gw_f_t)(const float* const*, Py_ssize_t, int, int, int, int, int,
+                               const float*, Py_ssize_t, float*) noexcept
+    ctypedef void (*lk_gw_d_t)(const double* const*, Py_ssize_t, int, int, int, int, int,
+                               const double*, Py_ssize_t, double*) noexcept
+    ctypedef void (*lk_dw_f_t)(const float* const*, Py_ssize_t, int, int, int, int,
+                               const float*, const float*, float*, Py_ssize_t) noexcept
+    ctypedef void (*lk_dw_d_t)(const double* const*, Py_ssize_t, int, int, int, int,
+                               const double*, const double*, double*, Py_ssize_t) noexcept
+    ctypedef void (*lk_dwg_f_t)(const float* const*, Py_ssize_t, int, int, int, int,
+                                const float*, Py_ssize_t, float*) noexcept
+    ctypedef void (*lk_dwg_d_t)(const double* const*, Py_ssize_t, int, int, int, int,
+                                const double*, Py_ssize_t, double*) noexcept
+    lk_dw_f_t lk_dw_f
+    lk_dw_d_t lk_dw_d
+    lk_dwg_f_t lk_dwg_f
+    lk_dwg_d_t lk_dwg_d
+    lk_fwd_f_t lk_fwd_f
+    lk_fwd_d_t lk_fwd_d
+    lk_gw_f_t lk_gw_f
+    lk_gw_d_t lk_gw_d
+    int lk_vw_f
+    int lk_vw_d
+    int lk_level
+    int lk_cpu_level() noexcept
+    int lk_set_level(int max_level) noexcept
+
+
+cdef extern from "src/ndconv_cpu.h" nogil:
+    int NDCONV_OPENMP
+    int ndconv_omp_max_threads() noexcept
+    int ndconv_omp_num_procs() noexcept
+    int ndconv_cpu_avx2_fma() noexcept
+    int ndconv_cpu_avx512() noexcept
