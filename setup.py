@@ -147,7 +147,7 @@ def main():
 
 
 # Further single-build Cython modules (module name -> its .pyx path).
-EXTRA_EXTENSIONS = ["ndconv._core.layer"]
+EXTRA_EXTENSIONS = []
 
 if __name__ == "__main__":
     main()

@@ -22,6 +22,7 @@ def config():
             " (set by ndconv)" if _dispatch.WAIT_POLICY_SET_BY_NDCONV else ""),
         "simd": _dispatch.SIMD_LEVEL,
         "kernel_module": _dispatch.core().__name__,
+        **{"%s_path" % path: what for path, what in _dispatch.describe().items()},
         "fft": _fft.backend(),
     }
 
@@ -35,7 +36,9 @@ def show_config(file=None):
     before loading the OpenMP runtime: long spinning starves threads on a busy
     machine, none at all makes every call wait for a sleeping worker; on a
     shared, busy machine set ``GOMP_SPINCOUNT=0``), the SIMD level of the
-    kernel module picked for this CPU, and the FFT library.  Without OpenMP
+    kernel module picked for this CPU (``NDCONV_SIMD`` overrides it) and what
+    each compiled path runs on it (direct kernels, the layer ``ndconv.conv``,
+    the unfused core), and the FFT library.  Without OpenMP
     the core still works, single-threaded.
     """
     file = sys.stdout if file is None else file

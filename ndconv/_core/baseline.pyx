@@ -1,11 +1,13 @@
 # cython: language_level=3
 """Compiled core, baseline instruction set.
 
-The kernels live in ``kernels.pxi`` (shared with ``avx2`` and ``avx512``); this module
-adds what only needs to exist once: OpenMP and CPU-feature queries.
+The kernels live in ``kernels.pxi`` and ``layer.pxi`` (shared with ``avx2`` and
+``avx512``); this module adds what only needs to exist once: OpenMP and
+CPU-feature queries.
 """
 
 include "kernels.pxi"
+include "layer.pxi"
 
 from ndconv._core.csrc cimport (
     NDCONV_OPENMP,

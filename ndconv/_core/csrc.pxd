@@ -23,8 +23,15 @@ cdef extern from "src/ndconv_simd.h" nogil:
     double ndconv_fmad(double a, double b, double c) noexcept
     int NDCONV_WIDE_BLOCKS
 
-cdef extern from "src/ndconv_blocks_avx512.h" nogil:
+cdef extern from "src/ndconv_blocks.h" nogil:
     int NDCONV_SHUFFLE_BLOCK
+    int NDCONV_ROW_BLOCKS
+    Py_ssize_t NDCONV_ROW_LANES_F32
+    Py_ssize_t NDCONV_ROW_LANES_F64
+    Py_ssize_t NDCONV_QUAD_COLS_F32
+    Py_ssize_t NDCONV_QUAD_COLS_F64
+    const char* NDCONV_ROW_ISA
+    Py_ssize_t ndconv_tile_rows(Py_ssize_t kb) noexcept
     void ndconv_blk128_f32(float* o, Py_ssize_t c, const float** ptrs, const float** wrows,
                            Py_ssize_t ntaps, Py_ssize_t klast) noexcept
     void ndconv_blk64_f64(double* o, Py_ssize_t c, const double** ptrs, const double** wrows,
@@ -44,35 +51,24 @@ cdef extern from "src/ndconv_blocks_avx512.h" nogil:
 
 
 cdef extern from "src/ndconv_layer.h" nogil:
-    ctypedef void (*lk_fwd_f_t)(const float* const*, Py_ssize_t, int, int, int, int, int, int,
-                                const float*, const float*, float*, Py_ssize_t) noexcept
-    ctypedef void (*lk_fwd_d_t)(const double* const*, Py_ssize_t, int, int, int, int, int, int,
-                                const double*, const double*, double*, Py_ssize_t) noexcept
-    ctypedef void (*lk_gw_f_t)(const float* const*, Py_ssize_t, int, int, int, int, int,
-                               const float*, Py_ssize_t, float*) noexcept
-    ctypedef void (*lk_gw_d_t)(const double* const*, Py_ssize_t, int, int, int, int, int,
-                               const double*, Py_ssize_t, double*) noexcept
-    ctypedef void (*lk_dw_f_t)(const float* const*, Py_ssize_t, int, int, int, int,
-                               const float*, const float*, float*, Py_ssize_t) noexcept
-    ctypedef void (*lk_dw_d_t)(const double* const*, Py_ssize_t, int, int, int, int,
-                               const double*, const double*, double*, Py_ssize_t) noexcept
-    ctypedef void (*lk_dwg_f_t)(const float* const*, Py_ssize_t, int, int, int, int,
-                                const float*, Py_ssize_t, float*) noexcept
-    ctypedef void (*lk_dwg_d_t)(const double* const*, Py_ssize_t, int, int, int, int,
-                                const double*, Py_ssize_t, double*) noexcept
-    lk_dw_f_t lk_dw_f
-    lk_dw_d_t lk_dw_d
-    lk_dwg_f_t lk_dwg_f
-    lk_dwg_d_t lk_dwg_d
-    lk_fwd_f_t lk_fwd_f
-    lk_fwd_d_t lk_fwd_d
-    lk_gw_f_t lk_gw_f
-    lk_gw_d_t lk_gw_d
-    int lk_vw_f
-    int lk_vw_d
-    int lk_level
-    int lk_cpu_level() noexcept
-    int lk_set_level(int max_level) noexcept
+    int LK_VW_F
+    int LK_VW_D
+    void lk_fwd_f(const float* const*, Py_ssize_t, int, int, int, int, int, int,
+                  const float*, const float*, float*, Py_ssize_t) noexcept
+    void lk_fwd_d(const double* const*, Py_ssize_t, int, int, int, int, int, int,
+                  const double*, const double*, double*, Py_ssize_t) noexcept
+    void lk_gw_f(const float* const*, Py_ssize_t, int, int, int, int, int,
+                 const float*, Py_ssize_t, float*) noexcept
+    void lk_gw_d(const double* const*, Py_ssize_t, int, int, int, int, int,
+                 const double*, Py_ssize_t, double*) noexcept
+    void lk_dw_f(const float* const*, Py_ssize_t, int, int, int, int,
+                 const float*, const float*, float*, Py_ssize_t) noexcept
+    void lk_dw_d(const double* const*, Py_ssize_t, int, int, int, int,
+                 const double*, const double*, double*, Py_ssize_t) noexcept
+    void lk_dwg_f(const float* const*, Py_ssize_t, int, int, int, int,
+                  const float*, Py_ssize_t, float*) noexcept
+    void lk_dwg_d(const double* const*, Py_ssize_t, int, int, int, int,
+                  const double*, Py_ssize_t, double*) noexcept
 
 
 cdef extern from "src/ndconv_cpu.h" nogil:

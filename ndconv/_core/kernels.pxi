@@ -24,8 +24,8 @@
 # one register-blocked pass computes every output of the chunk from all taps, so
 # each output is loaded and stored once, whatever the kernel size.
 #
-# In the AVX-512 build, neighbouring output rows share the work of the source
-# rows they have in common: an item is then four rows (``_do_quad``), or, for
+# In the AVX-512 and AVX2 builds, neighbouring output rows share the work of
+# the source rows they have in common: an item is then four rows (``_do_quad``), or, for
 # kernels of 2-7 rows along one axis (2-D kernels), a tile of up to 128 rows
 # whose column strips are swept down with the accumulators of every row a
 # source row reaches kept in registers (``_do_tile``, "rolling rows").  Each
@@ -45,6 +45,12 @@ from libc.stdlib cimport free, malloc
 from ndconv._core.csrc cimport (
     NDCONV_PREFETCH,
     NDCONV_PREFETCHW,
+    NDCONV_QUAD_COLS_F32,
+    NDCONV_QUAD_COLS_F64,
+    NDCONV_ROW_BLOCKS,
+    NDCONV_ROW_ISA,
+    NDCONV_ROW_LANES_F32,
+    NDCONV_ROW_LANES_F64,
     NDCONV_SHUFFLE_BLOCK,
     NDCONV_WIDE_BLOCKS,
     ndconv_blk4_f32,
@@ -61,6 +67,7 @@ from ndconv._core.csrc cimport (
     ndconv_scratch_free,
     ndconv_scratch_parts,
     ndconv_scratch_spec,
+    ndconv_tile_rows,
 )
 
 
@@ -284,9 +291,9 @@ cdef inline void _quad_sum(num_t* o, Py_ssize_t ostr, Py_ssize_t n, const num_t*
     """
     cdef Py_ssize_t c = 0, cb, i
     if num_t is float:
-        cb = 64
+        cb = NDCONV_QUAD_COLS_F32
     else:
-        cb = 32
+        cb = NDCONV_QUAD_COLS_F64
     while c < n:
         if c + cb > n:
             c = n - cb
@@ -472,9 +479,9 @@ cdef inline void _do_quad(
     cdef int done = 0
     cdef bint ok = r0 + 3 < n_rows and b > a
     if num_t is float:
-        cb = 64
+        cb = NDCONV_QUAD_COLS_F32
     else:
-        cb = 32
+        cb = NDCONV_QUAD_COLS_F64
     if ok:
         for i in range(4):
             _row_offsets(r0 + i, n_lead, nla, out_lead, k_lead, maps, idx, jdx, qoffs + i * n_lead)
@@ -540,12 +547,9 @@ cdef inline void _do_quad(
                      done, True)
 
 
-# Rolling-path geometry: rows per tile (fewer when that leaves too few tiles
-# to share between threads; 128 rather than 64 was faster at 2048^2 5x5, as
-# each tile re-reads kb - 1 source rows and computes kb - 1 ramp rows), and
-# the widest run of border columns gathered at a time (tile rows x this, per
-# thread).
-DEF _TILE_ROWS = 128
+# Rolling-path geometry: the widest run of border columns gathered at a time
+# (tile rows x this, per thread); the rows per tile are the build's
+# (ndconv_tile_rows).
 DEF _TILE_GATHER = 256
 
 
@@ -566,9 +570,9 @@ cdef inline void _roll_sum(num_t* o, Py_ssize_t ostr, Py_ssize_t n, const num_t*
     tile's border columns, gathered after the sweep; ``n_ab`` = 0: none)."""
     cdef Py_ssize_t c = 0, rw, pfd, n_strips, si = 0, r, r1
     if num_t is float:
-        rw = ndconv_roll_width(kb, 16)
+        rw = ndconv_roll_width(kb, NDCONV_ROW_LANES_F32)
     else:
-        rw = ndconv_roll_width(kb, 8)
+        rw = ndconv_roll_width(kb, NDCONV_ROW_LANES_F64)
     n_strips = (n + rw - 1) // rw
     while c < n:
         if c + rw > n:
@@ -702,26 +706,46 @@ cpdef enum RowMode:
     ROWS_ROLLING = 2    # rolling rows: column strips swept down a tile (ndconv_roll_*)
 
 
-cdef inline RowMode _row_mode(Py_ssize_t lanes, Py_ssize_t n_lead, Py_ssize_t nla, Py_ssize_t kb,
-                              Py_ssize_t m_last) noexcept nogil:
+# The test hook of use_row_sharing: 0 runs the plain path one row at a time.
+cdef int _row_sharing = 1
+
+
+def use_row_sharing(bint on):
+    """Let the direct path share work between neighbouring rows (the default)
+    or run it one row at a time; returns the previous setting.  For tests
+    that compare the row-sharing blocks with the same build's one-row blocks
+    (not thread-safe: it applies to the whole process)."""
+    global _row_sharing
+    prev = bool(_row_sharing)
+    _row_sharing = 1 if on else 0
+    return prev
+
+
+cdef inline RowMode _row_mode(Py_ssize_t lanes, Py_ssize_t quad_cols, Py_ssize_t n_lead,
+                              Py_ssize_t nla, Py_ssize_t kb, Py_ssize_t m_last) noexcept nogil:
     """How the plain path shares work between output rows (rolling rows
     unless the weights are not finite and cval rows would be skipped, or a
     column chunk is narrower than a strip: then four rows).  ``lanes``:
-    samples per vector (0: a dtype without these blocks); ``kb``: the
-    kernel's size along the last leading axis."""
+    samples per vector (0: a dtype without these blocks); ``quad_cols``:
+    columns of a four-row block; ``kb``: the kernel's size along the last
+    leading axis."""
     cdef Py_ssize_t rw
-    if not NDCONV_SHUFFLE_BLOCK or lanes == 0 or nla == 0 or n_lead < 2 or kb < 2:
+    if not NDCONV_ROW_BLOCKS or not _row_sharing or lanes == 0 or nla == 0 or n_lead < 2 or kb < 2:
         return ROWS_ONE
     rw = ndconv_roll_width(kb, lanes)
     if n_lead == kb and rw > 0 and m_last >= rw:
         return ROWS_ROLLING
-    return ROWS_FOUR if m_last >= 4 * lanes else ROWS_ONE
+    return ROWS_FOUR if m_last >= quad_cols else ROWS_ONE
 
 
 def row_mode(str kind, Py_ssize_t n_lead, Py_ssize_t kb, Py_ssize_t m_last):
     """``_row_mode`` for a dtype kind (``numpy.dtype.char``), for the cost
     model: a ``RowMode``."""
-    return RowMode(_row_mode(16 if kind == "f" else (8 if kind == "d" else 0), n_lead, 1, kb, m_last))
+    if kind == "f":
+        return RowMode(_row_mode(NDCONV_ROW_LANES_F32, NDCONV_QUAD_COLS_F32, n_lead, 1, kb, m_last))
+    if kind == "d":
+        return RowMode(_row_mode(NDCONV_ROW_LANES_F64, NDCONV_QUAD_COLS_F64, n_lead, 1, kb, m_last))
+    return RowMode(_row_mode(0, 0, n_lead, 1, kb, m_last))
 
 
 cdef int _correlate_nd(
@@ -737,21 +761,22 @@ cdef int _correlate_nd(
     cdef Py_ssize_t gstride = max_chunk + klast - 1
     cdef Py_ssize_t* qoffs
     cdef Py_ssize_t i
-    # rows in fours, sharing their loads and shuffles (ndconv_blk4_*; AVX-512
-    # builds, where four rows' accumulators fit the 32 registers)
-    cdef Py_ssize_t lanes = 0
+    # rows in fours, sharing their loads (ndconv_blk4_*; AVX-512 and AVX2
+    # builds, each with a block width its registers hold)
+    cdef Py_ssize_t lanes = 0, quad_cols = 0
     if num_t is float:
-        lanes = 16
+        lanes, quad_cols = NDCONV_ROW_LANES_F32, NDCONV_QUAD_COLS_F32
     elif num_t is double:
-        lanes = 8
-    cdef RowMode mode = _row_mode(lanes, n_lead, nla, k_lead[nla - 1] if nla > 0 else 1, m_last)
+        lanes, quad_cols = NDCONV_ROW_LANES_F64, NDCONV_QUAD_COLS_F64
+    cdef RowMode mode = _row_mode(lanes, quad_cols, n_lead, nla, k_lead[nla - 1] if nla > 0 else 1,
+                                  m_last)
     cdef bint quad = mode == ROWS_FOUR
-    # rolling rows (ndconv_roll_*; AVX-512 builds): kernels whose leading taps
+    # rolling rows (ndconv_roll_*; AVX-512 and AVX2 builds): kernels whose leading taps
     # are 2-7 rows of one axis (every 2-D kernel of up to 7 rows).  Rows that
     # lie in a cval band are computed from a line of cval, not skipped: the
     # same sums when every weight is finite, else not used.
-    cdef Py_ssize_t rw = 0, th = _TILE_ROWS, tpp = 0, tstride = _TILE_GATHER + klast - 1
     cdef Py_ssize_t n_planes = 1, kb = k_lead[nla - 1] if nla > 0 else 1
+    cdef Py_ssize_t rw = 0, th = ndconv_tile_rows(kb), tpp = 0, tstride = _TILE_GATHER + klast - 1
     cdef bint roll = False, finite = True
     cdef Py_ssize_t* toffs
     if mode == ROWS_ROLLING:
@@ -767,7 +792,7 @@ cdef int _correlate_nd(
         for i in range(n_chunks):
             if bounds[i + 1] - bounds[i] < rw:
                 roll = False
-        quad = not roll and m_last >= 4 * lanes
+        quad = not roll and m_last >= quad_cols
     if roll:
         n_planes = n_rows // out_lead[nla - 1]
         while th > 16 and n_planes * ((out_lead[nla - 1] + th - 1) // th) * n_chunks < 4 * n_threads:

@@ -1,6 +1,7 @@
-/* The AVX-512 blocks of the direct path (one-row shuffle blocks, four-row
-   block, rolling rows), compiled into the AVX-512 build only; elsewhere
-   NDCONV_SHUFFLE_BLOCK is 0 and the stubs below are never called. */
+/* The AVX-512 build's own blocks of the direct path (one-row shuffle blocks,
+   four-row block, rolling rows); elsewhere NDCONV_SHUFFLE_BLOCK is 0, the
+   one-row stubs below are never called and ndconv_blocks.h supplies the
+   row-sharing blocks. */
 #ifndef NDCONV_BLOCKS_AVX512_H
 #define NDCONV_BLOCKS_AVX512_H
 
@@ -343,30 +344,6 @@ static inline void ndconv_blk128_f32(float* o, ptrdiff_t c, const float** ptrs,
 static inline void ndconv_blk64_f64(double* o, ptrdiff_t c, const double** ptrs,
                                     const double** wrows, ptrdiff_t ntaps, ptrdiff_t klast) {
     (void)o; (void)c; (void)ptrs; (void)wrows; (void)ntaps; (void)klast;   /* never called */
-}
-static inline void ndconv_blk4_f32(float* o, ptrdiff_t ostr, ptrdiff_t c, const float** src,
-                                   const float* w, ptrdiff_t n_groups, ptrdiff_t kb,
-                                   ptrdiff_t klast) {
-    (void)o; (void)ostr; (void)c; (void)src; (void)w; (void)n_groups; (void)kb; (void)klast;
-}
-static inline void ndconv_blk4_f64(double* o, ptrdiff_t ostr, ptrdiff_t c, const double** src,
-                                   const double* w, ptrdiff_t n_groups, ptrdiff_t kb,
-                                   ptrdiff_t klast) {
-    (void)o; (void)ostr; (void)c; (void)src; (void)w; (void)n_groups; (void)kb; (void)klast;
-}
-static inline ptrdiff_t ndconv_roll_width(ptrdiff_t kb, ptrdiff_t lanes) {
-    (void)kb; (void)lanes;
-    return 0;
-}
-static inline void ndconv_roll_f32(ptrdiff_t kb, float* o, ptrdiff_t ostr, ptrdiff_t c,
-                                   const float** src, ptrdiff_t h, const float* w,
-                                   ptrdiff_t klast, ptrdiff_t pfd) {
-    (void)kb; (void)o; (void)ostr; (void)c; (void)src; (void)h; (void)w; (void)klast; (void)pfd;
-}
-static inline void ndconv_roll_f64(ptrdiff_t kb, double* o, ptrdiff_t ostr, ptrdiff_t c,
-                                   const double** src, ptrdiff_t h, const double* w,
-                                   ptrdiff_t klast, ptrdiff_t pfd) {
-    (void)kb; (void)o; (void)ostr; (void)c; (void)src; (void)h; (void)w; (void)klast; (void)pfd;
 }
 #endif
 

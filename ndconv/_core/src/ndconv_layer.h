@@ -1,7 +1,9 @@
 /* Micro-kernels of the convolution layer (ndconv.conv, ndconv.conv_grad):
    register blocks of output pixels x vectors of output channels, written
-   once with GCC/Clang vector extensions and instantiated per vector width.
-   Drivers and tables: layer.pyx. */
+   once with GCC/Clang vector extensions (the compiler contracts their
+   multiply-adds where the build has FMA; other compilers get scalars) and
+   instantiated for the vector width of the build that includes this file.
+   Drivers and tables: layer.pxi. */
 #ifndef NDCONV_LAYER_H
 #define NDCONV_LAYER_H
 
@@ -13,10 +15,8 @@
 #else
 #define LK_VEC 0
 #endif
-#if LK_VEC && (defined(__x86_64__) || defined(__i386__))
-#define LK_X86 1
-#else
-#define LK_X86 0
+#ifndef NDCONV_WIDE_BLOCKS
+#define NDCONV_WIDE_BLOCKS 0
 #endif
 
 /* One register block of the forward pass: R output pixels x NV vectors of
@@ -227,95 +227,37 @@ static ATTR void lk_dwg_##SFX(const T* const* ptr, ptrdiff_t pstride, int npix, 
     }                                                                          \
 }
 
-typedef void (*lk_fwd_f_t)(const float* const*, ptrdiff_t, int, int, int, int, int, int,
-                           const float*, const float*, float*, ptrdiff_t);
-typedef void (*lk_fwd_d_t)(const double* const*, ptrdiff_t, int, int, int, int, int, int,
-                           const double*, const double*, double*, ptrdiff_t);
-typedef void (*lk_gw_f_t)(const float* const*, ptrdiff_t, int, int, int, int, int,
-                          const float*, ptrdiff_t, float*);
-typedef void (*lk_gw_d_t)(const double* const*, ptrdiff_t, int, int, int, int, int,
-                          const double*, ptrdiff_t, double*);
-typedef void (*lk_dw_f_t)(const float* const*, ptrdiff_t, int, int, int, int,
-                          const float*, const float*, float*, ptrdiff_t);
-typedef void (*lk_dw_d_t)(const double* const*, ptrdiff_t, int, int, int, int,
-                          const double*, const double*, double*, ptrdiff_t);
-typedef void (*lk_dwg_f_t)(const float* const*, ptrdiff_t, int, int, int, int,
-                           const float*, ptrdiff_t, float*);
-typedef void (*lk_dwg_d_t)(const double* const*, ptrdiff_t, int, int, int, int,
-                           const double*, ptrdiff_t, double*);
-
-#if LK_VEC
-typedef float lk_f16 __attribute__((vector_size(16)));
-typedef double lk_d16 __attribute__((vector_size(16)));
-LK_DEFINE(f_base, , float, lk_f16, 4, 6, 2, LK_CASES_6x2)
-LK_DEFINE(d_base, , double, lk_d16, 2, 6, 2, LK_CASES_6x2)
-#define LK_VW_F_BASE 4
-#define LK_VW_D_BASE 2
+/* One instantiation, for the instruction set this build is compiled for:
+   each build of the core (baseline, AVX2+FMA, AVX-512) includes this file,
+   and ndconv._core picks the build, so the layer runs the same instruction
+   set as the correlation kernels.  Register blocks: R output pixels (6) x NV
+   vectors of output channels; NV 4 with 32 registers (AVX-512), else 2. */
+#if LK_VEC && NDCONV_WIDE_BLOCKS && defined(__AVX512F__)
+typedef float lk_fv __attribute__((vector_size(64)));
+typedef double lk_dv __attribute__((vector_size(64)));
+LK_DEFINE(f, , float, lk_fv, 16, 6, 4, LK_CASES_6x4)
+LK_DEFINE(d, , double, lk_dv, 8, 6, 4, LK_CASES_6x4)
+#define LK_VW_F 16
+#define LK_VW_D 8
+#elif LK_VEC && defined(__AVX2__) && defined(__FMA__)
+typedef float lk_fv __attribute__((vector_size(32)));
+typedef double lk_dv __attribute__((vector_size(32)));
+LK_DEFINE(f, , float, lk_fv, 8, 6, 2, LK_CASES_6x2)
+LK_DEFINE(d, , double, lk_dv, 4, 6, 2, LK_CASES_6x2)
+#define LK_VW_F 8
+#define LK_VW_D 4
+#elif LK_VEC
+typedef float lk_fv __attribute__((vector_size(16)));
+typedef double lk_dv __attribute__((vector_size(16)));
+LK_DEFINE(f, , float, lk_fv, 4, 6, 2, LK_CASES_6x2)
+LK_DEFINE(d, , double, lk_dv, 2, 6, 2, LK_CASES_6x2)
+#define LK_VW_F 4
+#define LK_VW_D 2
 #else
-LK_DEFINE(f_base, , float, float, 1, 4, 4, LK_CASES_4x4)
-LK_DEFINE(d_base, , double, double, 1, 4, 4, LK_CASES_4x4)
-#define LK_VW_F_BASE 1
-#define LK_VW_D_BASE 1
+LK_DEFINE(f, , float, float, 1, 4, 4, LK_CASES_4x4)
+LK_DEFINE(d, , double, double, 1, 4, 4, LK_CASES_4x4)
+#define LK_VW_F 1
+#define LK_VW_D 1
 #endif
-
-#if LK_X86
-typedef float lk_f32b __attribute__((vector_size(32)));
-typedef double lk_d32b __attribute__((vector_size(32)));
-typedef float lk_f64b __attribute__((vector_size(64)));
-typedef double lk_d64b __attribute__((vector_size(64)));
-#define LK_AVX2 __attribute__((target("avx2,fma")))
-#define LK_AVX512 __attribute__((target("avx512f,avx2,fma")))
-LK_DEFINE(f_avx2, LK_AVX2, float, lk_f32b, 8, 6, 2, LK_CASES_6x2)
-LK_DEFINE(d_avx2, LK_AVX2, double, lk_d32b, 4, 6, 2, LK_CASES_6x2)
-LK_DEFINE(f_avx512, LK_AVX512, float, lk_f64b, 16, 6, 4, LK_CASES_6x4)
-LK_DEFINE(d_avx512, LK_AVX512, double, lk_d64b, 8, 6, 4, LK_CASES_6x4)
-#endif
-
-static lk_fwd_f_t lk_fwd_f = lk_fwd_f_base;
-static lk_fwd_d_t lk_fwd_d = lk_fwd_d_base;
-static lk_gw_f_t lk_gw_f = lk_gw_f_base;
-static lk_gw_d_t lk_gw_d = lk_gw_d_base;
-static lk_dw_f_t lk_dw_f = lk_dw_f_base;
-static lk_dw_d_t lk_dw_d = lk_dw_d_base;
-static lk_dwg_f_t lk_dwg_f = lk_dwg_f_base;
-static lk_dwg_d_t lk_dwg_d = lk_dwg_d_base;
-static int lk_vw_f = LK_VW_F_BASE, lk_vw_d = LK_VW_D_BASE, lk_level = 0;
-
-static int lk_cpu_level(void) {
-#if LK_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2")
-            && __builtin_cpu_supports("fma")) return 2;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
-#endif
-    return 0;
-}
-
-/* Use the best kernels this CPU runs, but none above max_level. */
-static int lk_set_level(int max_level) {
-    int level = lk_cpu_level();
-    if (level > max_level) level = max_level;
-    lk_fwd_f = lk_fwd_f_base; lk_fwd_d = lk_fwd_d_base;
-    lk_gw_f = lk_gw_f_base; lk_gw_d = lk_gw_d_base;
-    lk_dw_f = lk_dw_f_base; lk_dw_d = lk_dw_d_base;
-    lk_dwg_f = lk_dwg_f_base; lk_dwg_d = lk_dwg_d_base;
-    lk_vw_f = LK_VW_F_BASE; lk_vw_d = LK_VW_D_BASE; lk_level = 0;
-#if LK_X86
-    if (level == 2) {
-        lk_fwd_f = lk_fwd_f_avx512; lk_fwd_d = lk_fwd_d_avx512;
-        lk_gw_f = lk_gw_f_avx512; lk_gw_d = lk_gw_d_avx512;
-        lk_dw_f = lk_dw_f_avx512; lk_dw_d = lk_dw_d_avx512;
-        lk_dwg_f = lk_dwg_f_avx512; lk_dwg_d = lk_dwg_d_avx512;
-        lk_vw_f = 16; lk_vw_d = 8; lk_level = 2;
-    } else if (level == 1) {
-        lk_fwd_f = lk_fwd_f_avx2; lk_fwd_d = lk_fwd_d_avx2;
-        lk_gw_f = lk_gw_f_avx2; lk_gw_d = lk_gw_d_avx2;
-        lk_dw_f = lk_dw_f_avx2; lk_dw_d = lk_dw_d_avx2;
-        lk_dwg_f = lk_dwg_f_avx2; lk_dwg_d = lk_dwg_d_avx2;
-        lk_vw_f = 8; lk_vw_d = 4; lk_level = 1;
-    }
-#endif
-    return lk_level;
-}
 
 #endif

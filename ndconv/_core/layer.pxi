@@ -1,22 +1,19 @@
-# cython: language_level=3
-"""Compiled core of the convolution layer (``ndconv.conv`` / ``ndconv.conv_grad``).
-
-The layer is an implicit GEMM: no im2col copy and no materialised boundary
-extension.  Work items are runs of output pixels along the last spatial axis.
-For each item a small table gives, per kernel tap and output pixel, a pointer to
-the input pixel the tap reads (into ``x``, or to a pixel of ``cval`` for the
-constant boundary); strides, dilations, padding and every boundary rule live in
-that table, so one register-blocked micro-kernel serves all of them.
-
-Micro-kernels are written once with GCC/Clang vector extensions and instantiated
-per instruction set (AVX-512, AVX2+FMA, the compiler's baseline) with function
-``target`` attributes, picked once from the CPU at import.  Other compilers get
-the same code on scalars.
-"""
-from cython.parallel cimport parallel, prange
+# The convolution layer (``ndconv.conv`` / ``ndconv.conv_grad``), included by
+# every build of the core next to kernels.pxi, so the layer runs the
+# instruction set ndconv._core picked for the correlation kernels.
+#
+# The layer is an implicit GEMM: no im2col copy and no materialised boundary
+# extension.  Work items are runs of output pixels along the last spatial
+# axis.  For each item a small table gives, per kernel tap and output pixel, a
+# pointer to the input pixel the tap reads (into ``x``, or to a pixel of
+# ``cval`` for the constant boundary); strides, dilations, padding and every
+# boundary rule live in that table, so one register-blocked micro-kernel
+# (src/ndconv_layer.h) serves all of them.
 from libc.string cimport memcpy
 
 from ndconv._core.csrc cimport (
+    LK_VW_D,
+    LK_VW_F,
     lk_dw_d,
     lk_dw_f,
     lk_dwg_d,
@@ -25,43 +22,20 @@ from ndconv._core.csrc cimport (
     lk_fwd_f,
     lk_gw_d,
     lk_gw_f,
-    lk_level,
-    lk_set_level,
-    lk_vw_d,
-    lk_vw_f,
-    ndconv_scratch,
-    ndconv_scratch_alloc,
-    ndconv_scratch_free,
-    ndconv_scratch_parts,
-    ndconv_scratch_spec,
 )
 
 ctypedef fused real:
     float
     double
 
-LEVELS = ("baseline", "avx2+fma", "avx512")
-
-lk_set_level(2)
-
-
-def set_level(name):
-    """Use the kernels of instruction set ``name`` (one of ``LEVELS``) or the best
-    below it this CPU runs; returns the level now in use.  For tests and benchmarks."""
-    return LEVELS[lk_set_level(LEVELS.index(name))]
-
-
-def level():
-    """Name of the instruction set whose kernels are in use."""
-    return LEVELS[lk_level]
-
 
 def vector_width(itemsize):
-    """Lanes per vector of the kernels in use, for elements of ``itemsize`` bytes.
+    """Lanes per vector of the layer's kernels in this build, for elements of
+    ``itemsize`` bytes.
 
     Packed weights pad each group's output channels to a multiple of it.
     """
-    return lk_vw_f if itemsize == 4 else lk_vw_d
+    return LK_VW_F if itemsize == 4 else LK_VW_D
 
 
 cdef inline void _fill_ptrs(const real** ptrs, const real* base, const real* cv,
@@ -229,3 +203,16 @@ def weight_grad(const real[::1] x, Py_ssize_t batch, Py_ssize_t img_size,
         ndconv_scratch_free(&sc)
     if failed:
         raise MemoryError("ndconv.conv_grad could not allocate its per-thread buffers")
+
+
+def build_info():
+    """What this build runs, for ``show_config``: the direct path's blocks and
+    the layer's vector lanes."""
+    if NDCONV_SHUFFLE_BLOCK:
+        direct = "one-row (aligned loads + shuffles), four-row and rolling-row blocks"
+    elif NDCONV_ROW_BLOCKS:
+        direct = "one-row, four-row and rolling-row blocks (%s, %d float32 lanes)" % (
+            NDCONV_ROW_ISA.decode(), NDCONV_ROW_LANES_F32)
+    else:
+        direct = "one-row blocks (compiler-vectorised)"
+    return {"direct": direct, "layer": "%d float32 / %d float64 lanes" % (LK_VW_F, LK_VW_D)}
