@@ -15,6 +15,7 @@ NDCONV_BOUNDSCHECK=1      compile with Cython's bounds and wraparound checks (de
 NDCONV_DISABLE_AVX2=1     do not build the AVX2 module
 NDCONV_DISABLE_AVX512=1   do not build the AVX-512 module
 """
+import glob
 import os
 import platform
 import shutil
@@ -114,20 +115,22 @@ def main():
     is_x86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
 
     macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+    # the C sources every build includes (header-only, compiled per instruction set)
+    depends = sorted(glob.glob("ndconv/_core/src/*.[ch]")) + ["ndconv/_core/csrc.pxd"]
     exts = [Extension("ndconv._core.baseline", ["ndconv/_core/baseline.pyx"], extra_compile_args=base + omp_c,
-                      extra_link_args=omp_l, define_macros=macros)]
+                      extra_link_args=omp_l, define_macros=macros, depends=depends)]
     if is_x86 and not _env_flag("NDCONV_DISABLE_AVX2"):
         exts.append(Extension("ndconv._core.avx2", ["ndconv/_core/avx2.pyx"],
                               extra_compile_args=base + avx2 + omp_c, extra_link_args=omp_l,
-                              define_macros=macros))
+                              define_macros=macros, depends=depends))
     if is_x86 and not _env_flag("NDCONV_DISABLE_AVX512"):
         exts.append(Extension("ndconv._core.avx512", ["ndconv/_core/avx512.pyx"],
                               extra_compile_args=base + avx512 + omp_c, extra_link_args=omp_l,
-                              define_macros=macros + [("NDCONV_WIDE_BLOCKS", "1")]))
+                              define_macros=macros + [("NDCONV_WIDE_BLOCKS", "1")], depends=depends))
     for extra in EXTRA_EXTENSIONS:
         exts.append(Extension(extra, [extra.replace(".", "/") + ".pyx"],
                               extra_compile_args=base + omp_c, extra_link_args=omp_l,
-                              define_macros=macros))
+                              define_macros=macros, depends=depends))
 
     debug = _env_flag("NDCONV_BOUNDSCHECK")
     directives = {
@@ -144,7 +147,7 @@ def main():
 
 
 # Further single-build Cython modules (module name -> its .pyx path).
-EXTRA_EXTENSIONS = ["ndconv._core.layer"]
+EXTRA_EXTENSIONS = []
 
 if __name__ == "__main__":
     main()

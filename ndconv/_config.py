@@ -22,6 +22,7 @@ def config() -> dict[str, Any]:
         "omp_wait_policy": _dispatch.WAIT_POLICY,
         "simd": _dispatch.SIMD_LEVEL,
         "kernel_module": _dispatch.core().__name__,
+        **{"%s_path" % path: what for path, what in _dispatch.describe().items()},
         "fft": _fft.backend(),
     }
 
@@ -37,8 +38,10 @@ def show_config(file: TextIO | None = None) -> None:
     sleeping worker; on a shared, busy machine set ``GOMP_SPINCOUNT=0``.  The
     variables are set only while ndconv's runtime loads: the process
     environment, other OpenMP runtimes and subprocesses are left as they
-    were), the SIMD level of the
-    kernel module picked for this CPU, and the FFT library.  Without OpenMP
+    were), the SIMD level of the kernel module picked for this CPU
+    (``NDCONV_SIMD`` overrides it) and what each compiled path runs on it
+    (direct kernels, the layer ``ndconv.conv``, the unfused core), and the FFT
+    library.  Without OpenMP
     the core still works, single-threaded.
     """
     file = sys.stdout if file is None else file

@@ -9,11 +9,11 @@ with a batch axis, any number of spatial axes, stride, dilation, groups,
 padding and the unified API's boundary rules.  The work is one problem,
 "valid correlation of the extended input": padding and boundary become per-axis
 index maps (``_boundary.index_map``), stride and dilation the step of those
-maps, and the compiled core (``ndconv._core.layer``) reads the input through them, so
+maps, and the compiled core (``ndconv._core``'s selected build) reads the input through them, so
 nothing is ever padded or unrolled into columns in memory.
 
 The gradients reduce to the same core: the weight gradient is a correlation of
-the extended input with the output gradient (``_core.layer.weight_grad``), the
+the extended input with the output gradient (the core's ``weight_grad``), the
 input gradient is the forward layer applied to the output gradient (zeros
 inserted between samples for stride > 1, ``(K - 1) * dilation`` zeros of padding)
 with the kernel flipped and its channel axes swapped, folded back through the
@@ -28,9 +28,6 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 import numpy as np
 
 from . import _core as _dispatch
-
-# after _dispatch, which sets libgomp's passive wait policy before the first OpenMP module loads
-from ._core import layer as _layer_core
 from ._plan import boundary as _boundary
 from ._plan.validation import (
     BOUNDARIES,
@@ -350,7 +347,8 @@ def _pack_weights(w, groups, vw):
 def _forward(p, out=None):
     """Channels-last batched result of the layer described by ``p`` (into ``out``,
     a C-contiguous array of the result's shape, if given)."""
-    vw = _layer_core.vector_width(p.dtype.itemsize)
+    kern = _dispatch.core()   # once per call: packing and kernel agree on the vector width
+    vw = kern.vector_width(p.dtype.itemsize)
     depthwise = _depthwise(p)
     if depthwise:   # one (taps, channels) matrix: the vectors run along the channels
         wpack, dg, dp = _pack_weights(p.w, 1, vw)
@@ -371,16 +369,17 @@ def _forward(p, out=None):
     work = out.size * ntap * p.w.shape[-2]
     n_threads = _threads(p, work)
     cval_pixel = np.full(p.x.shape[-1], p.cval, dtype=p.dtype)
-    _layer_core.forward(p.x.reshape(-1), batch, _img_size(p), rowtab, coltab, colgeom,
-                        p.out_spatial[-1], cval_pixel,
-                        wpack.reshape(-1), bpack.reshape(-1), p.groups, p.w.shape[-2], dg, dp,
-                        out.reshape(-1), _segment(p, ntap), n_threads, depthwise)
+    kern.forward(p.x.reshape(-1), batch, _img_size(p), rowtab, coltab, colgeom,
+                 p.out_spatial[-1], cval_pixel,
+                 wpack.reshape(-1), bpack.reshape(-1), p.groups, p.w.shape[-2], dg, dp,
+                 out.reshape(-1), _segment(p, ntap), n_threads, depthwise)
     return out
 
 
 def _weight_grad(p, g):
     """Gradient with respect to ``p.w`` (channels-last layout) of ``sum(g * conv)``."""
-    vw = _layer_core.vector_width(p.dtype.itemsize)
+    kern = _dispatch.core()
+    vw = kern.vector_width(p.dtype.itemsize)
     cg, c_out = p.w.shape[-2:]
     depthwise = _depthwise(p)
     dg = c_out // p.groups
@@ -395,9 +394,9 @@ def _weight_grad(p, g):
     chunks = max(1, min(_GRAD_CHUNKS, items, _PART_BYTES // (size * p.dtype.itemsize)))
     part = np.zeros((chunks, size), dtype=p.dtype)
     cval_pixel = np.full(p.x.shape[-1], p.cval, dtype=p.dtype)
-    _layer_core.weight_grad(p.x.reshape(-1), p.x.shape[0], _img_size(p), rowtab, coltab,
-                            colgeom, p.out_spatial[-1], cval_pixel, g.reshape(-1), p.groups, cg, dg, dp, part,
-                            seg, n_threads, depthwise)
+    kern.weight_grad(p.x.reshape(-1), p.x.shape[0], _img_size(p), rowtab, coltab,
+                     colgeom, p.out_spatial[-1], cval_pixel, g.reshape(-1), p.groups, cg, dg, dp, part,
+                     seg, n_threads, depthwise)
     if depthwise:
         return np.ascontiguousarray(part.sum(axis=0).reshape(ntap, dp)[:, :c_out]).reshape(p.w.shape)
     gw = part.sum(axis=0).reshape(p.groups, ntap, cg, dp)[..., :dg]

@@ -82,6 +82,68 @@ def test_correlate_suite_under_every_simd_build(level):
     assert out.returncode == 0, out.stdout[-3000:]
 
 
+LAYER_SCRIPT = r"""
+import numpy as np, ndconv
+from ndconv import _core as _dispatch
+rng = np.random.default_rng(5)
+x = rng.standard_normal((2, 9, 11, 6)).astype(np.float32)
+w = rng.standard_normal((3, 3, 6, 10)).astype(np.float32)
+y = ndconv.conv(x, w, padding=1)
+np.save(%r, y)
+print(_dispatch.SIMD_LEVEL, _dispatch.core().vector_width(4), _dispatch.describe()["layer"])
+"""
+
+
+@pytest.mark.parametrize("level", ["baseline", "avx2+fma", "avx512"])
+def test_simd_switch_governs_the_layer(level, tmp_path):
+    # one selection: NDCONV_SIMD picks the layer's kernels too, and the
+    # result is the same layer (within the accumulation error) on each build
+    if level not in _available_levels():
+        pytest.skip("this CPU cannot run the %s build" % level)
+    import numpy as np
+    path = str(tmp_path / "y.npy")
+    env = dict(os.environ, NDCONV_SIMD=level.split("+")[0])
+    out = subprocess.run([sys.executable, "-c", LAYER_SCRIPT % path], env=env,
+                         capture_output=True, text=True, check=True)
+    name, lanes = out.stdout.split()[:2]
+    assert name == level
+    assert int(lanes) == {"baseline": 4, "avx2+fma": 8, "avx512": 16}[level]
+    assert out.stdout.split(None, 2)[2].startswith(level)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 9, 11, 6)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 6, 10)).astype(np.float32)
+    xp = np.pad(x.astype(np.float64), [(0, 0), (1, 1), (1, 1), (0, 0)])
+    ref = sum(np.einsum("bijc,cd->bijd", xp[:, a:a + 9, b:b + 11], w[a, b].astype(np.float64))
+              for a in range(3) for b in range(3))
+    mag = sum(np.einsum("bijc,cd->bijd", np.abs(xp[:, a:a + 9, b:b + 11]), np.abs(w[a, b]).astype(np.float64))
+              for a in range(3) for b in range(3))
+    # 54 products per output, recursive summation: |err| <= 54 eps sum|terms| (x2 slack)
+    assert np.all(np.abs(np.load(path) - ref) <= 2 * 54 * np.finfo(np.float32).eps * mag)
+
+
+def test_show_config_reports_every_path():
+    buf = io.StringIO()
+    ndconv.show_config(file=buf)
+    text = buf.getvalue()
+    for path in ("direct_path", "layer_path", "unfused_path"):
+        assert path in text
+    assert _dispatch.describe()["layer"].startswith(_dispatch.SIMD_LEVEL)
+
+
+def test_use_switches_every_path():
+    import numpy as np
+    x = np.random.default_rng(2).standard_normal((1, 6, 7, 3))
+    w = np.random.default_rng(3).standard_normal((3, 3, 3, 4))
+    for level, mod in _dispatch.builds().items():
+        with _dispatch.use(level) as m:
+            assert m is mod and _dispatch.core() is mod
+            ndconv.conv(x, w)
+    assert _dispatch.core() is _dispatch.builds()[_dispatch.SIMD_LEVEL]
+    with pytest.raises(ValueError, match="not available"):
+        with _dispatch.use("sse9"):
+            pass
+
+
 def test_bad_simd_switch_is_an_import_error():
     env = dict(os.environ, NDCONV_SIMD="sse9")
     out = subprocess.run([sys.executable, "-c", "import ndconv"], env=env, capture_output=True, text=True)

@@ -17,19 +17,16 @@ import numpy as np
 import pytest
 
 import ndconv
-from ndconv._core import layer as _layer_core
+from ndconv import _core as _dispatch
 
-LEVELS = [lv for lv in _layer_core.LEVELS
-          if _layer_core.set_level(lv) == lv]   # instruction sets this CPU runs
-_layer_core.set_level(_layer_core.LEVELS[-1])
+LEVELS = list(_dispatch.builds())   # the builds this CPU runs
 
 
 @pytest.fixture(params=LEVELS)
 def level(request):
-    """Run a test with the kernels of every instruction set this CPU has."""
-    _layer_core.set_level(request.param)
-    yield request.param
-    _layer_core.set_level(_layer_core.LEVELS[-1])
+    """Run a test with the kernels of every build this CPU runs."""
+    with _dispatch.use(request.param):
+        yield request.param
 
 
 def naive_layer(x, w, b, stride, pads, dilation, groups, boundary="constant", cval=0.0):

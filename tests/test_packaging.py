@@ -13,7 +13,7 @@ from ndconv import _core
 
 PKG = os.path.dirname(ndconv.__file__)
 CORE = os.path.join(PKG, "_core")
-COMPILED = ("baseline", "avx2", "avx512", "layer")
+COMPILED = ("baseline", "avx2", "avx512")
 
 
 def test_version_has_one_source():
@@ -32,7 +32,7 @@ def _stub_names(name, folder=CORE):
         tree = ast.parse(f.read())
     names = set()
     for node in tree.body:
-        if isinstance(node, ast.FunctionDef):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, ast.AnnAssign):
             names.add(node.target.id)
@@ -52,6 +52,7 @@ def _source_names(name):
         return text
     text = read(name + ".pyx")
     names = set(re.findall(r"^(?:async )?def (\w+)", text, re.M))
+    names.update(re.findall(r"^cpdef enum (\w+)", text, re.M))
     names.update(re.findall(r"^([A-Za-z]\w*)\s*=", text, re.M))
     return {n for n in names if not n.startswith("_")}
 
@@ -85,9 +86,9 @@ def test_stub_names_the_compiled_module(name):
 
 def test_a_stale_stub_fails(tmp_path):
     """A stub that lost or renamed a function no longer matches the sources."""
-    with open(os.path.join(CORE, "layer.pyi")) as f:
+    with open(os.path.join(CORE, "baseline.pyi")) as f:
         text = f.read()
-    (tmp_path / "layer.pyi").write_text(text.replace("def level()", "def levels()"))
-    stale = _stub_names("layer", str(tmp_path))
-    assert "levels" in stale and "level" not in stale
-    assert stale != _source_names("layer")
+    (tmp_path / "baseline.pyi").write_text(text.replace("def vector_width(", "def vector_widths("))
+    stale = _stub_names("baseline", str(tmp_path))
+    assert "vector_widths" in stale and "vector_width" not in stale
+    assert stale != _source_names("baseline")

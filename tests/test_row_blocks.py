@@ -1,15 +1,18 @@
-"""The AVX-512 row-sharing blocks of the direct path.
+"""The row-sharing blocks of the direct path (AVX-512 and AVX2 builds).
 
 Kernels whose leading taps are 2-7 rows of one axis (every 2-D kernel of up to
 7 rows) run the rolling-rows kernel: tiles of up to 128 output rows, column
-strips of 64 float32 / 32 float64 outputs (48 / 24 for 6-7 rows) swept down
-the tile, border columns from gathered rows.  Other kernels of 2+ rows run
-four output rows at a time.  Both keep every output's tap order and fused
-multiply-adds, so besides the accuracy contract they must equal the plain
-one-row blocks bit for bit: the AVX2 build (which has neither) is the
-reference here.  The shapes put the tile, strip and quad boundaries, and the
-border runs, at every kind of position: partial tiles and strips, rows fewer
-than a tile, images one strip wide, cval rows at the top and bottom.
+strips (AVX-512: 64 float32 / 32 float64 outputs, 48 / 24 for 6-7 rows;
+AVX2: 8 to 32 float32 outputs by kernel height) swept down the tile, border
+columns from gathered rows.  Other kernels of 2+ rows run four output rows at
+a time.  Both keep every output's tap order and fused multiply-adds, so
+besides the accuracy contract they must equal the plain one-row blocks bit
+for bit: the same build run one row at a time (``use_row_sharing(False)``)
+is the reference, and for the AVX-512 build also the AVX2 build.  The shapes
+put the tile, strip and quad boundaries, and the border runs, at every kind
+of position: partial tiles and strips, rows fewer than a tile, images one
+strip wide, cval rows at the top and bottom.  (The blocks alone are checked
+against a scalar reference by the C harness, tests/test_c_harness.py.)
 """
 import numpy as np
 import pytest
@@ -110,6 +113,80 @@ def test_nonfinite_kernel_with_zero_padding():
     ref = ndi.correlate(x.astype(np.float64), k.astype(np.float64), mode="constant")
     np.testing.assert_array_equal(np.isnan(res), np.isnan(ref))
     np.testing.assert_array_equal(np.isinf(res), np.isinf(ref))
+    assert np.isnan(res[-2:]).all() and np.isinf(res[:-2]).all()
+
+
+# the builds of this install and CPU that share work between rows
+SHARING = [lv for lv, m in _dispatch.builds().items()
+           if m.row_mode("f", 5, 5, 4096) != m.RowMode.ROWS_ONE]
+
+
+def _same_build_bitwise(mod, x, k, **kw):
+    res = ndconv.correlate(x, k, method="direct", **kw)
+    prev = mod.use_row_sharing(False)
+    try:
+        ref = ndconv.correlate(x, k, method="direct", **kw)
+    finally:
+        mod.use_row_sharing(prev)
+    np.testing.assert_array_equal(res, ref)
+    return res
+
+
+def test_some_build_shares_rows():
+    # on x86-64 CPUs with AVX2 the AVX2 build runs the row-sharing blocks
+    if "avx2+fma" in _dispatch.builds():
+        assert "avx2+fma" in SHARING
+    assert "baseline" not in SHARING
+
+
+@pytest.mark.parametrize("level", SHARING)
+@pytest.mark.parametrize("xs,ks", CASES)
+def test_bitwise_one_row_blocks_same_build(rng, level, xs, ks):
+    with _dispatch.use(level) as mod:
+        assert mod.row_mode("f", ks[0], ks[0], 4096) != mod.RowMode.ROWS_ONE or ks[0] < 2
+        for dtype in ("float32", "float64"):
+            x = random_array(rng, xs, dtype)
+            k = random_array(rng, ks, dtype)
+            for boundary in ("constant", "symmetric", "wrap"):
+                cval = 0.0 if dtype == "float32" else 1.5
+                modes = ("same", "full", "valid") if all(n >= kk for n, kk in zip(xs, ks)) else ("same",)
+                for mode in modes:
+                    res = _same_build_bitwise(mod, x, k, mode=mode, boundary=boundary, cval=cval,
+                                              workers=2)
+                    ref, absconv = oracle(x, k, mode, boundary, cval=cval)
+                    assert_contract(res, ref, absconv, k.size, dtype)
+
+
+@pytest.mark.parametrize("level", SHARING)
+@pytest.mark.parametrize("layout", ["strided", "reversed", "unaligned"])
+def test_bitwise_one_row_blocks_same_build_layouts(rng, level, layout):
+    base = random_array(rng, (130, 270), "float32")
+    x = {"strided": base[::2, ::2], "reversed": base[::-1, ::-1]}.get(layout)
+    if layout == "unaligned":
+        buf = np.zeros(base.nbytes + 4, np.uint8)
+        x = np.frombuffer(buf.data, np.float32, base.size, offset=2).reshape(base.shape)
+        x[...] = base
+    with _dispatch.use(level) as mod:
+        for ks in ((3, 3), (5, 5), (7, 7), (2, 4), (10, 3)):
+            k = random_array(rng, ks, "float32")
+            res = _same_build_bitwise(mod, x, k, mode="same", boundary="reflect", workers=1)
+            ref, absconv = oracle(x, k, "same", "reflect")
+            assert_contract(res, ref, absconv, k.size, "float32")
+
+
+@pytest.mark.parametrize("level", SHARING)
+def test_nonfinite_kernel_same_build(level):
+    x = np.ones((60, 150), np.float64)
+    k = np.ones((5, 5), np.float64)
+    k[4, 2] = np.inf
+    with _dispatch.use(level) as mod:
+        res = ndconv.correlate(x, k, "same", boundary="constant", method="direct", workers=2)
+        prev = mod.use_row_sharing(False)
+        try:
+            ref = ndconv.correlate(x, k, "same", boundary="constant", method="direct", workers=2)
+        finally:
+            mod.use_row_sharing(prev)
+    np.testing.assert_array_equal(np.isnan(res), np.isnan(ref))
     assert np.isnan(res[-2:]).all() and np.isinf(res[:-2]).all()
 
 

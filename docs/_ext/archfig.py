@@ -98,10 +98,10 @@ def layers():
                      PLAN)]),
         (1.0, 1.3, [(0.2, 7.6, "ndconv._core  (compiled, one import point)",
                      "__init__: ISA choice (core()), OpenMP queries\nbaseline | avx2 | avx512 = kernels.pxi "
-                     "built three ways", CORE),
-                    (7.95, 3.37, "_core.layer", "layer.pyx: forward,\nweight_grad", CORE)]),
-        (0.05, 0.7, [(0.2, 7.6, "kernel blocks (kernels.pxi)",
-                      "register blocks of 8-128 outputs, row-sharing blocks", KERNEL)]),
+                     "+ layer.pxi built three ways", CORE),
+                    (7.95, 3.37, "_core/src (C)", "vector layer, blocks,\nscratch, CPU probe", CORE)]),
+        (0.05, 0.7, [(0.2, 7.6, "kernel blocks (src/*.h, kernels.pxi)",
+                      "register blocks of 8-128 outputs, four-row and rolling-row blocks", KERNEL)]),
     ]
     for y, h, boxes in rows:
         for x, w, title, body, color in boxes:

@@ -1,54 +1,117 @@
 """Pick the compiled core for this CPU, once, at import.
 
+One CPU probe and one selection serve every compiled path (the correlation
+kernels and the convolution layer live in the same build).
 ``NDCONV_SIMD=baseline`` forces the baseline build and ``NDCONV_SIMD=avx2`` the
 AVX2 build (for testing every build on one machine); ``NDCONV_SIMD=avx2`` and
 ``NDCONV_SIMD=avx512`` fail if this CPU or this install cannot run that build.
+``NDCONV_SIMD=neon`` is accepted on aarch64 only, where the baseline build is
+the NEON build.
 """
 import importlib
+import contextlib
 import os
+import platform
 
 from . import wait_policy as _wait_policy
 
 # the wait policy applies to ndconv's OpenMP runtime only: see wait_policy
 _base, WAIT_POLICY = _wait_policy.load(lambda: importlib.import_module(".baseline", __name__))
 
+_NAMES = {"baseline": "baseline", "avx2": "avx2+fma", "avx512": "avx512"}
+
+
+def _load(level):
+    """The module of build ``level`` (a value of ``SIMD_LEVEL``), or None when
+    this CPU cannot run it or this install lacks it."""
+    if level == "baseline":
+        return _base
+    if level == "avx2+fma" and _base.cpu_has_avx2_fma():
+        try:
+            from . import avx2 as mod
+        except ImportError:
+            return None
+        return mod
+    if level == "avx512" and _base.cpu_has_avx512():
+        try:
+            from . import avx512 as mod
+        except ImportError:
+            return None
+        return mod
+    return None
+
 
 def _select():
     want = os.environ.get("NDCONV_SIMD", "").strip().lower()
-    if want not in ("", "auto", "baseline", "avx2", "avx512"):
-        raise ImportError("NDCONV_SIMD must be 'auto', 'baseline', 'avx2' or 'avx512', got %r"
+    if want not in ("", "auto", "baseline", "avx2", "avx512", "neon"):
+        raise ImportError("NDCONV_SIMD must be 'auto', 'baseline', 'avx2', 'avx512' or 'neon', got %r"
                           % want)
-    if want == "baseline":
+    if want == "neon":
+        # ASIMD (NEON) is part of aarch64's baseline, so its baseline build is the NEON build
+        if platform.machine().lower() not in ("aarch64", "arm64"):
+            raise ImportError("NDCONV_SIMD=neon but this is not an aarch64 CPU")
+        want = "baseline"
+    if want in ("", "auto"):
+        for level in ("avx512", "avx2+fma"):
+            mod = _load(level)
+            if mod is not None:
+                return mod, level
         return _base, "baseline"
-    if want in ("", "auto", "avx512") and _base.cpu_has_avx512():
-        try:
-            from . import avx512 as _core_avx512
-        except ImportError:
-            if want == "avx512":
-                raise
-        else:
-            return _core_avx512, "avx512"
-    if want == "avx512":
-        raise ImportError("NDCONV_SIMD=avx512 but this CPU lacks AVX-512 (F, VL, BW, DQ)")
-    if _base.cpu_has_avx2_fma():
-        try:
-            from . import avx2 as _core_avx2
-        except ImportError:
-            if want == "avx2":
-                raise
-        else:
-            return _core_avx2, "avx2+fma"
-    if want == "avx2":
-        raise ImportError("NDCONV_SIMD=avx2 but this CPU lacks AVX2/FMA")
-    return _base, "baseline"
+    mod = _load(_NAMES[want])
+    if mod is None:
+        raise ImportError("NDCONV_SIMD=%s but this CPU or this install cannot run that build"
+                          % want)
+    return mod, _NAMES[want]
 
 
+# One selection for every path: the correlation kernels and the layer are in
+# the same module, so NDCONV_SIMD governs both.
 _module, SIMD_LEVEL = _select()
 
 
 def core():
-    """The selected kernel module (``_core``, ``_core_avx2`` or ``_core_avx512``)."""
+    """The selected kernel module (``baseline``, ``avx2`` or ``avx512``): the
+    direct correlation kernels and the convolution layer."""
     return _module
+
+
+def builds():
+    """The builds this CPU and this install run, as ``{SIMD_LEVEL name: module}``,
+    narrowest first (for tests and benchmarks that compare builds)."""
+    out = {}
+    for level in ("baseline", "avx2+fma", "avx512"):
+        mod = _load(level)
+        if mod is not None:
+            out[level] = mod
+    return out
+
+
+@contextlib.contextmanager
+def use(level):
+    """Run every path (correlation kernels, layer) on build ``level`` (a key
+    of :func:`builds`) inside the ``with`` block: the test and benchmark hook
+    for comparing builds in one process.  Not thread-safe: it swaps the module
+    for the whole process."""
+    global _module
+    mods = builds()
+    if level not in mods:
+        raise ValueError("build %r is not available here; available: %s" % (level, ", ".join(mods)))
+    saved, _module = _module, mods[level]
+    try:
+        yield _module
+    finally:
+        _module = saved
+
+
+def describe():
+    """What every path runs, as ``{path: description}`` (for ``show_config``)."""
+    level = {m: name for name, m in builds().items()}.get(_module, SIMD_LEVEL)
+    info = _module.build_info()
+    return {
+        "direct": "%s: %s" % (level, info["direct"]),
+        "layer": "%s: %s" % (level, info["layer"]),
+        "unfused": "baseline (no fused multiply-add; integer outputs of the ndimage drop-in)",
+    }
 
 
 def unfused_core():

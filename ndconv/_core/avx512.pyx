@@ -3,3 +3,4 @@
 twice as wide register blocks; selected at import on CPUs that have them."""
 
 include "kernels.pxi"
+include "layer.pxi"

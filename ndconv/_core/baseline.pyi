@@ -1,6 +1,7 @@
-# Type stub of the compiled module ndconv._core.baseline (baseline.pyx + kernels.pxi).
+# Type stub of the compiled module ndconv._core.baseline (baseline.pyx + kernels.pxi + layer.pxi).
 # The kernel entry points are also those of ndconv._core.avx2 and ndconv._core.avx512.
 # tests/test_packaging.py checks that the names here are the module's.
+from enum import IntEnum
 from typing import Any
 
 from numpy.typing import NDArray
@@ -37,7 +38,57 @@ def correlate_merged(
     cval: complex,
     n_threads: int,
 ) -> None: ...
-def row_mode(kind: str, n_lead: int, kb: int, m_last: int) -> int: ...
+class RowMode(IntEnum):
+    ROWS_ONE = 0
+    ROWS_FOUR = 1
+    ROWS_ROLLING = 2
+
+def row_mode(kind: str, n_lead: int, kb: int, m_last: int) -> RowMode: ...
+def use_row_sharing(on: bool) -> bool: ...
+def build_info() -> dict[str, str]: ...
+
+# The convolution layer (layer.pxi). forward and weight_grad are fused over float32 and
+# float64: every real array of one call has the same dtype; the index tables are intp.
+def vector_width(itemsize: int) -> int: ...
+def forward(
+    x: NDArray[Any],
+    batch: int,
+    img_size: int,
+    rowtab: NDArray[Any],
+    coltab: NDArray[Any],
+    colgeom: NDArray[Any],
+    wo: int,
+    cval_pixel: NDArray[Any],
+    wpack: NDArray[Any],
+    bpack: NDArray[Any],
+    groups: int,
+    cg: int,
+    dg: int,
+    dp: int,
+    out: NDArray[Any],
+    seg: int,
+    n_threads: int,
+    depthwise: bool = False,
+) -> None: ...
+def weight_grad(
+    x: NDArray[Any],
+    batch: int,
+    img_size: int,
+    rowtab: NDArray[Any],
+    coltab: NDArray[Any],
+    colgeom: NDArray[Any],
+    wo: int,
+    cval_pixel: NDArray[Any],
+    gout: NDArray[Any],
+    groups: int,
+    cg: int,
+    dg: int,
+    dp: int,
+    part: NDArray[Any],
+    seg: int,
+    n_threads: int,
+    depthwise: bool = False,
+) -> None: ...
 def widest_block(kind: str) -> int: ...
 
 # Only in the baseline build: OpenMP and CPU-feature queries.

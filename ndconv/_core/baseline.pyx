@@ -1,45 +1,21 @@
 # cython: language_level=3
 """Compiled core, baseline instruction set.
 
-The kernels live in ``_kernels.pxi`` (shared with ``_core_avx2`` and ``_core_avx512``); this module
-adds what only needs to exist once: OpenMP and CPU-feature queries.
+The kernels live in ``kernels.pxi`` and ``layer.pxi`` (shared with ``avx2`` and
+``avx512``); this module adds what only needs to exist once: OpenMP and
+CPU-feature queries.
 """
 
 include "kernels.pxi"
+include "layer.pxi"
 
-cdef extern from *:
-    """
-    #ifdef _OPENMP
-    #include <omp.h>
-    #define NDCONV_OPENMP 1
-    static int ndconv_omp_max_threads(void) { return omp_get_max_threads(); }
-    static int ndconv_omp_num_procs(void) { return omp_get_num_procs(); }
-    #else
-    #define NDCONV_OPENMP 0
-    static int ndconv_omp_max_threads(void) { return 1; }
-    static int ndconv_omp_num_procs(void) { return 1; }
-    #endif
-    #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-    static int ndconv_cpu_avx2_fma(void) {
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-    static int ndconv_cpu_avx512(void) {
-        __builtin_cpu_init();
-        return ndconv_cpu_avx2_fma() && __builtin_cpu_supports("avx512f")
-               && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw")
-               && __builtin_cpu_supports("avx512dq");
-    }
-    #else
-    static int ndconv_cpu_avx2_fma(void) { return 0; }
-    static int ndconv_cpu_avx512(void) { return 0; }
-    #endif
-    """
-    int NDCONV_OPENMP
-    int ndconv_omp_max_threads() noexcept nogil
-    int ndconv_omp_num_procs() noexcept nogil
-    int ndconv_cpu_avx2_fma() noexcept nogil
-    int ndconv_cpu_avx512() noexcept nogil
+from ndconv._core.csrc cimport (
+    NDCONV_OPENMP,
+    ndconv_cpu_avx2_fma,
+    ndconv_cpu_avx512,
+    ndconv_omp_max_threads,
+    ndconv_omp_num_procs,
+)
 
 
 def openmp_enabled():

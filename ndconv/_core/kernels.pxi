@@ -1,6 +1,7 @@
-# Direct N-D correlation kernels, included by _core.pyx (baseline flags) and
-# _core_avx2.pyx (-mavx2 -mfma), so the same source is compiled twice and the
-# faster one is picked at import (see _dispatch.py).
+# Direct N-D correlation kernels, included by baseline.pyx (the compiler's
+# baseline flags), avx2.pyx (-mavx2 -mfma) and avx512.pyx (AVX-512), so the
+# same source is compiled once per instruction set and ndconv._core picks one
+# build at import.
 #
 # The kernels know nothing about Python objects, boundary names or modes.  They
 # compute one primitive, "valid correlation of an index-extended input":
@@ -23,9 +24,9 @@
 # one register-blocked pass computes every output of the chunk from all taps, so
 # each output is loaded and stored once, whatever the kernel size.
 #
-# In the AVX-512 build, neighbouring output rows share the work of the source
-# rows they have in common: an item is then four rows (``_do_quad``), or, for
-# kernels of 2-7 rows along one axis (2-D kernels), a tile of up to 64 rows
+# In the AVX-512 and AVX2 builds, neighbouring output rows share the work of
+# the source rows they have in common: an item is then four rows (``_do_quad``), or, for
+# kernels of 2-7 rows along one axis (2-D kernels), a tile of up to 128 rows
 # whose column strips are swept down with the accumulators of every row a
 # source row reaches kept in registers (``_do_tile``, "rolling rows").  Each
 # shifted vector then feeds up to 4 or kb multiply-adds instead of one.
@@ -39,438 +40,35 @@
 
 from cython.parallel cimport parallel, prange
 from libc.math cimport isfinite
-from libc.stdlib cimport calloc, malloc, free
+from libc.stdlib cimport free, malloc
 
-cdef extern from *:
-    """
-    #if defined(__GNUC__) || defined(__clang__)
-    #define NDCONV_PREFETCH(p) __builtin_prefetch((const void*)(p), 0, 3)
-    #define NDCONV_PREFETCHW(p) __builtin_prefetch((const void*)(p), 1, 3)
-    #else
-    #define NDCONV_PREFETCH(p) ((void)0)
-    #define NDCONV_PREFETCHW(p) ((void)0)
-    #endif
-    """
-    void NDCONV_PREFETCH(const void* p) noexcept nogil
-    void NDCONV_PREFETCHW(const void* p) noexcept nogil
-
-
-cdef extern from *:
-    """
-    /* The multiply-add of the narrow blocks (8 wide, scalar tail), fused
-       where the wide blocks are (FMA builds), so that an output is the same
-       sum whichever code computes it.  Written as a*b + c, gcc vectorised
-       those loops with each product rounded before the add: 1 ulp off. */
-    #if defined(__FMA__)
-    #define ndconv_fmaf(a, b, c) __builtin_fmaf((a), (b), (c))
-    #define ndconv_fmad(a, b, c) __builtin_fma((a), (b), (c))
-    #else
-    #define ndconv_fmaf(a, b, c) ((a) * (b) + (c))
-    #define ndconv_fmad(a, b, c) ((a) * (b) + (c))
-    #endif
-    """
-    float ndconv_fmaf(float a, float b, float c) noexcept nogil
-    double ndconv_fmad(double a, double b, double c) noexcept nogil
-
-
-cdef extern from *:
-    """
-    /* 1 in the AVX-512 build (set by setup.py): 512-bit registers hold twice the
-       outputs, so the register blocks double to stay at 8 accumulators. */
-    #ifndef NDCONV_WIDE_BLOCKS
-    #define NDCONV_WIDE_BLOCKS 0
-    #endif
-    """
-    int NDCONV_WIDE_BLOCKS
-
-
-cdef extern from *:
-    """
-    /* AVX-512 float32 block of 128 outputs (and float64 of 64) that halves the
-       unaligned loads.
-
-       The plain block loads p[j + 16v .. +16) for every tap j: one unaligned
-       512-bit load per FMA, nearly every one crossing a cache line, and those
-       loads, not the FMAs, set the pace (about one per cycle).  Here the even
-       taps instead shift a window of aligned vectors with vpermt2ps (shuffle
-       pipes), the odd taps keep the plain loads (load pipes), so both kinds of
-       pipe feed the FMAs.  Measured in a standalone loop, L2-resident rows:
-       3x3 71 -> 113 GFLOP/s, 5x5 95 -> 134, 7x7 106 -> 147, 15x15 122 -> 164.
-       Every output keeps its tap order and its FMA chain: results are
-       bitwise those of the plain block.
-
-       Memory: the aligned vectors are read only where they contain an element
-       the plain block reads, so they never leave the cache lines (and pages)
-       it touches; the part of a line before p that they also cover is not
-       part of the result.  Sanitizers would still flag those bytes, so the
-       block is off under them. */
-    #if NDCONV_WIDE_BLOCKS && defined(__AVX512F__) && !defined(__SANITIZE_ADDRESS__)
-    #include <immintrin.h>
-    #include <stdint.h>
-    #define NDCONV_SHUFFLE_BLOCK 1
-    static const int32_t ndconv_shift_idx[16][16] __attribute__((aligned(64))) = {
-        {0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15}, {1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16},
-        {2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17}, {3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18},
-        {4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19}, {5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20},
-        {6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21}, {7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22},
-        {8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23}, {9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24},
-        {10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25}, {11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26},
-        {12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27}, {13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28},
-        {14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29}, {15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30}};
-    static inline void ndconv_blk128_f32(float* o, Py_ssize_t c, const float** ptrs,
-                                         const float** wrows, Py_ssize_t ntaps, Py_ssize_t klast) {
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        for (Py_ssize_t r = 0; r < ntaps; r++) {
-            const float* p = ptrs[r] + c;
-            const float* wr = wrows[r];
-            Py_ssize_t s = (Py_ssize_t)(((uintptr_t)p & 63) >> 2);
-            const float* pa = p - s;                    /* the aligned vector holding p[0] */
-            Py_ssize_t top = s + 127 + klast - 1;       /* last element read, from pa */
-            Py_ssize_t next = 144;                      /* next aligned vector, from pa */
-            __m512 v0 = _mm512_load_ps(pa), v1 = _mm512_load_ps(pa + 16), v2 = _mm512_load_ps(pa + 32),
-                   v3 = _mm512_load_ps(pa + 48), v4 = _mm512_load_ps(pa + 64), v5 = _mm512_load_ps(pa + 80),
-                   v6 = _mm512_load_ps(pa + 96), v7 = _mm512_load_ps(pa + 112), v8 = _mm512_load_ps(pa + 128);
-            for (Py_ssize_t j = 0; j < klast; j++, s++) {
-                __m512 w = _mm512_set1_ps(wr[j]);
-                if (s >= 16) {   /* slide the window one vector on */
-                    s -= 16;
-                    v0 = v1; v1 = v2; v2 = v3; v3 = v4; v4 = v5; v5 = v6; v6 = v7; v7 = v8;
-                    if (next <= top) v8 = _mm512_load_ps(pa + next);
-                    next += 16;
-                }
-                if (j & 1) {
-                    const float* q = p + j;
-                    a0 = _mm512_fmadd_ps(w, _mm512_loadu_ps(q), a0);
-                    a1 = _mm512_fmadd_ps(w, _mm512_loadu_ps(q + 16), a1);
-                    a2 = _mm512_fmadd_ps(w, _mm512_loadu_ps(q + 32), a2);
-                    a3 = _mm512_fmadd_ps(w, _mm512_loadu_ps(q + 48), a3);
-                    a4 = _mm512_fmadd_ps(w, _mm512_loadu_ps(q + 64), a4);
-                    a5 = _mm512_fmadd_ps(w, _mm512_loadu_ps(q + 80), a5);
-                    a6 = _mm512_fmadd_ps(w, _mm512_loadu_ps(q + 96), a6);
-                    a7 = _mm512_fmadd_ps(w, _mm512_loadu_ps(q + 112), a7);
-                } else if (s == 0) {
-                    a0 = _mm512_fmadd_ps(w, v0, a0); a1 = _mm512_fmadd_ps(w, v1, a1);
-                    a2 = _mm512_fmadd_ps(w, v2, a2); a3 = _mm512_fmadd_ps(w, v3, a3);
-                    a4 = _mm512_fmadd_ps(w, v4, a4); a5 = _mm512_fmadd_ps(w, v5, a5);
-                    a6 = _mm512_fmadd_ps(w, v6, a6); a7 = _mm512_fmadd_ps(w, v7, a7);
-                } else {
-                    __m512i ix = _mm512_load_si512((const void*)ndconv_shift_idx[s]);
-                    a0 = _mm512_fmadd_ps(w, _mm512_permutex2var_ps(v0, ix, v1), a0);
-                    a1 = _mm512_fmadd_ps(w, _mm512_permutex2var_ps(v1, ix, v2), a1);
-                    a2 = _mm512_fmadd_ps(w, _mm512_permutex2var_ps(v2, ix, v3), a2);
-                    a3 = _mm512_fmadd_ps(w, _mm512_permutex2var_ps(v3, ix, v4), a3);
-                    a4 = _mm512_fmadd_ps(w, _mm512_permutex2var_ps(v4, ix, v5), a4);
-                    a5 = _mm512_fmadd_ps(w, _mm512_permutex2var_ps(v5, ix, v6), a5);
-                    a6 = _mm512_fmadd_ps(w, _mm512_permutex2var_ps(v6, ix, v7), a6);
-                    a7 = _mm512_fmadd_ps(w, _mm512_permutex2var_ps(v7, ix, v8), a7);
-                }
-            }
-        }
-        _mm512_storeu_ps(o + c, a0); _mm512_storeu_ps(o + c + 16, a1);
-        _mm512_storeu_ps(o + c + 32, a2); _mm512_storeu_ps(o + c + 48, a3);
-        _mm512_storeu_ps(o + c + 64, a4); _mm512_storeu_ps(o + c + 80, a5);
-        _mm512_storeu_ps(o + c + 96, a6); _mm512_storeu_ps(o + c + 112, a7);
-    }
-    static const int64_t ndconv_shift_idx64[8][8] __attribute__((aligned(64))) = {
-        {0,1,2,3,4,5,6,7}, {1,2,3,4,5,6,7,8}, {2,3,4,5,6,7,8,9}, {3,4,5,6,7,8,9,10},
-        {4,5,6,7,8,9,10,11}, {5,6,7,8,9,10,11,12}, {6,7,8,9,10,11,12,13}, {7,8,9,10,11,12,13,14}};
-    /* The same for float64: 64 outputs, 8 per vector. */
-    static inline void ndconv_blk64_f64(double* o, Py_ssize_t c, const double** ptrs,
-                                         const double** wrows, Py_ssize_t ntaps, Py_ssize_t klast) {
-        __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        for (Py_ssize_t r = 0; r < ntaps; r++) {
-            const double* p = ptrs[r] + c;
-            const double* wr = wrows[r];
-            Py_ssize_t s = (Py_ssize_t)(((uintptr_t)p & 63) >> 3);
-            const double* pa = p - s;                    /* the aligned vector holding p[0] */
-            Py_ssize_t top = s + 63 + klast - 1;       /* last element read, from pa */
-            Py_ssize_t next = 72;                      /* next aligned vector, from pa */
-            __m512d v0 = _mm512_load_pd(pa), v1 = _mm512_load_pd(pa + 8), v2 = _mm512_load_pd(pa + 16),
-                   v3 = _mm512_load_pd(pa + 24), v4 = _mm512_load_pd(pa + 32), v5 = _mm512_load_pd(pa + 40),
-                   v6 = _mm512_load_pd(pa + 48), v7 = _mm512_load_pd(pa + 56), v8 = _mm512_load_pd(pa + 64);
-            for (Py_ssize_t j = 0; j < klast; j++, s++) {
-                __m512d w = _mm512_set1_pd(wr[j]);
-                if (s >= 8) {   /* slide the window one vector on */
-                    s -= 8;
-                    v0 = v1; v1 = v2; v2 = v3; v3 = v4; v4 = v5; v5 = v6; v6 = v7; v7 = v8;
-                    if (next <= top) v8 = _mm512_load_pd(pa + next);
-                    next += 8;
-                }
-                if (j & 1) {
-                    const double* q = p + j;
-                    a0 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q), a0);
-                    a1 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q + 8), a1);
-                    a2 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q + 16), a2);
-                    a3 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q + 24), a3);
-                    a4 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q + 32), a4);
-                    a5 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q + 40), a5);
-                    a6 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q + 48), a6);
-                    a7 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q + 56), a7);
-                } else if (s == 0) {
-                    a0 = _mm512_fmadd_pd(w, v0, a0); a1 = _mm512_fmadd_pd(w, v1, a1);
-                    a2 = _mm512_fmadd_pd(w, v2, a2); a3 = _mm512_fmadd_pd(w, v3, a3);
-                    a4 = _mm512_fmadd_pd(w, v4, a4); a5 = _mm512_fmadd_pd(w, v5, a5);
-                    a6 = _mm512_fmadd_pd(w, v6, a6); a7 = _mm512_fmadd_pd(w, v7, a7);
-                } else {
-                    __m512i ix = _mm512_load_si512((const void*)ndconv_shift_idx64[s]);
-                    a0 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v0, ix, v1), a0);
-                    a1 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v1, ix, v2), a1);
-                    a2 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v2, ix, v3), a2);
-                    a3 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v3, ix, v4), a3);
-                    a4 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v4, ix, v5), a4);
-                    a5 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v5, ix, v6), a5);
-                    a6 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v6, ix, v7), a6);
-                    a7 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v7, ix, v8), a7);
-                }
-            }
-        }
-        _mm512_storeu_pd(o + c, a0); _mm512_storeu_pd(o + c + 8, a1);
-        _mm512_storeu_pd(o + c + 16, a2); _mm512_storeu_pd(o + c + 24, a3);
-        _mm512_storeu_pd(o + c + 32, a4); _mm512_storeu_pd(o + c + 40, a5);
-        _mm512_storeu_pd(o + c + 48, a6); _mm512_storeu_pd(o + c + 56, a7);
-    }
-    /* Four neighbouring output rows of 4 vectors each (64 float32 or 32
-       float64 outputs per row): the rows of a kernel slide over the same
-       source rows, so every shifted vector built from a source row feeds up
-       to four FMAs, one per output row it reaches (kernel rows s, s-1, s-2,
-       s-3), instead of one.  For 5x5 that is 2.5 FMAs per shifted vector
-       against 1 in the one-row block, which leaves the FMA pipes, not loads
-       and shuffles, setting the pace.  Shifted vectors are built as in the
-       one-row block (even taps shuffled from aligned loads, odd taps loaded
-       unaligned; all loaded when there is one tap per row).
-
-       The kernel's leading taps form ``n_groups`` groups of ``kb`` rows
-       (kb = size of the last leading axis; 1 group for 2-D): output row i,
-       tap (g, t) reads source row src[g * (kb + 3) + t + i].  Row i keeps the
-       tap order and FMA chain of the one-row block, so the sums are bitwise
-       those of every other block.  Not inlined: inside the caller's parallel
-       region gcc ran short of general registers and spilled the loop's
-       scalars (5x5 at 70 instead of 180 GFLOP/s). */
-    /* The shifted vectors of the row-sharing blocks below, as in the one-row
-       blocks: for source row ``p`` (``klast`` taps), a window ``win`` of NV + 1
-       aligned vectors from ``pa``; tap j's NV vectors x[v] = p[j + v L ..] are
-       shuffled from it for even j, loaded unaligned for odd j (and for every
-       tap of a one-tap row, where a window would cost more than it saves).
-       Every array index is a constant once the loops over v are unrolled, so
-       gcc keeps the arrays in registers. */
-    #define NDCONV_WINDOW(T, V, L, NV, LOAD, SETZERO)                                         \
-        Py_ssize_t s = (Py_ssize_t)(((uintptr_t)p & 63) / sizeof(T));                        \
-        const T* pa = p - s;                                                                 \
-        Py_ssize_t top = s + NV * L - 1 + klast - 1, next = (NV + 1) * L;                    \
-        V win[NV + 1];                                                                       \
-        _Pragma("GCC unroll 8") for (int v = 0; v <= NV; v++) win[v] = SETZERO();             \
-        if (klast > 1) {                                                                     \
-            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) win[v] = LOAD(pa + v * L);   \
-            if (NV * L <= top) win[NV] = LOAD(pa + NV * L);                                  \
-        }
-    #define NDCONV_SHIFTED(T, V, L, NV, IDX, LOAD, LOADU, PERM)                                \
-        V x[NV];                                                                             \
-        if (s >= L) {   /* slide the window one vector on */                                 \
-            s -= L;                                                                          \
-            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) win[v] = win[v + 1];         \
-            if (next <= top) win[NV] = LOAD(pa + next);                                      \
-            next += L;                                                                       \
-        }                                                                                    \
-        if ((j & 1) || klast == 1) {                                                         \
-            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) x[v] = LOADU(p + j + v * L); \
-        } else if (s == 0) {                                                                 \
-            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) x[v] = win[v];               \
-        } else {                                                                             \
-            __m512i ix = _mm512_load_si512((const void*)IDX[s]);                             \
-            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                             \
-                x[v] = PERM(win[v], ix, win[v + 1]);                                         \
-        }
-    #define NDCONV_FMA4(V, SET1, FMADD, U, W, A0, A1, A2, A3)                                \
-        if (U) { V wv = SET1((W)[j]);                                                       \
-                 A0 = FMADD(wv, x[0], A0); A1 = FMADD(wv, x[1], A1);                        \
-                 A2 = FMADD(wv, x[2], A2); A3 = FMADD(wv, x[3], A3); }
-    /* (Accumulators as named registers: as arrays, 7-9 % slower at 9x9-15x15.) */
-    #define NDCONV_BLK4(NAME, T, V, L, IDX, SETZERO, SET1, LOAD, LOADU, STOREU, FMADD, PERM) \
-    static __attribute__((noinline)) void NAME(T* o, Py_ssize_t ostr, Py_ssize_t c, const T** src, \
-                                               const T* w, Py_ssize_t n_groups, Py_ssize_t kb,   \
-                                               Py_ssize_t klast) {                               \
-        V a00 = SETZERO(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00,  \
-          a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00,       \
-          a32 = a00, a33 = a00;                                                             \
-        for (Py_ssize_t g = 0; g < n_groups; g++) {                                         \
-            const T** sg = src + g * (kb + 3);                                              \
-            const T* wg = w + g * kb * klast;                                               \
-            for (Py_ssize_t r = 0; r < kb + 3; r++) {                                       \
-                const T* p = sg[r] + c;                                                     \
-                /* output row i takes kernel row r - i, if it exists */                     \
-                int u0 = r < kb, u1 = r >= 1 && r <= kb, u2 = r >= 2 && r <= kb + 1,        \
-                    u3 = r >= 3;                                                            \
-                const T* w0 = wg + r * klast;                                               \
-                const T* w1 = w0 - klast;                                                   \
-                const T* w2 = w1 - klast;                                                   \
-                const T* w3 = w2 - klast;                                                   \
-                NDCONV_WINDOW(T, V, L, 4, LOAD, SETZERO)                                    \
-                for (Py_ssize_t j = 0; j < klast; j++, s++) {                               \
-                    NDCONV_SHIFTED(T, V, L, 4, IDX, LOAD, LOADU, PERM)                      \
-                    NDCONV_FMA4(V, SET1, FMADD, u0, w0, a00, a01, a02, a03)                \
-                    NDCONV_FMA4(V, SET1, FMADD, u1, w1, a10, a11, a12, a13)                \
-                    NDCONV_FMA4(V, SET1, FMADD, u2, w2, a20, a21, a22, a23)                \
-                    NDCONV_FMA4(V, SET1, FMADD, u3, w3, a30, a31, a32, a33)                \
-                }                                                                           \
-            }                                                                               \
-        }                                                                                   \
-        T* o0 = o + c;                                                                      \
-        STOREU(o0, a00); STOREU(o0 + L, a01); STOREU(o0 + 2 * L, a02); STOREU(o0 + 3 * L, a03); \
-        o0 += ostr;                                                                         \
-        STOREU(o0, a10); STOREU(o0 + L, a11); STOREU(o0 + 2 * L, a12); STOREU(o0 + 3 * L, a13); \
-        o0 += ostr;                                                                         \
-        STOREU(o0, a20); STOREU(o0 + L, a21); STOREU(o0 + 2 * L, a22); STOREU(o0 + 3 * L, a23); \
-        o0 += ostr;                                                                         \
-        STOREU(o0, a30); STOREU(o0 + L, a31); STOREU(o0 + 2 * L, a32); STOREU(o0 + 3 * L, a33); \
-    }
-    NDCONV_BLK4(ndconv_blk4_f32, float, __m512, 16, ndconv_shift_idx, _mm512_setzero_ps,
-                _mm512_set1_ps, _mm512_load_ps, _mm512_loadu_ps, _mm512_storeu_ps,
-                _mm512_fmadd_ps, _mm512_permutex2var_ps)
-    NDCONV_BLK4(ndconv_blk4_f64, double, __m512d, 8, ndconv_shift_idx64, _mm512_setzero_pd,
-                _mm512_set1_pd, _mm512_load_pd, _mm512_loadu_pd, _mm512_storeu_pd,
-                _mm512_fmadd_pd, _mm512_permutex2var_pd)
-    /* Rolling rows: a column strip of NV vectors (64 float32 / 32 float64
-       outputs for kernels of up to 5 rows, 48 / 24 for 6-7) swept down ``h``
-       output rows of a kernel with KB rows.  The accumulators of the KB
-       output rows that a source row reaches stay in registers; each source
-       row's shifted vectors (built as in the one-row block) feed all KB of
-       them, and when a source row is done the oldest output row is complete:
-       it is stored and its registers start the next row.  So each shifted
-       vector feeds KB FMAs (5 for 5x5, against 2.5 in the four-row block and
-       1 in the one-row block), and no output is loaded or stored twice.
-       Standalone, L2-resident, float32: 3x3 183, 5x5 202, 7x7 241 GFLOP/s
-       (four-row block: 111, 157, 170).
-
-       Output row i is sum_t sum_j w[t][j] src[i + t][c + j ..]; the KB - 1
-       source rows before the first output row of the strip (and after its
-       last) also feed rows outside the strip, which are computed and dropped
-       (KB - 1 rows per strip of ``h``).  Row i accumulates its taps in the
-       one-row block's order from +0.0, so the sums are bitwise those of every
-       other block.  ``pfd`` > 0: prefetch each row's next strip, ``pfd``
-       samples on.  The arrays of accumulators have constant indices only
-       (every loop over them is unrolled), so gcc keeps them in registers. */
-    #define NDCONV_ROLL(NAME, T, V, L, NV, KB, IDX, SETZERO, SET1, LOAD, LOADU, STOREU, FMADD, PERM) \
-    static __attribute__((noinline)) void NAME(T* o, Py_ssize_t ostr, Py_ssize_t c, const T** src,  \
-                                               Py_ssize_t h, const T* w, Py_ssize_t klast,         \
-                                               Py_ssize_t pfd) {                                   \
-        V acc[KB][NV];                                                                              \
-        _Pragma("GCC unroll 16") for (int t = 0; t < KB; t++)                                       \
-            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[t][v] = SETZERO();              \
-        for (Py_ssize_t r = 0; r < h + KB - 1; r++) {                                               \
-            const T* p = src[r] + c;                                                                \
-            if (pfd > 0)                                                                            \
-                for (Py_ssize_t e = 0; e < NV * L; e += 64 / sizeof(T))                             \
-                    NDCONV_PREFETCH(p + pfd + e);                                                   \
-            NDCONV_WINDOW(T, V, L, NV, LOAD, SETZERO)                                               \
-            /* kernel rows tlo..thi reach output rows of the strip (all of  \
-               them but in the first and last KB - 1 source rows) */        \
-            int tlo = r - h + 1 > 0 ? (int)(r - h + 1) : 0, thi = r < KB - 1 ? (int)r : KB - 1;     \
-            int full = tlo == 0 && thi == KB - 1;                                                   \
-            for (Py_ssize_t j = 0; j < klast; j++, s++) {                                           \
-                NDCONV_SHIFTED(T, V, L, NV, IDX, LOAD, LOADU, PERM)                                 \
-                _Pragma("GCC unroll 16") for (int t = 0; t < KB; t++) {                             \
-                    if (full || (t >= tlo && t <= thi)) {                                           \
-                        V wv = SET1(w[t * klast + j]);                                              \
-                        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                        \
-                            acc[t][v] = FMADD(wv, x[v], acc[t][v]);                                 \
-                    }                                                                               \
-                }                                                                                   \
-            }                                                                                       \
-            if (r >= KB - 1) {                                                                      \
-                T* q = o + (r - KB + 1) * ostr + c;                                                 \
-                if (pfd > 0)                                                                        \
-                    for (Py_ssize_t e = 0; e < NV * L; e += 64 / sizeof(T))                         \
-                        NDCONV_PREFETCHW(q + pfd + e);                                              \
-                _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) STOREU(q + v * L, acc[KB - 1][v]); \
-            }                                                                                       \
-            _Pragma("GCC unroll 16") for (int t = KB - 1; t > 0; t--)                               \
-                _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[t][v] = acc[t - 1][v];      \
-            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[0][v] = SETZERO();              \
-        }                                                                                           \
-    }
-    #define NDCONV_ROLL_F32(KB, NV) NDCONV_ROLL(ndconv_roll##KB##_f32, float, __m512, 16, NV, KB,  \
-        ndconv_shift_idx, _mm512_setzero_ps, _mm512_set1_ps, _mm512_load_ps, _mm512_loadu_ps,      \
-        _mm512_storeu_ps, _mm512_fmadd_ps, _mm512_permutex2var_ps)
-    #define NDCONV_ROLL_F64(KB, NV) NDCONV_ROLL(ndconv_roll##KB##_f64, double, __m512d, 8, NV, KB, \
-        ndconv_shift_idx64, _mm512_setzero_pd, _mm512_set1_pd, _mm512_load_pd, _mm512_loadu_pd,    \
-        _mm512_storeu_pd, _mm512_fmadd_pd, _mm512_permutex2var_pd)
-    NDCONV_ROLL_F32(2, 4) NDCONV_ROLL_F32(3, 4) NDCONV_ROLL_F32(4, 4) NDCONV_ROLL_F32(5, 4)
-    NDCONV_ROLL_F32(6, 3) NDCONV_ROLL_F32(7, 3)
-    NDCONV_ROLL_F64(2, 4) NDCONV_ROLL_F64(3, 4) NDCONV_ROLL_F64(4, 4) NDCONV_ROLL_F64(5, 4)
-    NDCONV_ROLL_F64(6, 3) NDCONV_ROLL_F64(7, 3)
-    #define NDCONV_ROLL_MAX 7
-    /* Outputs per strip of the rolling kernel for KB kernel rows (0: none). */
-    static inline Py_ssize_t ndconv_roll_width(Py_ssize_t kb, Py_ssize_t lanes) {
-        return (kb < 2 || kb > NDCONV_ROLL_MAX) ? 0 : (kb <= 5 ? 4 : 3) * lanes;
-    }
-    #define NDCONV_ROLL_DISPATCH(NAME, T, SUF)                                                     \
-    static inline void NAME(Py_ssize_t kb, T* o, Py_ssize_t ostr, Py_ssize_t c, const T** src,    \
-                            Py_ssize_t h, const T* w, Py_ssize_t klast, Py_ssize_t pfd) {         \
-        switch (kb) {                                                                               \
-        case 2: ndconv_roll2_##SUF(o, ostr, c, src, h, w, klast, pfd); break;                       \
-        case 3: ndconv_roll3_##SUF(o, ostr, c, src, h, w, klast, pfd); break;                       \
-        case 4: ndconv_roll4_##SUF(o, ostr, c, src, h, w, klast, pfd); break;                       \
-        case 5: ndconv_roll5_##SUF(o, ostr, c, src, h, w, klast, pfd); break;                       \
-        case 6: ndconv_roll6_##SUF(o, ostr, c, src, h, w, klast, pfd); break;                       \
-        case 7: ndconv_roll7_##SUF(o, ostr, c, src, h, w, klast, pfd); break;                       \
-        default: break;                                                                             \
-        }                                                                                           \
-    }
-    NDCONV_ROLL_DISPATCH(ndconv_roll_f32, float, f32)
-    NDCONV_ROLL_DISPATCH(ndconv_roll_f64, double, f64)
-    #else
-    #define NDCONV_SHUFFLE_BLOCK 0
-    static inline void ndconv_blk128_f32(float* o, Py_ssize_t c, const float** ptrs,
-                                         const float** wrows, Py_ssize_t ntaps, Py_ssize_t klast) {
-        (void)o; (void)c; (void)ptrs; (void)wrows; (void)ntaps; (void)klast;   /* never called */
-    }
-    static inline void ndconv_blk64_f64(double* o, Py_ssize_t c, const double** ptrs,
-                                        const double** wrows, Py_ssize_t ntaps, Py_ssize_t klast) {
-        (void)o; (void)c; (void)ptrs; (void)wrows; (void)ntaps; (void)klast;   /* never called */
-    }
-    static inline void ndconv_blk4_f32(float* o, Py_ssize_t ostr, Py_ssize_t c, const float** src,
-                                       const float* w, Py_ssize_t n_groups, Py_ssize_t kb,
-                                       Py_ssize_t klast) {
-        (void)o; (void)ostr; (void)c; (void)src; (void)w; (void)n_groups; (void)kb; (void)klast;
-    }
-    static inline void ndconv_blk4_f64(double* o, Py_ssize_t ostr, Py_ssize_t c, const double** src,
-                                       const double* w, Py_ssize_t n_groups, Py_ssize_t kb,
-                                       Py_ssize_t klast) {
-        (void)o; (void)ostr; (void)c; (void)src; (void)w; (void)n_groups; (void)kb; (void)klast;
-    }
-    static inline Py_ssize_t ndconv_roll_width(Py_ssize_t kb, Py_ssize_t lanes) {
-        (void)kb; (void)lanes;
-        return 0;
-    }
-    static inline void ndconv_roll_f32(Py_ssize_t kb, float* o, Py_ssize_t ostr, Py_ssize_t c,
-                                       const float** src, Py_ssize_t h, const float* w,
-                                       Py_ssize_t klast, Py_ssize_t pfd) {
-        (void)kb; (void)o; (void)ostr; (void)c; (void)src; (void)h; (void)w; (void)klast; (void)pfd;
-    }
-    static inline void ndconv_roll_f64(Py_ssize_t kb, double* o, Py_ssize_t ostr, Py_ssize_t c,
-                                       const double** src, Py_ssize_t h, const double* w,
-                                       Py_ssize_t klast, Py_ssize_t pfd) {
-        (void)kb; (void)o; (void)ostr; (void)c; (void)src; (void)h; (void)w; (void)klast; (void)pfd;
-    }
-    #endif
-    """
-    int NDCONV_SHUFFLE_BLOCK
-    void ndconv_blk128_f32(float* o, Py_ssize_t c, const float** ptrs, const float** wrows,
-                           Py_ssize_t ntaps, Py_ssize_t klast) noexcept nogil
-    void ndconv_blk64_f64(double* o, Py_ssize_t c, const double** ptrs, const double** wrows,
-                          Py_ssize_t ntaps, Py_ssize_t klast) noexcept nogil
-    Py_ssize_t ndconv_roll_width(Py_ssize_t kb, Py_ssize_t lanes) noexcept nogil
-    void ndconv_roll_f32(Py_ssize_t kb, float* o, Py_ssize_t ostr, Py_ssize_t c, const float** src,
-                         Py_ssize_t h, const float* w, Py_ssize_t klast, Py_ssize_t pfd) noexcept nogil
-    void ndconv_roll_f64(Py_ssize_t kb, double* o, Py_ssize_t ostr, Py_ssize_t c,
-                         const double** src, Py_ssize_t h, const double* w, Py_ssize_t klast,
-                         Py_ssize_t pfd) noexcept nogil
-    void ndconv_blk4_f32(float* o, Py_ssize_t ostr, Py_ssize_t c, const float** src,
-                         const float* w, Py_ssize_t n_groups, Py_ssize_t kb,
-                         Py_ssize_t klast) noexcept nogil
-    void ndconv_blk4_f64(double* o, Py_ssize_t ostr, Py_ssize_t c, const double** src,
-                         const double* w, Py_ssize_t n_groups, Py_ssize_t kb,
-                         Py_ssize_t klast) noexcept nogil
+from ndconv._core.csrc cimport (
+    NDCONV_PREFETCH,
+    NDCONV_PREFETCHW,
+    NDCONV_QUAD_COLS_F32,
+    NDCONV_QUAD_COLS_F64,
+    NDCONV_ROW_BLOCKS,
+    NDCONV_ROW_ISA,
+    NDCONV_ROW_LANES_F32,
+    NDCONV_ROW_LANES_F64,
+    NDCONV_SHUFFLE_BLOCK,
+    NDCONV_WIDE_BLOCKS,
+    ndconv_blk4_f32,
+    ndconv_blk4_f64,
+    ndconv_blk64_f64,
+    ndconv_blk128_f32,
+    ndconv_fmad,
+    ndconv_fmaf,
+    ndconv_roll_f32,
+    ndconv_roll_f64,
+    ndconv_roll_width,
+    ndconv_scratch,
+    ndconv_scratch_alloc,
+    ndconv_scratch_free,
+    ndconv_scratch_parts,
+    ndconv_scratch_spec,
+    ndconv_tile_rows,
+)
 
 
 cdef struct AxisMap:
@@ -689,13 +287,13 @@ cdef inline void _quad_sum(num_t* o, Py_ssize_t ostr, Py_ssize_t n, const num_t*
     before they are needed.  Prefetching them a whole row at a time instead
     (as single rows do) pulled 64 KB into L1 at once and evicted the rows
     being computed (3x3 ran at half speed); prefetching the output rows as
-    well cost more than it saved (2048^2 5x5: 97 against 111 GFLOP/s).
+    well cost more than it saved.
     """
     cdef Py_ssize_t c = 0, cb, i
     if num_t is float:
-        cb = 64
+        cb = NDCONV_QUAD_COLS_F32
     else:
-        cb = 32
+        cb = NDCONV_QUAD_COLS_F64
     while c < n:
         if c + cb > n:
             c = n - cb
@@ -824,8 +422,8 @@ cdef inline void _do_item(
         return
     if not offs_ready:
         _row_offsets(row, n_lead, nla, out_lead, k_lead, maps, idx, jdx, offs)
-    # Rows far apart in memory defeat the hardware prefetcher (measured: 3x3 on
-    # 2048^2 float32 ran at 31 GFLOP/s from DRAM, 54 from L3).  Ask for the
+    # Rows far apart in memory defeat the hardware prefetcher (3x3 on 2048^2
+    # float32 ran far slower from DRAM than from L3).  Ask for the
     # source row that this thread's next item is likely to need first (the
     # newest row, ``ahead`` rows down) and the output row it will write.
     if nla > 0 and ahead > 0 and offs[n_lead - 1] >= 0:
@@ -881,9 +479,9 @@ cdef inline void _do_quad(
     cdef int done = 0
     cdef bint ok = r0 + 3 < n_rows and b > a
     if num_t is float:
-        cb = 64
+        cb = NDCONV_QUAD_COLS_F32
     else:
-        cb = 32
+        cb = NDCONV_QUAD_COLS_F64
     if ok:
         for i in range(4):
             _row_offsets(r0 + i, n_lead, nla, out_lead, k_lead, maps, idx, jdx, qoffs + i * n_lead)
@@ -949,12 +547,9 @@ cdef inline void _do_quad(
                      done, True)
 
 
-# Rolling-path geometry: rows per tile (fewer when that leaves too few tiles
-# to share between threads; 128 rather than 64: 5 % faster at 2048^2 5x5, as
-# each tile re-reads kb - 1 source rows and computes kb - 1 ramp rows), and
-# the widest run of border columns gathered at a time (tile rows x this, per
-# thread).
-DEF _TILE_ROWS = 128
+# Rolling-path geometry: the widest run of border columns gathered at a time
+# (tile rows x this, per thread); the rows per tile are the build's
+# (ndconv_tile_rows).
 DEF _TILE_GATHER = 256
 
 
@@ -967,7 +562,7 @@ cdef inline void _roll_sum(num_t* o, Py_ssize_t ostr, Py_ssize_t n, const num_t*
     strip (the tail overlaps, as in _block_sum); see ndconv_roll_*.
 
     With ``prefetch``, each strip prefetches the strip two on of its source
-    rows (one on was 5-7 % slower at 2048^2 5x5; four on no faster),
+    rows (one on was slower at 2048^2 5x5; four on no faster),
     and the strips share out prefetching (a) the first strip of ``pn_rows``
     rows from ``pn`` (``pn_str`` apart; the next tile's, which would otherwise
     start cold: up to 134 rows, each a miss to memory) and (b) ``n_ab`` samples from
@@ -975,9 +570,9 @@ cdef inline void _roll_sum(num_t* o, Py_ssize_t ostr, Py_ssize_t n, const num_t*
     tile's border columns, gathered after the sweep; ``n_ab`` = 0: none)."""
     cdef Py_ssize_t c = 0, rw, pfd, n_strips, si = 0, r, r1
     if num_t is float:
-        rw = ndconv_roll_width(kb, 16)
+        rw = ndconv_roll_width(kb, NDCONV_ROW_LANES_F32)
     else:
-        rw = ndconv_roll_width(kb, 8)
+        rw = ndconv_roll_width(kb, NDCONV_ROW_LANES_F64)
     n_strips = (n + rw - 1) // rw
     while c < n:
         if c + rw > n:
@@ -1104,27 +699,53 @@ cdef inline void _do_tile(
             ua = ub
 
 
-cdef inline int _row_mode(Py_ssize_t lanes, Py_ssize_t n_lead, Py_ssize_t nla, Py_ssize_t kb,
-                          Py_ssize_t m_last) noexcept nogil:
-    """How the plain path shares work between output rows: 0 one row at a
-    time, 1 four rows (ndconv_blk4_*), 2 rolling rows (ndconv_roll_*; unless
-    the weights are not finite and cval rows would be skipped, or a column
-    chunk is narrower than a strip: then four rows).  ``lanes``: samples per
-    vector (0: a dtype without these blocks); ``kb``: the kernel's size along
-    the last leading axis."""
+cpdef enum RowMode:
+    # How the plain path shares work between neighbouring output rows
+    ROWS_ONE = 0        # one row at a time (the one-row blocks)
+    ROWS_FOUR = 1       # four rows sharing each shifted vector (ndconv_blk4_*)
+    ROWS_ROLLING = 2    # rolling rows: column strips swept down a tile (ndconv_roll_*)
+
+
+# The test hook of use_row_sharing: 0 runs the plain path one row at a time.
+cdef int _row_sharing = 1
+
+
+def use_row_sharing(bint on):
+    """Let the direct path share work between neighbouring rows (the default)
+    or run it one row at a time; returns the previous setting.  For tests
+    that compare the row-sharing blocks with the same build's one-row blocks
+    (not thread-safe: it applies to the whole process)."""
+    global _row_sharing
+    prev = bool(_row_sharing)
+    _row_sharing = 1 if on else 0
+    return prev
+
+
+cdef inline RowMode _row_mode(Py_ssize_t lanes, Py_ssize_t quad_cols, Py_ssize_t n_lead,
+                              Py_ssize_t nla, Py_ssize_t kb, Py_ssize_t m_last) noexcept nogil:
+    """How the plain path shares work between output rows (rolling rows
+    unless the weights are not finite and cval rows would be skipped, or a
+    column chunk is narrower than a strip: then four rows).  ``lanes``:
+    samples per vector (0: a dtype without these blocks); ``quad_cols``:
+    columns of a four-row block; ``kb``: the kernel's size along the last
+    leading axis."""
     cdef Py_ssize_t rw
-    if not NDCONV_SHUFFLE_BLOCK or lanes == 0 or nla == 0 or n_lead < 2 or kb < 2:
-        return 0
+    if not NDCONV_ROW_BLOCKS or not _row_sharing or lanes == 0 or nla == 0 or n_lead < 2 or kb < 2:
+        return ROWS_ONE
     rw = ndconv_roll_width(kb, lanes)
     if n_lead == kb and rw > 0 and m_last >= rw:
-        return 2
-    return 1 if m_last >= 4 * lanes else 0
+        return ROWS_ROLLING
+    return ROWS_FOUR if m_last >= quad_cols else ROWS_ONE
 
 
 def row_mode(str kind, Py_ssize_t n_lead, Py_ssize_t kb, Py_ssize_t m_last):
     """``_row_mode`` for a dtype kind (``numpy.dtype.char``), for the cost
-    model: 0 one row at a time, 1 four rows, 2 rolling rows."""
-    return _row_mode(16 if kind == "f" else (8 if kind == "d" else 0), n_lead, 1, kb, m_last)
+    model: a ``RowMode``."""
+    if kind == "f":
+        return RowMode(_row_mode(NDCONV_ROW_LANES_F32, NDCONV_QUAD_COLS_F32, n_lead, 1, kb, m_last))
+    if kind == "d":
+        return RowMode(_row_mode(NDCONV_ROW_LANES_F64, NDCONV_QUAD_COLS_F64, n_lead, 1, kb, m_last))
+    return RowMode(_row_mode(0, 0, n_lead, 1, kb, m_last))
 
 
 cdef int _correlate_nd(
@@ -1140,24 +761,25 @@ cdef int _correlate_nd(
     cdef Py_ssize_t gstride = max_chunk + klast - 1
     cdef Py_ssize_t* qoffs
     cdef Py_ssize_t i
-    # rows in fours, sharing their loads and shuffles (ndconv_blk4_*; AVX-512
-    # builds, where four rows' accumulators fit the 32 registers)
-    cdef Py_ssize_t lanes = 0
+    # rows in fours, sharing their loads (ndconv_blk4_*; AVX-512 and AVX2
+    # builds, each with a block width its registers hold)
+    cdef Py_ssize_t lanes = 0, quad_cols = 0
     if num_t is float:
-        lanes = 16
+        lanes, quad_cols = NDCONV_ROW_LANES_F32, NDCONV_QUAD_COLS_F32
     elif num_t is double:
-        lanes = 8
-    cdef int mode = _row_mode(lanes, n_lead, nla, k_lead[nla - 1] if nla > 0 else 1, m_last)
-    cdef bint quad = mode == 1
-    # rolling rows (ndconv_roll_*; AVX-512 builds): kernels whose leading taps
+        lanes, quad_cols = NDCONV_ROW_LANES_F64, NDCONV_QUAD_COLS_F64
+    cdef RowMode mode = _row_mode(lanes, quad_cols, n_lead, nla, k_lead[nla - 1] if nla > 0 else 1,
+                                  m_last)
+    cdef bint quad = mode == ROWS_FOUR
+    # rolling rows (ndconv_roll_*; AVX-512 and AVX2 builds): kernels whose leading taps
     # are 2-7 rows of one axis (every 2-D kernel of up to 7 rows).  Rows that
     # lie in a cval band are computed from a line of cval, not skipped: the
     # same sums when every weight is finite, else not used.
-    cdef Py_ssize_t rw = 0, th = _TILE_ROWS, tpp = 0, tstride = _TILE_GATHER + klast - 1
     cdef Py_ssize_t n_planes = 1, kb = k_lead[nla - 1] if nla > 0 else 1
+    cdef Py_ssize_t rw = 0, th = ndconv_tile_rows(kb), tpp = 0, tstride = _TILE_GATHER + klast - 1
     cdef bint roll = False, finite = True
     cdef Py_ssize_t* toffs
-    if mode == 2:
+    if mode == ROWS_ROLLING:
         rw = ndconv_roll_width(kb, lanes)
         if num_t is float or num_t is double:
             if skip_cval:
@@ -1170,7 +792,7 @@ cdef int _correlate_nd(
         for i in range(n_chunks):
             if bounds[i + 1] - bounds[i] < rw:
                 roll = False
-        quad = not roll and m_last >= 4 * lanes
+        quad = not roll and m_last >= quad_cols
     if roll:
         n_planes = n_rows // out_lead[nla - 1]
         while th > 16 and n_planes * ((out_lead[nla - 1] + th - 1) // th) * n_chunks < 4 * n_threads:
@@ -1182,7 +804,9 @@ cdef int _correlate_nd(
         n_items = ((n_rows + 3) // 4) * n_chunks
     cdef Py_ssize_t item
     cdef int failed = 0
-    cdef int* failp = &failed   # written through a pointer: plain locals are thread-private in a parallel block
+    cdef int* failp = &failed   # shared: plain locals are thread-private in a parallel block
+    cdef ndconv_scratch sc
+    cdef ndconv_scratch_spec spec
     cdef Py_ssize_t* idx
     cdef Py_ssize_t* jdx
     cdef Py_ssize_t* offs
@@ -1194,42 +818,43 @@ cdef int _correlate_nd(
     cdef bint need_gather = (not unit) or c0 > 0 or c1 < m_last or roll
     if n_items <= 0:
         return 0
-    idx = jdx = offs = qoffs = toffs = NULL
-    i = 0
-    ptrs = wrows = NULL
-    gbuf = cline = NULL
+    # per-thread scratch: O(taps x chunk), independent of the input size.
+    # idx, jdx, offs, qoffs (a quad's four rows) and toffs (a tile's th + kb - 1
+    # source rows); a quad's source rows are (kb + 3) per group of kb taps, at
+    # most 4 * n_lead, and so are the rows a quad gathers
+    spec = ndconv_scratch_parts(
+        (2 * nla + 5 * n_lead + th + kb) * sizeof(Py_ssize_t),
+        (4 * n_lead + th + kb) * sizeof(num_t*), (n_lead + 1) * sizeof(num_t*),
+        gstride * sizeof(num_t),
+        (((th + kb - 1) * tstride if roll else (4 * n_lead if quad else n_lead) * gstride)
+         if need_gather else 1) * sizeof(num_t), 0, 0)
     if n_threads < 1:
         n_threads = 1
     if n_threads > n_items:
         n_threads = <int>n_items
+    i = 0
+    idx = jdx = offs = qoffs = toffs = NULL   # set per thread below
+    ptrs = wrows = NULL
+    gbuf = cline = NULL
     with parallel(num_threads=n_threads):
-        # per-thread scratch: O(taps x chunk), independent of the input size
-        idx = <Py_ssize_t*>malloc((2 * nla + 5 * n_lead + th + kb) * sizeof(Py_ssize_t))
-        jdx = idx + nla
-        offs = jdx + nla
-        qoffs = offs + n_lead
-        toffs = qoffs + 4 * n_lead   # a tile's th + kb - 1 source rows
-        # a quad's source rows: (kb + 3) per group of kb taps, at most 4 * n_lead
-        ptrs = <const num_t**>malloc((4 * n_lead + th + kb) * sizeof(num_t*))
-        wrows = <const num_t**>malloc((n_lead + 1) * sizeof(num_t*))
-        cline = <num_t*>malloc(gstride * sizeof(num_t))
-        if need_gather and roll:
-            gbuf = <num_t*>malloc((th + kb - 1) * tstride * sizeof(num_t))
-        elif need_gather:
-            # a quad gathers kb + 3 rows per group of kb taps: at most 4 n_lead
-            gbuf = <num_t*>malloc((4 * n_lead if quad else n_lead) * gstride * sizeof(num_t))
-        else:
-            gbuf = <num_t*>malloc(sizeof(num_t))
-        if idx == NULL or ptrs == NULL or wrows == NULL or cline == NULL or gbuf == NULL:
-            failp[0] = 1
-        else:
+        sc = ndconv_scratch_alloc(&spec, failp)
+        if sc.block != NULL:
+            idx = <Py_ssize_t*>sc.part[0]
+            jdx = idx + nla
+            offs = jdx + nla
+            qoffs = offs + n_lead
+            toffs = qoffs + 4 * n_lead
+            ptrs = <const num_t**>sc.part[1]
+            wrows = <const num_t**>sc.part[2]
+            cline = <num_t*>sc.part[3]
+            gbuf = <num_t*>sc.part[4]
             for i in range(gstride):
                 cline[i] = cval
         # guided: runs of neighbouring rows (source rows still in cache), and
-        # fewer grabs of the shared counter than one row at a time, which cost
-        # 10 % at 2 threads on 3x3 rows of a few hundred nanoseconds
+        # fewer grabs of the shared counter than one row at a time, which
+        # cost time at 2 threads on 3x3 rows of a few hundred nanoseconds
         for item in prange(n_items, schedule="guided", chunksize=1):
-            if idx == NULL or ptrs == NULL or wrows == NULL or cline == NULL or gbuf == NULL:
+            if sc.block == NULL:
                 pass
             elif roll:
                 _do_tile(item, th, tpp, rw, x, out, w, n_chunks, m_last, klast, kb, nla,
@@ -1245,11 +870,7 @@ cdef int _correlate_nd(
                          out_lead, k_lead, maps, bounds, c0, c1, unit,
                          cval, skip_cval, n_threads if n_chunks == 1 else 0, x_span,
                          n_rows * m_last, idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline)
-        free(idx)
-        free(<void*>ptrs)
-        free(<void*>wrows)
-        free(cline)
-        free(gbuf)
+        ndconv_scratch_free(&sc)
     return -1 if failed else 0
 
 
@@ -1373,7 +994,9 @@ cdef int _correlate_merged(
     cdef const num_t** ptrs
     cdef const num_t** wrows
     cdef int failed = 0
-    cdef int* failp = &failed
+    cdef int* failp = &failed   # shared: plain locals are thread-private in a parallel block
+    cdef ndconv_scratch sc
+    cdef ndconv_scratch_spec spec
     for a in range(nd):
         bshape[a] = k[a] if a < g0 else ((R + k[a] - 1) if a == g0 else L[a])
     bstr[last] = 1
@@ -1411,27 +1034,26 @@ cdef int _correlate_merged(
         n_threads = <int>n_items
     if n_threads < 1:
         n_threads = 1
-    pos = NULL
+    # per thread: positions, the tile's extended input (zeroed: positions that
+    # are dropped may read parts no tile wrote), its results, tap pointers
+    spec = ndconv_scratch_parts(5 * nd * sizeof(Py_ssize_t), n_buf * sizeof(num_t),
+                                n_tmp * sizeof(num_t), n_lead * sizeof(num_t*),
+                                n_lead * sizeof(num_t*), 0, 1u << 1)
+    pos = NULL   # set per thread below
     buf = tmp = NULL
     ptrs = wrows = NULL
     with parallel(num_threads=n_threads):
-        pos = <Py_ssize_t*>malloc(5 * nd * sizeof(Py_ssize_t))
-        # zeroed: positions that are dropped may read parts no tile wrote
-        buf = <num_t*>calloc(n_buf, sizeof(num_t))
-        tmp = <num_t*>malloc(n_tmp * sizeof(num_t))
-        ptrs = <const num_t**>malloc(n_lead * sizeof(num_t*))
-        wrows = <const num_t**>malloc(n_lead * sizeof(num_t*))
-        if pos == NULL or buf == NULL or tmp == NULL or ptrs == NULL or wrows == NULL:
-            failp[0] = 1
+        sc = ndconv_scratch_alloc(&spec, failp)
+        pos = <Py_ssize_t*>sc.part[0]
+        buf = <num_t*>sc.part[1]
+        tmp = <num_t*>sc.part[2]
+        ptrs = <const num_t**>sc.part[3]
+        wrows = <const num_t**>sc.part[4]
         for item in prange(n_items, schedule="dynamic", chunksize=1):
-            if pos != NULL and buf != NULL and tmp != NULL and ptrs != NULL and wrows != NULL:
+            if sc.block != NULL:
                 _merged_item(item, x, out, w, nd, g0, R, n_slabs, m, k, L, maps, bshape, bstr,
                              ostr, n_lead, toff, cval, pos, buf, tmp, ptrs, wrows)
-        free(pos)
-        free(buf)
-        free(tmp)
-        free(<void*>ptrs)
-        free(<void*>wrows)
+        ndconv_scratch_free(&sc)
     free(toff)
     return -1 if failed else 0
 
@@ -1532,7 +1154,7 @@ def correlate_nd(const num_t[::1] x, num_t[::1] out, const num_t[::1] w,
                  num_t cval, bint skip_cval, int n_threads):
     """Valid correlation of an index-extended input; see the comment at the top.
 
-    Every argument is prepared by ``ndconv._direct``; this entry point re-checks
+    Every argument is prepared by ``ndconv._plan.direct``; this entry point re-checks
     everything that could make the kernel read or write out of bounds, so it is
     memory-safe on its own.  ``x`` is the flat span of the input from its lowest
     address, ``out`` the C-contiguous output (in the kernel's axis order), ``w``

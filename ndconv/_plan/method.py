@@ -53,13 +53,13 @@ def direct_features(out_shape, w_shape, dtype, n_threads, order=None):
     n_out = math.prod(out_shape)
     m_last, k_last = out_shape[-1], w_shape[-1]
     n_lead = taps // k_last
-    mode = _direct.core().row_mode(np.dtype(dtype).char, n_lead,
-                                   w_shape[-2] if len(w_shape) > 1 else 1, m_last)
-    if mode == 2:
+    core = _direct.core()
+    mode = core.row_mode(np.dtype(dtype).char, n_lead, w_shape[-2] if len(w_shape) > 1 else 1, m_last)
+    if mode == core.RowMode.ROWS_ROLLING:
         return [1.0, 0.0, 0.0, 0.0, 0.0, float(n_out * taps), float(n_out * k_last), float(n_out)]
     chunks = -(-m_last // _direct._MAX_CHUNK) if m_last else 0
     setups = (n_out // max(1, m_last)) * chunks * n_lead
-    row_taps = n_out * n_lead / (4 if mode == 1 else 1)
+    row_taps = n_out * n_lead / (4 if mode == core.RowMode.ROWS_FOUR else 1)
     return [1.0, float(n_out * taps), float(setups), float(row_taps), 0.0, 0.0, 0.0, 0.0]
 
 

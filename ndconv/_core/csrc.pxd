@@ -1,0 +1,79 @@
+# cython: language_level=3
+"""Declarations of the C sources in ``src/`` (header-only: each build of the
+core compiles them with its own instruction-set flags)."""
+
+cdef extern from "src/ndconv_scratch.h" nogil:
+    enum: NDCONV_SCRATCH_PARTS
+    ctypedef struct ndconv_scratch_spec:
+        size_t bytes[NDCONV_SCRATCH_PARTS]
+        unsigned zero_mask
+    ctypedef struct ndconv_scratch:
+        void* block
+        void* part[NDCONV_SCRATCH_PARTS]
+    ndconv_scratch_spec ndconv_scratch_parts(size_t b0, size_t b1, size_t b2, size_t b3, size_t b4,
+                                             size_t b5, unsigned zero_mask) noexcept
+    ndconv_scratch ndconv_scratch_alloc(const ndconv_scratch_spec* spec, int* failed) noexcept
+    void ndconv_scratch_free(ndconv_scratch* s) noexcept
+
+
+cdef extern from "src/ndconv_simd.h" nogil:
+    void NDCONV_PREFETCH(const void* p) noexcept
+    void NDCONV_PREFETCHW(const void* p) noexcept
+    float ndconv_fmaf(float a, float b, float c) noexcept
+    double ndconv_fmad(double a, double b, double c) noexcept
+    int NDCONV_WIDE_BLOCKS
+
+cdef extern from "src/ndconv_blocks.h" nogil:
+    int NDCONV_SHUFFLE_BLOCK
+    int NDCONV_ROW_BLOCKS
+    Py_ssize_t NDCONV_ROW_LANES_F32
+    Py_ssize_t NDCONV_ROW_LANES_F64
+    Py_ssize_t NDCONV_QUAD_COLS_F32
+    Py_ssize_t NDCONV_QUAD_COLS_F64
+    const char* NDCONV_ROW_ISA
+    Py_ssize_t ndconv_tile_rows(Py_ssize_t kb) noexcept
+    void ndconv_blk128_f32(float* o, Py_ssize_t c, const float** ptrs, const float** wrows,
+                           Py_ssize_t ntaps, Py_ssize_t klast) noexcept
+    void ndconv_blk64_f64(double* o, Py_ssize_t c, const double** ptrs, const double** wrows,
+                          Py_ssize_t ntaps, Py_ssize_t klast) noexcept
+    Py_ssize_t ndconv_roll_width(Py_ssize_t kb, Py_ssize_t lanes) noexcept
+    void ndconv_roll_f32(Py_ssize_t kb, float* o, Py_ssize_t ostr, Py_ssize_t c, const float** src,
+                         Py_ssize_t h, const float* w, Py_ssize_t klast, Py_ssize_t pfd) noexcept
+    void ndconv_roll_f64(Py_ssize_t kb, double* o, Py_ssize_t ostr, Py_ssize_t c,
+                         const double** src, Py_ssize_t h, const double* w, Py_ssize_t klast,
+                         Py_ssize_t pfd) noexcept
+    void ndconv_blk4_f32(float* o, Py_ssize_t ostr, Py_ssize_t c, const float** src,
+                         const float* w, Py_ssize_t n_groups, Py_ssize_t kb,
+                         Py_ssize_t klast) noexcept
+    void ndconv_blk4_f64(double* o, Py_ssize_t ostr, Py_ssize_t c, const double** src,
+                         const double* w, Py_ssize_t n_groups, Py_ssize_t kb,
+                         Py_ssize_t klast) noexcept
+
+
+cdef extern from "src/ndconv_layer.h" nogil:
+    int LK_VW_F
+    int LK_VW_D
+    void lk_fwd_f(const float* const*, Py_ssize_t, int, int, int, int, int, int,
+                  const float*, const float*, float*, Py_ssize_t) noexcept
+    void lk_fwd_d(const double* const*, Py_ssize_t, int, int, int, int, int, int,
+                  const double*, const double*, double*, Py_ssize_t) noexcept
+    void lk_gw_f(const float* const*, Py_ssize_t, int, int, int, int, int,
+                 const float*, Py_ssize_t, float*) noexcept
+    void lk_gw_d(const double* const*, Py_ssize_t, int, int, int, int, int,
+                 const double*, Py_ssize_t, double*) noexcept
+    void lk_dw_f(const float* const*, Py_ssize_t, int, int, int, int,
+                 const float*, const float*, float*, Py_ssize_t) noexcept
+    void lk_dw_d(const double* const*, Py_ssize_t, int, int, int, int,
+                 const double*, const double*, double*, Py_ssize_t) noexcept
+    void lk_dwg_f(const float* const*, Py_ssize_t, int, int, int, int,
+                  const float*, Py_ssize_t, float*) noexcept
+    void lk_dwg_d(const double* const*, Py_ssize_t, int, int, int, int,
+                  const double*, Py_ssize_t, double*) noexcept
+
+
+cdef extern from "src/ndconv_cpu.h" nogil:
+    int NDCONV_OPENMP
+    int ndconv_omp_max_threads() noexcept
+    int ndconv_omp_num_procs() noexcept
+    int ndconv_cpu_avx2_fma() noexcept
+    int ndconv_cpu_avx512() noexcept

@@ -1,0 +1,218 @@
+# The convolution layer (``ndconv.conv`` / ``ndconv.conv_grad``), included by
+# every build of the core next to kernels.pxi, so the layer runs the
+# instruction set ndconv._core picked for the correlation kernels.
+#
+# The layer is an implicit GEMM: no im2col copy and no materialised boundary
+# extension.  Work items are runs of output pixels along the last spatial
+# axis.  For each item a small table gives, per kernel tap and output pixel, a
+# pointer to the input pixel the tap reads (into ``x``, or to a pixel of
+# ``cval`` for the constant boundary); strides, dilations, padding and every
+# boundary rule live in that table, so one register-blocked micro-kernel
+# (src/ndconv_layer.h) serves all of them.
+from libc.string cimport memcpy
+
+from ndconv._core.csrc cimport (
+    LK_VW_D,
+    LK_VW_F,
+    lk_dw_d,
+    lk_dw_f,
+    lk_dwg_d,
+    lk_dwg_f,
+    lk_fwd_d,
+    lk_fwd_f,
+    lk_gw_d,
+    lk_gw_f,
+)
+
+ctypedef fused real:
+    float
+    double
+
+
+def vector_width(itemsize):
+    """Lanes per vector of the layer's kernels in this build, for elements of
+    ``itemsize`` bytes.
+
+    Packed weights pad each group's output channels to a multiple of it.
+    """
+    return LK_VW_F if itemsize == 4 else LK_VW_D
+
+
+cdef inline void _fill_ptrs(const real** ptrs, const real* base, const real* cv,
+                            const Py_ssize_t[:, ::1] rowtab, const Py_ssize_t[:, ::1] coltab,
+                            const Py_ssize_t[::1] colgeom,
+                            Py_ssize_t line, Py_ssize_t j0, Py_ssize_t npix) noexcept nogil:
+    """Pointer table of one work item: ``ptrs[t * npix + j]`` is the input pixel
+    tap ``t`` reads for output pixel ``j0 + j`` of output line ``line``.
+
+    Columns ``jlo <= j < jhi`` (all taps inside the input) are at element offset
+    ``start + j * step + tap * tap_step`` of their row; the others are looked up
+    in ``coltab[tap, border column]`` (``-1``: cval)."""
+    cdef Py_ssize_t lt, kl, j, jj, t, ro, co
+    cdef Py_ssize_t nlt = rowtab.shape[1], klast = coltab.shape[0]
+    cdef Py_ssize_t jlo = colgeom[0], jhi = colgeom[1], start = colgeom[2]
+    cdef Py_ssize_t step = colgeom[3], tap_step = colgeom[4]
+    for lt in range(nlt):
+        ro = rowtab[line, lt]
+        for kl in range(klast):
+            t = lt * klast + kl
+            for j in range(npix):
+                jj = j0 + j
+                if jj >= jlo and jj < jhi:
+                    co = start + jj * step + kl * tap_step
+                else:
+                    co = coltab[kl, jj if jj < jlo else jj - jhi + jlo]
+                if ro < 0 or co < 0:
+                    ptrs[t * npix + j] = cv
+                else:
+                    ptrs[t * npix + j] = base + ro + co
+
+
+def forward(const real[::1] x, Py_ssize_t batch, Py_ssize_t img_size,
+            const Py_ssize_t[:, ::1] rowtab, const Py_ssize_t[:, ::1] coltab,
+            const Py_ssize_t[::1] colgeom, Py_ssize_t wo,
+            const real[::1] cval_pixel, const real[::1] wpack, const real[::1] bpack,
+            int groups, int cg, int dg, int dp, real[::1] out, Py_ssize_t seg, int n_threads,
+            bint depthwise=False):
+    """Valid correlation of the (implicitly extended) input with the packed weights.
+
+    ``x`` is the flat channels-last input, ``img_size`` elements per batch item;
+    ``rowtab[line, lead_tap]`` is the element offset of the input row leading taps
+    ``lead_tap`` read for output line ``line``, and ``coltab`` / ``colgeom``
+    (``jlo, jhi, start, step, tap_step``) give the offset within the row per last
+    tap and output column (see ``_fill_ptrs``); ``-1`` means the constant
+    boundary's ``cval``.  ``wo`` is the number of output columns.  ``wpack`` is ``(groups, taps, cg, dp)``, ``bpack``
+    ``(groups, dp)``; ``out`` is the flat ``(batch, lines, columns, groups*dg)``
+    result.  Work items are runs of at most ``seg`` output pixels of one line.
+    ``depthwise`` (``cg == dg == 1``): ``wpack`` is ``(taps, dp)`` with ``dp >=
+    groups`` and ``bpack`` ``(dp,)``, and the vectors run along the channels.
+    """
+    cdef Py_ssize_t nl = rowtab.shape[0]
+    cdef int ntap = <int>(rowtab.shape[1] * coltab.shape[0])
+    cdef Py_ssize_t nseg = (wo + seg - 1) // seg
+    cdef Py_ssize_t ntask = batch * nl * nseg
+    cdef Py_ssize_t cout = <Py_ssize_t>groups * dg
+    cdef Py_ssize_t task, li, j0, npix
+    cdef const real** ptrs = NULL
+    cdef const real* xb
+    cdef const real* cv
+    cdef real* ob
+    cdef int failed = 0
+    cdef int* failp = &failed   # shared: plain locals are thread-private in a parallel block
+    cdef ndconv_scratch sc
+    cdef ndconv_scratch_spec spec = ndconv_scratch_parts(ntap * seg * sizeof(real*), 0, 0, 0, 0, 0, 0)
+    if ntask == 0:
+        return
+    xb, cv, ob = &x[0], &cval_pixel[0], &out[0]
+    ptrs = NULL   # set per thread below
+    with nogil, parallel(num_threads=n_threads):
+        sc = ndconv_scratch_alloc(&spec, failp)
+        ptrs = <const real**>sc.part[0]
+        for task in prange(ntask, schedule="dynamic", chunksize=1):
+            li = task // nseg
+            j0 = (task % nseg) * seg
+            npix = wo - j0 if wo - j0 < seg else seg
+            if sc.block == NULL:
+                continue
+            _fill_ptrs(ptrs, xb + (li // nl) * img_size, cv, rowtab, coltab, colgeom, li % nl, j0, npix)
+            if depthwise:
+                if real is float:
+                    lk_dw_f(ptrs, npix, <int>npix, ntap, groups, dp, &wpack[0], &bpack[0],
+                            ob + (li * wo + j0) * cout, cout)
+                else:
+                    lk_dw_d(ptrs, npix, <int>npix, ntap, groups, dp, &wpack[0], &bpack[0],
+                            ob + (li * wo + j0) * cout, cout)
+            elif real is float:
+                lk_fwd_f(ptrs, npix, <int>npix, ntap, groups, cg, dg, dp, &wpack[0], &bpack[0],
+                         ob + (li * wo + j0) * cout, cout)
+            else:
+                lk_fwd_d(ptrs, npix, <int>npix, ntap, groups, cg, dg, dp, &wpack[0], &bpack[0],
+                         ob + (li * wo + j0) * cout, cout)
+        ndconv_scratch_free(&sc)
+    if failed:
+        raise MemoryError("ndconv.conv could not allocate its per-thread pointer tables")
+
+
+def weight_grad(const real[::1] x, Py_ssize_t batch, Py_ssize_t img_size,
+                const Py_ssize_t[:, ::1] rowtab, const Py_ssize_t[:, ::1] coltab,
+                const Py_ssize_t[::1] colgeom, Py_ssize_t wo,
+                const real[::1] cval_pixel, const real[::1] gout, int groups, int cg, int dg,
+                int dp, real[:, ::1] part, Py_ssize_t seg, int n_threads, bint depthwise=False):
+    """Weight gradient ``sum over pixels of x_tap (outer) grad_out``, per group.
+
+    Same tables and work items as :func:`forward`; ``gout`` is the flat
+    ``(batch, lines, columns, groups*dg)`` output gradient.  The work items are
+    split into ``part.shape[0]`` contiguous chunks; chunk ``i`` adds its items,
+    in order, into ``part[i]`` (``(groups, taps, cg, dp)``), so the sums do not
+    depend on the number of threads.  The caller adds the rows.  ``depthwise``
+    (``cg == dg == 1``): ``part`` rows are ``(taps, dp)``, vectors along channels.
+    """
+    cdef Py_ssize_t nl = rowtab.shape[0]
+    cdef int ntap = <int>(rowtab.shape[1] * coltab.shape[0])
+    cdef Py_ssize_t nseg = (wo + seg - 1) // seg
+    cdef Py_ssize_t ntask = batch * nl * nseg
+    cdef Py_ssize_t nchunk = part.shape[0]
+    cdef Py_ssize_t cout = <Py_ssize_t>groups * dg
+    cdef Py_ssize_t gld = <Py_ssize_t>groups * dp
+    cdef Py_ssize_t chunk, task, li, j0, npix, j, g
+    cdef const real** ptrs = NULL
+    cdef real* gbuf = NULL
+    cdef const real* xb
+    cdef const real* cv
+    cdef const real* gsrc
+    cdef int failed = 0
+    cdef int* failp = &failed   # shared: plain locals are thread-private in a parallel block
+    cdef ndconv_scratch sc
+    # pointer tables, and the output gradient with each group padded to dp
+    # lanes (zeroed once: the padding lanes past dg stay zero, only dg lanes
+    # are copied)
+    cdef ndconv_scratch_spec spec = ndconv_scratch_parts(ntap * seg * sizeof(real*),
+                                                         seg * gld * sizeof(real), 0, 0, 0, 0, 1u << 1)
+    if ntask == 0 or nchunk == 0:
+        return
+    xb, cv = &x[0], &cval_pixel[0]
+    ptrs, gbuf = NULL, NULL   # set per thread below
+    with nogil, parallel(num_threads=n_threads):
+        sc = ndconv_scratch_alloc(&spec, failp)
+        ptrs = <const real**>sc.part[0]
+        gbuf = <real*>sc.part[1]
+        for chunk in prange(nchunk, schedule="dynamic", chunksize=1):
+            if sc.block == NULL:
+                continue
+            for task in range(chunk * ntask // nchunk, (chunk + 1) * ntask // nchunk):
+                li = task // nseg
+                j0 = (task % nseg) * seg
+                npix = wo - j0 if wo - j0 < seg else seg
+                _fill_ptrs(ptrs, xb + (li // nl) * img_size, cv, rowtab, coltab, colgeom,
+                           li % nl, j0, npix)
+                gsrc = &gout[0] + (li * wo + j0) * cout
+                if depthwise:
+                    if real is float:
+                        lk_dwg_f(ptrs, npix, <int>npix, ntap, groups, dp, gsrc, cout, &part[chunk, 0])
+                    else:
+                        lk_dwg_d(ptrs, npix, <int>npix, ntap, groups, dp, gsrc, cout, &part[chunk, 0])
+                    continue
+                for j in range(npix):
+                    for g in range(groups):
+                        memcpy(gbuf + j * gld + g * dp, gsrc + j * cout + g * dg,
+                               dg * sizeof(real))
+                if real is float:
+                    lk_gw_f(ptrs, npix, <int>npix, ntap, groups, cg, dp, gbuf, gld, &part[chunk, 0])
+                else:
+                    lk_gw_d(ptrs, npix, <int>npix, ntap, groups, cg, dp, gbuf, gld, &part[chunk, 0])
+        ndconv_scratch_free(&sc)
+    if failed:
+        raise MemoryError("ndconv.conv_grad could not allocate its per-thread buffers")
+
+
+def build_info():
+    """What this build runs, for ``show_config``: the direct path's blocks and
+    the layer's vector lanes."""
+    if NDCONV_SHUFFLE_BLOCK:
+        direct = "one-row (aligned loads + shuffles), four-row and rolling-row blocks"
+    elif NDCONV_ROW_BLOCKS:
+        direct = "one-row, four-row and rolling-row blocks (%s, %d float32 lanes)" % (
+            NDCONV_ROW_ISA.decode(), NDCONV_ROW_LANES_F32)
+    else:
+        direct = "one-row blocks (compiler-vectorised)"
+    return {"direct": direct, "layer": "%d float32 / %d float64 lanes" % (LK_VW_F, LK_VW_D)}

@@ -1,0 +1,58 @@
+/* The direct path's row-sharing blocks for the build that includes this file
+   (declared to Cython in csrc.pxd):
+
+     NDCONV_ROW_BLOCKS      1 where the four-row and rolling-row blocks run
+     NDCONV_ROW_LANES_F32   lanes per vector (F64 likewise)
+     NDCONV_QUAD_COLS_F32   columns per four-row block (F64 likewise)
+     ndconv_roll_width      columns per rolling-row strip for a kernel of kb rows
+     ndconv_blk4_*, ndconv_roll_*   the blocks
+
+   The AVX-512 build keeps its own blocks (ndconv_blocks_avx512.h: shifted
+   vectors half from aligned loads and shuffles, for its 512-bit loads that
+   nearly all cross a cache line); the other builds get the blocks written
+   once over the vector layer (ndconv_rows.h), which run in the AVX2 build.
+   The scalar instantiation is compiled in the baseline build but not used
+   there: its one-row blocks, vectorised by the compiler, are faster than
+   row-sharing on scalars. */
+#ifndef NDCONV_BLOCKS_H
+#define NDCONV_BLOCKS_H
+
+#include "ndconv_blocks_avx512.h"
+
+#if NDCONV_SHUFFLE_BLOCK
+#define NDCONV_ROW_BLOCKS 1
+#define NDCONV_ROW_LANES_F32 16
+#define NDCONV_ROW_LANES_F64 8
+#define NDCONV_QUAD_COLS_F32 64
+#define NDCONV_QUAD_COLS_F64 32
+#define NDCONV_ROW_ISA "avx512 (aligned loads + shuffles)"
+/* Output rows per tile of the rolling rows (fewer when that leaves too few
+   tiles to share between threads): 128 rather than 64 was faster on 2048^2
+   5x5, as each tile re-reads kb - 1 source rows and computes kb - 1 ramp rows. */
+static inline ptrdiff_t ndconv_tile_rows(ptrdiff_t kb) { (void)kb; return 128; }
+#else
+#include "ndconv_rows.h"
+#define NDCONV_ROW_BLOCKS (NDV_ISA >= 2)
+#define NDCONV_ROW_LANES_F32 NDV_F32_LANES
+#define NDCONV_ROW_LANES_F64 NDV_F64_LANES
+#define NDCONV_QUAD_COLS_F32 (NDV_QUAD_NV * NDV_F32_LANES)
+#define NDCONV_QUAD_COLS_F64 (NDV_QUAD_NV * NDV_F64_LANES)
+#define NDCONV_ROW_ISA NDV_ISA_NAME
+static inline ptrdiff_t ndconv_roll_width(ptrdiff_t kb, ptrdiff_t lanes) {
+    return NDCONV_ROW_BLOCKS ? ndv_roll_width(kb, lanes) : 0;
+}
+/* The AVX2 strips are 1-4 cache lines wide, so a tile's source rows are read
+   once per strip: tiles of 32 rows keep them in L2 (36 rows of a 2048-wide
+   float image are 300 KB) at the cost of more ramp rows, which kernels of
+   6-7 rows, with the narrowest strips, afford least.  `make time` in
+   benchmarks/c sweeps the tile height on a 2048^2 image; on the shared,
+   loaded machine where this was chosen the differences were within the
+   noise more often than not: re-measure on a quiet one. */
+static inline ptrdiff_t ndconv_tile_rows(ptrdiff_t kb) { return kb <= 5 ? 32 : 128; }
+#define ndconv_blk4_f32 ndv_quad_f32
+#define ndconv_blk4_f64 ndv_quad_f64
+#define ndconv_roll_f32 ndv_roll_f32
+#define ndconv_roll_f64 ndv_roll_f64
+#endif
+
+#endif

@@ -1,0 +1,77 @@
+/* Row-sharing blocks of the direct path, written once over the vector layer
+   (ndconv_vec.h) and instantiated for float and double by including
+   ndconv_rows_tmpl.h twice.
+
+   Both compute several neighbouring output rows from the source rows they
+   share: each shifted vector of a source row, p[j + v L ..], is loaded once
+   and feeds one fused multiply-add per output row it reaches, instead of one.
+
+   ndv_quad_*   four output rows x NDV_QUAD_NV vectors; the kernel's leading
+                taps are n_groups groups of kb rows, and output row i, tap
+                (g, t) reads source row src[g * (kb + 3) + t + i].
+   ndv_roll_*   rolling rows: a column strip of NV vectors swept down h output
+                rows of a kernel of KB rows (2..7).  The accumulators of the KB
+                output rows a source row reaches stay in registers; when a
+                source row is done the oldest output row is complete, is
+                stored, and its registers start the next row.  Each shifted
+                vector feeds KB multiply-adds and no output is loaded or stored
+                twice.  The KB - 1 source rows before the strip's first output
+                row (and after its last) also reach rows outside the strip,
+                whose multiply-adds are skipped.
+
+   Bitwise contract: output row i accumulates, from +0.0, w[t][j] * src[i + t]
+   [c + j ..] over kernel rows t and then taps j in increasing order, with
+   ndv_*_fma: the tap order and multiply-add chain of the one-row blocks, so
+   every block gives the same sums.
+
+   Register blocking (NV, vectors per row) is chosen per instruction set so
+   that KB x NV accumulators + NV shifted vectors + 1 broadcast weight fit the
+   register file without spilling: 16 registers (AVX2, x86-64 scalars) or 32
+   (AVX-512), with at least 8 independent accumulators where possible to hide
+   the multiply-add latency.  These blocks load every shifted vector unaligned:
+   once a vector feeds KB multiply-adds, loads no longer set the pace (the
+   AVX-512 build keeps its own blocks, which also shuffle aligned loads). */
+#ifndef NDCONV_ROWS_H
+#define NDCONV_ROWS_H
+
+#include "ndconv_simd.h"
+#include "ndconv_vec.h"
+
+#define NDV_ROLL_MAX 7
+#if NDV_ISA == 3
+/* 32 registers: 5 x 4 + 4 + 1 = 25; 7 x 3 + 3 + 1 = 25 */
+#define NDV_ROLL_NV(kb) ((kb) <= 5 ? 4 : 3)
+#define NDV_QUAD_NV 4
+#else
+/* 16 registers: 2 x 4 + 4 + 1 = 13; 3 x 3 + 3 + 1 = 13; 4, 5, 6 x 2 + 2 + 1
+   <= 15; 7 x 1 + 1 + 1 = 9 (7 x 2 would need 17) */
+#define NDV_ROLL_NV(kb) ((kb) == 2 ? 4 : (kb) == 3 ? 3 : (kb) <= 6 ? 2 : 1)
+/* 4 x 2 + 2 + 1 = 11 */
+#define NDV_QUAD_NV 2
+#endif
+
+#define NDV_GLUE(a, b) a##b
+#define NDV_XGLUE(a, b) NDV_GLUE(a, b)
+
+#define NDV_T float
+#define NDV_SUF f32
+#define NDV_L NDV_F32_LANES
+#include "ndconv_rows_tmpl.h"
+#undef NDV_T
+#undef NDV_SUF
+#undef NDV_L
+
+#define NDV_T double
+#define NDV_SUF f64
+#define NDV_L NDV_F64_LANES
+#include "ndconv_rows_tmpl.h"
+#undef NDV_T
+#undef NDV_SUF
+#undef NDV_L
+
+/* Outputs per strip of the rolling rows for a kernel of kb rows (0: none). */
+static inline ptrdiff_t ndv_roll_width(ptrdiff_t kb, ptrdiff_t lanes) {
+    return (kb < 2 || kb > NDV_ROLL_MAX) ? 0 : NDV_ROLL_NV(kb) * lanes;
+}
+
+#endif

@@ -1,0 +1,36 @@
+/* Compiler and instruction-set helpers shared by every block: prefetch
+   hints, the scalar fused multiply-add, and the width of the register
+   blocks.  Each build of the core compiles this with its own flags. */
+#ifndef NDCONV_SIMD_H
+#define NDCONV_SIMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define NDCONV_PREFETCH(p) __builtin_prefetch((const void*)(p), 0, 3)
+#define NDCONV_PREFETCHW(p) __builtin_prefetch((const void*)(p), 1, 3)
+#else
+#define NDCONV_PREFETCH(p) ((void)0)
+#define NDCONV_PREFETCHW(p) ((void)0)
+#endif
+
+/* The multiply-add of the narrow blocks (8 wide, scalar tail), fused
+   where the wide blocks are (FMA builds), so that an output is the same
+   sum whichever code computes it.  Written as a*b + c, gcc vectorised
+   those loops with each product rounded before the add: 1 ulp off. */
+#if defined(__FMA__)
+#define ndconv_fmaf(a, b, c) __builtin_fmaf((a), (b), (c))
+#define ndconv_fmad(a, b, c) __builtin_fma((a), (b), (c))
+#else
+#define ndconv_fmaf(a, b, c) ((a) * (b) + (c))
+#define ndconv_fmad(a, b, c) ((a) * (b) + (c))
+#endif
+
+/* 1 in the AVX-512 build (set by setup.py): 512-bit registers hold twice the
+   outputs, so the register blocks double to stay at 8 accumulators. */
+#ifndef NDCONV_WIDE_BLOCKS
+#define NDCONV_WIDE_BLOCKS 0
+#endif
+
+#endif
