@@ -8,8 +8,8 @@ AVX2 build (for testing every build on one machine); ``NDCONV_SIMD=avx2`` and
 ``NDCONV_SIMD=neon`` is accepted on aarch64 only, where the baseline build is
 the NEON build.
 """
-import importlib
 import contextlib
+import importlib
 import os
 import platform
 
