@@ -11,11 +11,29 @@ from ._layer import conv, conv_grad
 
 __version__ = "0.1.0"
 
-__all__ = ["convolve", "correlate", "show_config", "conv", "conv_grad", "__version__", "signal", "ndimage", "numpy"]
+__all__ = ["convolve", "correlate", "show_config", "conv", "conv_grad", "__version__", "signal",
+           "ndimage", "numpy"]
 
-# verification, template matching and the shipped data (issue 6)
-from . import datasets
-from ._tools.match import match_template
-from ._tools.verify import check_commutativity, compare_with_scipy
+# Verification, template matching and the shipped data are imported on first
+# access (PEP 562): they pull in modules (dataclasses, statistics, wave, ...)
+# that a plain convolution never needs, and ``import ndconv`` should cost
+# little more than ``import numpy``.
+_LAZY = {"check_commutativity": "._tools.verify", "compare_with_scipy": "._tools.verify",
+         "match_template": "._tools.match", "datasets": ".datasets"}
 
-__all__ += ["check_commutativity", "compare_with_scipy", "match_template", "datasets"]
+__all__ += list(_LAZY)
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'ndconv' has no attribute {name!r}")
+    import importlib
+
+    module = importlib.import_module(_LAZY[name], __name__)
+    value = module if module.__name__ == f"{__name__}.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
