@@ -4,6 +4,8 @@ The unified API is :func:`convolve` and :func:`correlate`; the drop-in
 namespaces ``ndconv.signal``, ``ndconv.ndimage`` and ``ndconv.numpy`` mirror
 scipy and numpy.
 """
+from typing import TYPE_CHECKING
+
 from . import ndimage, numpy, signal
 from ._api import convolve, correlate
 from ._config import show_config
@@ -13,9 +15,31 @@ from ._version import __version__
 __all__ = ["convolve", "correlate", "show_config", "conv", "conv_grad", "__version__", "signal", "ndimage",
            "numpy"]
 
-# verification, template matching and the shipped data
-from . import datasets
-from ._tools.match import match_template
-from ._tools.verify import check_commutativity, compare_with_scipy
+# Verification, template matching and the shipped data are imported on first
+# access (PEP 562): they pull in modules (dataclasses, statistics, wave, ...)
+# that a plain convolution never needs, and ``import ndconv`` should cost
+# little more than ``import numpy``.
+_LAZY = {"check_commutativity": "._tools.verify", "compare_with_scipy": "._tools.verify",
+         "match_template": "._tools.match", "datasets": ".datasets"}
 
-__all__ += ["check_commutativity", "compare_with_scipy", "match_template", "datasets"]
+__all__ += list(_LAZY)
+
+if TYPE_CHECKING:   # what type checkers see of the lazy names
+    from . import datasets
+    from ._tools.match import match_template
+    from ._tools.verify import check_commutativity, compare_with_scipy
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'ndconv' has no attribute {name!r}")
+    import importlib
+
+    module = importlib.import_module(_LAZY[name], __name__)
+    value = module if module.__name__ == f"{__name__}.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

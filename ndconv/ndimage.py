@@ -22,6 +22,7 @@ import numpy as np
 from ._api import correlate_nd
 from ._plan import boundary as _boundaries
 from ._plan import dropin as _dropin
+from ._plan.compat import normalize_axis_index
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -247,7 +248,7 @@ def _correlate1d(input, weights, axis, output, mode, cval, origin, workers, conj
     weights = np.asarray(weights, dtype=np.complex128 if is_complex else np.float64)
     if weights.ndim != 1 or weights.shape[0] < 1:
         raise RuntimeError("no filter weights given")
-    axis = np.lib.array_utils.normalize_axis_index(axis, input.ndim)
+    axis = normalize_axis_index(axis, input.ndim)
     if not isinstance(origin, numbers.Integral) or isinstance(origin, bool):
         origin = operator.index(origin)
     if _invalid_origin(origin, len(weights)):

@@ -156,6 +156,12 @@ BAD = [
 @pytest.mark.parametrize("op_name", ["convolve", "correlate"])
 @pytest.mark.parametrize("args,kwargs", BAD)
 def test_same_exception_types(op_name, args, kwargs):
+    if kwargs.get("mode") == "f" and np.lib.NumpyVersion(np.__version__) < "2.0.0":
+        # numpy 1.x accepts abbreviated modes with a DeprecationWarning; ndconv
+        # follows numpy 2, which refuses them
+        with pytest.raises(ValueError, match="valid"):
+            getattr(npc, op_name)(*args, **kwargs)
+        return
     with pytest.raises(Exception) as ref:
         getattr(np, op_name)(*args, **kwargs)
     with pytest.raises(type(ref.value)):

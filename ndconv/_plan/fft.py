@@ -2,6 +2,8 @@
 path, computed with real (or complex) transforms along the convolved axes only.
 
 scipy.fft is used when importable (faster, threaded, keeps float32), else numpy.fft.
+It is imported at the first transform, not with ndconv: importing it costs more
+than importing numpy itself, and most calls never take the FFT path.
 """
 import functools
 import math
@@ -11,20 +13,30 @@ import numpy as np
 from . import boundary as _boundary
 from . import tuning as _tuning
 
-try:  # scipy is optional at run time
-    import scipy.fft as _sfft
-except ImportError:  # pragma: no cover - exercised in environments without scipy
-    _sfft = None
+_sfft = None  # scipy.fft once looked up; False when scipy is not installed
+
+
+def _scipy_fft():
+    """The scipy.fft module, imported on first use, or None without scipy."""
+    global _sfft
+    if _sfft is None:
+        try:  # scipy is optional at run time
+            import scipy.fft as module
+        except ImportError:  # pragma: no cover - exercised in environments without scipy
+            module = False
+        _sfft = module
+    return _sfft or None
 
 
 def backend():
-    """Name of the FFT library in use."""
-    return "scipy.fft" if _sfft is not None else "numpy.fft"
+    """Name of the FFT library in use (imports scipy.fft if it was not yet)."""
+    return "scipy.fft" if _scipy_fft() is not None else "numpy.fft"
 
 
 def next_fast_len(n, real):
-    if _sfft is not None:
-        return _sfft.next_fast_len(n, real=real)
+    sfft = _scipy_fft()
+    if sfft is not None:
+        return sfft.next_fast_len(n, real=real)
     # 5-smooth sizes for pocketfft in numpy
     best = 1 << max(0, (n - 1).bit_length())
     p5 = 1
@@ -41,10 +53,11 @@ def next_fast_len(n, real):
 
 
 def _transforms(real):
-    if _sfft is not None:
+    sfft = _scipy_fft()
+    if sfft is not None:
         if real:
-            return _sfft.rfftn, _sfft.irfftn, True
-        return _sfft.fftn, _sfft.ifftn, True
+            return sfft.rfftn, sfft.irfftn, True
+        return sfft.fftn, sfft.ifftn, True
     if real:
         return np.fft.rfftn, np.fft.irfftn, False
     return np.fft.fftn, np.fft.ifftn, False
