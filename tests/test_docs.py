@@ -12,9 +12,13 @@ import sys
 import textwrap
 
 import pytest
+from conftest import subprocess_env
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DOCS = os.path.join(ROOT, "docs")
+import ndconv
+
+# the docs next to the tests (a checkout or an unpacked sdist); ndconv wherever it is imported from
+DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
+NDCONV_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(ndconv.__file__)))
 
 for _mod in ("sphinx", "numpydoc", "matplotlib", "pydata_sphinx_theme"):
     pytest.importorskip(_mod, reason="the docs extra is not installed")
@@ -22,10 +26,11 @@ for _mod in ("sphinx", "numpydoc", "matplotlib", "pydata_sphinx_theme"):
 
 def _sphinx(src, out, *extra):
     """Run ``python -m sphinx -W`` from ``src`` into ``out``; return the finished process."""
-    env = dict(os.environ, MPLBACKEND="Agg")
+    env = subprocess_env(MPLBACKEND="Agg")
     cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
            "-d", os.path.join(out, ".doctrees"), *extra, src, os.path.join(out, "html")]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900,
+                          cwd=os.path.dirname(os.path.abspath(out)))
 
 
 @pytest.mark.slow
@@ -58,7 +63,7 @@ def _mini_project(tmp_path, body):
         sys.path.insert(0, %r)
         sys.path.insert(0, %r)
         extensions = ["runcode"]
-        """ % (ROOT, os.path.join(DOCS, "_ext"))))
+        """ % (NDCONV_PARENT, os.path.join(DOCS, "_ext"))))
     (src / "index.rst").write_text("Title\n=====\n\n" + textwrap.dedent(body))
     return str(src)
 

@@ -26,7 +26,25 @@ if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
 else:
     WAIT_POLICY_SET_BY_NDCONV = False
 
-from . import baseline as _base  # noqa: E402  (after the wait policy, on purpose)
+try:
+    from . import baseline as _base  # noqa: E402  (after the wait policy, on purpose)
+except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec(__name__ + ".baseline") is not None:
+        raise      # built, but cannot load (a missing runtime library, say): the error says why
+    # Most often a clone after `pip install .`: its ndconv/ folder (the current
+    # directory, first on sys.path) shadows the installed package and has no compiled core.
+    _pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    _tree = os.path.dirname(_pkg)
+    if not os.path.isfile(os.path.join(_tree, "setup.py")):
+        raise ImportError("ndconv's compiled core is missing from %s: reinstall ndconv "
+                          "(pip install --force-reinstall ndconv)" % _pkg) from None
+    raise ImportError(
+        "you are importing ndconv from its source tree (%s) without the compiled core.\n"
+        "Either install it with `pip install .` and run Python from another folder, or build it "
+        "in place with `pip install -e .` (or `python setup.py build_ext --inplace`) in %s."
+        % (_pkg, _tree)) from None
 
 
 def _select():
