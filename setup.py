@@ -199,6 +199,9 @@ class BuildExt(build_ext):
                          ["-Werror", *flags])
 
     def _flags(self, wanted):
+        first = [item if isinstance(item, str) else item[0] for item in wanted]
+        if self._accepts(first):      # the usual case with gcc: one compile, not one per flag
+            return first
         kept = []
         for item in wanted:
             for flag in (item,) if isinstance(item, str) else item:
