@@ -25,9 +25,10 @@ _LAZY = {"check_commutativity": "._tools.verify", "compare_with_scipy": "._tools
 __all__ += list(_LAZY)
 
 if TYPE_CHECKING:   # what type checkers see of the lazy names
-    from . import datasets
-    from ._tools.match import match_template
-    from ._tools.verify import check_commutativity, compare_with_scipy
+    from . import datasets as datasets
+    from ._tools.match import match_template as match_template
+    from ._tools.verify import check_commutativity as check_commutativity
+    from ._tools.verify import compare_with_scipy as compare_with_scipy
 
 
 def __getattr__(name):

@@ -5,8 +5,12 @@ The oracle shares no code with ndconv: it extends the input with ``numpy.pad``
 correlation in float64/complex128 on the padded input with mode "valid".  The
 per-axis pad widths are derived here from the definitions of the output modes,
 independently of ``ndconv._api.geometry``.
+
+It also provides :func:`subprocess_env`, for tests that start another Python.
 """
 import contextlib
+import os
+import sysconfig
 import zlib
 
 import numpy as np
@@ -149,3 +153,23 @@ def tuned():
     (:mod:`ndconv._plan.tuning`) until the end of the test."""
     with contextlib.ExitStack() as stack:
         yield lambda **values: stack.enter_context(tuning.override(**values))
+
+
+def subprocess_env(**overrides):
+    """``os.environ`` (with ``overrides``) for a Python subprocess that must import the
+    ndconv under test -- installed, or built in place and not installed.
+
+    The source tree is never assumed: the folder holding the imported ``ndconv`` is
+    put on ``PYTHONPATH`` unless it is this interpreter's own site-packages.  Run the
+    subprocess from a neutral folder (``cwd=tmp_path``): a ``python -c`` or
+    ``python -m`` puts its working folder first, ahead of ``PYTHONPATH``.
+    """
+    import ndconv
+
+    parent = os.path.dirname(os.path.dirname(os.path.abspath(ndconv.__file__)))
+    env = dict(os.environ, **overrides)
+    site = {os.path.abspath(sysconfig.get_paths()[k]) for k in ("purelib", "platlib")}
+    if parent not in site:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (parent, env.get("PYTHONPATH")) if p)
+    return env
+

@@ -2,10 +2,12 @@
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
+from conftest import subprocess_env
 
 import ndconv
 from ndconv import _core as _dispatch
@@ -54,11 +56,12 @@ def _available_levels():
 
 
 @pytest.mark.parametrize("level", ["baseline", "avx2+fma", "avx512"])
-def test_every_simd_build_is_selectable_and_correct(level):
+def test_every_simd_build_is_selectable_and_correct(level, tmp_path):
     if level not in _available_levels():
         pytest.skip("this CPU cannot run the %s build" % level)
-    env = dict(os.environ, NDCONV_SIMD=level.split("+")[0])
-    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True)
+    env = subprocess_env(NDCONV_SIMD=level.split("+")[0])
+    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True,
+                         cwd=tmp_path)
     assert out.stdout.split() == [level, "True"]
 
 
@@ -67,18 +70,19 @@ def test_best_simd_build_is_the_default():
 
 
 @pytest.mark.parametrize("level", ["baseline", "avx2+fma", "avx512"])
-def test_correlate_suite_under_every_simd_build(level):
+def test_correlate_suite_under_every_simd_build(level, tmp_path):
     """The direct-kernel grid of test_correlate.py, once per build this CPU runs
     (the default build runs it in the main session)."""
     if level not in _available_levels():
         pytest.skip("this CPU cannot run the %s build" % level)
     if level == _dispatch.SIMD_LEVEL:
         pytest.skip("the default build; covered by the main run")
-    env = dict(os.environ, NDCONV_SIMD=level.split("+")[0])
+    env = subprocess_env(NDCONV_SIMD=level.split("+")[0])
     here = os.path.dirname(os.path.abspath(__file__))
+    # the configuration comes from the tests' own project folder (found from the paths)
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
                           os.path.join(here, "test_correlate.py"), os.path.join(here, "test_threads.py")],
-                         env=env, capture_output=True, text=True, cwd=os.path.dirname(here))
+                         env=env, capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-3000:]
 
 
@@ -144,9 +148,10 @@ def test_use_switches_every_path():
             pass
 
 
-def test_bad_simd_switch_is_an_import_error():
-    env = dict(os.environ, NDCONV_SIMD="sse9")
-    out = subprocess.run([sys.executable, "-c", "import ndconv"], env=env, capture_output=True, text=True)
+def test_bad_simd_switch_is_an_import_error(tmp_path):
+    env = subprocess_env(NDCONV_SIMD="sse9")
+    out = subprocess.run([sys.executable, "-c", "import ndconv"], env=env, capture_output=True, text=True,
+                         cwd=tmp_path)
     assert out.returncode != 0
     assert "NDCONV_SIMD must be" in out.stderr
 
@@ -194,6 +199,45 @@ def test_own_openmp_runtime_gets_the_wait_policy():
     res, display = _import_in_subprocess({"GOMP_SPINCOUNT": "5000"})
     assert "GOMP_SPINCOUNT = '5000'" in display and "100000" not in display
     assert res["policy"] == "GOMP_SPINCOUNT=5000"
+
+
+def _package_without_core(dest):
+    """A copy of the ndconv under test in ``dest`` with no compiled modules (as in a fresh clone)."""
+    src = os.path.dirname(os.path.abspath(ndconv.__file__))
+    shutil.copytree(src, dest / "ndconv",
+                    ignore=shutil.ignore_patterns("*.so", "*.pyd", "*.dylib", "*.c", "__pycache__"))
+    assert not list((dest / "ndconv").rglob("*.so"))
+
+
+def _import_in(folder):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([sys.executable, "-c", "import ndconv"], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_unbuilt_source_tree_says_what_happened_and_what_to_do(tmp_path):
+    # a clone after `pip install .`, Python started in it: its ndconv/ comes first on sys.path
+    _package_without_core(tmp_path)
+    (tmp_path / "setup.py").write_text("")
+    out = _import_in(tmp_path)
+    assert out.returncode != 0
+    last = out.stderr.strip().splitlines()
+    assert last[-2] == ("ImportError: you are importing ndconv from its source tree (%s) without the "
+                        "compiled core." % (tmp_path / "ndconv"))
+    assert "`pip install .` and run Python from another folder" in last[-1]
+    assert "`pip install -e .`" in last[-1] and "build_ext --inplace" in last[-1]
+    assert "circular import" not in out.stderr
+
+
+def test_install_without_core_says_reinstall(tmp_path):
+    _package_without_core(tmp_path)
+    out = _import_in(tmp_path)
+    assert out.returncode != 0
+    assert out.stderr.strip().splitlines()[-1] == (
+        "ImportError: ndconv's compiled core is missing from %s: reinstall ndconv "
+        "(pip install --force-reinstall ndconv)" % (tmp_path / "ndconv"))
+
+
 
 
 def _builds(*names):

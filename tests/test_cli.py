@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import subprocess_env
 
 import ndconv
 from ndconv import datasets
@@ -16,7 +17,6 @@ from ndconv._tools.named_kernels import named_kernel
 from ndconv._tools.progress import Progress
 
 scipy_ndimage = pytest.importorskip("scipy.ndimage")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run(argv, capsys):
@@ -307,14 +307,14 @@ def test_named_kernels_match_their_definitions():
 
 def test_python_m_ndconv_subprocess(tmp_path):
     out = tmp_path / "low.wav"
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = subprocess_env()
     p = subprocess.run([sys.executable, "-m", "ndconv", "apply", datasets.path("speech.wav"),
                         "lowpass:0.1", "-o", str(out)], capture_output=True, text=True, env=env,
-                       timeout=120)
+                       cwd=tmp_path, timeout=120)
     assert p.returncode == 0, p.stderr
     assert "wrote" in p.stdout and out.is_file()
     p = subprocess.run([sys.executable, "-m", "ndconv", "apply", "missing.wav", "box:3", "-o",
-                        str(out)], capture_output=True, text=True, env=env, timeout=120)
+                        str(out)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "no such file" in p.stderr
 
 

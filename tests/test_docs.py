@@ -17,8 +17,12 @@ import wave
 import numpy as np
 import pytest
 
+import ndconv
+from conftest import subprocess_env
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = str(ROOT / "docs")
+NDCONV_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(ndconv.__file__)))
 
 for _mod in ("sphinx", "numpydoc", "matplotlib", "pydata_sphinx_theme"):
     pytest.importorskip(_mod, reason="the docs extra is not installed")
@@ -26,10 +30,11 @@ for _mod in ("sphinx", "numpydoc", "matplotlib", "pydata_sphinx_theme"):
 
 def _sphinx(src, out, *extra):
     """Run ``python -m sphinx -W`` from ``src`` into ``out``; return the finished process."""
-    env = dict(os.environ, MPLBACKEND="Agg")
+    env = subprocess_env(MPLBACKEND="Agg")
     cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
            "-d", os.path.join(out, ".doctrees"), *extra, src, os.path.join(out, "html")]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900,
+                          cwd=os.path.dirname(os.path.abspath(out)))
 
 
 @pytest.mark.slow
@@ -87,7 +92,7 @@ def _mini_project(tmp_path, body, extensions=("runcode",)):
         sys.path.insert(0, %r)
         extensions = %r
         html_math_renderer = "mathml" if "mathml" in extensions else None
-        """ % (str(ROOT), os.path.join(DOCS, "_ext"), list(extensions))))
+        """ % (NDCONV_PARENT, os.path.join(DOCS, "_ext"), list(extensions))))
     (src / "index.rst").write_text("Title\n=====\n\n" + textwrap.dedent(body))
     return str(src)
 

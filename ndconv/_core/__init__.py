@@ -16,7 +16,26 @@ import platform
 from . import wait_policy as _wait_policy
 
 # the wait policy applies to ndconv's OpenMP runtime only: see wait_policy
-_base, WAIT_POLICY = _wait_policy.load(lambda: importlib.import_module(".baseline", __name__))
+try:
+    _base, WAIT_POLICY = _wait_policy.load(lambda: importlib.import_module(".baseline", __name__))
+except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec(__name__ + ".baseline") is not None:
+        raise      # built, but cannot load (a missing runtime library, say): the error says why
+    # Most often a clone after `pip install .`: its ndconv/ folder (the current
+    # directory, first on sys.path) shadows the installed package and has no compiled core.
+    _pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    _tree = os.path.dirname(_pkg)
+    if not os.path.isfile(os.path.join(_tree, "setup.py")):
+        raise ImportError("ndconv's compiled core is missing from %s: reinstall ndconv "
+                          "(pip install --force-reinstall ndconv)" % _pkg) from None
+    raise ImportError(
+        "you are importing ndconv from its source tree (%s) without the compiled core.\n"
+        "Either install it with `pip install .` and run Python from another folder, or build it "
+        "in place with `pip install -e .` (or `python setup.py build_ext --inplace`) in %s."
+        % (_pkg, _tree)) from None
+
 
 _NAMES = {"baseline": "baseline", "avx2": "avx2+fma", "avx512": "avx512"}
 

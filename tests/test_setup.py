@@ -1,0 +1,97 @@
+"""setup.py's choices: the target platform's modules, and the flags each compiler accepts.
+
+Needs the source tree's setup.py next to the tests (skipped when testing an installed
+wheel with the tests alone) and setuptools; the compiler tests need gcc or clang.
+"""
+import importlib.util
+import os
+import shutil
+import sys
+
+import pytest
+
+SETUP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "setup.py")
+if not os.path.isfile(SETUP):
+    pytest.skip("no setup.py beside the tests", allow_module_level=True)
+pytest.importorskip("setuptools")
+
+
+@pytest.fixture
+def setup_py(monkeypatch):
+    for name in ("ARCHFLAGS", "_PYTHON_HOST_PLATFORM", "NDCONV_DISABLE_AVX2", "NDCONV_DISABLE_AVX512",
+                 "CC", "CFLAGS", "LDSHARED"):
+        monkeypatch.delenv(name, raising=False)
+    spec = importlib.util.spec_from_file_location("_ndconv_setup", SETUP)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _modules(mod):
+    return [e.name.rsplit(".", 1)[1] for e in mod.extensions()]
+
+
+@pytest.mark.parametrize("plat, targets, modules", [
+    ("linux-x86_64", {"x86_64"}, ["baseline", "avx2", "avx512"]),
+    ("linux-aarch64", {"aarch64"}, ["baseline"]),
+    ("macosx-11.0-arm64", {"arm64"}, ["baseline"]),
+    ("macosx-10.9-universal2", {"x86_64", "arm64"}, ["baseline"]),
+    # listed for an x86 target; BuildExt leaves them out for MSVC, which cannot select them
+    ("win-amd64", {"amd64"}, ["baseline", "avx2", "avx512"]),
+    ("win-arm64", {"arm64"}, ["baseline"]),
+])
+def test_modules_follow_the_target_platform(setup_py, monkeypatch, plat, targets, modules):
+    monkeypatch.setenv("_PYTHON_HOST_PLATFORM", plat)
+    assert setup_py.target_machines() == targets
+    assert _modules(setup_py) == modules
+
+
+def test_archflags_decide_on_macos(setup_py, monkeypatch):
+    monkeypatch.setattr(sys, "platform", "darwin")
+    monkeypatch.setenv("_PYTHON_HOST_PLATFORM", "macosx-11.0-x86_64")
+    monkeypatch.setenv("ARCHFLAGS", "-arch arm64")
+    assert setup_py.target_machines() == {"arm64"}
+    assert _modules(setup_py) == ["baseline"]
+    monkeypatch.setenv("ARCHFLAGS", "-arch x86_64")
+    assert _modules(setup_py) == ["baseline", "avx2", "avx512"]
+
+
+def test_switches_leave_modules_out(setup_py, monkeypatch):
+    monkeypatch.setenv("_PYTHON_HOST_PLATFORM", "linux-x86_64")
+    monkeypatch.setenv("NDCONV_DISABLE_AVX512", "1")
+    assert _modules(setup_py) == ["baseline", "avx2"]
+    monkeypatch.setenv("NDCONV_DISABLE_AVX2", "yes")
+    assert _modules(setup_py) == ["baseline"]
+
+
+def _build_ext(mod, monkeypatch, cc):
+    from setuptools._distutils.ccompiler import new_compiler
+    from setuptools._distutils.sysconfig import customize_compiler
+    from setuptools.dist import Distribution
+
+    monkeypatch.setenv("CC", cc)
+    monkeypatch.setenv("LDSHARED", cc + " -shared")
+    cmd = mod.BuildExt(Distribution({"ext_modules": mod.extensions()}))
+    cmd.ensure_finalized()
+    cmd.compiler = new_compiler()
+    customize_compiler(cmd.compiler)
+    return cmd
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="gcc/clang flags")
+@pytest.mark.parametrize("cc", ["gcc", "clang"])
+def test_flags_are_probed_per_compiler(setup_py, monkeypatch, cc):
+    if shutil.which(cc) is None:
+        pytest.skip("%s is not installed" % cc)
+    cmd = _build_ext(setup_py, monkeypatch, cc)
+    assert cmd.parallel >= 1
+    # a flag no compiler knows is dropped; of alternatives the first accepted is kept
+    assert cmd._flags(["-O2", "-fno-such-flag-ndconv", ("-fbogus-ndconv", "-g0")]) == ["-O2", "-g0"]
+    base = cmd._flags(setup_py.UNIX_FLAGS)
+    assert base[0] == "-O3"
+    if cc == "clang":
+        # gcc's option, which clang rejects ("unknown argument")
+        assert "-fno-tree-loop-distribute-patterns" not in base
+    else:
+        assert "-fcx-limited-range" in base and "-fno-tree-loop-distribute-patterns" in base
+    assert cmd._accepts(base)
