@@ -16,9 +16,9 @@ import wave
 
 import numpy as np
 import pytest
+from conftest import subprocess_env
 
 import ndconv
-from conftest import subprocess_env
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = str(ROOT / "docs")
