@@ -140,11 +140,13 @@ def _invalid_origin(origin, lenw):
     return origin < -(lenw // 2) or origin > (lenw - 1) // 2
 
 
-def _compute(input, weights, origins, boundary, cval, output, workers, conj):
+def _compute(input, weights, origins, boundary, cval, output, workers, conj, nd_filter):
     """Correlate ``input`` with ``weights`` (one axis per input axis) into ``output``.
 
     The sum runs in float64 (complex128 when complex); the result is stored in
-    ``output`` with scipy.ndimage's casting.  Integer and bool outputs use the
+    ``output`` with scipy.ndimage's casting, that of its N-D filters if
+    ``nd_filter`` (negative values to unsigned types through their magnitude),
+    else that of its 1-D filters.  Integer and bool outputs use the
     direct method only, without fused multiply-adds: their truncation must see
     the same sums as scipy's, not FFT, factorised-kernel or FMA rounding around
     integers.
@@ -163,7 +165,8 @@ def _compute(input, weights, origins, boundary, cval, output, workers, conj):
                        unfused=method == "direct")
     if not direct_out:
         with np.errstate(invalid="ignore", over="ignore"):
-            output[...] = _dropin.c_cast(res, output.dtype).reshape(output.shape)
+            output[...] = _dropin.c_cast(res, output.dtype,
+                                         unsigned_by_magnitude=nd_filter).reshape(output.shape)
     return output
 
 
@@ -225,10 +228,10 @@ def _correlate_or_convolve(input, weights, output, mode, cval, origin, convoluti
         output = _get_output(output, input)
     boundary = _boundary(mode, "A sequence of modes is not supported")
     return _finish(input, weights, origins, boundary, cval, output, workers, is_complex,
-                   conj=not convolution)
+                   conj=not convolution, nd_filter=True)
 
 
-def _finish(input, weights, origins, boundary, cval, output, workers, is_complex, conj):
+def _finish(input, weights, origins, boundary, cval, output, workers, is_complex, conj, nd_filter):
     """The dtype checks scipy's C code makes, then the computation."""
     if is_complex:
         # scipy computes complex data as real convolutions of the parts
@@ -238,7 +241,7 @@ def _finish(input, weights, origins, boundary, cval, output, workers, is_complex
         _check_supported(input)
         _check_supported(output)
         cval = _real_cval(cval)
-    return _compute(input, weights, origins, boundary, cval, output, workers, conj)
+    return _compute(input, weights, origins, boundary, cval, output, workers, conj, nd_filter)
 
 
 def _correlate1d(input, weights, axis, output, mode, cval, origin, workers, conj):
@@ -261,7 +264,7 @@ def _correlate1d(input, weights, axis, output, mode, cval, origin, workers, conj
     origins = [0] * input.ndim
     origins[axis] = int(origin)
     return _finish(input, weights.reshape(shape), origins, boundary, cval, output, workers,
-                   is_complex, conj)
+                   is_complex, conj, nd_filter=False)
 
 
 _DOC_OUTPUT = """    output : array or dtype, optional
@@ -282,7 +285,7 @@ _DOC_OUTPUT = """    output : array or dtype, optional
         ``'reflect'``, ``'wrap'`` and ``'constant'`` for filters.
     cval : scalar, optional
         Value past the edges for ``'constant'``.  Default 0.0.
-"""
+"""  # noqa: E501  (numpydoc keeps a parameter's type on one line)
 
 _DOC_WORKERS = """    workers : int, optional
         Threads, as in :func:`ndconv.convolve`: ``None`` all that OpenMP allows,

@@ -1,5 +1,6 @@
 """ndconv.ndimage against scipy.ndimage (the reference)."""
 import inspect
+import platform
 import warnings
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 ndi = pytest.importorskip("scipy.ndimage")
 
 from ndconv import ndimage  # noqa: E402
+from ndconv._plan import dropin  # noqa: E402
 from ndconv._plan.dropin import c_cast  # noqa: E402
 
 RNG = np.random.default_rng(777)
@@ -146,16 +148,102 @@ def test_output_dtype_and_array(output):
 
 
 def test_c_cast_of_out_of_range_values():
+    # scipy's N-D filters convert negative values to unsigned types through their
+    # magnitude, its 1-D filters directly.  The 1-D filters run on lines of one
+    # value here: on aarch64 scipy's vectorised loops convert the values of longer
+    # lines to narrow types through a 64-bit conversion (wrapping, not saturating),
+    # some positions of a line and not others; ndconv follows the C conversion.
     v = np.array([np.nan, np.inf, -np.inf, 3e9, -3e9, 1e19, 2**63 + 2.0**20, 0.5, -0.5,
-                  2.0**32 + 5, -2.0**32 - 5, 1e30, -1e30, 255.7, 256.2, -1.9, 70000.5])
+                  2.0**32 + 5, -2.0**32 - 5, 1e30, -1e30, 255.7, 256.2, -1.9, 70000.5, -1e19, -5e9])
     for dt in (np.uint8, np.int8, np.int16, np.uint16, np.int32, np.uint32, np.int64,
                np.uint64, np.bool_):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            expected = ndi.correlate1d(v, [1.0], output=dt, mode="constant")
-        np.testing.assert_array_equal(c_cast(v, dt), expected)
-        np.testing.assert_array_equal(ndimage.correlate1d(v, [1.0], output=dt, mode="constant"),
-                                      expected)
+            nd = ndi.correlate(v, np.ones(1), output=dt, mode="constant")
+            one_d = ndi.correlate1d(v[:, None], [1.0], axis=1, output=dt, mode="constant")
+        np.testing.assert_array_equal(c_cast(v, dt, unsigned_by_magnitude=True), nd)
+        np.testing.assert_array_equal(ndimage.correlate(v, np.ones(1), output=dt, mode="constant"), nd)
+        np.testing.assert_array_equal(c_cast(v, dt), one_d[:, 0])
+        np.testing.assert_array_equal(
+            ndimage.correlate1d(v[:, None], [1.0], axis=1, output=dt, mode="constant"), one_d)
+
+
+# C conversions of doubles that do not fit, as gcc -O2 compiles `(T)d` for each machine
+# (cvttsd2si on x86-64; fcvtzs/fcvtzu on aarch64, run under qemu): one row per value, columns
+# int8 uint8 int16 uint16 int32 uint32 int64 uint64.
+CAST_VALUES = [-5.5, 300.7, 70000.5, -70000.5, 3e9, -3e9, 5e9, 1e19, 2e19, -1e19, np.inf, -np.inf,
+               np.nan]
+CAST_TYPES = [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64]
+I32, I64, U64 = 2**31, 2**63, 2**64
+CAST_TABLES = {
+    "x86-64": [
+        [-5, 251, -5, 65531, -5, 2**32 - 5, -5, U64 - 5],
+        [44, 44, 300, 300, 300, 300, 300, 300],
+        [112, 112, 4464, 4464, 70000, 70000, 70000, 70000],
+        [-112, 144, -4464, 61072, -70000, 2**32 - 70000, -70000, U64 - 70000],
+        [0, 0, 0, 0, -I32, 3000000000, 3000000000, 3000000000],
+        [0, 0, 0, 0, -I32, 2**32 - 3000000000, -3000000000, U64 - 3000000000],
+        [0, 0, 0, 0, -I32, 5000000000 - 2**32, 5000000000, 5000000000],
+        [0, 0, 0, 0, -I32, 0, -I64, 10**19],
+        [0, 0, 0, 0, -I32, 0, -I64, 0],
+        [0, 0, 0, 0, -I32, 0, -I64, I64],
+        [0, 0, 0, 0, -I32, 0, -I64, 0],
+        [0, 0, 0, 0, -I32, 0, -I64, I64],
+        [0, 0, 0, 0, -I32, 0, -I64, I64],
+    ],
+    "aarch64": [
+        [-5, 0, -5, 0, -5, 0, -5, 0],
+        [44, 44, 300, 300, 300, 300, 300, 300],
+        [112, 112, 4464, 4464, 70000, 70000, 70000, 70000],
+        [-112, 0, -4464, 0, -70000, 0, -70000, 0],
+        [-1, 0, -1, 24064, I32 - 1, 3000000000, 3000000000, 3000000000],
+        [0, 0, 0, 0, -I32, 0, -3000000000, 0],
+        [-1, 255, -1, 65535, I32 - 1, 2**32 - 1, 5000000000, 5000000000],
+        [-1, 255, -1, 65535, I32 - 1, 2**32 - 1, I64 - 1, 10**19],
+        [-1, 255, -1, 65535, I32 - 1, 2**32 - 1, I64 - 1, U64 - 1],
+        [0, 0, 0, 0, -I32, 0, -I64, 0],
+        [-1, 255, -1, 65535, I32 - 1, 2**32 - 1, I64 - 1, U64 - 1],
+        [0, 0, 0, 0, -I32, 0, -I64, 0],
+        [0, 0, 0, 0, 0, 0, 0, 0],
+    ],
+}
+
+
+@pytest.mark.parametrize("rules", sorted(CAST_TABLES))
+def test_c_cast_rules_of_each_machine(rules):
+    v = np.array(CAST_VALUES)
+    v0 = v.copy()
+    for col, dt in enumerate(CAST_TYPES):
+        got = c_cast(v, dt, rules=rules)
+        assert got.dtype == dt
+        assert [int(g) for g in got] == [row[col] for row in CAST_TABLES[rules]], np.dtype(dt).name
+    # bool is an unsigned char in numpy's C API: the uint8 conversion, then != 0
+    np.testing.assert_array_equal(c_cast(v, np.bool_, rules=rules),
+                                  [row[1] != 0 for row in CAST_TABLES[rules]])
+    # -(T)(-v) for v <= -1 (scipy's N-D filters): wraps like x86-64's direct
+    # conversion while the magnitude converts exactly, differs past that
+    neg = np.array([-5.5, -0.5, -1.0, -3e9, -5e9, -1e19, -np.inf])
+    got = {dt: [int(g) for g in c_cast(neg, dt, rules=rules, unsigned_by_magnitude=True)]
+           for dt in (np.uint8, np.uint32, np.uint64)}
+    sat = rules == "aarch64"
+    assert got[np.uint8] == [251, 0, 255, 0, 1 if sat else 0, 1 if sat else 0, 1 if sat else 0]
+    assert got[np.uint32] == [2**32 - 5, 0, 2**32 - 1, 2**32 - 3000000000,
+                              1 if sat else 2**32 - (5000000000 - 2**32), 1 if sat else 0, 1 if sat else 0]
+    assert got[np.uint64] == [U64 - 5, 0, U64 - 1, U64 - 3000000000, U64 - 5000000000, U64 - 10**19,
+                              1 if sat else 0]
+    np.testing.assert_array_equal(c_cast(neg, np.bool_, rules=rules, unsigned_by_magnitude=True),
+                                  np.array(got[np.uint8]) != 0)
+    np.testing.assert_array_equal(v, v0)
+
+
+def test_c_cast_rules_follow_this_machine():
+    expected = "aarch64" if platform.machine().lower() in ("aarch64", "arm64") else "x86-64"
+    assert dropin.CAST_RULES == expected
+    v = np.array(CAST_VALUES)
+    for dt in CAST_TYPES:
+        np.testing.assert_array_equal(c_cast(v, dt), c_cast(v, dt, rules=expected))
+    with pytest.raises(ValueError, match="rules"):
+        c_cast(v, np.int8, rules="sparc")
 
 
 @pytest.mark.parametrize("op_name", ["correlate1d", "convolve1d"])

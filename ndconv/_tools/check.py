@@ -86,6 +86,14 @@ def _scipy_available():
     return True
 
 
+def _tally(row, kind, result):
+    """Count one check of ``kind`` ("comm" or "scipy") in ``row``; returns whether it passed."""
+    row[kind + "_checked"] += 1
+    row["worst"] = max(row["worst"], result.error_to_tolerance)
+    row[kind + "_ok"] += bool(result.passed)
+    return bool(result.passed)
+
+
 def run(quick=False, seed=0, progress=None, stream=None):
     """Run the battery; returns ``(rows, failures, scipy_checked)``.
 
@@ -112,11 +120,7 @@ def run(quick=False, seed=0, progress=None, stream=None):
             failures.append("%s: check_commutativity raised %s: %s" % (label, type(exc).__name__, exc))
         else:
             if c.commutative_by_definition:
-                row["comm_checked"] += 1
-                row["worst"] = max(row["worst"], c.error_to_tolerance)
-                if c.passed:
-                    row["comm_ok"] += 1
-                else:
+                if not _tally(row, "comm", c):
                     failures.append("%s shapes %s, %s: f*g != g*f, max abs error %.3g (%.3g x "
                                     "the tolerance)" % (label, x.shape, k.shape, c.max_abs_error,
                                                         c.error_to_tolerance))
@@ -129,11 +133,7 @@ def run(quick=False, seed=0, progress=None, stream=None):
                 except Exception as exc:
                     failures.append("%s: %s vs scipy raised %s: %s" % (label, op, type(exc).__name__, exc))
                     continue
-                row["scipy_checked"] += 1
-                row["worst"] = max(row["worst"], r.error_to_tolerance)
-                if r.passed:
-                    row["scipy_ok"] += 1
-                else:
+                if not _tally(row, "scipy", r):
                     failures.append("%s x %s k %s %s: %s disagrees with %s, max abs error %.3g "
                                     "at %s (%.3g x the tolerance)"
                                     % (label, x.shape, k_axes.shape, kw, op, r.scipy_function,
