@@ -85,6 +85,13 @@ ISA_SWITCHES = {"ndconv._core.avx2": "NDCONV_DISABLE_AVX2", "ndconv._core.avx512
 # layer, with the OpenMP and CPU-feature queries; further single-build modules go here).
 BASELINE_MODULES = ["ndconv._core.baseline"]
 
+# The baseline build is the unfused core (each product rounded, as in scipy's and numpy's
+# loops), which integer outputs and tests rely on: compilers must not contract a*b + c into
+# fused multiply-adds there.  gcc does by default wherever the ISA has them (aarch64, not
+# x86-64's baseline), in some loops and not others; clang within an expression.  The ISA
+# builds keep contraction: their one-row blocks get their fused multiply-adds from it.
+UNFUSED_MODULE = "ndconv._core.baseline"
+
 X86 = {"x86_64", "amd64", "i386", "i586", "i686", "x86", "win32"}
 
 OPENMP_PROBE = r"""
@@ -249,6 +256,8 @@ class BuildExt(build_ext):
                       % ext.name)
                 continue
             ext.extra_compile_args = base + isa + omp_c + list(ext.extra_compile_args)
+            if ext.name == UNFUSED_MODULE and not msvc and self._accepts(base + ["-ffp-contract=off"]):
+                ext.extra_compile_args.append("-ffp-contract=off")
             ext.extra_link_args = omp_l + list(ext.extra_link_args)
             ext.define_macros = list(ext.define_macros) + macros
             kept.append(ext)

@@ -414,6 +414,27 @@ def test_nonfinite_weight_times_zero_padding_is_nan(shape, kshape):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_unfused_core_rounds_every_product(rng, dtype):
+    # The build the ndimage drop-in's integer outputs run: each product rounded
+    # before it is added, taps in row-major order, so an output is bitwise what
+    # a numpy loop (separate multiply and add) gives.  A compiler that contracts
+    # a*b + c into fused multiply-adds (gcc on aarch64 does by default) breaks
+    # this for some row widths and not others: 9..301 outputs per row reach the
+    # scalar tail, the 8-wide block and every register block.
+    from ndconv._api import correlate_nd
+    for xs, ks in [((7, 301), (3, 5)), ((9, 40), (3, 5)), ((4, 10), (3, 5)), ((700,), (9,)),
+                   ((5, 6, 90), (2, 3, 4))]:
+        x, k = random_array(rng, xs, dtype), random_array(rng, ks, dtype)
+        out_shape = tuple(m - n + 1 for m, n in zip(xs, ks))
+        expected = np.zeros(out_shape, dtype)
+        for idx in np.ndindex(*ks):
+            expected = expected + k[idx] * x[tuple(slice(i, i + m) for i, m in zip(idx, out_shape))]
+        res = correlate_nd(x, k, "valid", "constant", 0.0, 0, None, "direct", 1, None, unfused=True)
+        assert res.dtype == expected.dtype
+        np.testing.assert_array_equal(res, expected)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_every_row_width_gives_the_same_sums(rng, dtype):
     # Narrow rows run the 8-wide block and the scalar tail, wide rows the
     # register blocks; every block adds the taps in the same order with the
