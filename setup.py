@@ -238,9 +238,11 @@ class BuildExt(build_ext):
         return None
 
     # -- the build ------------------------------------------------------------------
-    def build_extensions(self):
-        from Cython.Build import cythonize
-
+    def plan(self):
+        """Decide, for the compiler at hand, which extensions to build and with which
+        flags; returns ``(extensions, Cython directives)``.  ``build_extensions`` runs
+        it, and so does ``tools/build_flags.py`` for a cross build that cannot go
+        through setuptools (its flags are then exactly the ones a build would use)."""
         msvc = self.compiler.compiler_type == "msvc"
         base = list(MSVC_FLAGS) if msvc else self._flags(UNIX_FLAGS)
         omp = None if _env_flag("NDCONV_DISABLE_OPENMP") else self._openmp()
@@ -265,17 +267,12 @@ class BuildExt(build_ext):
               % (" ".join(base), " ".join(omp_c + omp_l) if omp else "off",
                  ", ".join(e.name.rsplit(".", 1)[-1] for e in kept)))
 
-        debug = _env_flag("NDCONV_BOUNDSCHECK")
-        directives = {
-            "language_level": 3,
-            "boundscheck": debug,
-            "wraparound": debug,
-            "initializedcheck": debug,
-            "cdivision": True,
-            "nonecheck": False,
-            "embedsignature": True,
-            "freethreading_compatible": True,
-        }
+        return kept, _directives()
+
+    def build_extensions(self):
+        from Cython.Build import cythonize
+
+        kept, directives = self.plan()
         # the three kernel modules take most of the build: cythonize them side by side too
         jobs = min(int(self.parallel), len(kept)) if self.parallel is not True else len(kept)
         generated = cythonize(kept, compiler_directives=directives, quiet=True,
@@ -285,6 +282,21 @@ class BuildExt(build_ext):
             ext.sources = sources[ext.name]
         self.extensions = kept
         super().build_extensions()
+
+
+def _directives():
+    """Cython's compiler directives for every module (bounds checks with NDCONV_BOUNDSCHECK)."""
+    debug = _env_flag("NDCONV_BOUNDSCHECK")
+    return {
+        "language_level": 3,
+        "boundscheck": debug,
+        "wraparound": debug,
+        "initializedcheck": debug,
+        "cdivision": True,
+        "nonecheck": False,
+        "embedsignature": True,
+        "freethreading_compatible": True,
+    }
 
 
 def extensions():

@@ -5,7 +5,9 @@ wheel with the tests alone) and setuptools; the compiler tests need gcc or clang
 """
 import importlib.util
 import os
+import platform
 import shutil
+import subprocess
 import sys
 
 import pytest
@@ -95,3 +97,38 @@ def test_flags_are_probed_per_compiler(setup_py, monkeypatch, cc):
     else:
         assert "-fcx-limited-range" in base and "-fno-tree-loop-distribute-patterns" in base
     assert cmd._accepts(base)
+
+
+def _build_flags(machine, **env):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = os.path.join(root, "tools", "build_flags.py")
+    if not os.path.isfile(script):
+        pytest.skip("tools/build_flags.py is not beside the tests")
+    out = subprocess.run([sys.executable, script, machine], env=dict(os.environ, **env), capture_output=True,
+                         text=True, check=True, timeout=300)
+    return {line.split("\t")[1]: line.split("\t")[3] for line in out.stdout.splitlines()
+            if line.startswith("module\t")}
+
+
+def test_build_flags_for_the_host():
+    mods = _build_flags("x86_64") if _host_is_x86() else _build_flags(platform.machine())
+    flags = mods["ndconv._core.baseline"].split()
+    # the unfused core: products rounded before the add, on every compiler that can say so
+    assert "-ffp-contract=off" in flags
+    if _host_is_x86():
+        assert set(mods) == {"ndconv._core.baseline", "ndconv._core.avx2", "ndconv._core.avx512"}
+        assert "-mfma" in mods["ndconv._core.avx2"].split()
+        assert "-ffp-contract=off" not in mods["ndconv._core.avx2"].split()
+
+
+@pytest.mark.skipif(shutil.which("aarch64-linux-gnu-gcc") is None, reason="no aarch64 cross compiler")
+def test_build_flags_for_a_cross_build():
+    mods = _build_flags("aarch64", CC="aarch64-linux-gnu-gcc")
+    assert list(mods) == ["ndconv._core.baseline"]
+    flags = mods["ndconv._core.baseline"].split()
+    assert "-fopenmp" in flags and "-ffp-contract=off" in flags
+    assert not [f for f in flags if f.startswith("-m")]
+
+
+def _host_is_x86():
+    return platform.machine().lower() in ("x86_64", "amd64")
