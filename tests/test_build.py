@@ -210,7 +210,10 @@ def _package_without_core(dest):
 
 
 def _import_in(folder):
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # numpy stays importable (it may come from PYTHONPATH, as under emulation); the copy in
+    # ``folder`` comes first on sys.path, ahead of any installed ndconv
+    import numpy
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(numpy.__file__))))
     return subprocess.run([sys.executable, "-c", "import ndconv"], cwd=folder, env=env,
                           capture_output=True, text=True, timeout=120)
 

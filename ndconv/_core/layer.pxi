@@ -81,9 +81,10 @@ def forward(const real[::1] x, Py_ssize_t batch, Py_ssize_t img_size,
     ``lead_tap`` read for output line ``line``, and ``coltab`` / ``colgeom``
     (``jlo, jhi, start, step, tap_step``) give the offset within the row per last
     tap and output column (see ``_fill_ptrs``); ``-1`` means the constant
-    boundary's ``cval``.  ``wo`` is the number of output columns.  ``wpack`` is ``(groups, taps, cg, dp)``, ``bpack``
-    ``(groups, dp)``; ``out`` is the flat ``(batch, lines, columns, groups*dg)``
-    result.  Work items are runs of at most ``seg`` output pixels of one line.
+    boundary's ``cval``.  ``wo`` is the number of output columns.  ``wpack`` is
+    ``(groups, taps, cg, dp)``, ``bpack`` ``(groups, dp)``; ``out`` is the flat
+    ``(batch, lines, columns, groups*dg)`` result.  Work items are runs of at most
+    ``seg`` output pixels of one line.
     ``depthwise`` (``cg == dg == 1``): ``wpack`` is ``(taps, dp)`` with ``dp >=
     groups`` and ``bpack`` ``(dp,)``, and the vectors run along the channels.
     """

@@ -14,7 +14,7 @@ import ndconv
 import ndconv.datasets
 from ndconv import ndimage, signal
 from ndconv import numpy as npc
-from ndconv._core import baseline, layer
+from ndconv._core import baseline
 
 x = np.random.default_rng(0).standard_normal((32, 32))
 k = np.ones((3, 3)) / 9
@@ -33,7 +33,7 @@ s1 = signal.fftconvolve(x, k, axes=(0, 1))
 s2 = signal.convolve2d(x, k, boundary="symm")
 n1 = ndimage.correlate1d(x, [1.0, 2.0], axis=0, mode="nearest")
 p1 = npc.convolve([1, 2, 3], [1, 1], 2)
-threads: int = baseline.omp_num_procs() + layer.vector_width(8)
+threads: int = baseline.omp_num_procs() + baseline.vector_width(8)
 total = float(a.sum() + b.sum() + y.sum() + gx.sum() + gw.sum() + gb.sum() + score.max()
               + s1.sum() + s2.sum() + n1.sum() + p1.sum() + voice.sum()) + rate + row + col + threads
 
