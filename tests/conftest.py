@@ -172,4 +172,3 @@ def subprocess_env(**overrides):
     if parent not in site:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (parent, env.get("PYTHONPATH")) if p)
     return env
-
