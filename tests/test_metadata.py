@@ -1,10 +1,10 @@
 """Package metadata: the installed distribution's fields and CITATION.cff agree
 with each other and with ndconv itself."""
-import importlib.metadata
 import os
 import re
 
 import pytest
+from conftest import installed_metadata
 
 import ndconv
 
@@ -38,14 +38,14 @@ def test_citation_cff():
         assert cff[key], key
     assert cff["authors"] and all(a["name"] for a in cff["authors"])
     assert str(cff["version"]) == ndconv.__version__
-    meta = importlib.metadata.metadata("ndconv")
+    meta = installed_metadata()
     assert cff["license"] == meta["License-Expression"]
     urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL"))
     assert cff["repository-code"] == urls["Source"]
 
 
 def test_distribution_metadata():
-    meta = importlib.metadata.metadata("ndconv")
+    meta = installed_metadata()
     urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL"))
     assert {"Homepage", "Documentation", "Source", "Issues"} <= set(urls)
     assert all(u.startswith("https://") for u in urls.values())

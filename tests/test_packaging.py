@@ -7,6 +7,7 @@ import re
 import types
 
 import pytest
+from conftest import installed_metadata
 
 import ndconv
 from ndconv import _core
@@ -17,7 +18,7 @@ COMPILED = ("baseline", "avx2", "avx512")
 
 
 def test_version_has_one_source():
-    assert ndconv.__version__ == importlib.metadata.version("ndconv")
+    assert ndconv.__version__ == installed_metadata()["Version"]
     from ndconv._version import __version__
     assert ndconv.__version__ is __version__
 
