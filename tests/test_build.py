@@ -190,8 +190,8 @@ def test_import_leaves_the_environment_unchanged():
                     reason="a build without OpenMP has no runtime to configure")
 def test_own_openmp_runtime_gets_the_wait_policy():
     res, display = _import_in_subprocess({})
-    if "OPENMP DISPLAY ENVIRONMENT" not in display:
-        pytest.skip("the OpenMP runtime is not libgomp (OMP_DISPLAY_ENV printed nothing)")
+    if "GOMP_" not in display:     # LLVM's libomp prints its KMP_ settings instead
+        pytest.skip("the OpenMP runtime is not libgomp")
     # libgomp read ndconv's short spin when it loaded, and show_config says so
     assert "OMP_WAIT_POLICY = 'PASSIVE'" in display and "GOMP_SPINCOUNT = '100000'" in display
     assert "GOMP_SPINCOUNT=100000" in res["policy"]
