@@ -9,9 +9,12 @@ import sysconfig
 
 import pytest
 
+import ndconv
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HARNESS = os.path.join(ROOT, "benchmarks", "c", "rows_check.c")
-SRC = os.path.join(ROOT, "ndconv", "_core", "src")
+# the headers of the ndconv under test (installed or built in place; the wheel ships them)
+SRC = os.path.join(os.path.dirname(os.path.abspath(ndconv.__file__)), "_core", "src")
 CC = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
 
 X86 = platform.machine().lower() in ("x86_64", "amd64")
@@ -37,7 +40,8 @@ def _compiler_targets_this_machine():
 
 
 pytestmark = pytest.mark.skipif(
-    shutil.which(CC) is None or not os.path.exists(HARNESS) or not _compiler_targets_this_machine(),
+    shutil.which(CC) is None or not os.path.exists(HARNESS) or not os.path.isdir(SRC)
+    or not _compiler_targets_this_machine(),
     reason="needs a C compiler for this machine and the source tree")
 
 
