@@ -6,6 +6,7 @@ import platform
 import shutil
 import subprocess
 import sysconfig
+import tempfile
 
 import pytest
 
@@ -27,21 +28,26 @@ FLAGS = {
 
 
 
-def _compiler_targets_this_machine():
-    """False when the C compiler builds for another machine than the running Python's
-    (an emulated run: the harness it builds could not be executed here)."""
-    try:
-        target = subprocess.run([CC, "-dumpmachine"], capture_output=True, text=True,
-                                timeout=60).stdout.strip().split("-")[0]
-    except (OSError, subprocess.SubprocessError):
+def _compiled_programs_run():
+    """False when a program the C compiler builds cannot be executed here: a compiler for
+    another machine, or an emulated Python (qemu-user without binfmt) whose children run
+    natively."""
+    if shutil.which(CC) is None:
         return False
-    names = {"amd64": "x86_64", "arm64": "aarch64"}
-    return names.get(target, target) == names.get(platform.machine().lower(), platform.machine().lower())
+    with tempfile.TemporaryDirectory() as tmp:
+        src, exe = os.path.join(tmp, "probe.c"), os.path.join(tmp, "probe")
+        with open(src, "w") as f:
+            f.write("int main(void) { return 0; }\n")
+        try:
+            subprocess.run([CC, src, "-o", exe], check=True, capture_output=True, timeout=120)
+            return subprocess.run([exe], timeout=60).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            return False
 
 
 pytestmark = pytest.mark.skipif(
     shutil.which(CC) is None or not os.path.exists(HARNESS) or not os.path.isdir(SRC)
-    or not _compiler_targets_this_machine(),
+    or not _compiled_programs_run(),
     reason="needs a C compiler for this machine and the source tree")
 
 
