@@ -19,15 +19,19 @@
 #define NDCONV_WIDE_BLOCKS 0
 #endif
 
-/* One register block of the forward pass: R output pixels x NV vectors of
-   output channels, summed over every tap and input channel of a group.
-   P[t * pstride + r] points at the input pixel tap t reads for pixel r. */
-#define LK_FWD_BLOCK(T, VT, VW, R, NV) do {                                    \
+/* The accumulators of a block, R pixels x NV vectors, each starting at its bias vector. */
+#define LK_ACC_FROM_BIAS(VT, VW, R, NV)                                        \
     VT acc[R][NV];                                                             \
     for (int v = 0; v < NV; v++) {                                             \
         VT b_; memcpy(&b_, BIAS + v * VW, sizeof(VT));                         \
         for (int r = 0; r < R; r++) acc[r][v] = b_;                            \
-    }                                                                          \
+    }
+
+/* One register block of the forward pass: R output pixels x NV vectors of
+   output channels, summed over every tap and input channel of a group.
+   P[t * pstride + r] points at the input pixel tap t reads for pixel r. */
+#define LK_FWD_BLOCK(T, VT, VW, R, NV) do {                                    \
+    LK_ACC_FROM_BIAS(VT, VW, R, NV);                                           \
     for (int t = 0; t < ntap; t++) {                                           \
         const T* pp[R];                                                        \
         for (int r = 0; r < R; r++) pp[r] = P[(ptrdiff_t)t * pstride + r] + c0; \
@@ -77,11 +81,7 @@
 /* Depthwise (one input channel per output channel): R output pixels x NV
    vectors of channels from d0, the vectors running along the channels. */
 #define LK_DW_BLOCK(T, VT, VW, R, NV) do {                                     \
-    VT acc[R][NV];                                                             \
-    for (int v = 0; v < NV; v++) {                                             \
-        VT b_; memcpy(&b_, BIAS + v * VW, sizeof(VT));                         \
-        for (int r = 0; r < R; r++) acc[r][v] = b_;                            \
-    }                                                                          \
+    LK_ACC_FROM_BIAS(VT, VW, R, NV);                                           \
     for (int t = 0; t < ntap; t++) {                                           \
         VT wv[NV];                                                             \
         for (int v = 0; v < NV; v++) memcpy(&wv[v], W + (ptrdiff_t)t * wld + v * VW, sizeof(VT)); \
