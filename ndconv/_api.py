@@ -7,7 +7,7 @@ the drop-in namespaces included, funnels into ``correlate_nd`` here.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -34,6 +34,15 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
     from ._plan.validation import Boundary, Method, Mode
+
+    class _Operation(Protocol):
+        """``correlate`` / ``convolve`` as type checkers see them."""
+
+        def __call__(self, x: ArrayLike, k: ArrayLike, mode: Mode = "full", *,
+                     boundary: Boundary = "constant", cval: complex | np.number[Any] = 0.0,
+                     origin: int | Sequence[int] = 0, axes: int | Sequence[int] | None = None,
+                     method: Method = "auto", workers: int | None = None,
+                     out: NDArray[Any] | None = None) -> NDArray[Any]: ...
 
 _DOC_PARAMS = """
     Parameters
@@ -232,21 +241,23 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
     return target
 
 
-def correlate(x: ArrayLike, k: ArrayLike, mode: Mode = "full", *, boundary: Boundary = "constant",
-              cval: complex | np.number[Any] = 0.0, origin: int | Sequence[int] = 0,
-              axes: int | Sequence[int] | None = None, method: Method = "auto",
-              workers: int | None = None, out: NDArray[Any] | None = None) -> NDArray[Any]:
-    return correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
-                        conj=True)
+def _operation(name: str, *, flip: bool = False, conj: bool = False) -> _Operation:
+    """A public operation of the unified API: ``correlate_nd`` with ``flip``/``conj`` fixed.
+
+    Both operations take the same arguments; their signature is written once
+    (``_Operation`` for type checkers, the definition below at run time).
+    """
+    def operation(x, k, mode="full", *, boundary="constant", cval=0.0, origin=0, axes=None,
+                  method="auto", workers=None, out=None):
+        return correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
+                            flip=flip, conj=conj)
+
+    operation.__name__ = operation.__qualname__ = name
+    return operation
 
 
-def convolve(x: ArrayLike, k: ArrayLike, mode: Mode = "full", *, boundary: Boundary = "constant",
-             cval: complex | np.number[Any] = 0.0, origin: int | Sequence[int] = 0,
-             axes: int | Sequence[int] | None = None, method: Method = "auto",
-             workers: int | None = None, out: NDArray[Any] | None = None) -> NDArray[Any]:
-    return correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
-                        flip=True)
-
+correlate: _Operation = _operation("correlate", conj=True)
+convolve: _Operation = _operation("convolve", flip=True)
 
 correlate.__doc__ = """N-D cross-correlation of ``x`` with ``k``.
 

@@ -9,6 +9,7 @@ has in :func:`ndconv.convolve`.
 """
 from __future__ import annotations
 
+import inspect
 import numbers
 import operator
 import warnings
@@ -45,27 +46,46 @@ _VALID_ERROR = ("For 'valid' mode, one must be at least as large as the other in
                 "dimension")
 
 
-# docstring pieces shared by the functions below
-_DOC_INPUTS = """
-    Parameters
-    ----------
-    in1 : array_like
-        First input.
-    in2 : array_like
-        Second input, %s.
-    mode : {'full', 'valid', 'same'}, optional
-"""
+# One description per parameter, shared by every function below that takes it
+# (``{in2}`` and ``{op}`` are filled in per function).
+_PARAMS = {
+    "in1": """in1 : array_like
+    First input.""",
+    "in2": """in2 : array_like
+    Second input, {in2}.""",
+    "mode": """mode : {{'full', 'valid', 'same'}}, optional
+    ``'full'`` (default) the full discrete linear convolution; ``'valid'``
+    only the elements that do not rely on zero-padding (one input must be at
+    least as large as the other in every dimension); ``'same'`` the size of
+    ``in1``, centred with respect to ``'full'``.""",
+    "method": """method : {{'auto', 'direct', 'fft'}}, optional
+    ``'direct'`` sums the products, ``'fft'`` uses transforms, ``'auto'``
+    (default) picks the faster by ndconv's cost model (never FFT for input
+    holding NaN or inf).  Integer and bool results are always exact.""",
+    "axes": """axes : int or array_like of ints or None, optional
+    Axes to convolve over (default all).  Along the other axes the inputs
+    must have equal sizes or size 1, and broadcast.""",
+    "boundary": """boundary : {{'fill', 'wrap', 'symm'}}, optional
+    How ``in1`` is extended: ``'fill'`` (or ``'pad'``) with ``fillvalue``,
+    ``'wrap'`` (or ``'circular'``) periodically, ``'symm'`` (or
+    ``'symmetric'``) mirrored with the edge sample repeated.""",
+    "fillvalue": """fillvalue : scalar, optional
+    Value for ``boundary='fill'``.  Default 0.""",
+    "workers": """workers : int, optional
+    Threads, as in :func:`ndconv.{op}` (``None`` all OpenMP allows, ``-1``
+    every core, ``n`` exactly ``n``).  Not in scipy.""",
+}
 
-_DOC_2D_TAIL = """    fillvalue : scalar, optional
-        Value for ``boundary='fill'``.  Default 0.
-    workers : int, optional
-        Threads, as in :func:`ndconv.%s`.  Not in scipy.
 
-    Returns
-    -------
-    ndarray
-        In ``np.result_type(in1, in2)``, integers exact.
-"""
+def _document(func, summary, params, returns, examples, *, notes="", **fill):
+    """Set ``func.__doc__`` (numpydoc) from its own summary, returns, notes and
+    examples, and the shared descriptions of ``params``."""
+    fill.setdefault("op", "correlate" if "correlate" in func.__name__ else "convolve")
+    described = "\n".join(_PARAMS[name].format(**fill) for name in params)
+    func.__doc__ = "\n\n".join(part for part in (
+        inspect.cleandoc(summary), "Parameters\n----------\n" + described,
+        "Returns\n-------\n" + returns.strip(), notes.strip(),
+        "Examples\n--------\n" + examples.strip()) if part) + "\n"
 
 
 def _check_mode(mode, message=_MODE_ERROR):
@@ -136,62 +156,40 @@ def correlate(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", method: Metho
     return _convolve_or_correlate(in1, in2, mode, method, workers, True)
 
 
-convolve.__doc__ = """Convolve two N-dimensional arrays, as ``scipy.signal.convolve``.
-""" + _DOC_INPUTS % "with as many dimensions as ``in1``" + """\
-        ``'full'`` (default) the full discrete linear convolution; ``'valid'``
-        only the elements that do not rely on zero-padding (one input must be at
-        least as large as the other in every dimension); ``'same'`` the size of
-        ``in1``, centred with respect to ``'full'``.
-    method : {'auto', 'direct', 'fft'}, optional
-        ``'direct'`` sums the products, ``'fft'`` uses transforms, ``'auto'``
-        (default) picks the faster by ndconv's cost model (never FFT for input
-        holding NaN or inf).  Integer and bool results are always exact.
-    workers : int, optional
-        Threads, as in :func:`ndconv.convolve` (``None`` all OpenMP allows,
-        ``-1`` every core, ``n`` exactly ``n``).  Not in scipy.
+_document(
+    convolve,
+    """Convolve two N-dimensional arrays, as ``scipy.signal.convolve``.""",
+    ("in1", "in2", "mode", "method", "workers"), in2="with as many dimensions as ``in1``",
+    returns="""\
+ndarray
+    In ``np.result_type(in1, in2)``; integer results wrap like integer
+    arithmetic, bool results are bool.  Two 0-d inputs give their product.""",
+    notes="""\
+Warns
+-----
+RuntimeWarning
+    ``method='fft'`` on input holding NaN or inf.""",
+    examples="""\
+>>> from ndconv import signal
+>>> signal.convolve([1, 2, 3], [0, 1, 0.5])
+array([0. , 1. , 2.5, 4. , 1.5])
+>>> signal.convolve([1, 2, 3], [1, 1], mode="valid")
+array([3, 5])""")
 
-    Returns
-    -------
-    ndarray
-        In ``np.result_type(in1, in2)``; integer results wrap like integer
-        arithmetic, bool results are bool.  Two 0-d inputs give their product.
-
-    Warns
-    -----
-    RuntimeWarning
-        ``method='fft'`` on input holding NaN or inf.
-
-    Examples
-    --------
-    >>> from ndconv import signal
-    >>> signal.convolve([1, 2, 3], [0, 1, 0.5])
-    array([0. , 1. , 2.5, 4. , 1.5])
-    >>> signal.convolve([1, 2, 3], [1, 1], mode="valid")
-    array([3, 5])
-    """
-
-correlate.__doc__ = """Cross-correlate two N-dimensional arrays, as ``scipy.signal.correlate``.
+_document(
+    correlate,
+    """Cross-correlate two N-dimensional arrays, as ``scipy.signal.correlate``.
 
     ``z[k] = sum_l in1[l] * conj(in2[l - k + N - 1])`` (per axis, ``N`` the size
-    of ``in2``), with the output extents of :func:`convolve`.
-""" + _DOC_INPUTS % "with as many dimensions as ``in1``" + """\
-        As in :func:`convolve`.
-    method : {'auto', 'direct', 'fft'}, optional
-        As in :func:`convolve`.
-    workers : int, optional
-        Threads, as in :func:`ndconv.correlate`.  Not in scipy.
-
-    Returns
-    -------
-    ndarray
-        In ``np.result_type(in1, in2)`` (exact for integer and bool results).
-
-    Examples
-    --------
-    >>> from ndconv import signal
-    >>> signal.correlate([1, 2, 3], [0, 1, 0.5])
-    array([0.5, 2. , 3.5, 3. , 0. ])
-    """
+    of ``in2``), with the output extents of :func:`convolve`.""",
+    ("in1", "in2", "mode", "method", "workers"), in2="with as many dimensions as ``in1``",
+    returns="""\
+ndarray
+    In ``np.result_type(in1, in2)`` (exact for integer and bool results).""",
+    examples="""\
+>>> from ndconv import signal
+>>> signal.correlate([1, 2, 3], [0, 1, 0.5])
+array([0.5, 2. , 3.5, 3. , 0. ])""")
 
 
 def correlation_lags(in1_len: int, in2_len: int, mode: Mode = "full") -> NDArray[np.int_]:
@@ -349,54 +347,37 @@ def oaconvolve(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", axes: Axes =
     return _freq_convolve(in1, in2, mode, axes, workers)
 
 
-fftconvolve.__doc__ = """Convolve two N-dimensional arrays using FFT, as ``scipy.signal.fftconvolve``.
-""" + _DOC_INPUTS % "with as many dimensions as ``in1``" + """\
-        As in :func:`convolve`.
-    axes : int or array_like of ints or None, optional
-        Axes to convolve over (default all).  Along the other axes the inputs
-        must have equal sizes or size 1, and broadcast.
-    workers : int, optional
-        Threads for the transforms, as in :func:`ndconv.convolve`.  Not in scipy.
+_document(
+    fftconvolve,
+    """Convolve two N-dimensional arrays using FFT, as ``scipy.signal.fftconvolve``.""",
+    ("in1", "in2", "mode", "axes", "workers"), in2="with as many dimensions as ``in1``",
+    returns="""\
+ndarray
+    Float results as scipy's: integer and bool inputs give float64, float16
+    float32, complex inputs complex.  Empty inputs give an empty array,
+    two 0-d inputs their product.""",
+    examples="""\
+>>> import numpy as np
+>>> from ndconv import signal
+>>> np.round(signal.fftconvolve([1.0, 2.0, 3.0], [1.0, 1.0, 0.5]), 12)
+array([1. , 3. , 5.5, 4. , 1.5])""")
 
-    Returns
-    -------
-    ndarray
-        Float results as scipy's: integer and bool inputs give float64, float16
-        float32, complex inputs complex.  Empty inputs give an empty array,
-        two 0-d inputs their product.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from ndconv import signal
-    >>> np.round(signal.fftconvolve([1.0, 2.0, 3.0], [0.0, 1.0, 0.5]), 12)
-    array([0. , 1. , 2.5, 4. , 1.5])
-    """
-
-oaconvolve.__doc__ = """Convolve two N-dimensional arrays, as ``scipy.signal.oaconvolve``.
+_document(
+    oaconvolve,
+    """Convolve two N-dimensional arrays, as ``scipy.signal.oaconvolve``.
 
     The result is :func:`fftconvolve`'s: ndconv's FFT path already splits long
     signals into overlap-save blocks when that is faster, which is the purpose
-    of scipy's overlap-add function.
-""" + _DOC_INPUTS % "with as many dimensions as ``in1``" + """\
-        As in :func:`convolve`.
-    axes : int or array_like of ints or None, optional
-        As in :func:`fftconvolve`.
-    workers : int, optional
-        Threads, as in :func:`ndconv.convolve`.  Not in scipy.
-
-    Returns
-    -------
-    ndarray
-        As :func:`fftconvolve`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from ndconv import signal
-    >>> np.round(signal.oaconvolve(np.ones(6), [1.0, 1.0], mode="valid"), 12)
-    array([2., 2., 2., 2., 2.])
-    """
+    of scipy's overlap-add function.""",
+    ("in1", "in2", "mode", "axes", "workers"), in2="with as many dimensions as ``in1``",
+    returns="""\
+ndarray
+    As :func:`fftconvolve`.""",
+    examples="""\
+>>> import numpy as np
+>>> from ndconv import signal
+>>> np.round(signal.oaconvolve(np.ones(6), [1.0, 1.0], mode="valid"), 12)
+array([2., 2., 2., 2., 2.])""")
 
 
 def choose_conv_method(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", measure: bool = False, *,
@@ -575,38 +556,24 @@ def correlate2d(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", boundary: B
     return _conv2d(in1, in2, mode, boundary, fillvalue, workers, True)
 
 
-convolve2d.__doc__ = """Convolve two 2-D arrays, as ``scipy.signal.convolve2d``.
-""" + _DOC_INPUTS % "2-D as well" + """\
-        As in :func:`convolve`.
-    boundary : {'fill', 'wrap', 'symm'}, optional
-        How ``in1`` is extended: ``'fill'`` (or ``'pad'``) with ``fillvalue``,
-        ``'wrap'`` (or ``'circular'``) periodically, ``'symm'`` (or
-        ``'symmetric'``) mirrored with the edge sample repeated.
-""" + _DOC_2D_TAIL % "convolve" + """
-    Raises
-    ------
-    ValueError
-        Inputs not 2-D, bad ``mode``/``boundary``/``fillvalue``, bool or float16
-        inputs (as scipy), 'valid' with neither input the larger.
-
-    Examples
-    --------
-    >>> from ndconv import signal
-    >>> signal.convolve2d([[1, 2], [3, 4]], [[1, 1]])
-    array([[1, 3, 2],
-           [3, 7, 4]])
-    """
-
-correlate2d.__doc__ = """Cross-correlate two 2-D arrays, as ``scipy.signal.correlate2d``.
-""" + _DOC_INPUTS % "2-D as well (conjugated when complex)" + """\
-        As in :func:`convolve`.
-    boundary : {'fill', 'wrap', 'symm'}, optional
-        As in :func:`convolve2d`.
-""" + _DOC_2D_TAIL % "correlate" + """
-    Examples
-    --------
-    >>> from ndconv import signal
-    >>> signal.correlate2d([[1, 2], [3, 4]], [[1, 1]])
-    array([[1, 3, 2],
-           [3, 7, 4]])
-    """
+for _func, _verb, _in2 in ((convolve2d, "Convolve", "2-D as well"),
+                          (correlate2d, "Cross-correlate", "2-D as well (conjugated when complex)")):
+    _document(
+        _func,
+        "%s two 2-D arrays, as ``scipy.signal.%s``." % (_verb, _func.__name__),
+        ("in1", "in2", "mode", "boundary", "fillvalue", "workers"), in2=_in2,
+        returns="""\
+ndarray
+    In ``np.result_type(in1, in2)``, integers exact.""",
+        notes="""\
+Raises
+------
+ValueError
+    Inputs not 2-D, bad ``mode``/``boundary``/``fillvalue``, bool or float16
+    inputs (as scipy), 'valid' with neither input the larger.""",
+        examples="""\
+>>> from ndconv import signal
+>>> signal.%s([[1, 2], [3, 4]], [[1, 1]])
+array([[1, 3, 2],
+       [3, 7, 4]])""" % _func.__name__)
+del _func, _verb, _in2
