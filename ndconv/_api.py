@@ -155,6 +155,70 @@ def _check_out(out, shape, dtype):
         raise ValueError("out is read-only")
 
 
+# Plans of recent single-threaded direct calls, by everything that decides them
+# except the arrays' values (``_call_key``): repeated calls of one shape (loops
+# over patches, audio blocks) skip validating and planning, which cost more than
+# their arithmetic.  Bounded, oldest out first; cleared when a test switch or the
+# kernel build changes (both are in the key).
+_CALLS: dict[tuple[Any, ...], _CallPlan] = {}
+_CALLS_MAX = 256
+
+
+def _call_key(x, k, mode, boundary, cval, origin, axes, method, workers, out, flip, conj,
+              compute_dtype, unfused):
+    """The cache key of a call, or None when the call is not one a plan can serve:
+    arrays of other types, an ``out``, sequences (lists are unhashable, and a
+    bool is equal to an int that validation treats differently)."""
+    if (type(x) is not np.ndarray or type(k) is not np.ndarray or out is not None
+            or type(origin) is not int or not (axes is None or type(axes) is int)
+            or not (workers is None or type(workers) is int)
+            or type(cval) not in (float, int, complex) or cval != cval
+            or type(mode) is not str or type(boundary) is not str or type(method) is not str):
+        return None
+    return (x.shape, x.strides, x.dtype, x.flags.aligned, k.shape, k.dtype, mode, boundary,
+            type(cval), cval, origin, axes, method, workers, flip, conj, compute_dtype, unfused,
+            _dispatch.omp_max_threads(), _dispatch.core(), _tuning.generation())
+
+
+class _CallPlan:
+    """One call's validated geometry and direct plan, for arrays of its key."""
+
+    __slots__ = ("dtype", "conj", "kflip", "korder", "wshape", "out_shape", "perm", "cval",
+                 "direct")
+
+    def __init__(self, x, k, w, dtype, conj, flip, axes, starts, out_shape, boundary, cval,
+                 unfused):
+        self.dtype = dtype
+        self.conj = conj and dtype.kind == "c"
+        self.kflip = (slice(None, None, -1),) * k.ndim if flip else None
+        self.korder = None
+        if not (k.ndim == x.ndim and axes == tuple(range(x.ndim))):
+            self.korder = tuple(np.argsort(axes))
+        self.wshape = w.shape
+        self.out_shape = out_shape
+        perm = _direct.memory_order(x)
+        self.perm = None if perm == tuple(range(x.ndim)) else perm
+        self.cval = cval
+        self.direct = _direct.DirectPlan(x, w.shape, starts, out_shape, boundary, 1, unfused)
+
+    def run(self, x, k):
+        """The call's result for ``x``, ``k`` (same shapes, strides, dtypes as planned)."""
+        x = np.asarray(x, dtype=self.dtype)
+        k = np.asarray(k, dtype=self.dtype)
+        if self.conj:
+            k = np.conj(k)
+        if self.kflip is not None:
+            k = k[self.kflip]
+        if self.korder is not None:
+            k = k.transpose(self.korder)
+        w = k.reshape(self.wshape)
+        if self.perm is None:
+            out = np.empty(self.out_shape, dtype=self.dtype)
+        else:
+            out = _direct.empty_like_order(x, self.out_shape, self.dtype)
+        return self.direct.run(x, w, self.cval, out)
+
+
 def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
                  *, flip=False, conj=False, compute_dtype=None, unfused=False):
     """Shared implementation of ``correlate`` / ``convolve`` (and the drop-ins).
@@ -165,6 +229,13 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
     ``unfused`` (with ``method="direct"``) runs the kernel build without fused
     multiply-adds (see ``_direct.correlate_direct``).
     """
+    key = _call_key(x, k, mode, boundary, cval, origin, axes, method, workers, out, flip, conj,
+                    compute_dtype, unfused)
+    if key is not None:
+        plan = _CALLS.get(key)
+        if plan is not None:
+            return plan.run(x, k)
+    x_given, k_given = x, k
     x = as_array(x, "x")
     k = as_array(k, "k")
     check_choice(mode, "mode", _validation.MODES)
@@ -209,12 +280,23 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
     if out is not None:
         _check_out(out, out_shape, dtype)
     n_threads = min(n_threads, max(1, w.size * math.prod(out_shape) // _tuning.SETTINGS.work_per_thread))
-    factors = None
+    factors, requested = None, method
     if method == "auto":
         method, factors = _method.choose(x, w, out_shape, n_threads, cval)
     if method == "fft" and dtype.kind not in "fc":
         raise ValueError("method='fft' is not available for exact integer computation")
 
+    if (key is not None and n_threads == 1 and method == "direct"
+            and (requested == "direct" or _method.direct_by_size(x, w, out_shape, 1))):
+        plan = _CallPlan(x, k, w, dtype, conj, flip, axes, starts, out_shape, boundary, cval,
+                         unfused)
+        if len(_CALLS) >= _CALLS_MAX:
+            try:
+                del _CALLS[next(iter(_CALLS))]   # the oldest entry
+            except (KeyError, RuntimeError, StopIteration):
+                pass   # another thread changed the cache meanwhile: it stays bounded
+        _CALLS[key] = plan
+        return plan.run(x_given, k_given)
     if method == "fft":
         res = _fft.correlate_fft(x, w, starts, out_shape, boundary, cval, n_threads)
         if out is None:

@@ -94,3 +94,164 @@ def test_cval_fast_path(dtype, cval):
     got = _validation.normalize_cval(cval, np.dtype(dtype))
     want = dtype(complex(cval)) if np.dtype(dtype).kind == "c" else dtype(float(cval))
     assert type(got) is np.dtype(dtype).type and got == want
+
+
+# ---------------------------------------------------------------- call plans
+# Plans serve single-threaded calls: these tests run with the library's default
+# threshold for sharing a call between threads (the suite lowers it to 1).
+
+@pytest.fixture
+def default_threads(tuned):
+    from ndconv._plan import tuning
+
+    tuned(work_per_thread=tuning.Settings.work_per_thread)
+
+def _uncached(f, x, k, *args, **kw):
+    """The same call through the planning path every time (``out=`` is never cached)."""
+    want = f(x, k, *args, **kw)
+    return f(x, k, *args, out=np.empty_like(want), **kw)
+
+
+def _naive_full_1d(x, k):
+    """numpy.convolve's definition, as a loop: the independent reference."""
+    out = np.zeros(len(x) + len(k) - 1, dtype=np.result_type(x, k, np.float64))
+    for i in range(len(x)):
+        for j in range(len(k)):
+            out[i + j] += x[i] * k[j]
+    return out
+
+
+CASES = [
+    # (x, k, args, kw): small calls of every kind a plan can serve
+    ((16,), (3,), ("full",), {}),
+    ((16,), (4,), ("same",), {"boundary": "reflect", "origin": 1}),
+    ((16,), (5,), ("valid",), {}),
+    ((9, 13), (3, 4), ("same",), {"boundary": "wrap"}),
+    ((9, 13), (3,), ("same",), {"axes": 0, "boundary": "edge"}),
+    ((9, 13), (3,), ("same",), {"axes": -1, "cval": 2.5}),
+    ((5, 6, 7), (3, 2, 2), ("full",), {"boundary": "symmetric", "method": "direct"}),
+]
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+@pytest.mark.parametrize("dtype", ["f4", "f8", "c16", "i2"])
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+@pytest.mark.parametrize("op", ["convolve", "correlate"])
+def test_planned_calls_equal_unplanned(default_threads, rng, case, dtype, layout, op):
+    xs, ks, args, kw = CASES[case]
+    f = getattr(ndconv, op)
+    base = rng.standard_normal(tuple(2 * n for n in xs))
+    x = (base[tuple(slice(None, None, 2) for _ in xs)] if layout == "strided"
+         else np.asarray(base[tuple(slice(n) for n in xs)], order=layout))
+    k = rng.standard_normal(ks)
+    if dtype == "c16":
+        x, k = x + 1j * x[::-1], k - 0.5j
+    x, k = x.astype(dtype), k.astype(dtype)
+    x0, k0 = x.copy(), k.copy()
+    ndconv._api._CALLS.clear()
+    want = _uncached(f, x, k, *args, **kw)
+    first, again = f(x, k, *args, **kw), f(x, k, *args, **kw)
+    assert len(ndconv._api._CALLS) == 1          # planned once, then reused
+    for got in (first, again):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+    # another input of the same layout gets its own answer, not the first one's
+    x2 = (x * 3).astype(dtype)
+    np.testing.assert_array_equal(f(x2, k, *args, **kw), _uncached(f, x2, k, *args, **kw))
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(k, k0)
+
+
+def test_planned_call_matches_a_naive_loop(default_threads, rng):
+    x, k = rng.standard_normal(16), rng.standard_normal(3)
+    ndconv._api._CALLS.clear()
+    for _ in range(3):
+        # float64 sums of 3 products: a few ulp of the largest partial sum
+        np.testing.assert_allclose(ndconv.convolve(x, k), _naive_full_1d(x, k), rtol=0, atol=1e-14)
+        np.testing.assert_allclose(ndconv.correlate(x, k), _naive_full_1d(x, k[::-1]), rtol=0,
+                                   atol=1e-14)
+
+
+def test_inf_weights_are_not_skipped_by_a_plan(default_threads):
+    # a zero boundary band times an inf weight is nan (numpy.pad + a direct sum),
+    # whichever kernel values the planned call sees
+    x = np.ones(8)
+    ndconv._api._CALLS.clear()
+    ndconv.convolve(x, np.array([1.0, 2.0, 3.0]))
+    got = ndconv.convolve(x, np.array([1.0, np.inf, 3.0]))
+    want = np.convolve(np.pad(x, 2), [1.0, np.inf, 3.0], "valid")
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(got[~np.isnan(got)], want[~np.isnan(want)])
+
+
+@pytest.mark.parametrize("kw", [{"origin": True}, {"axes": True}, {"workers": True},
+                                {"cval": True}, {"origin": [0]}, {"axes": [0]}])
+def test_plans_never_serve_a_call_validation_would_treat_differently(default_threads, kw):
+    # equal to a planned call's values (True == 1, [0] ~ (0,)) but validated on their own
+    x, k = np.arange(8.0), np.ones(3)
+    plain = {key: (1 if value is True else value[0]) for key, value in kw.items()}
+    mode = "same"
+    ndconv._api._CALLS.clear()
+    try:
+        ndconv.convolve(x, k, mode, **plain)
+        ndconv.convolve(x, k, mode, **plain)
+    except ValueError:
+        pass
+    try:
+        cold_result = ndconv.convolve(x, k, mode, out=np.empty(8), **kw)
+    except (TypeError, ValueError) as e:
+        with pytest.raises(type(e)):
+            ndconv.convolve(x, k, mode, **kw)
+    else:
+        np.testing.assert_array_equal(ndconv.convolve(x, k, mode, **kw), cold_result)
+
+
+def test_unaligned_input_after_an_aligned_one_of_the_same_layout(default_threads):
+    buf = np.zeros(8 * 17 + 1, dtype=np.uint8)
+    aligned = np.arange(16.0)
+    unaligned = np.frombuffer(buf[1:1 + 8 * 16].data, dtype=np.float64)
+    unaligned[...] = np.arange(16.0)[::-1]
+    assert not unaligned.flags.aligned and unaligned.strides == aligned.strides
+    k = np.array([1.0, -2.0, 0.5])
+    ndconv._api._CALLS.clear()
+    ndconv.convolve(aligned, k)
+    np.testing.assert_array_equal(ndconv.convolve(unaligned, k),
+                                  ndconv.convolve(unaligned.copy(), k))
+
+
+def test_plans_follow_the_settings_and_the_build(default_threads):
+    from ndconv import _core
+    from ndconv._plan import tuning
+
+    x, k = np.arange(16.0), np.array([1.0, 2.0, 3.0])
+    ndconv._api._CALLS.clear()
+    ndconv.convolve(x, k)
+    with tuning.override(merged=False):
+        ndconv.convolve(x, k)           # another generation of settings: its own plan
+    assert len(ndconv._api._CALLS) == 2
+    for level, module in _core.builds().items():
+        with _core.use(level):
+            got = ndconv.convolve(x, k)
+            plans = [p for key, p in ndconv._api._CALLS.items()
+                     if key[-2:] == (module, tuning.generation())]
+        assert len(plans) == 1 and plans[0].direct.mod is module
+        np.testing.assert_allclose(got, np.convolve(x, k), rtol=0, atol=1e-13)
+
+
+def test_plan_cache_is_bounded(default_threads):
+    ndconv._api._CALLS.clear()
+    k = np.ones(3)
+    for n in range(4, 4 + ndconv._api._CALLS_MAX + 20):
+        ndconv.convolve(np.ones(n), k)
+    assert len(ndconv._api._CALLS) == ndconv._api._CALLS_MAX
+
+
+def test_no_plan_for_calls_whose_method_depends_on_values(default_threads, rng):
+    ndconv._api._CALLS.clear()
+    x = rng.standard_normal(1 << 16)
+    ndconv.convolve(x, rng.standard_normal(1025))                 # FFT by size
+    ndconv.convolve(x.reshape(256, 256), np.ones((9, 9)))        # separable once factorised
+    ndconv.convolve(x, rng.standard_normal(3), method="fft")
+    ndconv.convolve(x.reshape(256, 256), rng.standard_normal((9, 9)), workers=2,
+                    method="direct")                             # threads
+    assert ndconv._api._CALLS == {}

@@ -38,6 +38,7 @@
 # that shares its core with another process takes fewer of them instead of
 # holding up the call.
 
+cimport cython
 from cython.parallel cimport parallel, prange
 from libc.math cimport isfinite
 from libc.stdlib cimport free, malloc
@@ -1135,6 +1136,20 @@ cdef void _load_maps(AxisMap* maps, Py_ssize_t nd, const Py_ssize_t[::1] lengths
         raise ValueError("axis maps address past the end of x")
 
 
+cdef inline bint _all_finite(const num_t* w, Py_ssize_t n) noexcept nogil:
+    """False if a weight is inf or nan (integer weights never are)."""
+    cdef Py_ssize_t i
+    if num_t is float or num_t is double:
+        for i in range(n):
+            if not isfinite(w[i]):
+                return False
+    elif num_t is cython.floatcomplex or num_t is cython.doublecomplex:
+        for i in range(n):
+            if not (isfinite(w[i].real) and isfinite(w[i].imag)):
+                return False
+    return True
+
+
 def widest_block(str kind):
     """Outputs per register block of the widest kernel for a dtype kind
     (``numpy.dtype.char``): segments of a row narrower than this run the
@@ -1164,6 +1179,8 @@ def correlate_nd(const num_t[::1] x, num_t[::1] out, const num_t[::1] w,
     boundaries of the last axis (each chunk at most ``max_chunk`` wide); output
     columns ``[c0, c1)`` read only interior samples of the last axis, and
     ``unit`` says that axis has unit stride, so those columns read ``x`` in place.
+    ``skip_cval`` (for ``cval == 0``) lets rows lying wholly in a band of cval be
+    skipped; it is ignored when a weight is inf or nan.
     """
     cdef Py_ssize_t nd = out_shape.shape[0]
     cdef Py_ssize_t a, n_out = 1, n_k = 1, n_rows = 1, n_lead = 1
@@ -1201,6 +1218,9 @@ def correlate_nd(const num_t[::1] x, num_t[::1] out, const num_t[::1] w,
     if unit and c1 > c0 and not (maps[nd - 1].stride == 1 and c0 >= maps[nd - 1].lo
                                  and c1 + k_shape[nd - 1] - 1 <= maps[nd - 1].hi):
         raise ValueError("invalid interior columns")
+    # skipping a band of cval 0 is exact only if no weight is inf or nan (0 * inf is nan)
+    if skip_cval and not _all_finite(&w[0], n_k):
+        skip_cval = False
     with nogil:
         rc = _correlate_nd(&x[0], &out[0], &w[0], n_rows, out_shape[nd - 1], k_shape[nd - 1],
                            n_lead, nd - 1, &out_shape[0], &k_shape[0], maps, &bounds[0],

@@ -96,6 +96,15 @@ def _flat_span(x):
     return flat, estr
 
 
+def _element_strides(x):
+    """The per-axis element strides of ``_flat_span(x)``, without building it:
+    C-order ones where it has to copy ``x`` first."""
+    item = x.itemsize
+    if not x.flags.aligned or (not x.flags.c_contiguous and any(s % item for s in x.strides)):
+        return [s // item for s in np.empty(x.shape, dtype=x.dtype).strides]
+    return [s // item for s in x.strides]
+
+
 def _chunks(m, k_last, n_lead):
     """Column chunk boundaries of the last output axis and the chunk width.
 
@@ -184,48 +193,79 @@ def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out, un
         as scipy.ndimage does: its integer outputs truncate the float sums, and a
         fused multiply-add moves a sum that lies on an integer by one ulp.
     """
-    perm = compute_order(x, out_shape)
-    identity = perm == tuple(range(x.ndim))
-    op = out if identity else out.transpose(perm)
-    if not op.flags.c_contiguous:
-        # the kernel writes C-contiguous rows in the compute order; compute
-        # there, then copy (one pass over the output)
-        tmp = np.empty([out_shape[a] for a in perm], dtype=out.dtype).transpose(_inverse(perm))
-        correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, tmp, unfused)
-        out[...] = tmp
-        return out
-    if identity:
-        xp, wp = x, np.ascontiguousarray(w)
-        starts, oshape = tuple(starts), tuple(out_shape)
-    else:
-        xp, wp = x.transpose(perm), np.ascontiguousarray(w.transpose(perm))
-        starts = tuple([starts[a] for a in perm])
-        oshape = tuple([out_shape[a] for a in perm])
+    return DirectPlan(x, w.shape, starts, out_shape, boundary, n_threads, unfused).run(x, w, cval, out)
 
-    flat, estr = _flat_span(xp)
-    mod = unfused_core() if unfused else core()
-    key = (xp.shape, tuple(estr), oshape, wp.shape, starts, boundary, _block(mod, xp.dtype.char))
-    # The tables depend on sizes alone; repeated calls of one geometry (the
-    # small-call case, where building them costs more than the arithmetic)
-    # reuse them.  A gate on the total extended length bounds the cache's memory.
-    if sum(oshape) + sum(wp.shape) - len(oshape) <= _CACHED_EXTENT:
-        tables = _tables(*key)
-    else:
-        tables = _tables.__wrapped__(*key)
-    oshape_a, kshape_a, params, bands, bounds, width, c0, c1 = tables
-    # rows that lie wholly in a band of cval 0 add nothing -- unless a weight
-    # is inf or nan, whose product with 0 is nan (as numpy.pad + a direct sum,
-    # and scipy.ndimage, give)
-    skip_cval = bool(cval == 0) and bool(np.isfinite(wp).all())
-    plan = _merge_plan(oshape, wp.shape, xp.itemsize, int(n_threads))
-    if plan is not None:
-        mod.correlate_merged(flat, op.reshape(-1), wp.reshape(-1), oshape_a, kshape_a, params,
-                             bands, plan[0], plan[1], cval, int(n_threads))
+
+class DirectPlan:
+    """What the direct kernel needs that depends on sizes, strides and options
+    alone: the compute order, the index tables, the merged-path plan.
+
+    Built from ``x``'s shape, strides and dtype (never its values), so one plan
+    serves every input laid out the same way (``run``): repeated small calls
+    reuse it instead of deriving it again.  Arguments as ``correlate_direct``.
+    """
+
+    __slots__ = ("perm", "inverse", "starts", "oshape", "mod", "tables", "merge", "n_threads",
+                 "unit")
+
+    def __init__(self, x, w_shape, starts, out_shape, boundary, n_threads, unfused=False):
+        perm = compute_order(x, out_shape)
+        if perm == tuple(range(x.ndim)):
+            self.perm = self.inverse = None
+            xp, self.starts, self.oshape = x, tuple(starts), tuple(out_shape)
+            wshape = tuple(w_shape)
+        else:
+            self.perm, self.inverse = perm, tuple(_inverse(perm))
+            xp = x.transpose(perm)
+            self.starts = tuple([starts[a] for a in perm])
+            self.oshape = tuple([out_shape[a] for a in perm])
+            wshape = tuple([w_shape[a] for a in perm])
+        estr = _element_strides(xp)
+        self.mod = unfused_core() if unfused else core()
+        key = (xp.shape, tuple(estr), self.oshape, wshape, self.starts, boundary,
+               _block(self.mod, xp.dtype.char))
+        # The tables depend on sizes alone; repeated calls of one geometry (the
+        # small-call case, where building them costs more than the arithmetic)
+        # reuse them.  A gate on the total extended length bounds the cache's memory.
+        if sum(self.oshape) + sum(wshape) - len(self.oshape) <= _CACHED_EXTENT:
+            self.tables = _tables(*key)
+        else:
+            self.tables = _tables.__wrapped__(*key)
+        self.unit = estr[-1] == 1
+        self.n_threads = int(n_threads)
+        self.merge = _merge_plan(self.oshape, wshape, xp.itemsize, self.n_threads)
+
+    def run(self, x, w, cval, out):
+        """Compute into ``out`` (returned); ``x``, ``w`` laid out as when planned."""
+        op = out if self.perm is None else out.transpose(self.perm)
+        if not op.flags.c_contiguous:
+            # the kernel writes C-contiguous rows in the compute order; compute
+            # there, then copy (one pass over the output)
+            tmp = np.empty(self.oshape, dtype=out.dtype)
+            self._run(x, w, cval, tmp)
+            op[...] = tmp
+            return out
+        self._run(x, w, cval, op)
         return out
-    mod.correlate_nd(
-        flat, op.reshape(-1), wp.reshape(-1), oshape_a, kshape_a, params, bands, bounds, width,
-        c0, c1, estr[-1] == 1, cval, skip_cval, int(n_threads))
-    return out
+
+    def _run(self, x, w, cval, op):
+        if self.perm is None:
+            xp, wp = x, np.ascontiguousarray(w)
+        else:
+            xp, wp = x.transpose(self.perm), np.ascontiguousarray(w.transpose(self.perm))
+        flat, estr = _flat_span(xp)
+        oshape_a, kshape_a, params, bands, bounds, width, c0, c1 = self.tables
+        if self.merge is not None:
+            self.mod.correlate_merged(flat, op.reshape(-1), wp.reshape(-1), oshape_a, kshape_a,
+                                      params, bands, self.merge[0], self.merge[1], cval,
+                                      self.n_threads)
+            return
+        # rows that lie wholly in a band of cval 0 add nothing (the core keeps
+        # them when a weight is inf or nan, whose product with 0 is nan, as
+        # numpy.pad + a direct sum, and scipy.ndimage, give)
+        self.mod.correlate_nd(
+            flat, op.reshape(-1), wp.reshape(-1), oshape_a, kshape_a, params, bands, bounds, width,
+            c0, c1, self.unit, cval, bool(cval == 0), self.n_threads)
 
 
 # The merged path (``correlate_merged`` in the core) fuses the trailing axes of

@@ -139,6 +139,18 @@ _FFT_MARGIN = 0.8
 _TRIVIAL_TAPS = 1 << 16
 
 
+def direct_by_size(x, w, out_shape, n_threads):
+    """True when the sizes alone make ``choose`` pick the direct method: no
+    alternative is estimated faster, so no value (NaN, inf, rank) is looked at,
+    and the choice holds for every array of these sizes, strides and dtype."""
+    if x.dtype.kind not in "fc" or w.size * math.prod(out_shape) <= _TRIVIAL_TAPS:
+        return True
+    # the direct kernel's rows run along the last axis of its compute order
+    t_direct, t_fft, t_sep = _estimates(x.shape, w.shape, tuple(out_shape), x.dtype.char,
+                                        n_threads, _direct.compute_order(x, out_shape))
+    return t_sep >= t_direct and not t_fft < _FFT_MARGIN * t_direct
+
+
 def choose(x, w, out_shape, n_threads, cval=0):
     """``(method, factors)``: ``"direct"``, ``"separable"`` (with its 1-D factors) or
     ``"fft"``, for arrays already in the compute dtype.
@@ -147,12 +159,10 @@ def choose(x, w, out_shape, n_threads, cval=0):
     NaN or inf: FFT spreads a non-finite value over the whole output, while the
     direct method keeps it local, as scipy.ndimage does.
     """
-    if x.dtype.kind not in "fc" or w.size * math.prod(out_shape) <= _TRIVIAL_TAPS:
+    if direct_by_size(x, w, out_shape, n_threads):
         return "direct", None
-    # the direct kernel's rows run along the last axis of its compute order
-    order = _direct.compute_order(x, out_shape)
     t_direct, t_fft, t_sep = _estimates(x.shape, w.shape, tuple(out_shape), x.dtype.char,
-                                        n_threads, order)
+                                        n_threads, _direct.compute_order(x, out_shape))
     best, factors = ("direct", t_direct), None
     if t_sep < best[1]:
         # the estimate is arithmetic; factorizing is not, so it comes second

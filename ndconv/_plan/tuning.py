@@ -50,6 +50,17 @@ class Settings:
 
 
 SETTINGS = Settings()
+# The settings in force, as a number: each override gets a new one and puts the
+# previous one back when it ends, as it does the values.
+_generation = 0
+_overrides = 0
+
+
+def generation():
+    """A number that identifies the settings in force, for caches of plans made
+    under them: it changes with every :func:`override` and returns to its value
+    when the override ends."""
+    return _generation
 
 
 @contextlib.contextmanager
@@ -70,11 +81,16 @@ def override(**values):
     if unknown:
         raise TypeError("override: unknown setting(s) %s; known: %s"
                         % (", ".join(unknown), ", ".join(sorted(names))))
+    global _generation, _overrides
     saved = {name: getattr(SETTINGS, name) for name in values}
+    saved_generation = _generation
     for name, value in values.items():
         setattr(SETTINGS, name, value)
+    _overrides += 1
+    _generation = _overrides
     try:
         yield SETTINGS
     finally:
         for name, value in saved.items():
             setattr(SETTINGS, name, value)
+        _generation = saved_generation
