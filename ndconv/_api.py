@@ -184,7 +184,7 @@ class _CallPlan:
     """One call's validated geometry and direct plan, for arrays of its key."""
 
     __slots__ = ("dtype", "conj", "kflip", "korder", "wshape", "out_shape", "perm", "cval",
-                 "direct")
+                 "skip_cval", "direct", "flat")
 
     def __init__(self, x, k, w, dtype, conj, flip, axes, starts, out_shape, boundary, cval,
                  unfused):
@@ -199,7 +199,12 @@ class _CallPlan:
         perm = _direct.memory_order(x)
         self.perm = None if perm == tuple(range(x.ndim)) else perm
         self.cval = cval
+        self.skip_cval = bool(cval == 0)
         self.direct = _direct.DirectPlan(x, w.shape, starts, out_shape, boundary, 1, unfused)
+        # the common case -- x read in place in its own order, the plain path --
+        # goes straight to the kernel
+        self.flat = (self.perm is None and self.direct.perm is None and self.direct.merge is None
+                     and x.flags.c_contiguous and x.flags.aligned)
 
     def run(self, x, k):
         """The call's result for ``x``, ``k`` (same shapes, strides, dtypes as planned)."""
@@ -211,6 +216,12 @@ class _CallPlan:
             k = k[self.kflip]
         if self.korder is not None:
             k = k.transpose(self.korder)
+        if self.flat:
+            out = np.empty(self.out_shape, dtype=self.dtype)
+            d = self.direct
+            d.mod.correlate_nd(d.tables, x.reshape(-1), out.reshape(-1),
+                               np.ascontiguousarray(k).reshape(-1), self.cval, self.skip_cval, 1)
+            return out
         w = k.reshape(self.wshape)
         if self.perm is None:
             out = np.empty(self.out_shape, dtype=self.dtype)

@@ -369,10 +369,10 @@ def _forward(p, out=None):
     work = out.size * ntap * p.w.shape[-2]
     n_threads = _threads(p, work)
     cval_pixel = np.full(p.x.shape[-1], p.cval, dtype=p.dtype)
-    kern.forward(p.x.reshape(-1), batch, _img_size(p), rowtab, coltab, colgeom,
-                 p.out_spatial[-1], cval_pixel,
-                 wpack.reshape(-1), bpack.reshape(-1), p.groups, p.w.shape[-2], dg, dp,
-                 out.reshape(-1), _segment(p, ntap), n_threads, depthwise)
+    taps = kern.LayerTaps(p.x.reshape(-1), batch, _img_size(p), rowtab, coltab, colgeom,
+                          p.out_spatial[-1], cval_pixel, p.groups, p.w.shape[-2], dg, dp,
+                          _segment(p, ntap), depthwise)
+    kern.forward(taps, wpack.reshape(-1), bpack.reshape(-1), out.reshape(-1), n_threads)
     return out
 
 
@@ -394,9 +394,9 @@ def _weight_grad(p, g):
     chunks = max(1, min(_GRAD_CHUNKS, items, _PART_BYTES // (size * p.dtype.itemsize)))
     part = np.zeros((chunks, size), dtype=p.dtype)
     cval_pixel = np.full(p.x.shape[-1], p.cval, dtype=p.dtype)
-    kern.weight_grad(p.x.reshape(-1), p.x.shape[0], _img_size(p), rowtab, coltab,
-                     colgeom, p.out_spatial[-1], cval_pixel, g.reshape(-1), p.groups, cg, dg, dp, part,
-                     seg, n_threads, depthwise)
+    taps = kern.LayerTaps(p.x.reshape(-1), p.x.shape[0], _img_size(p), rowtab, coltab, colgeom,
+                          p.out_spatial[-1], cval_pixel, p.groups, cg, dg, dp, seg, depthwise)
+    kern.weight_grad(taps, g.reshape(-1), part, n_threads)
     if depthwise:
         return np.ascontiguousarray(part.sum(axis=0).reshape(ntap, dp)[:, :c_out]).reshape(p.w.shape)
     gw = part.sum(axis=0).reshape(p.groups, ntap, cg, dp)[..., :dg]

@@ -54,6 +54,7 @@ def _source_names(name):
     text = read(name + ".pyx")
     names = set(re.findall(r"^(?:async )?def (\w+)", text, re.M))
     names.update(re.findall(r"^cpdef enum (\w+)", text, re.M))
+    names.update(re.findall(r"^(?:cdef )?class (\w+)", text, re.M))
     names.update(re.findall(r"^([A-Za-z]\w*)\s*=", text, re.M))
     return {n for n in names if not n.startswith("_")}
 

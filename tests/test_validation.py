@@ -74,14 +74,15 @@ def test_core_entry_point_rejects_out_of_range_maps():
     bounds = np.array([0, 3])
     good = np.array([[0, 4, 0, 1, 0]])   # interior positions 0..3, offsets 0..3
     out = np.zeros(3)
-    core().correlate_nd(x, out, w, oshape, kshape, good, np.zeros(0, np.intp), bounds, 3, 0, 3, True, 0.0,
-                        True, 1)
+    tables = core().Tables(oshape, kshape, good, np.zeros(0, np.intp), bounds, 3, 0, 3, True)
+    core().correlate_nd(tables, x, out, w, 0.0, True, 1)
     np.testing.assert_array_equal(out, 0)
 
     def call(params, bands=(), out=None, b=bounds, c=(0, 0), unit=False):
         out = np.zeros(3) if out is None else out
-        core().correlate_nd(x, out, w, oshape, kshape, np.asarray(params), np.asarray(bands, np.intp),
-                            b, 3, c[0], c[1], unit, 0.0, True, 1)
+        tables = core().Tables(oshape, kshape, np.asarray(params), np.asarray(bands, np.intp), b, 3,
+                               c[0], c[1], unit)
+        core().correlate_nd(tables, x, out, w, 0.0, True, 1)
 
     with pytest.raises(ValueError, match="past the end"):
         call([[0, 4, 1, 1, 0]])            # interior reaches offset 4

@@ -1,6 +1,8 @@
 # Type stub of the compiled module ndconv._core.avx512: the kernels of baseline.pyi, built with
 # other instruction sets (the same kernels.pxi).
+from .baseline import LayerTaps as LayerTaps
 from .baseline import RowMode as RowMode
+from .baseline import Tables as Tables
 from .baseline import build_info as build_info
 from .baseline import correlate_merged as correlate_merged
 from .baseline import correlate_nd as correlate_nd

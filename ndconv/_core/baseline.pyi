@@ -8,35 +8,31 @@ from numpy.typing import NDArray
 
 # The kernels are fused over float32, float64, complex64, complex128 and int64: every
 # array of one call has the same dtype, and ``cval`` is a scalar of it.
+class Tables:
+    max_chunk: int
+    c0: int
+    c1: int
+    unit: bool
+    def __init__(
+        self,
+        out_shape: NDArray[Any],
+        k_shape: NDArray[Any],
+        axis_params: NDArray[Any],
+        bands: NDArray[Any],
+        bounds: NDArray[Any],
+        max_chunk: int,
+        c0: int,
+        c1: int,
+        unit: bool,
+    ) -> None: ...
+
 def correlate_nd(
-    x: NDArray[Any],
-    out: NDArray[Any],
-    w: NDArray[Any],
-    out_shape: NDArray[Any],
-    k_shape: NDArray[Any],
-    axis_params: NDArray[Any],
-    bands: NDArray[Any],
-    bounds: NDArray[Any],
-    max_chunk: int,
-    c0: int,
-    c1: int,
-    unit: bool,
-    cval: complex,
-    skip_cval: bool,
+    t: Tables, x: NDArray[Any], out: NDArray[Any], w: NDArray[Any], cval: complex, skip_cval: bool,
     n_threads: int,
 ) -> None: ...
 def correlate_merged(
-    x: NDArray[Any],
-    out: NDArray[Any],
-    w: NDArray[Any],
-    out_shape: NDArray[Any],
-    k_shape: NDArray[Any],
-    axis_params: NDArray[Any],
-    bands: NDArray[Any],
-    g0: int,
-    tile_rows: int,
-    cval: complex,
-    n_threads: int,
+    t: Tables, x: NDArray[Any], out: NDArray[Any], w: NDArray[Any], g0: int, tile_rows: int,
+    cval: complex, n_threads: int,
 ) -> None: ...
 class RowMode(IntEnum):
     ROWS_ONE = 0
@@ -50,45 +46,40 @@ def build_info() -> dict[str, str]: ...
 # The convolution layer (layer.pxi). forward and weight_grad are fused over float32 and
 # float64: every real array of one call has the same dtype; the index tables are intp.
 def vector_width(itemsize: int) -> int: ...
+class LayerTaps:
+    x: NDArray[Any]
+    cval_pixel: NDArray[Any]
+    batch: int
+    img_size: int
+    wo: int
+    seg: int
+    groups: int
+    cg: int
+    dg: int
+    dp: int
+    depthwise: bool
+    def __init__(
+        self,
+        x: NDArray[Any],
+        batch: int,
+        img_size: int,
+        rowtab: NDArray[Any],
+        coltab: NDArray[Any],
+        colgeom: NDArray[Any],
+        wo: int,
+        cval_pixel: NDArray[Any],
+        groups: int,
+        cg: int,
+        dg: int,
+        dp: int,
+        seg: int,
+        depthwise: bool = False,
+    ) -> None: ...
+
 def forward(
-    x: NDArray[Any],
-    batch: int,
-    img_size: int,
-    rowtab: NDArray[Any],
-    coltab: NDArray[Any],
-    colgeom: NDArray[Any],
-    wo: int,
-    cval_pixel: NDArray[Any],
-    wpack: NDArray[Any],
-    bpack: NDArray[Any],
-    groups: int,
-    cg: int,
-    dg: int,
-    dp: int,
-    out: NDArray[Any],
-    seg: int,
-    n_threads: int,
-    depthwise: bool = False,
+    taps: LayerTaps, wpack: NDArray[Any], bpack: NDArray[Any], out: NDArray[Any], n_threads: int
 ) -> None: ...
-def weight_grad(
-    x: NDArray[Any],
-    batch: int,
-    img_size: int,
-    rowtab: NDArray[Any],
-    coltab: NDArray[Any],
-    colgeom: NDArray[Any],
-    wo: int,
-    cval_pixel: NDArray[Any],
-    gout: NDArray[Any],
-    groups: int,
-    cg: int,
-    dg: int,
-    dp: int,
-    part: NDArray[Any],
-    seg: int,
-    n_threads: int,
-    depthwise: bool = False,
-) -> None: ...
+def weight_grad(taps: LayerTaps, gout: NDArray[Any], part: NDArray[Any], n_threads: int) -> None: ...
 def widest_block(kind: str) -> int: ...
 
 # Only in the baseline build: OpenMP and CPU-feature queries.

@@ -1059,18 +1059,49 @@ cdef int _correlate_merged(
     return -1 if failed else 0
 
 
-def correlate_merged(const num_t[::1] x, num_t[::1] out, const num_t[::1] w,
-                     const Py_ssize_t[::1] out_shape, const Py_ssize_t[::1] k_shape,
-                     const Py_ssize_t[:, ::1] axis_params, const Py_ssize_t[::1] bands,
+cdef class Tables:
+    """The index tables of one direct problem, built once by ``ndconv._plan.direct``
+    and read by every call of that geometry (the entry points re-check them).
+
+    ``out_shape`` and ``k_shape`` in the kernel's axis order; row ``a`` of
+    ``axis_params`` is ``(lo, hi, base, stride, band_start)`` of axis ``a``'s map
+    (see ``AxisMap``); ``bands`` holds the border-band offsets of every axis.
+    ``bounds`` are the column-chunk boundaries of the last axis (each chunk at
+    most ``max_chunk`` wide); output columns ``[c0, c1)`` read only interior
+    samples of the last axis, and ``unit`` says that axis has unit stride, so
+    those columns read ``x`` in place.
+    """
+    cdef const Py_ssize_t[::1] out_shape
+    cdef const Py_ssize_t[::1] k_shape
+    cdef const Py_ssize_t[:, ::1] axis_params
+    cdef const Py_ssize_t[::1] bands
+    cdef const Py_ssize_t[::1] bounds
+    cdef readonly Py_ssize_t max_chunk, c0, c1
+    cdef readonly bint unit
+
+    def __init__(self, const Py_ssize_t[::1] out_shape, const Py_ssize_t[::1] k_shape,
+                 const Py_ssize_t[:, ::1] axis_params, const Py_ssize_t[::1] bands,
+                 const Py_ssize_t[::1] bounds, Py_ssize_t max_chunk, Py_ssize_t c0, Py_ssize_t c1,
+                 bint unit):
+        self.out_shape, self.k_shape, self.axis_params = out_shape, k_shape, axis_params
+        self.bands, self.bounds = bands, bounds
+        self.max_chunk, self.c0, self.c1, self.unit = max_chunk, c0, c1, unit
+
+
+def correlate_merged(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] w,
                      Py_ssize_t g0, Py_ssize_t tile_rows, num_t cval, int n_threads):
     """``correlate_nd`` for short rows: axes ``g0..`` are fused into one row.
 
-    Same arguments as ``correlate_nd`` (without the chunking), plus the first
-    fused axis ``g0`` and the number of output rows of axis ``g0`` per tile.
+    Same arguments as ``correlate_nd`` (the tables' chunking unused), plus the
+    first fused axis ``g0`` and the number of output rows of axis ``g0`` per tile.
     Each thread extends one tile of the input at a time into its own scratch
     (size ``prod(k[:g0]) * (tile_rows + k[g0] - 1) * prod(m[g0+1:] + k[g0+1:] - 1)``),
     so the extra memory is O(threads x tile), and computes it there.
     """
+    cdef const Py_ssize_t[::1] out_shape = t.out_shape
+    cdef const Py_ssize_t[::1] k_shape = t.k_shape
+    cdef const Py_ssize_t[:, ::1] axis_params = t.axis_params
+    cdef const Py_ssize_t[::1] bands = t.bands
     cdef Py_ssize_t nd = out_shape.shape[0], a, n_out = 1, n_k = 1
     cdef Py_ssize_t lengths[64]
     cdef AxisMap maps[64]
@@ -1161,27 +1192,25 @@ def widest_block(str kind):
     return 32
 
 
-def correlate_nd(const num_t[::1] x, num_t[::1] out, const num_t[::1] w,
-                 const Py_ssize_t[::1] out_shape, const Py_ssize_t[::1] k_shape,
-                 const Py_ssize_t[:, ::1] axis_params, const Py_ssize_t[::1] bands,
-                 const Py_ssize_t[::1] bounds, Py_ssize_t max_chunk,
-                 Py_ssize_t c0, Py_ssize_t c1, bint unit,
+def correlate_nd(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] w,
                  num_t cval, bint skip_cval, int n_threads):
     """Valid correlation of an index-extended input; see the comment at the top.
 
-    Every argument is prepared by ``ndconv._plan.direct``; this entry point re-checks
-    everything that could make the kernel read or write out of bounds, so it is
-    memory-safe on its own.  ``x`` is the flat span of the input from its lowest
-    address, ``out`` the C-contiguous output (in the kernel's axis order), ``w``
-    the C-contiguous kernel.  Row ``a`` of ``axis_params`` is ``(lo, hi, base,
-    stride, band_start)`` of axis ``a``'s map (see ``AxisMap``); ``bands`` holds
-    the border-band offsets of every axis.  ``bounds`` are the column-chunk
-    boundaries of the last axis (each chunk at most ``max_chunk`` wide); output
-    columns ``[c0, c1)`` read only interior samples of the last axis, and
-    ``unit`` says that axis has unit stride, so those columns read ``x`` in place.
-    ``skip_cval`` (for ``cval == 0``) lets rows lying wholly in a band of cval be
-    skipped; it is ignored when a weight is inf or nan.
+    The tables ``t`` and the arrays are prepared by ``ndconv._plan.direct``; this
+    entry point re-checks everything that could make the kernel read or write
+    out of bounds, so it is memory-safe on its own.  ``x`` is the flat span of
+    the input from its lowest address, ``out`` the C-contiguous output (in the
+    kernel's axis order), ``w`` the C-contiguous kernel.  ``skip_cval`` (for
+    ``cval == 0``) lets rows lying wholly in a band of cval be skipped; it is
+    ignored when a weight is inf or nan.
     """
+    cdef const Py_ssize_t[::1] out_shape = t.out_shape
+    cdef const Py_ssize_t[::1] k_shape = t.k_shape
+    cdef const Py_ssize_t[:, ::1] axis_params = t.axis_params
+    cdef const Py_ssize_t[::1] bands = t.bands
+    cdef const Py_ssize_t[::1] bounds = t.bounds
+    cdef Py_ssize_t max_chunk = t.max_chunk, c0 = t.c0, c1 = t.c1
+    cdef bint unit = t.unit
     cdef Py_ssize_t nd = out_shape.shape[0]
     cdef Py_ssize_t a, n_out = 1, n_k = 1, n_rows = 1, n_lead = 1
     cdef Py_ssize_t n_chunks = bounds.shape[0] - 1

@@ -68,26 +68,56 @@ cdef inline void _fill_ptrs(const real** ptrs, const real* base, const real* cv,
                     ptrs[t * npix + j] = base + ro + co
 
 
-def forward(const real[::1] x, Py_ssize_t batch, Py_ssize_t img_size,
-            const Py_ssize_t[:, ::1] rowtab, const Py_ssize_t[:, ::1] coltab,
-            const Py_ssize_t[::1] colgeom, Py_ssize_t wo,
-            const real[::1] cval_pixel, const real[::1] wpack, const real[::1] bpack,
-            int groups, int cg, int dg, int dp, real[::1] out, Py_ssize_t seg, int n_threads,
-            bint depthwise=False):
-    """Valid correlation of the (implicitly extended) input with the packed weights.
+cdef class LayerTaps:
+    """Where every tap of every output pixel reads the input, and the shape of
+    the layer's groups: what ``forward`` and ``weight_grad`` share.
 
     ``x`` is the flat channels-last input, ``img_size`` elements per batch item;
     ``rowtab[line, lead_tap]`` is the element offset of the input row leading taps
     ``lead_tap`` read for output line ``line``, and ``coltab`` / ``colgeom``
     (``jlo, jhi, start, step, tap_step``) give the offset within the row per last
     tap and output column (see ``_fill_ptrs``); ``-1`` means the constant
-    boundary's ``cval``.  ``wo`` is the number of output columns.  ``wpack`` is
-    ``(groups, taps, cg, dp)``, ``bpack`` ``(groups, dp)``; ``out`` is the flat
-    ``(batch, lines, columns, groups*dg)`` result.  Work items are runs of at most
-    ``seg`` output pixels of one line.
-    ``depthwise`` (``cg == dg == 1``): ``wpack`` is ``(taps, dp)`` with ``dp >=
-    groups`` and ``bpack`` ``(dp,)``, and the vectors run along the channels.
+    boundary's pixel ``cval_pixel``.  ``wo`` is the number of output columns.
+    ``groups`` of ``cg`` input and ``dg`` output channels, ``dp`` the latter
+    padded to the vector width; work items are runs of at most ``seg`` output
+    pixels of one line.  ``depthwise`` (``cg == dg == 1``): the vectors run along
+    the channels.
     """
+    cdef readonly object x, cval_pixel
+    cdef const Py_ssize_t[:, ::1] rowtab
+    cdef const Py_ssize_t[:, ::1] coltab
+    cdef const Py_ssize_t[::1] colgeom
+    cdef readonly Py_ssize_t batch, img_size, wo, seg
+    cdef readonly int groups, cg, dg, dp
+    cdef readonly bint depthwise
+
+    def __init__(self, x, Py_ssize_t batch, Py_ssize_t img_size,
+                 const Py_ssize_t[:, ::1] rowtab, const Py_ssize_t[:, ::1] coltab,
+                 const Py_ssize_t[::1] colgeom, Py_ssize_t wo, cval_pixel,
+                 int groups, int cg, int dg, int dp, Py_ssize_t seg, bint depthwise=False):
+        self.x, self.cval_pixel = x, cval_pixel
+        self.rowtab, self.coltab, self.colgeom = rowtab, coltab, colgeom
+        self.batch, self.img_size, self.wo, self.seg = batch, img_size, wo, seg
+        self.groups, self.cg, self.dg, self.dp = groups, cg, dg, dp
+        self.depthwise = depthwise
+
+
+def forward(LayerTaps taps, const real[::1] wpack, const real[::1] bpack, real[::1] out,
+            int n_threads):
+    """Valid correlation of the (implicitly extended) input with the packed weights.
+
+    ``wpack`` is ``(groups, taps, cg, dp)``, ``bpack`` ``(groups, dp)``; ``out`` is
+    the flat ``(batch, lines, columns, groups*dg)`` result.  Depthwise:
+    ``wpack`` is ``(taps, dp)`` with ``dp >= groups`` and ``bpack`` ``(dp,)``.
+    """
+    cdef const real[::1] x = taps.x
+    cdef const real[::1] cval_pixel = taps.cval_pixel
+    cdef const Py_ssize_t[:, ::1] rowtab = taps.rowtab
+    cdef const Py_ssize_t[:, ::1] coltab = taps.coltab
+    cdef const Py_ssize_t[::1] colgeom = taps.colgeom
+    cdef Py_ssize_t batch = taps.batch, img_size = taps.img_size, wo = taps.wo, seg = taps.seg
+    cdef int groups = taps.groups, cg = taps.cg, dg = taps.dg, dp = taps.dp
+    cdef bint depthwise = taps.depthwise
     cdef Py_ssize_t nl = rowtab.shape[0]
     cdef int ntap = <int>(rowtab.shape[1] * coltab.shape[0])
     cdef Py_ssize_t nseg = (wo + seg - 1) // seg
@@ -134,20 +164,24 @@ def forward(const real[::1] x, Py_ssize_t batch, Py_ssize_t img_size,
         raise MemoryError("ndconv.conv could not allocate its per-thread pointer tables")
 
 
-def weight_grad(const real[::1] x, Py_ssize_t batch, Py_ssize_t img_size,
-                const Py_ssize_t[:, ::1] rowtab, const Py_ssize_t[:, ::1] coltab,
-                const Py_ssize_t[::1] colgeom, Py_ssize_t wo,
-                const real[::1] cval_pixel, const real[::1] gout, int groups, int cg, int dg,
-                int dp, real[:, ::1] part, Py_ssize_t seg, int n_threads, bint depthwise=False):
+def weight_grad(LayerTaps taps, const real[::1] gout, real[:, ::1] part, int n_threads):
     """Weight gradient ``sum over pixels of x_tap (outer) grad_out``, per group.
 
     Same tables and work items as :func:`forward`; ``gout`` is the flat
     ``(batch, lines, columns, groups*dg)`` output gradient.  The work items are
     split into ``part.shape[0]`` contiguous chunks; chunk ``i`` adds its items,
     in order, into ``part[i]`` (``(groups, taps, cg, dp)``), so the sums do not
-    depend on the number of threads.  The caller adds the rows.  ``depthwise``
-    (``cg == dg == 1``): ``part`` rows are ``(taps, dp)``, vectors along channels.
+    depend on the number of threads.  The caller adds the rows.  Depthwise:
+    ``part`` rows are ``(taps, dp)``, vectors along channels.
     """
+    cdef const real[::1] x = taps.x
+    cdef const real[::1] cval_pixel = taps.cval_pixel
+    cdef const Py_ssize_t[:, ::1] rowtab = taps.rowtab
+    cdef const Py_ssize_t[:, ::1] coltab = taps.coltab
+    cdef const Py_ssize_t[::1] colgeom = taps.colgeom
+    cdef Py_ssize_t batch = taps.batch, img_size = taps.img_size, wo = taps.wo, seg = taps.seg
+    cdef int groups = taps.groups, cg = taps.cg, dg = taps.dg, dp = taps.dp
+    cdef bint depthwise = taps.depthwise
     cdef Py_ssize_t nl = rowtab.shape[0]
     cdef int ntap = <int>(rowtab.shape[1] * coltab.shape[0])
     cdef Py_ssize_t nseg = (wo + seg - 1) // seg

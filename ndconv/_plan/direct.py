@@ -106,18 +106,20 @@ def _element_strides(x):
 
 
 def _chunks(m, k_last, n_lead):
-    """Column chunk boundaries of the last output axis and the chunk width.
+    """Column chunk boundaries of the last output axis and the widest chunk.
 
     Chunks bound the per-thread gather scratch (``n_lead`` rows of
     ``width + k_last - 1`` samples) and give 1-D signals enough work items to
-    share between threads.
+    share between threads.  The width returned is the widest chunk's, not the
+    limit: the core sizes its scratch, and fills a line of cval, by it, which
+    for short rows would otherwise cost more than their arithmetic.
     """
     width = _GATHER_BUDGET // max(1, n_lead) - k_last + 1
     width = int(min(_MAX_CHUNK, max(_MIN_CHUNK, width)))
     pieces = max(1, -(-m // width))
     step = -(-m // pieces)  # balanced pieces, each <= width
     bounds = np.minimum(np.arange(0, pieces + 1, dtype=np.intp) * step, m)
-    return bounds, width
+    return bounds, max(1, step)
 
 
 # Upper bound (sum over axes of output + kernel - 1) on the band entries of a
@@ -205,17 +207,16 @@ class DirectPlan:
     reuse it instead of deriving it again.  Arguments as ``correlate_direct``.
     """
 
-    __slots__ = ("perm", "inverse", "starts", "oshape", "mod", "tables", "merge", "n_threads",
-                 "unit")
+    __slots__ = ("perm", "starts", "oshape", "mod", "tables", "merge", "n_threads")
 
     def __init__(self, x, w_shape, starts, out_shape, boundary, n_threads, unfused=False):
         perm = compute_order(x, out_shape)
         if perm == tuple(range(x.ndim)):
-            self.perm = self.inverse = None
+            self.perm = None
             xp, self.starts, self.oshape = x, tuple(starts), tuple(out_shape)
             wshape = tuple(w_shape)
         else:
-            self.perm, self.inverse = perm, tuple(_inverse(perm))
+            self.perm = perm
             xp = x.transpose(perm)
             self.starts = tuple([starts[a] for a in perm])
             self.oshape = tuple([out_shape[a] for a in perm])
@@ -228,10 +229,12 @@ class DirectPlan:
         # small-call case, where building them costs more than the arithmetic)
         # reuse them.  A gate on the total extended length bounds the cache's memory.
         if sum(self.oshape) + sum(wshape) - len(self.oshape) <= _CACHED_EXTENT:
-            self.tables = _tables(*key)
+            tables = _tables(*key)
         else:
-            self.tables = _tables.__wrapped__(*key)
-        self.unit = estr[-1] == 1
+            tables = _tables.__wrapped__(*key)
+        oshape_a, kshape_a, params, bands, bounds, width, c0, c1 = tables
+        self.tables = self.mod.Tables(oshape_a, kshape_a, params, bands, bounds, width, c0, c1,
+                                      estr[-1] == 1)
         self.n_threads = int(n_threads)
         self.merge = _merge_plan(self.oshape, wshape, xp.itemsize, self.n_threads)
 
@@ -253,19 +256,16 @@ class DirectPlan:
             xp, wp = x, np.ascontiguousarray(w)
         else:
             xp, wp = x.transpose(self.perm), np.ascontiguousarray(w.transpose(self.perm))
-        flat, estr = _flat_span(xp)
-        oshape_a, kshape_a, params, bands, bounds, width, c0, c1 = self.tables
+        flat = _flat_span(xp)[0]
         if self.merge is not None:
-            self.mod.correlate_merged(flat, op.reshape(-1), wp.reshape(-1), oshape_a, kshape_a,
-                                      params, bands, self.merge[0], self.merge[1], cval,
-                                      self.n_threads)
+            self.mod.correlate_merged(self.tables, flat, op.reshape(-1), wp.reshape(-1),
+                                      self.merge[0], self.merge[1], cval, self.n_threads)
             return
         # rows that lie wholly in a band of cval 0 add nothing (the core keeps
         # them when a weight is inf or nan, whose product with 0 is nan, as
         # numpy.pad + a direct sum, and scipy.ndimage, give)
-        self.mod.correlate_nd(
-            flat, op.reshape(-1), wp.reshape(-1), oshape_a, kshape_a, params, bands, bounds, width,
-            c0, c1, self.unit, cval, bool(cval == 0), self.n_threads)
+        self.mod.correlate_nd(self.tables, flat, op.reshape(-1), wp.reshape(-1), cval,
+                              bool(cval == 0), self.n_threads)
 
 
 # The merged path (``correlate_merged`` in the core) fuses the trailing axes of
