@@ -3,11 +3,15 @@
 Times ndconv's direct and FFT paths on a set of problems (one thread, medians),
 fits the constants of ``ndconv/_plan/method.py``'s model by non-negative least
 squares, and writes them to ``ndconv/_plan/cost_model.json`` (or prints them with
-``--dry-run``).  Run it on a quiet machine:
+``--dry-run``): the direct constants of the kernel build this process runs
+(``NDCONV_SIMD`` picks it), and the FFT constants unless ``--direct-only``.
+Run it on a quiet machine, once per build the CPU can run:
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/calibrate_auto.py
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE NDCONV_SIMD=baseline \
+        python benchmarks/calibrate_auto.py --direct-only
 
-Takes about three minutes.
+Takes about three minutes (one for ``--direct-only``).
 """
 import argparse
 import functools
@@ -80,9 +84,16 @@ def fit(rows, times):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dry-run", action="store_true", help="print the model, do not write it")
+    ap.add_argument("--direct-only", action="store_true",
+                    help="refit the direct constants of this build only, keep the FFT ones")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
     model = json.loads(json.dumps(_method.MODEL))
+    build = _method.build_name()
+    today = time.strftime("%Y-%m-%d")
+    print("kernel build:", build)
+    constants = model["direct"].setdefault(build, {})
+    constants["_calibrated"] = today
     for dt in DTYPES:
         rows, times = [], []
         for xs, ks in DIRECT_CASES:
@@ -98,14 +109,29 @@ def main(argv=None):
         t1 = median_time(functools.partial(ndconv.correlate, x, k, "same", method="direct", workers=1))
         t2 = median_time(functools.partial(ndconv.correlate, x, k, "same", method="direct", workers=2))
         eff = min(1.0, t1 / t2 / 2)
-        model["direct"][dt] = {"call": call, "per_tap": per_tap, "per_setup": per_setup,
-                               "per_row_tap": per_row_tap, "per_merged": per_merged,
-                               "per_roll": per_roll, "per_roll_shift": per_roll_shift,
-                               "per_roll_out": per_roll_out, "thread_eff": round(eff, 3)}
+        constants[dt] = {"call": call, "per_tap": per_tap, "per_setup": per_setup,
+                         "per_row_tap": per_row_tap, "per_merged": per_merged,
+                         "per_roll": per_roll, "per_roll_shift": per_roll_shift,
+                         "per_roll_out": per_roll_out, "thread_eff": round(eff, 3)}
         print("direct %-10s call %.2e s, %.2f Gtap/s, setup %.1f ns, row-tap %.3f ns, merged %.2f G/s, "
               "rolling %.2f G/s, 2-thread eff %.2f, worst fit x%.2f"
               % (dt, call, 1e-9 / max(per_tap, 1e-30), per_setup * 1e9, per_row_tap * 1e9,
                  1e-9 / max(per_merged, 1e-30), 1e-9 / max(per_roll, 1e-30), eff, worst))
+    if not args.direct_only:
+        fit_fft(model, rng, today)
+    text = json.dumps(model, indent=2)
+    if args.dry_run:
+        print(text)
+        return 0
+    path = os.path.join(os.path.dirname(_method.__file__), "cost_model.json")
+    with open(path, "w") as f:
+        f.write(text + "\n")
+    print("wrote", path)
+    return 0
+
+
+def fit_fft(model, rng, today):
+    """Refit ``model["fft"]`` from FFT timings of every dtype."""
     per_log = {}
     for dt in DTYPES:
         rows, times = [], []
@@ -122,17 +148,7 @@ def main(argv=None):
     call, a32, b32 = per_log["float32"]
     model["fft"].update({"per_sample_log2": a32, "per_sample": b32, "call": call,
                          "dtype_factor": {dt: (per_log[dt][1] / a32 if a32 else 1.0) for dt in DTYPES}})
-    model["_comment"] = ("Written by benchmarks/calibrate_auto.py on %s; seconds."
-                         % time.strftime("%Y-%m-%d"))
-    text = json.dumps(model, indent=2)
-    if args.dry_run:
-        print(text)
-        return 0
-    path = os.path.join(os.path.dirname(ndconv.__file__), "_cost_model.json")
-    with open(path, "w") as f:
-        f.write(text + "\n")
-    print("wrote", path)
-    return 0
+    model["fft"]["_calibrated"] = today
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
 The cost model estimates seconds for each method from sizes alone.  Its
 constants live in ``cost_model.json`` beside this file, fitted by least squares
-to timings on the reference machine by ``benchmarks/calibrate_auto.py`` (which
-rewrites the file); the FFT constants are used by ``_fft.plan`` too, so the
-overlap-save block choice and ``auto`` agree.
+to timings by ``benchmarks/calibrate_auto.py`` (which rewrites the part it
+measured): the direct method's per kernel build, since each build's blocks have
+their own speeds and thresholds, the FFT's per machine.  The FFT constants are
+used by ``_fft.plan`` too, so the overlap-save block choice and ``auto`` agree.
 """
 import functools
 import json
@@ -26,6 +27,27 @@ def _load():
 
 MODEL = _load()
 _fft.configure(MODEL["fft"])
+
+# A build without constants of its own borrows those of the nearest build that
+# has them (its blocks' shapes, then its vector width).
+_NEAREST = {"avx512": ("avx2", "baseline"), "avx2": ("avx512", "baseline"),
+            "neon": ("avx2", "baseline"), "baseline": ("avx2", "avx512")}
+
+
+def build_name(module=None):
+    """The kernel build the direct method runs (``"baseline"``, ``"avx2"``, ...)."""
+    return (module or _direct.core()).__name__.rsplit(".", 1)[-1]
+
+
+@functools.cache
+def direct_constants(build):
+    """``{dtype name: constants}`` of the direct model for kernel build ``build``:
+    its own calibration, or the nearest build's (``_NEAREST``)."""
+    table = MODEL["direct"]
+    for name in (build,) + _NEAREST.get(build, ()):
+        if name in table:
+            return table[name]
+    return next(iter(table.values()))
 
 
 def _key(dtype):
@@ -69,7 +91,7 @@ def direct_seconds(out_shape, w_shape, dtype, n_threads, order=None):
     per-(output, leading tap) block starts, or the merged path's cost, or the
     rolling rows' multiply-adds, shifted vectors and outputs.  ``order`` is the
     axis permutation the kernel runs in (rows along its last)."""
-    p = MODEL["direct"][_key(dtype)]
+    p = direct_constants(build_name())[_key(dtype)]
     f = direct_features(out_shape, w_shape, dtype, n_threads, order)
     work = (f[1] * p["per_tap"] + f[2] * p["per_setup"] + f[3] * p.get("per_row_tap", 0.0)
             + f[4] * p.get("per_merged", p["per_tap"]) + f[5] * p.get("per_roll", p["per_tap"])
@@ -105,10 +127,11 @@ def separable_seconds(x_shape, w_shape, out_shape, axes, dtype, n_threads, order
 
 
 @functools.lru_cache(maxsize=512)
-def _estimates(x_shape, w_shape, out_shape, dtype_char, n_threads, order):
-    """``(direct, fft, separable)`` estimated seconds, from sizes alone (cached:
-    repeated small calls would otherwise spend more on deciding than on
-    computing).  Separable is inf where it cannot win (see ``_separable.worthwhile``)."""
+def _estimates(x_shape, w_shape, out_shape, dtype_char, n_threads, order, build):
+    """``(direct, fft, separable)`` estimated seconds on kernel build ``build``,
+    from sizes alone (cached: repeated small calls would otherwise spend more on
+    deciding than on computing).  Separable is inf where it cannot win (see
+    ``_separable.worthwhile``)."""
     dtype = np.dtype(dtype_char)
     t_direct, t_fft = estimate(x_shape, w_shape, out_shape, dtype, n_threads, order)
     axes = [a for a in range(len(w_shape)) if w_shape[a] > 1]
@@ -147,7 +170,8 @@ def direct_by_size(x, w, out_shape, n_threads):
         return True
     # the direct kernel's rows run along the last axis of its compute order
     t_direct, t_fft, t_sep = _estimates(x.shape, w.shape, tuple(out_shape), x.dtype.char,
-                                        n_threads, _direct.compute_order(x, out_shape))
+                                        n_threads, _direct.compute_order(x, out_shape),
+                                        build_name())
     return t_sep >= t_direct and not t_fft < _FFT_MARGIN * t_direct
 
 
@@ -162,7 +186,8 @@ def choose(x, w, out_shape, n_threads, cval=0):
     if direct_by_size(x, w, out_shape, n_threads):
         return "direct", None
     t_direct, t_fft, t_sep = _estimates(x.shape, w.shape, tuple(out_shape), x.dtype.char,
-                                        n_threads, _direct.compute_order(x, out_shape))
+                                        n_threads, _direct.compute_order(x, out_shape),
+                                        build_name())
     best, factors = ("direct", t_direct), None
     if t_sep < best[1]:
         # the estimate is arithmetic; factorizing is not, so it comes second
