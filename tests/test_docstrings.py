@@ -8,8 +8,8 @@ import pytest
 # every module whose docstrings users read: the public namespaces and the
 # private modules that define public functions
 MODULES = ["ndconv", "ndconv._api", "ndconv._layer", "ndconv._config", "ndconv.signal",
-           "ndconv.ndimage", "ndconv.numpy", "ndconv.datasets", "ndconv._tools.verify",
-           "ndconv._tools.match"]
+           "ndconv.ndimage", "ndconv.numpy", "ndconv.datasets", "ndconv.kernels",
+           "ndconv._tools.verify", "ndconv._tools.match"]
 
 
 def _examples():

@@ -1,13 +1,13 @@
 """Kernels by name, for ``ndconv apply`` and the demo: ``gaussian:2``, ``sobel-x``, ...
 
-Every kernel is built for any number of dimensions: smoothing kernels as the
-outer product of one 1-D profile per axis, derivative kernels as scipy.ndimage's
-Sobel (a derivative along one axis, ``[1, 2, 1]`` smoothing along the others),
-the Laplacian as the sum of second differences along each axis.
+The command line's names for the builders of :mod:`ndconv.kernels`, for any
+number of dimensions, oriented for convolution (``ndconv apply`` convolves).
 """
 import math
 
 import numpy as np
+
+from .. import kernels as _kernels
 
 # name -> (parameter syntax, description), in the order of the help text
 CATALOGUE = {
@@ -50,30 +50,6 @@ def _outer(profile, ndim):
 def _delta(ndim, size=3):
     k = np.zeros((size,) * ndim)
     k[(size // 2,) * ndim] = 1.0
-    return k
-
-
-def _laplace(ndim):
-    k = np.zeros((3,) * ndim)
-    centre = (1,) * ndim
-    k[centre] = -2.0 * ndim
-    for a in range(ndim):
-        for side in (0, 2):
-            idx = list(centre)
-            idx[a] = side
-            k[tuple(idx)] = 1.0
-    return k
-
-
-def _sobel(axis, ndim):
-    """Oriented for convolution: ``convolve(x, k)`` is positive where ``x``
-    increases along ``axis``."""
-    k = np.ones((1,) * ndim)
-    for a in range(ndim):
-        prof = np.array([1.0, 0.0, -1.0]) if a == axis else np.array([1.0, 2.0, 1.0])
-        shape = [1] * ndim
-        shape[a] = 3
-        k = k * prof.reshape(shape)
     return k
 
 
@@ -124,15 +100,12 @@ def named_kernel(spec, ndim):
         n = _number(params[0], "N", spec, integer=True)
         if n < 1:
             raise ValueError("kernel %r: N must be >= 1" % spec)
-        return _outer(np.full(n, 1.0 / n), ndim)
+        return _kernels.uniform(n, ndim)
     if name == "gaussian":
         sigma = _number(params[0], "SIGMA", spec)
         if sigma <= 0:
             raise ValueError("kernel %r: SIGMA must be > 0" % spec)
-        radius = int(4 * sigma + 0.5)          # scipy.ndimage's truncation
-        t = np.arange(-radius, radius + 1)
-        g = np.exp(-0.5 * (t / sigma) ** 2)
-        return _outer(g / g.sum(), ndim)
+        return _kernels.gaussian(sigma, ndim=ndim)
     if name == "lowpass":
         cutoff = _number(params[0], "CUTOFF", spec)
         taps = _number(params[1], "TAPS", spec, integer=True) if len(params) > 1 else 101
@@ -146,8 +119,9 @@ def named_kernel(spec, ndim):
         axis = ndim - 1 if name == "sobel-x" else ndim - 2
         if axis < 0:
             raise ValueError("kernel %r needs at least 2 dimensions, the data has %d" % (spec, ndim))
-        return _sobel(axis, ndim)
+        # oriented for convolution: positive where the data increase along the axis
+        return np.flip(_kernels.sobel(axis, ndim))
     if name == "laplace":
-        return _laplace(ndim)
+        return _kernels.laplace(ndim)
     amount = _number(params[0], "AMOUNT", spec) if params else 1.0   # sharpen
-    return _delta(ndim) - amount * _laplace(ndim)
+    return _delta(ndim) - amount * _kernels.laplace(ndim)
