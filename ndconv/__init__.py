@@ -20,7 +20,8 @@ __all__ = ["convolve", "correlate", "show_config", "conv", "conv_grad", "__versi
 # that a plain convolution never needs, and ``import ndconv`` should cost
 # little more than ``import numpy``.
 _LAZY = {"check_commutativity": "._tools.verify", "compare_with_scipy": "._tools.verify",
-         "match_template": "._tools.match", "datasets": ".datasets", "kernels": ".kernels"}
+         "match_template": "._tools.match", "datasets": ".datasets", "kernels": ".kernels",
+         "separate": ".kernels"}
 
 __all__ += list(_LAZY)
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:   # what type checkers see of the lazy names
     from ._tools.match import match_template as match_template
     from ._tools.verify import check_commutativity as check_commutativity
     from ._tools.verify import compare_with_scipy as compare_with_scipy
+    from .kernels import separate as separate
 
 
 def __getattr__(name):

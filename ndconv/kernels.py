@@ -1,5 +1,6 @@
 """Kernels by name: Gaussian (and its derivatives), box, Sobel, Prewitt, Scharr,
-Laplacian, Laplacian of Gaussian, disk.
+Laplacian, Laplacian of Gaussian, disk; and :func:`separate`, which writes any
+kernel as a sum of outer products of 1-D factors.
 
 Every builder returns a float64 array with one axis per filtered axis, oriented
 for :func:`ndconv.correlate`: where scipy.ndimage has a filter of the same name,
@@ -23,11 +24,12 @@ import numpy as np
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import Any
 
-    from numpy.typing import NDArray
+    from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["gaussian", "uniform", "sobel", "prewitt", "scharr", "laplace", "gaussian_laplace",
-           "disk"]
+           "disk", "separate"]
 
 
 def _ndim(ndim, name="ndim"):
@@ -292,3 +294,75 @@ def disk(radius: float, ndim: int = 2, *, normalize: bool = True) -> NDArray[np.
     grid = np.indices((2 * r + 1,) * ndim, dtype=np.float64) - r
     k = ((grid ** 2).sum(axis=0) <= float(radius) ** 2).astype(np.float64)
     return k / k.sum() if normalize else k
+
+
+def separate(k: ArrayLike, *, rtol: float = 0.0) -> list[list[NDArray[Any]]]:
+    """``k`` as a sum of separable terms: ``k == sum(outer(*term) for term in terms)``.
+
+    The first axis is split off by a singular value decomposition of ``k``
+    unfolded along it, and each right factor is separated the same way, so the
+    number of terms is the product of the ranks of the successive unfoldings
+    (1 for a Gaussian or a box, 2 for the 3x3 Laplacian or a difference of
+    Gaussians).
+
+    Parameters
+    ----------
+    k : array_like
+        Kernel, 1-D or more (float or complex; integers and bool become float64).
+    rtol : float, optional
+        ``0`` keeps every term above the rounding level, so the terms reproduce
+        ``k`` to within ``4 * n_terms * k.ndim * eps * max|k|`` per entry; a
+        positive value drops the smallest terms of each split while the dropped
+        part stays below ``rtol`` times that unfolding's norm (a low-rank
+        approximation).
+
+    Returns
+    -------
+    list of list of ndarray
+        One list of ``k.ndim`` 1-D factors per term, largest term first; in
+        ``k``'s float dtype (float64 for integer input).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ndconv import kernels
+    >>> len(kernels.separate(kernels.gaussian(1.0, ndim=2)))
+    1
+    >>> terms = kernels.separate(kernels.laplace(2))
+    >>> len(terms), np.allclose(sum(np.outer(*t) for t in terms), kernels.laplace(2))
+    (2, True)
+    """
+    a = np.asarray(k)
+    if a.dtype.kind not in "biufc":
+        raise TypeError("k must be numeric, got dtype %s" % a.dtype)
+    if a.ndim == 0 or a.size == 0:
+        raise ValueError("k must have at least one dimension and one element, got shape %s"
+                         % (a.shape,))
+    if isinstance(rtol, bool) or not isinstance(rtol, numbers.Real) or not 0 <= rtol < 1:
+        raise ValueError("rtol must be a number in [0, 1), got %r" % (rtol,))
+    if a.dtype.kind in "biu" or a.dtype == np.float16:
+        a = a.astype(np.float64)
+    if not np.all(np.isfinite(a)):
+        raise ValueError("k holds NaN or inf")
+    work = a.astype(np.complex128 if a.dtype.kind == "c" else np.float64)
+    terms = _split(work, float(rtol))
+    return [[f.astype(a.dtype) for f in term] for term in terms]
+
+
+def _split(a, rtol):
+    """The terms of ``a`` (float64 or complex128), first axis split first."""
+    if a.ndim == 1:
+        return [[a]] if np.any(a) else []
+    u, s, vh = np.linalg.svd(a.reshape(a.shape[0], -1), full_matrices=False)
+    if rtol == 0:
+        # the numerical rank: singular values above the rounding of the largest
+        keep = int(np.sum(s > max(a.shape[0], s.size) * np.finfo(np.float64).eps * s[0])) if s[0] else 0
+    else:
+        # the fewest terms whose dropped tail stays below rtol of the norm
+        tail = np.sqrt(np.cumsum((s ** 2)[::-1]))[::-1]     # tail[i] = norm of s[i:]
+        keep = int(np.sum(tail > rtol * tail[0])) if s[0] else 0
+    terms = []
+    for i in range(keep):
+        for rest in _split(vh[i].reshape(a.shape[1:]), rtol):
+            terms.append([u[:, i] * s[i]] + rest)
+    return terms

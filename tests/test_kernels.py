@@ -154,3 +154,69 @@ def test_kernels_is_reachable_from_the_package():
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[0] == "False"        # not imported by ``import ndconv``
     assert "[ 1. -2.  1.]" in out.stdout
+
+
+def _rebuild(terms, shape, dtype):
+    out = np.zeros(shape, dtype=dtype)
+    for factors in terms:
+        term = np.ones((), dtype=dtype)
+        for f in factors:
+            assert f.ndim == 1
+            term = np.multiply.outer(term, f)
+        out = out + term
+    return out
+
+
+@pytest.mark.parametrize("shape", [(7,), (5, 6), (3, 4, 5), (2, 3, 2, 3)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128, np.int32])
+def test_separate_reproduces_any_kernel(rng, shape, dtype):
+    k = rng.standard_normal(shape) * 10
+    if np.dtype(dtype).kind == "c":
+        k = k + 1j * rng.standard_normal(shape)
+    k = k.astype(dtype)
+    k0 = k.copy()
+    terms = ndconv.separate(k)
+    out_dtype = np.float64 if np.dtype(dtype).kind == "i" else dtype
+    assert all(f.dtype == out_dtype and len(t) == len(shape) for t in terms for f in t)
+    eps = np.finfo(out_dtype).eps
+    bound = 4 * max(1, len(terms)) * len(shape) * eps * np.abs(k).max()
+    np.testing.assert_allclose(_rebuild(terms, shape, np.complex128 if np.dtype(dtype).kind == "c"
+                                        else np.float64), k, rtol=0, atol=bound)
+    np.testing.assert_array_equal(k, k0)
+
+
+@pytest.mark.parametrize("k, n", [
+    (kernels.gaussian((1.0, 2.0)), 1),
+    (kernels.uniform((3, 5, 2)), 1),
+    (kernels.sobel(0, 3), 1),
+    (kernels.laplace(2), 2),
+    (kernels.gaussian(1.0, ndim=2) - kernels.gaussian(2.0, ndim=2, radius=4), 2),
+    (np.zeros((3, 3)), 0),
+])
+def test_separate_finds_the_rank(k, n):
+    assert len(ndconv.separate(k)) == n
+
+
+def test_separate_with_rtol_drops_small_terms(rng):
+    main = np.outer(rng.standard_normal(9), rng.standard_normal(9))
+    noise = 1e-6 * rng.standard_normal((9, 9))
+    k = main + noise
+    assert len(ndconv.separate(k)) == 9
+    terms = ndconv.separate(k, rtol=1e-3)
+    assert len(terms) == 1
+    # dropped part below rtol of the norm
+    err = np.linalg.norm(_rebuild(terms, k.shape, np.float64) - k)
+    assert err <= 1e-3 * np.linalg.norm(k)
+
+
+@pytest.mark.parametrize("arg, kw, exc, match", [
+    (np.ones(()), {}, ValueError, "dimension"),
+    (np.ones((0, 3)), {}, ValueError, "dimension"),
+    (np.array([1.0, np.nan]), {}, ValueError, "NaN"),
+    (np.array(["a"]), {}, TypeError, "numeric"),
+    (np.ones(3), {"rtol": -0.1}, ValueError, "rtol"),
+    (np.ones(3), {"rtol": 1.0}, ValueError, "rtol"),
+])
+def test_separate_rejects_bad_input(arg, kw, exc, match):
+    with pytest.raises(exc, match=match):
+        ndconv.separate(arg, **kw)
