@@ -16,6 +16,7 @@ from ._plan import direct as _direct
 from ._plan import fft as _fft
 from ._plan import method as _method
 from ._plan import separable as _separable
+from ._plan import threads as _threads
 from ._plan import tuning as _tuning
 from ._plan import validation as _validation
 from ._plan.validation import (
@@ -89,6 +90,13 @@ _DOC_PARAMS = """
         and threadpoolctl), ``-1`` every core, ``n >= 1`` exactly ``n``.  Results
         do not depend on it beyond float rounding (the direct method's are
         bitwise identical).
+        At most four threads per CPU available to the process; a process
+        forked (``os.fork``, multiprocessing's ``"fork"`` start method) from one
+        that imported ndconv runs every call on one thread, as OpenMP's threads
+        do not survive a fork.
+        Calls of less than about 10**8 multiply-adds use only the CPUs
+        that are idle at the time (threads waiting for a busy CPU would hold
+        the call up).
     out : ndarray, optional
         Preallocated output of exactly the result's shape and dtype.  It may
         overlap the inputs.
@@ -153,6 +161,7 @@ def _check_out(out, shape, dtype):
         raise ValueError("out has dtype %s but the result has dtype %s" % (out.dtype, dtype))
     if not out.flags.writeable:
         raise ValueError("out is read-only")
+    _validation.check_out_memory(out)
 
 
 # Plans of recent single-threaded direct calls, by everything that decides them
@@ -231,14 +240,17 @@ class _CallPlan:
 
 
 def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
-                 *, flip=False, conj=False, compute_dtype=None, unfused=False):
+                 *, flip=False, conj=False, compute_dtype=None, unfused=False,
+                 warn_nonfinite=False):
     """Shared implementation of ``correlate`` / ``convolve`` (and the drop-ins).
 
     ``flip`` reverses ``k`` along the convolved axes (convolution), ``conj``
     conjugates it (complex correlation).  ``compute_dtype`` overrides the dtype
     rule; ``np.int64`` gives exact integer (wrapping) arithmetic on the direct path.
     ``unfused`` (with ``method="direct"``) runs the kernel build without fused
-    multiply-adds (see ``_direct.correlate_direct``).
+    multiply-adds (see ``_direct.correlate_direct``).  ``warn_nonfinite``: warn
+    as scipy.signal does when ``method="fft"`` meets NaN or inf (the public
+    functions; the drop-ins warn where their scipy counterparts do).
     """
     key = _call_key(x, k, mode, boundary, cval, origin, axes, method, workers, out, flip, conj,
                     compute_dtype, unfused)
@@ -290,14 +302,21 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
 
     if out is not None:
         _check_out(out, out_shape, dtype)
-    n_threads = min(n_threads, max(1, w.size * math.prod(out_shape) // _tuning.SETTINGS.work_per_thread))
+    work = w.size * math.prod(out_shape)
+    # threads by the size of the call, then only as many as the machine has idle
+    by_size = min(n_threads, max(1, work // _tuning.SETTINGS.work_per_thread))
+    n_threads = _threads.threads_for(by_size, work)
     factors, requested = None, method
     if method == "auto":
         method, factors = _method.choose(x, w, out_shape, n_threads, cval)
     if method == "fft" and dtype.kind not in "fc":
         raise ValueError("method='fft' is not available for exact integer computation")
+    if method == "fft" and x.ndim > _fft.MAX_NDIM:
+        raise ValueError("method='fft' handles at most %d dimensions, x has %d; use "
+                         "method='direct'" % (_fft.MAX_NDIM, x.ndim))
 
-    if (key is not None and n_threads == 1 and method == "direct"
+    # a plan is kept for calls that one thread runs whatever the machine's load
+    if (key is not None and by_size == 1 and method == "direct"
             and (requested == "direct" or _method.direct_by_size(x, w, out_shape, 1))):
         plan = _CallPlan(x, k, w, dtype, conj, flip, axes, starts, out_shape, boundary, cval,
                          unfused)
@@ -309,6 +328,8 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
         _CALLS[key] = plan
         return plan.run(x_given, k_given)
     if method == "fft":
+        if warn_nonfinite:
+            _validation.warn_fft_nonfinite((x, w), stacklevel=3)
         res = _fft.correlate_fft(x, w, starts, out_shape, boundary, cval, n_threads)
         if out is None:
             return res
@@ -343,7 +364,7 @@ def _operation(name: str, *, flip: bool = False, conj: bool = False) -> _Operati
     def operation(x, k, mode="full", *, boundary="constant", cval=0.0, origin=0, axes=None,
                   method="auto", workers=None, out=None):
         return correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
-                            flip=flip, conj=conj)
+                            flip=flip, conj=conj, warn_nonfinite=True)
 
     operation.__name__ = operation.__qualname__ = name
     return operation

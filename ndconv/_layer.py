@@ -29,10 +29,12 @@ import numpy as np
 
 from . import _core as _dispatch
 from ._plan import boundary as _boundary
+from ._plan import threads as _plan_threads
 from ._plan.validation import (
     BOUNDARIES,
     as_array,
     check_choice,
+    check_out_memory,
     normalize_cval,
     resolve_workers,
     result_dtype,
@@ -55,6 +57,9 @@ LAYOUTS = get_args(Layout)
 # and pixel, so the table is also kept below _MAX_PTRS entries.
 _MAX_SEG = 1024
 _MAX_PTRS = 1 << 17
+# Multiply-adds of one work item at most (tens of milliseconds): the core
+# checks for Ctrl-C between items, so wide layers get shorter items.
+_ITEM_WORK = 1 << 28
 # Below this many multiply-adds a call runs on one thread (start-up costs more).
 _SERIAL_WORK = 1 << 16
 # Work items are split so that there are at least this many (for threads to
@@ -308,14 +313,16 @@ def _tables(p):
 
 def _segment(p, ntap):
     """Output pixels per work item: whole lines unless more items are needed
-    to share between threads, and bounded so the pointer table stays small."""
+    to share between threads, and bounded so the pointer table stays small and
+    an item ends soon (the core stops between items on Ctrl-C)."""
     wo = p.out_spatial[-1]
     lines = p.x.shape[0] * int(np.prod(p.out_spatial[:-1], dtype=np.int64))
     pieces = 1
     if lines < _MIN_ITEMS:
         pieces = -(-_MIN_ITEMS // max(lines, 1))
     seg = -(-wo // pieces)
-    seg = min(seg, _MAX_SEG, max(8, _MAX_PTRS // ntap))
+    seg = min(seg, _MAX_SEG, max(8, _MAX_PTRS // ntap),
+              _ITEM_WORK // max(1, ntap * p.w.shape[-2] * p.w.shape[-1]))
     return max(1, min(seg, wo))
 
 
@@ -329,7 +336,7 @@ def _img_size(p):
 
 
 def _threads(p, work):
-    return 1 if work < _SERIAL_WORK else p.n_threads
+    return 1 if work < _SERIAL_WORK else _plan_threads.threads_for(p.n_threads, work)
 
 
 def _pack_weights(w, groups, vw):
@@ -478,6 +485,7 @@ def conv(x: ArrayLike, w: ArrayLike, bias: ArrayLike | None = None, *, stride: i
         raise ValueError("out has dtype %s but the result has dtype %s" % (out.dtype, p.dtype))
     if not out.flags.writeable:
         raise ValueError("out is read-only")
+    check_out_memory(out)
     direct = (p.layout == "channels_last" and out.flags.c_contiguous
               and not np.shares_memory(out, p.x) and not np.shares_memory(out, p.w)
               and (p.bias is None or not np.shares_memory(out, p.bias)))
@@ -549,9 +557,9 @@ _PARAMS = """
         ``"channels_last"`` (the chapter's, and the fast one: channels-first input
         is copied to channels-last internally).
     workers : int, optional
-        Threads: ``None`` all that OpenMP allows now (honours ``OMP_NUM_THREADS``
-        and threadpoolctl), ``-1`` every core, ``n >= 1`` exactly ``n``.  The
-        results do not depend on it: each output is summed in the same order.
+        Threads, as in :func:`ndconv.convolve` (the cap per CPU, one thread after
+        a fork, only idle CPUs for smaller calls on a busy machine).  The results
+        do not depend on it: each output is summed in the same order.
 """
 
 conv.__doc__ = """Multi-channel convolution layer (cross-correlation, as in deep learning).

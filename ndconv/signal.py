@@ -23,7 +23,7 @@ from ._plan import boundary as _boundaries
 from ._plan import dropin as _dropin
 from ._plan import fft as _fft
 from ._plan import method as _method
-from ._plan.validation import resolve_workers
+from ._plan.validation import resolve_workers, warn_fft_nonfinite
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -116,10 +116,8 @@ def _inputs(in1, in2, allow_object=False):
 
 def _warn_nonfinite(method, *arrays):
     """scipy.signal's warning for method='fft' on input holding NaN or inf."""
-    if method == "fft" and any(a.dtype.kind in "fc" and not np.isfinite(a).all() for a in arrays):
-        warnings.warn("Use of fft convolution on input with NAN or inf results in NAN or inf "
-                      "output. Consider using method='direct' instead.",
-                      category=RuntimeWarning, stacklevel=3)
+    if method == "fft":
+        warn_fft_nonfinite(arrays, stacklevel=3)
 
 
 def _convolve_or_correlate(in1, in2, mode, method, workers, correlation):

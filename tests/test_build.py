@@ -66,7 +66,28 @@ def test_every_simd_build_is_selectable_and_correct(level, tmp_path):
 
 
 def test_best_simd_build_is_the_default():
-    assert _dispatch.SIMD_LEVEL == _available_levels()[-1]
+    """The selection rule: the widest build this CPU runs, unless NDCONV_SIMD
+    names one (``neon`` is aarch64's baseline build)."""
+    want = os.environ.get("NDCONV_SIMD", "").strip().lower()
+    if want in ("", "auto"):
+        assert _dispatch.SIMD_LEVEL == _available_levels()[-1]
+    else:
+        names = {"baseline": "baseline", "neon": "baseline", "avx2": "avx2+fma", "avx512": "avx512"}
+        assert _dispatch.SIMD_LEVEL == names[want]
+
+
+@pytest.mark.parametrize("value", ["", "auto", "baseline", "avx2"])
+def test_default_build_test_holds_under_ndconv_simd(value, tmp_path):
+    """test_best_simd_build_is_the_default passes whatever NDCONV_SIMD says
+    (for a build this CPU runs)."""
+    if value == "avx2" and "avx2+fma" not in _available_levels():
+        pytest.skip("this CPU cannot run the avx2 build")
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          os.path.join(here, "test_build.py") + "::test_best_simd_build_is_the_default"],
+                         env=subprocess_env(NDCONV_SIMD=value), capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:]
 
 
 @pytest.mark.parametrize("level", ["baseline", "avx2+fma", "avx512"])

@@ -101,3 +101,91 @@ def test_core_entry_point_rejects_out_of_range_maps():
         call([[1, 4, 0, 1, 0]], [0], c=(0, 3), unit=True)
     with pytest.raises(ValueError, match="interior columns"):
         call(good, c=(2, 1))
+
+
+def _self_aliasing(shape, dtype=np.float64):
+    """A writeable array whose rows are all the same memory (zero row stride)."""
+    row = np.zeros(shape[-1], dtype=dtype)
+    return np.lib.stride_tricks.as_strided(row, shape, (0,) * (len(shape) - 1) + (row.itemsize,),
+                                           writeable=True)
+
+
+def test_out_whose_elements_share_memory_is_rejected():
+    out = _self_aliasing((5, 5))
+    with pytest.raises(ValueError, match="out has elements that share memory"):
+        ndconv.convolve(X, K, "same", out=out)
+    # overlapping (not zero) strides as well
+    base = np.zeros(40)
+    out = np.lib.stride_tricks.as_strided(base, (5, 5), (16, 8), writeable=True)
+    with pytest.raises(ValueError, match="out has elements that share memory"):
+        ndconv.correlate(X, K, "same", out=out)
+    assert not base.any()  # nothing was written
+    x = np.ones((1, 4, 4, 2))
+    w = np.ones((3, 3, 2, 3))
+    with pytest.raises(ValueError, match="out has elements that share memory"):
+        ndconv.conv(x, w, padding=1, out=_self_aliasing((1, 4, 4, 3)))
+
+
+def test_out_with_its_own_memory_per_element_is_accepted():
+    """Negative, sliced and transposed outputs are fine; so is a 1-element one."""
+    ref = ndconv.convolve(X, K, "same")
+    for out in (np.zeros((5, 5))[::-1], np.zeros((10, 5))[::2], np.zeros((5, 5)).T,
+                np.zeros((5, 10))[:, ::2]):
+        np.testing.assert_array_equal(ndconv.convolve(X, K, "same", out=out), ref)
+    one = np.lib.stride_tricks.as_strided(np.zeros(1), (1, 1), (0, 0), writeable=True)
+    assert ndconv.convolve(np.ones((1, 1)), np.ones((1, 1)), out=one)[0, 0] == 1
+
+
+@pytest.mark.parametrize("fn", [
+    lambda **kw: ndconv.convolve(X, K, "same", **kw),
+    lambda **kw: ndconv.conv(np.ones((1, 4, 4, 2)), np.ones((3, 3, 2, 2)), padding=1, **kw),
+])
+def test_cval_beyond_the_float_range_and_strings(fn):
+    with pytest.raises(ValueError, match="cval .* too large"):
+        fn(cval=10**400)
+    with pytest.raises(TypeError, match="cval must be a number, got '1'"):
+        fn(cval="1")
+    with pytest.raises(TypeError, match="cval must be a number"):
+        fn(cval=b"1")
+
+
+def test_integer_cval_beyond_int64_wraps_as_before():
+    """Exact integer computation keeps wrapping a big integer cval modulo 2**64
+    (only the float range is an error)."""
+    from ndconv._plan.validation import normalize_cval
+
+    assert normalize_cval(2**64 + 5, np.dtype(np.int64)) == 5
+    assert normalize_cval(10**400, np.dtype(np.int64)) == 10**400 % 2**64 - 2**64 * (
+        10**400 % 2**64 >= 2**63)
+
+
+@pytest.mark.parametrize("axes", [(True,), (0, False), np.bool_(True), [np.True_]])
+def test_bool_axes_are_rejected(axes):
+    with pytest.raises(TypeError, match="axes must be an int or a sequence of ints"):
+        ndconv.convolve(X, np.ones(3), axes=axes)
+
+
+def test_forced_fft_on_nonfinite_input_warns_as_scipy_signal():
+    x = X.copy()
+    x[2, 2] = np.nan
+    for fn in (ndconv.convolve, ndconv.correlate):
+        with pytest.warns(RuntimeWarning, match="NAN or inf") as rec:
+            fn(x, K, method="fft")
+        assert rec[0].filename == __file__   # points at the caller
+        with pytest.warns(RuntimeWarning, match="NAN or inf"), np.errstate(invalid="ignore"):
+            fn(X, np.array([[1.0, np.inf]]), method="fft")
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ndconv.convolve(X, K, method="fft")          # finite: silent
+        ndconv.convolve(x, K, method="direct")       # direct: silent
+        ndconv.convolve(x, K)                        # auto never picks FFT here
+
+
+def test_fft_beyond_63_dimensions_gets_ndconv_message():
+    x = np.ones((1,) * 63 + (4,))
+    k = np.ones((1,) * 63 + (2,))
+    with pytest.raises(ValueError, match="method='fft' handles at most 63 dimensions, x has 64"):
+        ndconv.convolve(x, k, method="fft")
+    # auto takes the direct path there
+    np.testing.assert_array_equal(ndconv.convolve(x, k).reshape(-1), [1, 2, 2, 2, 1])

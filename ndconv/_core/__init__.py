@@ -139,6 +139,59 @@ def unfused_core():
     return _base
 
 
+# After fork() only the forking thread exists in the child, but libgomp's
+# state says its worker threads do: the child's first multi-threaded region
+# would wait for them forever.  ndconv cannot tell whether the runtime (shared
+# with any other library using the same libgomp) had started its workers, so a
+# forked child runs every call on one thread (the results are bitwise the same;
+# only the speed differs).  Children started by exec (spawn, forkserver) are not
+# affected.
+_forked = False
+_cap = None     # max_threads(), once known
+
+
+def _mark_forked():
+    global _forked, _cap
+    _forked, _cap = True, None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_mark_forked)
+
+
+def forked():
+    """True in a process made by ``fork()`` from one that had imported ndconv
+    (its calls then run on one thread)."""
+    return _forked
+
+
+# A call never gets more than this many threads per CPU available to the
+# process: compute-bound threads beyond the CPUs only queue behind each other,
+# and each costs a stack and per-thread scratch (absurd counts made OpenMP fail
+# to create threads, which ends the process).  A small factor, not 1, keeps
+# results comparable across thread counts above the core count.
+THREADS_PER_CPU = 4
+
+
+def cpus_available():
+    """CPUs this process may run on: its affinity mask where the OS has one,
+    else OpenMP's processor count (at least 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, omp_num_procs())
+
+
+def max_threads():
+    """The most threads one call uses: ``THREADS_PER_CPU`` per available CPU
+    (counted once: the affinity mask is a system call away), or 1 in a forked
+    child (see :func:`forked`)."""
+    global _cap
+    if _cap is None:
+        _cap = 1 if _forked else THREADS_PER_CPU * cpus_available()
+    return _cap
+
+
 def openmp_enabled():
     return _base.openmp_enabled()
 

@@ -77,3 +77,9 @@ cdef extern from "src/ndconv_cpu.h" nogil:
     int ndconv_omp_num_procs() noexcept
     int ndconv_cpu_avx2_fma() noexcept
     int ndconv_cpu_avx512() noexcept
+
+
+cdef extern from "src/ndconv_interrupt.h" nogil:
+    int ndconv_stop_arm() noexcept
+    int ndconv_stop_disarm() noexcept
+    int ndconv_stop_requested(int armed) noexcept

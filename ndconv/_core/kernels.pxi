@@ -39,6 +39,10 @@
 # holding up the call.
 
 cimport cython
+import threading
+
+from cpython.exc cimport PyErr_CheckSignals
+from cpython.pythread cimport PyThread_get_thread_ident
 from cython.parallel cimport parallel, prange
 from libc.math cimport isfinite
 from libc.stdlib cimport free, malloc
@@ -68,8 +72,43 @@ from ndconv._core.csrc cimport (
     ndconv_scratch_free,
     ndconv_scratch_parts,
     ndconv_scratch_spec,
+    ndconv_stop_arm,
+    ndconv_stop_disarm,
+    ndconv_stop_requested,
     ndconv_tile_rows,
 )
+
+
+# Ctrl-C (src/ndconv_interrupt.h).  Calls of at least this many multiply-adds
+# (a millisecond or more) install the SIGINT handler that stops their loops;
+# smaller ones end soon anyway and skip the two system calls.
+DEF _ARM_WORK = 1 << 22
+# Multiply-adds of one work item at most, where the planner can choose (a few
+# tens of milliseconds): the loops check for SIGINT between items.
+DEF _ITEM_WORK = 1 << 28
+
+
+cdef int _arm(double work) except -1:
+    """Make a call of ``work`` multiply-adds stoppable by SIGINT; returns
+    whether it is (pass it to the loops and to ``_interrupted``).  Only from
+    Python's main thread: Python runs its signal handlers there only."""
+    if work < _ARM_WORK or PyThread_get_thread_ident() != threading.main_thread().ident:
+        return 0
+    return ndconv_stop_arm()
+
+
+cdef bint _interrupted(int armed) except -1:
+    """After the loops of a call armed by ``_arm``: restore the signal handler
+    and, if SIGINT stopped the loops, run Python's signal handlers, which raise
+    KeyboardInterrupt (or whatever the user's handler raises).  Returns True
+    when the loops stopped early but no handler raised: the caller must run the
+    call again (its output is incomplete), unarmed, so that a stream of signals
+    cannot restart it forever.  Further signals then reach Python when the
+    call returns, as they would without this handler."""
+    if not armed or not ndconv_stop_disarm():
+        return False
+    PyErr_CheckSignals()
+    return True
 
 
 cdef struct AxisMap:
@@ -756,8 +795,9 @@ cdef int _correlate_nd(
         const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
         const AxisMap* maps, const Py_ssize_t* bounds, Py_ssize_t n_chunks,
         Py_ssize_t max_chunk, Py_ssize_t c0, Py_ssize_t c1, bint unit,
-        num_t cval, bint skip_cval, int n_threads, Py_ssize_t x_span) noexcept nogil:
-    """Returns 0 on success, -1 if a thread could not allocate its scratch."""
+        num_t cval, bint skip_cval, int n_threads, Py_ssize_t x_span, int armed) noexcept nogil:
+    """Returns 0 on success, -1 if a thread could not allocate its scratch.
+    With ``armed`` (see ``_arm``) SIGINT stops it between work items."""
     cdef Py_ssize_t n_items = n_rows * n_chunks
     cdef Py_ssize_t gstride = max_chunk + klast - 1
     cdef Py_ssize_t* qoffs
@@ -797,6 +837,9 @@ cdef int _correlate_nd(
     if roll:
         n_planes = n_rows // out_lead[nla - 1]
         while th > 16 and n_planes * ((out_lead[nla - 1] + th - 1) // th) * n_chunks < 4 * n_threads:
+            th //= 2
+        # a tile is one work item: small enough to stop soon after Ctrl-C
+        while th > 16 and <double>th * max_chunk * n_lead * klast > _ITEM_WORK:
             th //= 2
         tpp = (out_lead[nla - 1] + th - 1) // th
         n_items = n_planes * tpp * n_chunks
@@ -855,7 +898,7 @@ cdef int _correlate_nd(
         # fewer grabs of the shared counter than one row at a time, which
         # cost time at 2 threads on 3x3 rows of a few hundred nanoseconds
         for item in prange(n_items, schedule="guided", chunksize=1):
-            if sc.block == NULL:
+            if sc.block == NULL or ndconv_stop_requested(armed):
                 pass
             elif roll:
                 _do_tile(item, th, tpp, rw, x, out, w, n_chunks, m_last, klast, kb, nla,
@@ -981,8 +1024,9 @@ cdef inline void _merged_item(
 cdef int _correlate_merged(
         const num_t* x, num_t* out, const num_t* w, Py_ssize_t nd, Py_ssize_t g0, Py_ssize_t R,
         const Py_ssize_t* m, const Py_ssize_t* k, const Py_ssize_t* L, const AxisMap* maps,
-        num_t cval, int n_threads) noexcept nogil:
-    """Returns 0 on success, -1 if scratch could not be allocated."""
+        num_t cval, int n_threads, int armed) noexcept nogil:
+    """Returns 0 on success, -1 if scratch could not be allocated.  With
+    ``armed`` (see ``_arm``) SIGINT stops it between tiles."""
     cdef Py_ssize_t a, lt, n_outer = 1, n_slabs, n_items, n_buf, n_tmp, reach, n_lead = 1, item
     cdef Py_ssize_t last = nd - 1
     cdef Py_ssize_t bshape[64]
@@ -1051,7 +1095,7 @@ cdef int _correlate_merged(
         ptrs = <const num_t**>sc.part[3]
         wrows = <const num_t**>sc.part[4]
         for item in prange(n_items, schedule="dynamic", chunksize=1):
-            if sc.block != NULL:
+            if sc.block != NULL and not ndconv_stop_requested(armed):
                 _merged_item(item, x, out, w, nd, g0, R, n_slabs, m, k, L, maps, bshape, bstr,
                              ostr, n_lead, toff, cval, pos, buf, tmp, ptrs, wrows)
         ndconv_scratch_free(&sc)
@@ -1105,7 +1149,7 @@ def correlate_merged(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[:
     cdef Py_ssize_t nd = out_shape.shape[0], a, n_out = 1, n_k = 1
     cdef Py_ssize_t lengths[64]
     cdef AxisMap maps[64]
-    cdef int rc
+    cdef int rc, armed
     if nd < 1 or nd > 64 or k_shape.shape[0] != nd:
         raise ValueError("inconsistent number of dimensions")
     if not (0 <= g0 < nd) or tile_rows < 1:
@@ -1121,9 +1165,14 @@ def correlate_merged(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[:
         raise ValueError("output or kernel size mismatch")
     if n_out == 0:
         return
-    with nogil:
-        rc = _correlate_merged(&x[0], &out[0], &w[0], nd, g0, tile_rows, &out_shape[0],
-                               &k_shape[0], lengths, maps, cval, n_threads)
+    armed = _arm(<double>n_out * n_k)
+    while True:
+        with nogil:
+            rc = _correlate_merged(&x[0], &out[0], &w[0], nd, g0, tile_rows, &out_shape[0],
+                                   &k_shape[0], lengths, maps, cval, n_threads, armed)
+        if not _interrupted(armed):
+            break
+        armed = 0
     if rc != 0:
         raise MemoryError("ndconv: could not allocate per-thread scratch")
 
@@ -1217,7 +1266,7 @@ def correlate_nd(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] 
     cdef Py_ssize_t span = x.shape[0]
     cdef Py_ssize_t lengths[64]
     cdef AxisMap maps[64]
-    cdef int rc
+    cdef int rc, armed
     if nd < 1 or nd > 64 or k_shape.shape[0] != nd:
         raise ValueError("inconsistent number of dimensions")
     for a in range(nd):
@@ -1250,9 +1299,15 @@ def correlate_nd(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] 
     # skipping a band of cval 0 is exact only if no weight is inf or nan (0 * inf is nan)
     if skip_cval and not _all_finite(&w[0], n_k):
         skip_cval = False
-    with nogil:
-        rc = _correlate_nd(&x[0], &out[0], &w[0], n_rows, out_shape[nd - 1], k_shape[nd - 1],
-                           n_lead, nd - 1, &out_shape[0], &k_shape[0], maps, &bounds[0],
-                           n_chunks, max_chunk, c0, c1, unit, cval, skip_cval, n_threads, span)
+    armed = _arm(<double>n_out * n_k)
+    while True:
+        with nogil:
+            rc = _correlate_nd(&x[0], &out[0], &w[0], n_rows, out_shape[nd - 1], k_shape[nd - 1],
+                               n_lead, nd - 1, &out_shape[0], &k_shape[0], maps, &bounds[0],
+                               n_chunks, max_chunk, c0, c1, unit, cval, skip_cval, n_threads, span,
+                               armed)
+        if not _interrupted(armed):
+            break
+        armed = 0
     if rc != 0:
         raise MemoryError("ndconv: could not allocate per-thread scratch")

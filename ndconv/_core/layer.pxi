@@ -128,7 +128,7 @@ def forward(LayerTaps taps, const real[::1] wpack, const real[::1] bpack, real[:
     cdef const real* xb
     cdef const real* cv
     cdef real* ob
-    cdef int failed = 0
+    cdef int failed = 0, armed
     cdef int* failp = &failed   # shared: plain locals are thread-private in a parallel block
     cdef ndconv_scratch sc
     cdef ndconv_scratch_spec spec = ndconv_scratch_parts(ntap * seg * sizeof(real*), 0, 0, 0, 0, 0, 0)
@@ -136,30 +136,36 @@ def forward(LayerTaps taps, const real[::1] wpack, const real[::1] bpack, real[:
         return
     xb, cv, ob = &x[0], &cval_pixel[0], &out[0]
     ptrs = NULL   # set per thread below
-    with nogil, parallel(num_threads=n_threads):
-        sc = ndconv_scratch_alloc(&spec, failp)
-        ptrs = <const real**>sc.part[0]
-        for task in prange(ntask, schedule="dynamic", chunksize=1):
-            li = task // nseg
-            j0 = (task % nseg) * seg
-            npix = wo - j0 if wo - j0 < seg else seg
-            if sc.block == NULL:
-                continue
-            _fill_ptrs(ptrs, xb + (li // nl) * img_size, cv, rowtab, coltab, colgeom, li % nl, j0, npix)
-            if depthwise:
-                if real is float:
-                    lk_dw_f(ptrs, npix, <int>npix, ntap, groups, dp, &wpack[0], &bpack[0],
-                            ob + (li * wo + j0) * cout, cout)
+    armed = _arm(<double>ntask * seg * ntap * cg * dp * groups)
+    while True:
+        with nogil, parallel(num_threads=n_threads):
+            sc = ndconv_scratch_alloc(&spec, failp)
+            ptrs = <const real**>sc.part[0]
+            for task in prange(ntask, schedule="dynamic", chunksize=1):
+                li = task // nseg
+                j0 = (task % nseg) * seg
+                npix = wo - j0 if wo - j0 < seg else seg
+                if sc.block == NULL or ndconv_stop_requested(armed):
+                    continue
+                _fill_ptrs(ptrs, xb + (li // nl) * img_size, cv, rowtab, coltab, colgeom, li % nl,
+                           j0, npix)
+                if depthwise:
+                    if real is float:
+                        lk_dw_f(ptrs, npix, <int>npix, ntap, groups, dp, &wpack[0], &bpack[0],
+                                ob + (li * wo + j0) * cout, cout)
+                    else:
+                        lk_dw_d(ptrs, npix, <int>npix, ntap, groups, dp, &wpack[0], &bpack[0],
+                                ob + (li * wo + j0) * cout, cout)
+                elif real is float:
+                    lk_fwd_f(ptrs, npix, <int>npix, ntap, groups, cg, dg, dp, &wpack[0], &bpack[0],
+                             ob + (li * wo + j0) * cout, cout)
                 else:
-                    lk_dw_d(ptrs, npix, <int>npix, ntap, groups, dp, &wpack[0], &bpack[0],
-                            ob + (li * wo + j0) * cout, cout)
-            elif real is float:
-                lk_fwd_f(ptrs, npix, <int>npix, ntap, groups, cg, dg, dp, &wpack[0], &bpack[0],
-                         ob + (li * wo + j0) * cout, cout)
-            else:
-                lk_fwd_d(ptrs, npix, <int>npix, ntap, groups, cg, dg, dp, &wpack[0], &bpack[0],
-                         ob + (li * wo + j0) * cout, cout)
-        ndconv_scratch_free(&sc)
+                    lk_fwd_d(ptrs, npix, <int>npix, ntap, groups, cg, dg, dp, &wpack[0], &bpack[0],
+                             ob + (li * wo + j0) * cout, cout)
+            ndconv_scratch_free(&sc)
+        if not _interrupted(armed):
+            break
+        armed = 0   # a handler that did not raise: compute it all again, to the end
     if failed:
         raise MemoryError("ndconv.conv could not allocate its per-thread pointer tables")
 
@@ -195,7 +201,7 @@ def weight_grad(LayerTaps taps, const real[::1] gout, real[:, ::1] part, int n_t
     cdef const real* xb
     cdef const real* cv
     cdef const real* gsrc
-    cdef int failed = 0
+    cdef int failed = 0, armed
     cdef int* failp = &failed   # shared: plain locals are thread-private in a parallel block
     cdef ndconv_scratch sc
     # pointer tables, and the output gradient with each group padded to dp
@@ -207,35 +213,45 @@ def weight_grad(LayerTaps taps, const real[::1] gout, real[:, ::1] part, int n_t
         return
     xb, cv = &x[0], &cval_pixel[0]
     ptrs, gbuf = NULL, NULL   # set per thread below
-    with nogil, parallel(num_threads=n_threads):
-        sc = ndconv_scratch_alloc(&spec, failp)
-        ptrs = <const real**>sc.part[0]
-        gbuf = <real*>sc.part[1]
-        for chunk in prange(nchunk, schedule="dynamic", chunksize=1):
-            if sc.block == NULL:
-                continue
-            for task in range(chunk * ntask // nchunk, (chunk + 1) * ntask // nchunk):
-                li = task // nseg
-                j0 = (task % nseg) * seg
-                npix = wo - j0 if wo - j0 < seg else seg
-                _fill_ptrs(ptrs, xb + (li // nl) * img_size, cv, rowtab, coltab, colgeom,
-                           li % nl, j0, npix)
-                gsrc = &gout[0] + (li * wo + j0) * cout
-                if depthwise:
-                    if real is float:
-                        lk_dwg_f(ptrs, npix, <int>npix, ntap, groups, dp, gsrc, cout, &part[chunk, 0])
-                    else:
-                        lk_dwg_d(ptrs, npix, <int>npix, ntap, groups, dp, gsrc, cout, &part[chunk, 0])
+    armed = _arm(<double>ntask * seg * ntap * cg * dp * groups)
+    while True:
+        with nogil, parallel(num_threads=n_threads):
+            sc = ndconv_scratch_alloc(&spec, failp)
+            ptrs = <const real**>sc.part[0]
+            gbuf = <real*>sc.part[1]
+            for chunk in prange(nchunk, schedule="dynamic", chunksize=1):
+                if sc.block == NULL:
                     continue
-                for j in range(npix):
-                    for g in range(groups):
-                        memcpy(gbuf + j * gld + g * dp, gsrc + j * cout + g * dg,
-                               dg * sizeof(real))
-                if real is float:
-                    lk_gw_f(ptrs, npix, <int>npix, ntap, groups, cg, dp, gbuf, gld, &part[chunk, 0])
-                else:
-                    lk_gw_d(ptrs, npix, <int>npix, ntap, groups, cg, dp, gbuf, gld, &part[chunk, 0])
-        ndconv_scratch_free(&sc)
+                for task in range(chunk * ntask // nchunk, (chunk + 1) * ntask // nchunk):
+                    if ndconv_stop_requested(armed):
+                        break
+                    li = task // nseg
+                    j0 = (task % nseg) * seg
+                    npix = wo - j0 if wo - j0 < seg else seg
+                    _fill_ptrs(ptrs, xb + (li // nl) * img_size, cv, rowtab, coltab, colgeom,
+                               li % nl, j0, npix)
+                    gsrc = &gout[0] + (li * wo + j0) * cout
+                    if depthwise:
+                        if real is float:
+                            lk_dwg_f(ptrs, npix, <int>npix, ntap, groups, dp, gsrc, cout, &part[chunk, 0])
+                        else:
+                            lk_dwg_d(ptrs, npix, <int>npix, ntap, groups, dp, gsrc, cout, &part[chunk, 0])
+                        continue
+                    for j in range(npix):
+                        for g in range(groups):
+                            memcpy(gbuf + j * gld + g * dp, gsrc + j * cout + g * dg,
+                                   dg * sizeof(real))
+                    if real is float:
+                        lk_gw_f(ptrs, npix, <int>npix, ntap, groups, cg, dp, gbuf, gld, &part[chunk, 0])
+                    else:
+                        lk_gw_d(ptrs, npix, <int>npix, ntap, groups, cg, dp, gbuf, gld, &part[chunk, 0])
+            ndconv_scratch_free(&sc)
+        if not _interrupted(armed):
+            break
+        # a handler that did not raise: the partial sums are incomplete, start
+        # again and compute to the end
+        part[:, :] = 0
+        armed = 0
     if failed:
         raise MemoryError("ndconv.conv_grad could not allocate its per-thread buffers")
 

@@ -15,6 +15,9 @@ from . import tuning as _tuning
 
 _sfft = None  # scipy.fft once looked up; False when scipy is not installed
 
+# The most dimensions the FFT path handles: it adds an axis (the blocks of the
+# blocked axis), and numpy arrays have at most 64.
+MAX_NDIM = 63
 
 def _scipy_fft():
     """The scipy.fft module, imported on first use, or None without scipy."""

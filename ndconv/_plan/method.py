@@ -194,7 +194,7 @@ def choose(x, w, out_shape, n_threads, cval=0):
         factors = _separable.factorize(w, [a for a in range(w.ndim) if w.shape[a] > 1])
         if factors is not None:
             best = ("separable", t_sep)
-    if (t_fft < _FFT_MARGIN * best[1] and np.isfinite(cval) and _all_finite(w)
-            and _all_finite(x)):
+    if (t_fft < _FFT_MARGIN * best[1] and x.ndim <= _fft.MAX_NDIM and np.isfinite(cval)
+            and _all_finite(w) and _all_finite(x)):
         return "fft", None
     return best[0], factors

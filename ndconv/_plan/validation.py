@@ -5,9 +5,12 @@ argument and, for names, lists the valid values.
 """
 import numbers
 import operator
+import warnings
 from typing import Literal, get_args
 
 import numpy as np
+
+from .. import _core
 
 # The valid names, once: the Literal types annotate the public API and the tuples check calls.
 Mode = Literal["full", "same", "valid"]
@@ -89,6 +92,9 @@ def normalize_axes(axes, x_ndim, k_ndim):
     if isinstance(axes, numbers.Integral) and not isinstance(axes, bool):
         axes = (axes,)
     try:
+        # a bool is an int to operator.index, but axes=(True,) is a mistake, not axis 1
+        if any(isinstance(a, (bool, np.bool_)) for a in axes):
+            raise TypeError
         axes = tuple(operator.index(a) for a in axes)
     except TypeError:
         raise TypeError("axes must be an int or a sequence of ints, got %r" % (axes,)) from None
@@ -135,7 +141,19 @@ def normalize_cval(cval, dtype):
 
     For exact integer computation an integer ``cval`` is kept exactly (wrapping
     modulo 2**64 like the arithmetic itself); a non-integral one is a ValueError.
+    A string is a TypeError (``complex("1")`` would take it), a number beyond
+    the float range a ValueError.
     """
+    if isinstance(cval, (str, bytes)):
+        raise TypeError("cval must be a number, got %r" % (cval,))
+    try:
+        return _cval(cval, dtype)
+    except OverflowError:
+        raise ValueError("cval %r is too large for the computation's dtype %s"
+                         % (cval, dtype)) from None
+
+
+def _cval(cval, dtype):
     if dtype.kind in "iu":
         if isinstance(cval, (bool, np.bool_)):
             cval = int(cval)
@@ -149,7 +167,7 @@ def normalize_cval(cval, dtype):
         if c.imag != 0 or c.real != int(c.real):
             raise ValueError("cval %r is not an integer, but the computation is exact integer "
                              "arithmetic" % (cval,))
-        return normalize_cval(int(c.real), dtype)
+        return _cval(int(c.real), dtype)
     if type(cval) is float or type(cval) is int:
         # the common case, without the complex() round trip (same rounding:
         # both go through a double)
@@ -165,19 +183,50 @@ def normalize_cval(cval, dtype):
     return dtype.type(c)
 
 
+def check_out_memory(out, name="out"):
+    """Reject an output array whose elements share memory (a zero or otherwise
+    overlapping stride, as ``as_strided`` or ``broadcast_to`` make): results
+    written to one element would overwrite another."""
+    if out.size <= 1:
+        return
+    # Sorted by stride, each axis must step past everything the axes before it
+    # span.  A few exotic interleaved layouts that do not overlap fail this
+    # too; they are rejected as well (the message says how to get a plain one).
+    end = out.itemsize
+    for stride, n in sorted((abs(st), n) for st, n in zip(out.strides, out.shape) if n > 1):
+        if stride < end:
+            raise ValueError("%s has elements that share memory (strides %s for shape %s): "
+                             "pass an array with its own memory for each element, such as "
+                             "one from numpy.empty" % (name, out.strides, out.shape))
+        end = stride * (n - 1) + end
+
+
+def warn_fft_nonfinite(arrays, stacklevel):
+    """scipy.signal's warning for method='fft' on input holding NaN or inf (the
+    transforms smear a NaN or inf over the whole output)."""
+    if any(a.dtype.kind in "fc" and not np.isfinite(a).all() for a in arrays):
+        warnings.warn("Use of fft convolution on input with NAN or inf results in NAN or inf "
+                      "output. Consider using method='direct' instead.",
+                      category=RuntimeWarning, stacklevel=stacklevel + 1)
+
+
 def resolve_workers(workers, max_threads, num_procs):
     """Thread count for one call.
 
     ``None``: every thread OpenMP would use now (``OMP_NUM_THREADS``, threadpoolctl);
     ``-1``: every processor; ``n >= 1``: ``n`` threads.  Anything else is a ValueError.
+    The count is then capped at ``ndconv._core.max_threads()``: four per CPU
+    available to the process, one in a process forked from one that imported
+    ndconv.
     """
+    cap = _core.max_threads()
     if workers is None:
-        return max(1, int(max_threads))
+        return max(1, min(int(max_threads), cap))
     if isinstance(workers, bool) or not isinstance(workers, numbers.Integral):
         raise ValueError("workers must be None, -1 or a positive int, got %r" % (workers,))
     workers = int(workers)
     if workers == -1:
-        return max(1, int(num_procs))
+        return max(1, min(int(num_procs), cap))
     if workers < 1:
         raise ValueError("workers must be None, -1 or a positive int, got %d" % workers)
-    return workers
+    return min(workers, cap)

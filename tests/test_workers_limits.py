@@ -1,0 +1,252 @@
+"""``workers`` beyond the machine's means, and threads after ``fork()``."""
+import inspect
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from conftest import subprocess_env
+
+import ndconv
+import ndconv.ndimage
+import ndconv.numpy
+import ndconv.signal
+from ndconv import _core
+from ndconv._plan.validation import resolve_workers
+
+HUGE = (10**9, 10**20)
+
+
+def _data():
+    rng = np.random.default_rng(11)
+    x2 = rng.standard_normal((70, 90))
+    k2 = rng.standard_normal((5, 4))
+    x1 = rng.standard_normal(3000)
+    k1 = rng.standard_normal(31)
+    xl = rng.standard_normal((2, 12, 13, 6))
+    wl = rng.standard_normal((3, 3, 6, 8))
+    gl = rng.standard_normal((2, 12, 13, 8))
+    return x2, k2, x1, k1, xl, wl, gl
+
+
+# Every public function taking ``workers``, called on small data: ``name:
+# call(workers)``.  test_every_entry_point_is_listed keeps the list complete.
+def _calls():
+    x2, k2, x1, k1, xl, wl, gl = _data()
+    return {
+        "ndconv.convolve": lambda w: ndconv.convolve(x2, k2, "same", method="direct", workers=w),
+        "ndconv.correlate": lambda w: ndconv.correlate(x2, k2, boundary="wrap", workers=w),
+        "ndconv.convolve[fft]": lambda w: ndconv.convolve(x1, k1, method="fft", workers=w),
+        "ndconv.convolve[separable]": lambda w: ndconv.convolve(
+            x2, np.outer(k1[:9], k1[:9]), "same", workers=w),
+        "ndconv.conv": lambda w: ndconv.conv(xl, wl, padding="same", workers=w),
+        "ndconv.conv_grad": lambda w: ndconv.conv_grad(xl, wl, gl, padding="same", workers=w),
+        "ndconv.match_template": lambda w: ndconv.match_template(x2, x2[3:9, 4:12], workers=w),
+        "ndconv.signal.convolve": lambda w: ndconv.signal.convolve(x1, k1, workers=w),
+        "ndconv.signal.correlate": lambda w: ndconv.signal.correlate(x2, k2, workers=w),
+        "ndconv.signal.fftconvolve": lambda w: ndconv.signal.fftconvolve(x2, k2, workers=w),
+        "ndconv.signal.oaconvolve": lambda w: ndconv.signal.oaconvolve(x1, k1, workers=w),
+        "ndconv.signal.convolve2d": lambda w: ndconv.signal.convolve2d(x2, k2, workers=w),
+        "ndconv.signal.correlate2d": lambda w: ndconv.signal.correlate2d(x2, k2, "same",
+                                                                         "symm", workers=w),
+        "ndconv.signal.choose_conv_method": lambda w: ndconv.signal.choose_conv_method(
+            x2, k2, workers=w),
+        "ndconv.ndimage.convolve": lambda w: ndconv.ndimage.convolve(x2, k2, workers=w),
+        "ndconv.ndimage.correlate": lambda w: ndconv.ndimage.correlate(x2, k2, workers=w),
+        "ndconv.ndimage.convolve1d": lambda w: ndconv.ndimage.convolve1d(x2, k1[:7], workers=w),
+        "ndconv.ndimage.correlate1d": lambda w: ndconv.ndimage.correlate1d(x2, k1[:7], 0,
+                                                                           workers=w),
+        "ndconv.numpy.convolve": lambda w: ndconv.numpy.convolve(x1, k1, workers=w),
+        "ndconv.numpy.correlate": lambda w: ndconv.numpy.correlate(x1, k1, workers=w),
+    }
+
+
+def test_every_entry_point_is_listed():
+    listed = {name.split("[")[0] for name in _calls()}
+    found = set()
+    for mod in (ndconv, ndconv.signal, ndconv.ndimage, ndconv.numpy):
+        for name in mod.__all__:
+            f = getattr(mod, name)
+            if callable(f) and "workers" in inspect.signature(f).parameters:
+                found.add("%s.%s" % (mod.__name__, name))
+    assert found == listed
+
+
+@pytest.mark.parametrize("name", sorted(_calls()))
+@pytest.mark.parametrize("workers", HUGE)
+def test_absurd_workers_are_capped(name, workers):
+    """A request for more threads than the machine has runs on the capped count
+    (no crash, no OverflowError) and gives the 1-thread result: bitwise where
+    the method is fixed, else to float64 rounding (the cost model may pick
+    another method for another thread count; float64 sums of at most 100 terms
+    of unit size agree to far better than 1e-10)."""
+    call = _calls()[name]
+    ref = call(1)
+    res = call(workers)
+    for a, b in zip(ref if isinstance(ref, tuple) else (ref,), res if isinstance(res, tuple) else (res,)):
+        if name in ("ndconv.convolve", "ndconv.conv", "ndconv.conv_grad"):
+            np.testing.assert_array_equal(a, b)
+        elif isinstance(a, np.ndarray):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10 * np.abs(a).max())
+        else:
+            assert a == b
+
+
+def test_the_cap_rule():
+    cap = _core.THREADS_PER_CPU * _core.cpus_available()
+    assert _core.max_threads() == cap
+    if hasattr(os, "sched_getaffinity"):
+        assert _core.cpus_available() == len(os.sched_getaffinity(0))
+    for w in HUGE + (cap + 1,):
+        assert resolve_workers(w, 2, 2) == cap
+    assert resolve_workers(cap, 2, 2) == cap
+    assert resolve_workers(None, 10**6, 2) == cap      # OMP_NUM_THREADS=1000000
+    assert resolve_workers(-1, 10**6, 10**6) == cap
+    assert resolve_workers(3, 2, 2) == min(3, cap)
+
+
+# ----------------------------------------------------------------------------- fork
+FORK_CHILD = textwrap.dedent("""
+    import multiprocessing as mp, os, sys
+    import numpy as np
+    import ndconv
+    from ndconv import _core
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((600, 700)).astype(np.float32)
+    k = rng.standard_normal((9, 9)).astype(np.float32)
+    xl = rng.standard_normal((2, 40, 40, 16)).astype(np.float32)
+    wl = rng.standard_normal((3, 3, 16, 16)).astype(np.float32)
+
+    def calls():
+        # 2-thread calls, each above the library's threshold for threads
+        return (ndconv.convolve(x, k, "same", method="direct", workers=2),
+                ndconv.conv(xl, wl, padding="same", workers=2))
+
+    def child_ok():
+        assert _core.forked() and _core.max_threads() == 1
+        return all(np.array_equal(a, b) for a, b in zip(calls(), ref))
+
+    def work(_):
+        return child_ok()
+
+    ref = [ndconv.convolve(x, k, "same", method="direct", workers=1),
+           ndconv.conv(xl, wl, padding="same", workers=1)]
+    if sys.argv[1] == "threads-first":
+        calls()      # the parent's OpenMP runtime has started its worker threads
+    assert not _core.forked()
+    if sys.argv[2] == "multiprocessing":
+        with mp.get_context("fork").Pool(2) as pool:
+            ok = pool.map(work, range(4))
+        assert ok == [True] * 4, ok
+    else:
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if child_ok() else 3)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+    # the parent keeps its threads
+    assert not _core.forked() and all(np.array_equal(a, b) for a, b in zip(calls(), ref))
+    print("ok")
+""")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() here")
+@pytest.mark.parametrize("how", ["multiprocessing", "os.fork"])
+@pytest.mark.parametrize("before", ["threads-first", "no-threads-first"])
+def test_forked_children_compute_and_never_hang(tmp_path, how, before):
+    """A child made by fork, after the parent ran (or did not run) a 2-thread
+    call, computes the parent's results; a hang fails by the timeout."""
+    try:
+        proc = subprocess.run([sys.executable, "-c", FORK_CHILD, before, how], cwd=tmp_path,
+                              env=subprocess_env(), capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a forked child hung (%s, %s)" % (how, before))
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+# ----------------------------------------------------------------------------- busy machine
+@pytest.fixture
+def machine(monkeypatch, tuned):
+    """``machine(cpus, others)``: pretend the machine has ``cpus`` CPUs and
+    ``others`` runnable threads besides the caller (no threaded call just
+    before), with the library's busy-machine threshold in force."""
+    from ndconv._plan import threads
+
+    tuned(busy_work=1 << 28)
+
+    def set_state(cpus, others):
+        monkeypatch.setattr(threads, "_CPUS", cpus)
+        monkeypatch.setattr(threads, "runnable_others", lambda now: others)
+        monkeypatch.setattr(threads, "_last_threaded", (-1.0, 1))
+    return set_state
+
+
+def test_busy_machine_calls_use_only_idle_cpus(machine):
+    from ndconv._plan.threads import threads_for
+
+    machine(2, 1)              # the other CPU is busy
+    assert threads_for(2, 10**6) == 1
+    assert threads_for(2, 1 << 28) == 2        # large calls keep their threads
+    machine(2, 0)
+    assert threads_for(2, 10**6) == 2
+    machine(8, 5)
+    assert threads_for(8, 10**6) == 3
+    assert threads_for(1, 10**6) == 1
+    machine(4, 40)
+    assert threads_for(4, 10**6) == 1
+
+
+def test_own_spinning_workers_are_not_load(machine, monkeypatch):
+    """Right after a call chose threads, its workers still spin and count as
+    runnable: they are not taken for another process's load."""
+    from ndconv._plan import threads
+
+    machine(2, 0)
+    assert threads.threads_for(2, 10**6) == 2
+    monkeypatch.setattr(threads, "runnable_others", lambda now: 1)   # our worker, spinning
+    assert threads.threads_for(2, 10**6) == 2
+    monkeypatch.setattr(threads, "_last_threaded", (-1.0, 1))        # long ago: load
+    assert threads.threads_for(2, 10**6) == 1
+
+
+def test_busy_machine_reaches_the_core(machine, monkeypatch):
+    """A mid-size direct call and a layer call on a busy machine reach the core
+    with one thread, and compute the same result."""
+    from ndconv._plan import direct
+
+    seen = []
+    real = direct.correlate_direct
+
+    def spy(x, w, starts, out_shape, boundary, cval, n_threads, *rest):
+        seen.append(n_threads)
+        return real(x, w, starts, out_shape, boundary, cval, n_threads, *rest)
+
+    monkeypatch.setattr(direct, "correlate_direct", spy)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((300, 300))
+    k = rng.standard_normal((7, 7))
+    machine(2, 0)
+    quiet = ndconv.convolve(x, k, "same", method="direct", workers=2)
+    machine(2, 1)
+    busy = ndconv.convolve(x, k, "same", method="direct", workers=2)
+    assert seen == [2, 1]
+    np.testing.assert_array_equal(busy, quiet)
+    import ndconv._layer as layer
+    p = layer._setup(rng.standard_normal((1, 40, 40, 8)), rng.standard_normal((3, 3, 8, 8)), None,
+                     1, 0, 1, 1, "constant", 0.0, "channels_last", 2)
+    assert layer._threads(p, 10**6) == 1
+    machine(2, 0)
+    assert layer._threads(p, 10**6) == 2
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/loadavg"), reason="no /proc/loadavg")
+def test_runnable_count_is_read_from_the_kernel():
+    from ndconv._plan import threads
+
+    n = threads.runnable_others(float("inf"))
+    with open("/proc/loadavg") as f:
+        total = int(f.read().split()[3].split("/")[1])
+    assert isinstance(n, int) and 0 <= n < total
