@@ -146,17 +146,17 @@ def _check_out(out, shape, dtype):
         raise ValueError("out is read-only")
 
 
-def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
-                 *, flip=False, conj=False, compute_dtype=None, unfused=False):
-    """Shared implementation of ``correlate`` / ``convolve`` (and the drop-ins).
+def prepare(x, k, mode, boundary, cval, origin, axes, method, workers, flip, conj,
+            compute_dtype):
+    """Check a call's arguments and put them in canonical form.
 
-    ``flip`` reverses ``k`` along the convolved axes (convolution), ``conj``
-    conjugates it (complex correlation).  ``compute_dtype`` overrides the dtype
-    rule; ``np.int64`` gives exact integer (wrapping) arithmetic on the direct path.
-    ``unfused`` (with ``method="direct"``) runs the kernel build without fused
-    multiply-adds (see ``_direct.correlate_direct``).
+    ``x`` is read for its ``shape``, ``ndim``, ``size`` and ``dtype`` only (an
+    ndarray, or a dask array whose data must not be computed).  Returns
+    ``(w, dtype, boundary, cval, origins, n_threads)``: the kernel in the
+    compute dtype, flipped/conjugated and with one axis per axis of ``x``, the
+    boundary and cval in force (``"valid"`` reads a zero extension), the
+    origin of every axis of ``x`` and the resolved thread count.
     """
-    x = as_array(x, "x")
     k = as_array(k, "k")
     check_choice(mode, "mode", _validation.MODES)
     check_choice(boundary, "boundary", _validation.BOUNDARIES)
@@ -171,11 +171,12 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
         raise ValueError("k is empty (shape %s)" % (k.shape,))
     axes = normalize_axes(axes, x.ndim, k.ndim)
     origins_k = normalize_origin(origin, k.shape, mode)
-    dtype = np.dtype(compute_dtype) if compute_dtype is not None else result_dtype(x, k)
+    if compute_dtype is not None:
+        dtype = np.dtype(compute_dtype)
+    else:
+        dtype = result_dtype(x if isinstance(x, np.ndarray) else np.empty(0, x.dtype), k)
     n_threads = resolve_workers(workers, _dispatch.omp_max_threads(), _dispatch.omp_num_procs())
 
-    # np.asarray(dtype=native) also fixes non-native byte order; no copy otherwise
-    x = np.asarray(x, dtype=dtype)
     k = np.asarray(k, dtype=dtype)
     if conj and dtype.kind == "c":
         k = np.conj(k)
@@ -195,6 +196,24 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
                              % (tuple(conv_n), k.shape))
         boundary, cval = "constant", 0
     cval = normalize_cval(cval, dtype)
+    return w, dtype, boundary, cval, origins, n_threads
+
+
+def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
+                 *, flip=False, conj=False, compute_dtype=None, unfused=False):
+    """Shared implementation of ``correlate`` / ``convolve`` (and the drop-ins).
+
+    ``flip`` reverses ``k`` along the convolved axes (convolution), ``conj``
+    conjugates it (complex correlation).  ``compute_dtype`` overrides the dtype
+    rule; ``np.int64`` gives exact integer (wrapping) arithmetic on the direct path.
+    ``unfused`` (with ``method="direct"``) runs the kernel build without fused
+    multiply-adds (see ``_direct.correlate_direct``).
+    """
+    x = as_array(x, "x")
+    w, dtype, boundary, cval, origins, n_threads = prepare(
+        x, k, mode, boundary, cval, origin, axes, method, workers, flip, conj, compute_dtype)
+    # np.asarray(dtype=native) also fixes non-native byte order; no copy otherwise
+    x = np.asarray(x, dtype=dtype)
     starts, out_shape = geometry(x.shape, w.shape, mode, origins)
 
     if out is not None:

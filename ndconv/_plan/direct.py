@@ -160,7 +160,8 @@ def _tables(shape, estr, oshape, kshape, starts, boundary, block):
     return arrays + (width, c0, c1)
 
 
-def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out, unfused=False):
+def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out, unfused=False,
+                     order=None):
     """Valid correlation of ``x`` extended by ``boundary`` with ``w``, into ``out``.
 
     Parameters
@@ -183,15 +184,20 @@ def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out, un
         Round every product before adding it, in the kernel's tap order (C order),
         as scipy.ndimage does: its integer outputs truncate the float sums, and a
         fused multiply-add moves a sum that lies on an integer by one ulp.
+    order : tuple of int, optional
+        The axis order to run in (rows along its last axis) instead of
+        ``compute_order(x, out_shape)``: the taps are summed in the kernel's C
+        order in it, so a part of a problem computed in the whole problem's
+        order gets the whole's bits (``ndconv.dask``).
     """
-    perm = compute_order(x, out_shape)
+    perm = compute_order(x, out_shape) if order is None else tuple(order)
     identity = perm == tuple(range(x.ndim))
     op = out if identity else out.transpose(perm)
     if not op.flags.c_contiguous:
         # the kernel writes C-contiguous rows in the compute order; compute
         # there, then copy (one pass over the output)
         tmp = np.empty([out_shape[a] for a in perm], dtype=out.dtype).transpose(_inverse(perm))
-        correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, tmp, unfused)
+        correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, tmp, unfused, perm)
         out[...] = tmp
         return out
     if identity:
