@@ -251,10 +251,24 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
     return target
 
 
+def _on_dask(op, x, k, mode, boundary, cval, origin, axes, method, workers, out):
+    """A dask array goes to ``ndconv.dask`` (lazy result); no ``out`` there."""
+    from . import dask as _dask
+    if not _dask.is_dask_array(x):   # other dask objects convert as numpy converts them
+        return correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
+                            flip=op == "convolve", conj=op == "correlate")
+    if out is not None:
+        raise TypeError("out is not supported for dask arrays: the result is a lazy dask array")
+    return getattr(_dask, op)(x, k, mode, boundary=boundary, cval=cval, origin=origin, axes=axes,
+                              method=method, workers=workers)
+
+
 def correlate(x: ArrayLike, k: ArrayLike, mode: Mode = "full", *, boundary: Boundary = "constant",
               cval: complex | np.number[Any] = 0.0, origin: int | Sequence[int] = 0,
               axes: int | Sequence[int] | None = None, method: Method = "auto",
               workers: int | None = None, out: NDArray[Any] | None = None) -> NDArray[Any]:
+    if type(x).__module__.startswith("dask"):   # never imports dask for other inputs
+        return _on_dask("correlate", x, k, mode, boundary, cval, origin, axes, method, workers, out)
     return correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
                         conj=True)
 
@@ -263,6 +277,8 @@ def convolve(x: ArrayLike, k: ArrayLike, mode: Mode = "full", *, boundary: Bound
              cval: complex | np.number[Any] = 0.0, origin: int | Sequence[int] = 0,
              axes: int | Sequence[int] | None = None, method: Method = "auto",
              workers: int | None = None, out: NDArray[Any] | None = None) -> NDArray[Any]:
+    if type(x).__module__.startswith("dask"):   # never imports dask for other inputs
+        return _on_dask("convolve", x, k, mode, boundary, cval, origin, axes, method, workers, out)
     return correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
                         flip=True)
 
