@@ -204,12 +204,32 @@ def _concurrent_tasks():
     return max(1, int(dask.config.get("num_workers", None) or dask.system.CPU_COUNT))
 
 
+# Windows are assembled in a buffer kept per thread, up to this many bytes: a
+# fresh one per task pays its page faults (a 1024^2 float32 window: faults
+# cost three times the copy into it; the whole computation 3-15 % slower in
+# A/B runs of a 5x5 filter, threaded, on a loaded 2-core machine).
+_KEEP_WINDOW = 64 << 20
+_scratch = threading.local()
+
+
+def _window_buffer(shape, dtype):
+    """An uninitialised array of ``shape`` in this thread's window buffer
+    (valid until the thread's next task: never returned from a task)."""
+    nbytes = math.prod(shape) * dtype.itemsize
+    buf = getattr(_scratch, "buf", None)
+    if buf is None or buf.nbytes < nbytes:
+        buf = np.empty(nbytes, dtype=np.uint8)
+        if nbytes <= _KEEP_WINDOW:
+            _scratch.buf = buf
+    return buf[:nbytes].view(dtype).reshape(shape)
+
+
 def _compute_block(w, spec, *pieces):
     """One output block: assemble its window, then its valid correlation."""
     if len(pieces) == 1 and not spec.fills and pieces[0].shape == spec.win_shape:
         win = np.asarray(pieces[0], dtype=spec.dtype)   # the window is one chunk's part
     else:
-        win = np.empty(spec.win_shape, dtype=spec.dtype)
+        win = _window_buffer(spec.win_shape, spec.dtype)
         for index in spec.fills:
             win[index] = spec.cval
         for index, piece in zip(spec.places, pieces):
