@@ -72,7 +72,7 @@ def both(op, x, k, chunks, **kw):
 @pytest.mark.parametrize("mode", MODES)
 def test_bitwise_random_grid(rng, dtype, mode):
     n_cases = 0
-    while n_cases < 25:
+    while n_cases < 20:
         shape, axes, kshape = random_case(rng)
         x = random_array(rng, shape, dtype)
         k = random_array(rng, kshape, "float64" if rng.random() < 0.5 else dtype)
@@ -124,6 +124,32 @@ def test_bitwise_axis_order_and_merged_paths(rng, xs, chunks, ks):
         ref, lazy = both("correlate", x, k, chunks, mode="same", boundary=boundary, cval=0.25,
                          method="direct")
         assert same_bits(lazy.compute(), ref)
+
+
+def test_long_signal_many_core_chunks(rng):
+    # rows of several of the core's 2048-column work items, uneven dask chunks
+    x = random_array(rng, (2, 23_000), "float32")
+    k = random_array(rng, (255,), "float32")
+    chunks = ((1, 1), (3000, 5000, 1021, 7000, 6979))
+    for mode in MODES:
+        ref, lazy = both("convolve", x, k, chunks, mode=mode, boundary="symmetric", axes=1,
+                         method="direct")
+        assert same_bits(lazy.compute(), ref)
+
+
+def test_auto_keeps_nan_local(rng):
+    x = rng.standard_normal((240, 240))
+    x[10, 180] = np.nan
+    k = rng.standard_normal((21, 21))
+    lazy = ndask.correlate(da.from_array(x, chunks=80), k, "same", method="auto")
+    assert lazy.numblocks == (3, 3)
+    res = lazy.compute()
+    ref = ndconv.correlate(x, k, "same", method="direct")
+    np.testing.assert_array_equal(np.isnan(res), np.isnan(ref))   # no FFT where NaN is read
+    exact, absconv = oracle(np.nan_to_num(x), k, "same")
+    fin = np.isfinite(ref)
+    assert_contract(res[fin], exact[fin], absconv[fin], k.size, "float64", method="fft",
+                    fft_size=res.size)
 
 
 def test_wrap_across_the_whole_array(rng):
@@ -344,16 +370,25 @@ def test_distributed_local_cluster(tmp_path):
                               dashboard_address=None) as cluster, Client(cluster) as client:
                 lazy = ndconv.dask.correlate(da.from_array(x, chunks=(70, 60)), k, "same",
                                              boundary="reflect", method="direct")
+                kernel = [key for key in dict(lazy.__dask_graph__())
+                          if isinstance(key, str) and key.startswith("ndconv-kernel")]
                 res = lazy.compute()
                 ref = ndconv.correlate(x, k, "same", boundary="reflect", method="direct")
-                # every worker ran a share, with one ndconv thread per task
+                # one ndconv thread per task on each worker
                 threads = client.run(lambda: ndconv.dask.task_threads(None))
+                # the kernel is one key: made on one worker, fetched by the other at most once
+                fetched = client.run(lambda dask_worker: [
+                    str(key) for d in dask_worker.transfer_incoming_log for key in d["keys"]])
                 print(np.array_equal(res.view(np.uint8), ref.view(np.uint8)),
-                      sorted(threads.values()))
+                      sorted(threads.values()), len(kernel),
+                      sum(kernel[0] in key for keys in fetched.values() for key in keys))
     """)
     path = tmp_path / "cluster.py"
     path.write_text(script)
     out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
                          cwd=tmp_path, env=subprocess_env(), timeout=180)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.split()[:3] == ["True", "[1,", "1]"], out.stdout
+    words = out.stdout.split()
+    exact, threads, n_kernels, kernel_fetches = words[0], " ".join(words[1:3]), words[3], words[4]
+    assert (exact, threads, n_kernels) == ("True", "[1, 1]", "1"), out.stdout
+    assert int(kernel_fetches) <= 1, out.stdout
