@@ -152,10 +152,11 @@ def prepare(x, k, mode, boundary, cval, origin, axes, method, workers, flip, con
 
     ``x`` is read for its ``shape``, ``ndim``, ``size`` and ``dtype`` only (an
     ndarray, or a dask array whose data must not be computed).  Returns
-    ``(w, dtype, boundary, cval, origins, n_threads)``: the kernel in the
-    compute dtype, flipped/conjugated and with one axis per axis of ``x``, the
-    boundary and cval in force (``"valid"`` reads a zero extension), the
-    origin of every axis of ``x`` and the resolved thread count.
+    ``(k, w, axes, dtype, boundary, cval, origins, n_threads)``: the kernel in
+    the compute dtype, flipped/conjugated, and as ``w`` with one axis per axis
+    of ``x``; the convolved axes; the boundary and cval in force (``"valid"``
+    reads a zero extension); the origin of every axis of ``x``; the resolved
+    thread count.
     """
     k = as_array(k, "k")
     check_choice(mode, "mode", _validation.MODES)
@@ -196,7 +197,7 @@ def prepare(x, k, mode, boundary, cval, origin, axes, method, workers, flip, con
                              % (tuple(conv_n), k.shape))
         boundary, cval = "constant", 0
     cval = normalize_cval(cval, dtype)
-    return w, dtype, boundary, cval, origins, n_threads
+    return k, w, axes, dtype, boundary, cval, origins, n_threads
 
 
 def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
@@ -210,7 +211,7 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
     multiply-adds (see ``_direct.correlate_direct``).
     """
     x = as_array(x, "x")
-    w, dtype, boundary, cval, origins, n_threads = prepare(
+    _, w, _, dtype, boundary, cval, origins, n_threads = prepare(
         x, k, mode, boundary, cval, origin, axes, method, workers, flip, conj, compute_dtype)
     # np.asarray(dtype=native) also fixes non-native byte order; no copy otherwise
     x = np.asarray(x, dtype=dtype)

@@ -260,7 +260,7 @@ def _prepare(x, k, mode, boundary, cval, origin, axes, method, workers, flip, co
     if any(math.isnan(s) for s in x.shape):
         raise ValueError("x has chunks of unknown size (shape %s); call x.compute_chunk_sizes() "
                          "first" % (x.shape,))
-    w, dtype, boundary, cval, origins, _ = prepare(
+    _, w, _, dtype, boundary, cval, origins, _ = prepare(
         x, k, mode, boundary, cval, origin, axes, method, workers, flip, conj, None)
     return x, np.ascontiguousarray(w), dtype, boundary, cval, origins
 
