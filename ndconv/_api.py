@@ -239,6 +239,60 @@ class _CallPlan:
         return self.direct.run(x, w, self.cval, out)
 
 
+def prepare(x, k, mode, boundary, cval, origin, axes, method, workers, flip, conj,
+            compute_dtype):
+    """Check a call's arguments and put them in canonical form.
+
+    ``x`` is read for its ``shape``, ``ndim``, ``size`` and ``dtype`` only (an
+    ndarray, or a dask array whose data must not be computed).  Returns
+    ``(k, w, axes, dtype, boundary, cval, origins, n_threads)``: the kernel in
+    the compute dtype, flipped/conjugated, and as ``w`` with one axis per axis
+    of ``x``; the convolved axes; the boundary and cval in force (``"valid"``
+    reads a zero extension); the origin of every axis of ``x``; the resolved
+    thread count.
+    """
+    k = as_array(k, "k")
+    check_choice(mode, "mode", _validation.MODES)
+    check_choice(boundary, "boundary", _validation.BOUNDARIES)
+    check_choice(method, "method", _validation.METHODS)
+    if x.ndim == 0:
+        raise ValueError("x must have at least one dimension, got a 0-d array")
+    if k.ndim == 0:
+        raise ValueError("k must have at least one dimension, got a 0-d array")
+    if x.size == 0:
+        raise ValueError("x is empty (shape %s)" % (x.shape,))
+    if k.size == 0:
+        raise ValueError("k is empty (shape %s)" % (k.shape,))
+    axes = normalize_axes(axes, x.ndim, k.ndim)
+    origins_k = normalize_origin(origin, k.shape, mode)
+    if compute_dtype is not None:
+        dtype = np.dtype(compute_dtype)
+    else:
+        dtype = result_dtype(x if isinstance(x, np.ndarray) else np.empty(0, x.dtype), k)
+    n_threads = resolve_workers(workers, _dispatch.omp_max_threads(), _dispatch.omp_num_procs())
+
+    k = np.asarray(k, dtype=dtype)
+    if conj and dtype.kind == "c":
+        k = np.conj(k)
+    if flip:
+        k = k[(slice(None, None, -1),) * k.ndim]
+    w = _full_kernel(k, axes, x.ndim)
+
+    origins = [0] * x.ndim
+    for a, o in zip(axes, origins_k):
+        origins[a] = o
+    if mode == "valid":
+        conv_n = [x.shape[a] for a in axes]
+        if not (all(n >= kk for n, kk in zip(conv_n, k.shape))
+                or all(n <= kk for n, kk in zip(conv_n, k.shape))):
+            raise ValueError("mode='valid' needs x at least as large as k in every convolved "
+                             "axis, or k at least as large as x in every one; got x %s and k %s"
+                             % (tuple(conv_n), k.shape))
+        boundary, cval = "constant", 0
+    cval = normalize_cval(cval, dtype)
+    return k, w, axes, dtype, boundary, cval, origins, n_threads
+
+
 def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
                  *, flip=False, conj=False, compute_dtype=None, unfused=False,
                  warn_nonfinite=False):
@@ -260,44 +314,10 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
             return plan.run(x, k)
     x_given, k_given = x, k
     x = as_array(x, "x")
-    k = as_array(k, "k")
-    check_choice(mode, "mode", _validation.MODES)
-    check_choice(boundary, "boundary", _validation.BOUNDARIES)
-    check_choice(method, "method", _validation.METHODS)
-    if x.ndim == 0:
-        raise ValueError("x must have at least one dimension, got a 0-d array")
-    if k.ndim == 0:
-        raise ValueError("k must have at least one dimension, got a 0-d array")
-    if x.size == 0:
-        raise ValueError("x is empty (shape %s)" % (x.shape,))
-    if k.size == 0:
-        raise ValueError("k is empty (shape %s)" % (k.shape,))
-    axes = normalize_axes(axes, x.ndim, k.ndim)
-    origins_k = normalize_origin(origin, k.shape, mode)
-    dtype = np.dtype(compute_dtype) if compute_dtype is not None else result_dtype(x, k)
-    n_threads = resolve_workers(workers, _dispatch.omp_max_threads(), _dispatch.omp_num_procs())
-
+    k, w, axes, dtype, boundary, cval, origins, n_threads = prepare(
+        x, k, mode, boundary, cval, origin, axes, method, workers, flip, conj, compute_dtype)
     # np.asarray(dtype=native) also fixes non-native byte order; no copy otherwise
     x = np.asarray(x, dtype=dtype)
-    k = np.asarray(k, dtype=dtype)
-    if conj and dtype.kind == "c":
-        k = np.conj(k)
-    if flip:
-        k = k[(slice(None, None, -1),) * k.ndim]
-    w = _full_kernel(k, axes, x.ndim)
-
-    origins = [0] * x.ndim
-    for a, o in zip(axes, origins_k):
-        origins[a] = o
-    if mode == "valid":
-        conv_n = [x.shape[a] for a in axes]
-        if not (all(n >= kk for n, kk in zip(conv_n, k.shape))
-                or all(n <= kk for n, kk in zip(conv_n, k.shape))):
-            raise ValueError("mode='valid' needs x at least as large as k in every convolved "
-                             "axis, or k at least as large as x in every one; got x %s and k %s"
-                             % (tuple(conv_n), k.shape))
-        boundary, cval = "constant", 0
-    cval = normalize_cval(cval, dtype)
     starts, out_shape = geometry(x.shape, w.shape, mode, origins)
 
     if out is not None:
@@ -355,6 +375,18 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
     return target
 
 
+def _on_dask(op, x, k, mode, boundary, cval, origin, axes, method, workers, out):
+    """A dask array goes to ``ndconv.dask`` (lazy result); no ``out`` there."""
+    from . import dask as _dask
+    if not _dask.is_dask_array(x):   # other dask objects convert as numpy converts them
+        return correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
+                            flip=op == "convolve", conj=op == "correlate", warn_nonfinite=True)
+    if out is not None:
+        raise TypeError("out is not supported for dask arrays: the result is a lazy dask array")
+    return getattr(_dask, op)(x, k, mode, boundary=boundary, cval=cval, origin=origin, axes=axes,
+                              method=method, workers=workers)
+
+
 def _operation(name: str, *, flip: bool = False, conj: bool = False) -> _Operation:
     """A public operation of the unified API: ``correlate_nd`` with ``flip``/``conj`` fixed.
 
@@ -363,6 +395,8 @@ def _operation(name: str, *, flip: bool = False, conj: bool = False) -> _Operati
     """
     def operation(x, k, mode="full", *, boundary="constant", cval=0.0, origin=0, axes=None,
                   method="auto", workers=None, out=None):
+        if type(x).__module__.startswith("dask"):   # never imports dask for other inputs
+            return _on_dask(name, x, k, mode, boundary, cval, origin, axes, method, workers, out)
         return correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
                             flip=flip, conj=conj, warn_nonfinite=True)
 

@@ -171,7 +171,8 @@ def _tables(shape, estr, oshape, kshape, starts, boundary, block):
     return arrays + (width, c0, c1)
 
 
-def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out, unfused=False):
+def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out, unfused=False,
+                     order=None):
     """Valid correlation of ``x`` extended by ``boundary`` with ``w``, into ``out``.
 
     Parameters
@@ -194,8 +195,14 @@ def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out, un
         Round every product before adding it, in the kernel's tap order (C order),
         as scipy.ndimage does: its integer outputs truncate the float sums, and a
         fused multiply-add moves a sum that lies on an integer by one ulp.
+    order : tuple of int, optional
+        The axis order to run in (rows along its last axis) instead of
+        ``compute_order(x, out_shape)``: the taps are summed in the kernel's C
+        order in it, so a part of a problem computed in the whole problem's
+        order gets the whole's bits (``ndconv.dask``).
     """
-    return DirectPlan(x, w.shape, starts, out_shape, boundary, n_threads, unfused).run(x, w, cval, out)
+    return DirectPlan(x, w.shape, starts, out_shape, boundary, n_threads, unfused,
+                      order).run(x, w, cval, out)
 
 
 class DirectPlan:
@@ -209,8 +216,9 @@ class DirectPlan:
 
     __slots__ = ("perm", "starts", "oshape", "mod", "tables", "merge", "n_threads")
 
-    def __init__(self, x, w_shape, starts, out_shape, boundary, n_threads, unfused=False):
-        perm = compute_order(x, out_shape)
+    def __init__(self, x, w_shape, starts, out_shape, boundary, n_threads, unfused=False,
+                 order=None):
+        perm = compute_order(x, out_shape) if order is None else tuple(order)
         if perm == tuple(range(x.ndim)):
             self.perm = None
             xp, self.starts, self.oshape = x, tuple(starts), tuple(out_shape)

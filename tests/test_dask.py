@@ -1,0 +1,394 @@
+"""ndconv on dask arrays: lazy, and bitwise the in-memory result (method="direct").
+
+The reference is ``ndconv.convolve``/``correlate`` on the whole array, itself
+checked against the independent oracle (numpy.pad + scipy) by the rest of the
+suite and here where the FFT path is compared.  Chunk grids are random
+(seeded): uneven chunks, chunks of 1, chunks shorter than the kernel's reach,
+kernels wider than a chunk or than the array.
+"""
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+from conftest import assert_contract, oracle, random_array, subprocess_env
+
+import ndconv
+
+da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
+ndask = pytest.importorskip("ndconv.dask")
+
+MODES = ["full", "same", "valid"]
+BOUNDARIES = ["constant", "edge", "symmetric", "reflect", "wrap"]
+DTYPES = ["float32", "float64", "complex64", "complex128", "int16", "bool"]
+
+
+def same_bits(a, b):
+    """Bitwise equality (NaN payloads and signed zeros included)."""
+    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a.view(np.uint8),
+                                                                        b.view(np.uint8))
+
+
+def random_chunks(rng, n):
+    """Uneven chunks of ``n``: sometimes all 1, sometimes one, else random sizes."""
+    r = rng.random()
+    if r < 0.15:
+        return (1,) * n
+    if r < 0.25:
+        return (n,)
+    out, left = [], n
+    while left:
+        c = min(left, int(rng.integers(1, max(2, n // 2) + 1)))
+        out.append(c)
+        left -= c
+    return tuple(out)
+
+
+def random_case(rng):
+    nd = int(rng.integers(1, 4))
+    shape = (int(rng.integers(1, 200)),) if nd == 1 else tuple(int(rng.integers(1, 24)) for _ in range(nd))
+    naxes = int(rng.integers(1, nd + 1))
+    axes = tuple(int(a) for a in rng.permutation(nd)[:naxes])   # any order, not only sorted
+    # kernels up to twice the axis: wider than chunks and than the array
+    kshape = tuple(int(rng.integers(1, 2 * shape[a] + 2)) if rng.random() < 0.2
+                   else int(rng.integers(1, 8)) for a in axes)
+    return shape, axes, kshape
+
+
+def both(op, x, k, chunks, **kw):
+    ref = getattr(ndconv, op)(x, k, **kw)
+    lazy = getattr(ndask, op)(da.from_array(x, chunks=chunks), k, **kw)
+    return ref, lazy
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", MODES)
+def test_bitwise_random_grid(rng, dtype, mode):
+    n_cases = 0
+    while n_cases < 20:
+        shape, axes, kshape = random_case(rng)
+        x = random_array(rng, shape, dtype)
+        k = random_array(rng, kshape, "float64" if rng.random() < 0.5 else dtype)
+        if k.dtype.kind == "b":
+            k = k.astype(np.float32)
+        boundary = BOUNDARIES[n_cases % len(BOUNDARIES)]
+        origin = 0
+        if mode == "same":
+            origin = [int(rng.integers(-(kk // 2), (kk - 1) // 2 + 1)) for kk in kshape]
+        kw = dict(mode=mode, boundary=boundary, cval=1.5 if x.dtype.kind != "b" else 1, origin=origin,
+                  axes=axes, method="direct")
+        op = "convolve" if rng.random() < 0.5 else "correlate"
+        try:
+            ref = getattr(ndconv, op)(x, k, **kw)
+        except ValueError:   # "valid" with x and k each larger somewhere
+            continue
+        chunks = tuple(random_chunks(rng, n) for n in shape)
+        lazy = getattr(ndask, op)(da.from_array(x, chunks=chunks), k, **kw)
+        assert lazy.dtype == ref.dtype and lazy.shape == ref.shape
+        res = lazy.compute(scheduler="threads")
+        assert same_bits(res, ref), (op, shape, chunks, kshape, axes, kw)
+        n_cases += 1
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_nan_and_inf_stay_local_and_bitwise(rng, boundary):
+    x = rng.standard_normal((37, 29))
+    x[3, 4] = np.nan
+    x[20, 28] = np.inf
+    x[36, 0] = -np.inf
+    k = rng.standard_normal((5, 4))
+    for mode in MODES:
+        ref, lazy = both("convolve", x, k, ((10, 1, 26), (7, 7, 7, 8)), mode=mode,
+                         boundary=boundary, method="direct", cval=np.nan if mode == "full" else 0)
+        assert same_bits(lazy.compute(), ref)
+        assert np.isfinite(ref).any()
+
+
+@pytest.mark.parametrize("xs,chunks,ks", [
+    ((1000, 20), (100, 10), (3, 3)),        # blocks with short rows: the whole's axis order
+    ((40, 30, 50), (7, 11, 13), (3, 4, 5)),  # the merged path (3-D kernel)
+    ((64, 64, 64), (32, 32, 9), (3, 3, 3)),
+    ((300, 3), (10, 3), (5, 3)),            # the whole runs its rows along axis 0
+])
+def test_bitwise_axis_order_and_merged_paths(rng, xs, chunks, ks):
+    x = random_array(rng, xs, "float32")
+    k = random_array(rng, ks, "float32")
+    for boundary in ("constant", "reflect"):
+        ref, lazy = both("correlate", x, k, chunks, mode="same", boundary=boundary, cval=0.25,
+                         method="direct")
+        assert same_bits(lazy.compute(), ref)
+
+
+def test_long_signal_many_core_chunks(rng):
+    # rows of several of the core's 2048-column work items, uneven dask chunks
+    x = random_array(rng, (2, 23_000), "float32")
+    k = random_array(rng, (255,), "float32")
+    chunks = ((1, 1), (3000, 5000, 1021, 7000, 6979))
+    for mode in MODES:
+        ref, lazy = both("convolve", x, k, chunks, mode=mode, boundary="symmetric", axes=1,
+                         method="direct")
+        assert same_bits(lazy.compute(), ref)
+
+
+def test_auto_keeps_nan_local(rng):
+    x = rng.standard_normal((240, 240))
+    x[10, 180] = np.nan
+    k = rng.standard_normal((21, 21))
+    lazy = ndask.correlate(da.from_array(x, chunks=80), k, "same", method="auto")
+    assert lazy.numblocks == (3, 3)
+    res = lazy.compute()
+    ref = ndconv.correlate(x, k, "same", method="direct")
+    np.testing.assert_array_equal(np.isnan(res), np.isnan(ref))   # no FFT where NaN is read
+    exact, absconv = oracle(np.nan_to_num(x), k, "same")
+    fin = np.isfinite(ref)
+    assert_contract(res[fin], exact[fin], absconv[fin], k.size, "float64", method="fft",
+                    fft_size=res.size)
+
+
+def test_wrap_across_the_whole_array(rng):
+    # a kernel wider than the array: wrap reads it round several times
+    x = rng.standard_normal(23)
+    k = rng.standard_normal(60)
+    for mode in ("full", "same"):
+        ref, lazy = both("convolve", x, k, 5, mode=mode, boundary="wrap", method="direct")
+        assert same_bits(lazy.compute(), ref)
+        exact, absconv = oracle(x, k, mode, "wrap", op="convolve")
+        assert_contract(ref, exact, absconv, k.size, "float64")
+
+
+@pytest.mark.parametrize("method", ["fft", "auto"])
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_fft_and_auto_within_the_fft_bound(rng, method, boundary):
+    x = random_array(rng, (90, 70), "float64")
+    k = random_array(rng, (15, 9), "float64")
+    for mode in MODES:
+        lazy = ndask.convolve(da.from_array(x, chunks=(40, 33)), k, mode, boundary=boundary,
+                              method=method)
+        exact, absconv = oracle(x, k, mode, boundary, op="convolve")
+        assert_contract(lazy.compute(), exact, absconv, k.size, "float64", method="fft")
+
+
+def test_large_kernels_merge_chunks_and_stay_exact(rng):
+    x = random_array(rng, (200, 64), "float64")
+    k = random_array(rng, (41, 3), "float64")
+    lazy = ndask.convolve(da.from_array(x, chunks=(20, 16)), k, "same", boundary="reflect",
+                          method="direct")
+    # reach 40 along axis 0: chunks of at least 160 (here the whole axis); axis 1 keeps 16
+    assert lazy.chunks == ((200,), (16,) * 4)
+    assert same_bits(lazy.compute(), ndconv.convolve(x, k, "same", boundary="reflect",
+                                                     method="direct"))
+    lazy = ndask.convolve(da.from_array(x, chunks=(100, 16)), k, "full", method="direct")
+    # full: the first chunk grows by (K-1)//2... as centred; chunks of 100 >= 4 * 40? no: merged
+    assert all(c >= 160 for c in lazy.chunks[0]) and sum(lazy.chunks[0]) == 240
+    # per-block FFT: each block's window is an ordinary in-memory problem
+    lazy = ndask.convolve(da.from_array(x, chunks=(20, 16)), k, "same", method="fft")
+    exact, absconv = oracle(x, k, "same", op="convolve")
+    assert_contract(lazy.compute(), exact, absconv, k.size, "float64", method="fft")
+
+
+def test_output_chunks_follow_the_input():
+    x = da.zeros((100, 50), chunks=((30, 30, 40), (25, 25)))
+    k = np.ones((5, 3))
+    assert ndask.convolve(x, k, "same").chunks == x.chunks
+    # full: the first chunk grows by ceil((K-1)/2) ... per axis, the last by the rest
+    assert ndask.convolve(x, k, "full").chunks == ((32, 30, 42), (26, 26))
+    assert ndask.convolve(x, k, "valid").chunks == ((28, 30, 38), (24, 24))
+
+
+def test_lazy_and_graph_size():
+    calls = []
+
+    def source(block):
+        if block.size:   # map_blocks calls it on empty arrays for the dtype
+            calls.append(1)
+        return block
+
+    x = da.ones((64, 64, 64), chunks=16).map_blocks(source)
+    calls.clear()   # map_blocks ran it once to infer the dtype
+    k = np.ones((3, 3, 3))
+    lazy = ndconv.convolve(x, k, "same", boundary="reflect")
+    assert calls == []
+    n_chunks = 4 ** 3
+    graph = dict(lazy.__dask_graph__())
+    # blocks + their halo slices + the kernel: a few per chunk, never per element
+    assert len(graph) <= 30 * n_chunks
+    own = [key for key in graph if isinstance(key, tuple) and key[0] == lazy.name]
+    assert len(own) == n_chunks
+
+
+def test_kernel_is_one_key():
+    k = np.random.default_rng(0).standard_normal((32, 32))
+    lazy = ndask.correlate(da.ones((256, 256), chunks=64), k, "same")
+    graph = dict(lazy.__dask_graph__())
+    kernel_keys = [key for key, v in graph.items() if isinstance(v, np.ndarray) and v.shape == k.shape]
+    assert len(kernel_keys) == 1
+    for key in graph:
+        if isinstance(key, tuple) and key[0] == lazy.name:
+            task = graph[key]
+            assert len(pickle.dumps(task)) < k.nbytes // 4   # refers to the kernel by key
+
+
+def test_numpy_input_is_wrapped(rng):
+    x = rng.standard_normal((50, 40))
+    k = rng.standard_normal((3, 3))
+    lazy = ndask.correlate(x, k, "same", method="direct")
+    assert isinstance(lazy, da.Array)
+    assert same_bits(lazy.compute(), ndconv.correlate(x, k, "same", method="direct"))
+
+
+def test_unified_api_dispatches_dask(rng):
+    x = rng.standard_normal((30, 20)).astype(np.float32)
+    k = rng.standard_normal((4, 3))
+    lazy = ndconv.convolve(da.from_array(x, chunks=7), k, "valid", method="direct")
+    assert isinstance(lazy, da.Array) and lazy.dtype == np.float64
+    assert same_bits(lazy.compute(), ndconv.convolve(x, k, "valid", method="direct"))
+    with pytest.raises(TypeError, match="out is not supported for dask arrays"):
+        ndconv.correlate(da.from_array(x), k, out=np.empty((32, 22)))
+    # other dask objects convert as numpy converts them
+    delayed = dask.delayed(x)
+    with pytest.raises(TypeError):
+        ndconv.convolve(delayed, k)
+
+
+BAD_CALLS = [
+    dict(mode="nope"),
+    dict(boundary="mirror"),
+    dict(method="gpu"),
+    dict(axes=(0, 0)),
+    dict(axes=5),
+    dict(origin=3, mode="same"),
+    dict(origin=1, mode="full"),
+    dict(cval=1j),
+    dict(workers=0),
+    dict(mode="valid", k_shape=(3, 40)),
+    dict(k_shape=(3,)),
+    dict(k_shape=(0, 2)),
+]
+
+
+@pytest.mark.parametrize("kw", BAD_CALLS, ids=[str(c) for c in BAD_CALLS])
+def test_errors_at_call_time_as_in_memory(kw):
+    kw = dict(kw)
+    k = np.ones(kw.pop("k_shape", (3, 3)))
+    x = np.ones((20, 10))
+    with pytest.raises((ValueError, TypeError)) as in_memory:
+        ndconv.convolve(x, k, **kw)
+    with pytest.raises(in_memory.type) as lazy:
+        ndconv.convolve(da.from_array(x, chunks=4), k, **kw)
+    assert str(lazy.value) == str(in_memory.value)
+
+
+def test_dtype_and_shape_errors_as_in_memory():
+    for x in (np.array(["a", "b"]), np.array(1.0), np.ones((0, 3))):
+        with pytest.raises((ValueError, TypeError)) as in_memory:
+            ndconv.convolve(x, np.ones(1) if x.ndim < 2 else np.ones((1, 1)))
+        with pytest.raises(in_memory.type) as lazy:
+            ndask.convolve(da.from_array(x), np.ones(1) if x.ndim < 2 else np.ones((1, 1)))
+        assert str(lazy.value) == str(in_memory.value)
+
+
+def test_import_ndconv_does_not_import_dask(tmp_path):
+    code = "import sys, numpy, ndconv; ndconv.convolve(numpy.ones(5), numpy.ones(2)); " \
+           "print('dask' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                         env=subprocess_env(), timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def _runnable_threads(skip):
+    """Threads of this process in state R (running or waiting for a core), but ``skip``."""
+    n = 0
+    for tid in os.listdir("/proc/self/task"):
+        if int(tid) in skip:
+            continue
+        try:
+            with open("/proc/self/task/%s/stat" % tid) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if stat[stat.rindex(")") + 2] == "R":
+            n += 1
+    return n
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux /proc")
+def test_thread_policy_keeps_the_total_at_the_core_count(rng):
+    cores = len(os.sched_getaffinity(0))
+    # the per-task share: the pool runs one task per core
+    seen = da.zeros((8,), chunks=1).map_blocks(
+        lambda b: np.full(b.shape, ndask.task_threads(None))).compute(scheduler="threads")
+    assert seen.max() == max(1, ndconv._core.omp_max_threads() // dask.system.CPU_COUNT)
+    assert (da.zeros((4,), chunks=1).map_blocks(lambda b: np.full(b.shape, ndask.task_threads(3)))
+            .compute(scheduler="threads") == 3).all()
+    assert ndask.task_threads(None) == ndconv._core.omp_max_threads()   # sync: all of them
+
+    x = da.from_array(rng.standard_normal((2048, 1024)).astype(np.float32), chunks=256)
+    lazy = ndask.convolve(x, np.ones((9, 9), np.float32), "same", method="direct")
+    samples, alive, done = [], [], threading.Event()
+    before = len(os.listdir("/proc/self/task"))
+
+    def sample():
+        # not this sampler, nor the main thread (dask's scheduler loop, which
+        # runs between tasks and computes nothing)
+        skip = {threading.get_native_id(), os.getpid()}
+        while not done.is_set():
+            samples.append(_runnable_threads(skip))
+            alive.append(len(os.listdir("/proc/self/task")) - 1)
+            time.sleep(0.001)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        lazy.compute(scheduler="threads")
+    finally:
+        done.set()
+        sampler.join()
+    # the pool's threads, each running ndconv on one thread (a stray sample
+    # may catch a thread of an earlier test's OpenMP team still spinning)
+    assert 1 <= np.percentile(samples, 90) <= cores, sorted(samples)
+    # no OpenMP team beside the pool's threads
+    assert max(alive) <= before + dask.system.CPU_COUNT, (before, max(alive))
+
+
+def test_distributed_local_cluster(tmp_path):
+    pytest.importorskip("distributed")
+    script = textwrap.dedent("""
+        import numpy as np, dask.array as da, ndconv, ndconv.dask
+        from dask.distributed import Client, LocalCluster
+        if __name__ == "__main__":
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal((300, 200))
+            k = rng.standard_normal((7, 5))
+            with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                              dashboard_address=None) as cluster, Client(cluster) as client:
+                lazy = ndconv.dask.correlate(da.from_array(x, chunks=(70, 60)), k, "same",
+                                             boundary="reflect", method="direct")
+                kernel = [key for key in dict(lazy.__dask_graph__())
+                          if isinstance(key, str) and key.startswith("ndconv-kernel")]
+                res = lazy.compute()
+                ref = ndconv.correlate(x, k, "same", boundary="reflect", method="direct")
+                # one ndconv thread per task on each worker
+                threads = client.run(lambda: ndconv.dask.task_threads(None))
+                # the kernel is one key: made on one worker, fetched by the other at most once
+                fetched = client.run(lambda dask_worker: [
+                    str(key) for d in dask_worker.transfer_incoming_log for key in d["keys"]])
+                print(np.array_equal(res.view(np.uint8), ref.view(np.uint8)),
+                      sorted(threads.values()), len(kernel),
+                      sum(kernel[0] in key for keys in fetched.values() for key in keys))
+    """)
+    path = tmp_path / "cluster.py"
+    path.write_text(script)
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                         cwd=tmp_path, env=subprocess_env(), timeout=180)
+    assert out.returncode == 0, out.stderr[-3000:]
+    words = out.stdout.split()
+    exact, threads, n_kernels, kernel_fetches = words[0], " ".join(words[1:3]), words[3], words[4]
+    assert (exact, threads, n_kernels) == ("True", "[1, 1]", "1"), out.stdout
+    assert int(kernel_fetches) <= 1, out.stdout
