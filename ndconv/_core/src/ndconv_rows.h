@@ -27,10 +27,11 @@
    Register blocking (NV, vectors per row) is chosen per instruction set so
    that KB x NV accumulators + NV shifted vectors + 1 broadcast weight fit the
    register file without spilling: 16 registers (AVX2, x86-64 scalars) or 32
-   (AVX-512), with at least 8 independent accumulators where possible to hide
-   the multiply-add latency.  These blocks load every shifted vector unaligned:
-   once a vector feeds KB multiply-adds, loads no longer set the pace (the
-   AVX-512 build keeps its own blocks, which also shuffle aligned loads). */
+   (AVX-512, NEON), with at least 8 independent accumulators where possible to
+   hide the multiply-add latency.  These blocks load every shifted vector
+   unaligned: once a vector feeds KB multiply-adds, loads no longer set the
+   pace (the AVX-512 build keeps its own blocks, which also shuffle aligned
+   loads). */
 #ifndef NDCONV_ROWS_H
 #define NDCONV_ROWS_H
 
@@ -38,14 +39,26 @@
 #include "ndconv_vec.h"
 
 #define NDV_ROLL_MAX 7
-#if NDV_ISA == 3
+#if NDV_ISA == 4
+/* 32 registers of 4 floats: strips of 16-24 outputs (up to 6 vectors, more
+   than the wider ISAs take), so that the shorter kernels still run 12-20
+   accumulators for fmla's latency on cores with 2-4 vector pipes:
+   2 x 6 + 6 + 1 = 19; 3 x 5 + 5 + 1 = 21; 4 x 5 + 5 + 1 = 26;
+   5 x 4 + 4 + 1 = 25; 6 x 4 + 4 + 1 = 29; 7 x 3 + 3 + 1 = 25 */
+#define NDV_ROLL_NV(kb) ((kb) == 2 ? 6 : (kb) <= 4 ? 5 : (kb) <= 6 ? 4 : 3)
+#define NDV_ROLL_NVMAX 6
+/* 4 x 4 + 4 + 1 = 21 (16 accumulators) */
+#define NDV_QUAD_NV 4
+#elif NDV_REGS >= 32
 /* 32 registers: 5 x 4 + 4 + 1 = 25; 7 x 3 + 3 + 1 = 25 */
 #define NDV_ROLL_NV(kb) ((kb) <= 5 ? 4 : 3)
+#define NDV_ROLL_NVMAX 4
 #define NDV_QUAD_NV 4
 #else
 /* 16 registers: 2 x 4 + 4 + 1 = 13; 3 x 3 + 3 + 1 = 13; 4, 5, 6 x 2 + 2 + 1
    <= 15; 7 x 1 + 1 + 1 = 9 (7 x 2 would need 17) */
 #define NDV_ROLL_NV(kb) ((kb) == 2 ? 4 : (kb) == 3 ? 3 : (kb) <= 6 ? 2 : 1)
+#define NDV_ROLL_NVMAX 4
 /* 4 x 2 + 2 + 1 = 11 */
 #define NDV_QUAD_NV 2
 #endif
