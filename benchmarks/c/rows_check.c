@@ -93,11 +93,13 @@ static int check_##S(void) {                                                    
             }                                                                                 \
         n++;                                                                                  \
     }                                                                                         \
-    /* rolling rows: every kernel height, several widths, misalignments, strip positions */   \
+    /* rolling rows: every kernel height (each block at its own strip width, also where       \
+       ndv_roll_width leaves a height to the four-row block), several widths,                 \
+       misalignments, strip positions */                                                      \
     for (int kb = 2; kb <= NDV_ROLL_MAX; kb++)                                                \
         for (int klast = 1; klast <= KLMAX; klast += 2)                                       \
             for (int mis = 0; mis < L + 1; mis += (L > 2 ? L / 2 - 1 : 1)) {                  \
-                ptrdiff_t rw = ndv_roll_width(kb, L), h = 1 + (kb * 7 + klast + mis) % 30;    \
+                ptrdiff_t rw = NDV_ROLL_NV(kb) * L, h = 1 + (kb * 7 + klast + mis) % 30;       \
                 ptrdiff_t c = (mis * 3) % (NCOLS - rw - KLMAX);                               \
                 for (int r = 0; r < NROWS; r++) src[r] = data + r * (NCOLS + 64) + mis;       \
                 for (int t = 0; t < kb; t++) rowsel[t] = t;                                   \

@@ -61,6 +61,14 @@
 #define NDV_ROLL_NVMAX 4
 /* 4 x 2 + 2 + 1 = 11 */
 #define NDV_QUAD_NV 2
+/* A kernel of 7 rows in double has strips of one vector (4 outputs): each
+   loaded vector feeds 7 multiply-adds but each of those needs its own weight
+   broadcast, and 7 accumulators barely cover the latency.  The four-row
+   block (2 vectors per row) took 0.70-0.86x its time on 1024^2 7x7 (AVX2 on
+   an AMD EPYC, one thread, process CPU time, medians of 15-21 interleaved
+   runs in one process, a loaded machine); at 6 rows (2 vectors per strip)
+   the two were within the noise, so only 7 rows leave the rolling rows. */
+#define NDV_ROLL_MAX_F64 6
 #endif
 
 #define NDV_GLUE(a, b) a##b
@@ -82,9 +90,15 @@
 #undef NDV_SUF
 #undef NDV_L
 
-/* Outputs per strip of the rolling rows for a kernel of kb rows (0: none). */
+#ifndef NDV_ROLL_MAX_F64
+#define NDV_ROLL_MAX_F64 NDV_ROLL_MAX
+#endif
+
+/* Outputs per strip of the rolling rows for a kernel of kb rows (0: none);
+   lanes is NDV_F32_LANES or NDV_F64_LANES, which tells the element type. */
 static inline ptrdiff_t ndv_roll_width(ptrdiff_t kb, ptrdiff_t lanes) {
-    return (kb < 2 || kb > NDV_ROLL_MAX) ? 0 : NDV_ROLL_NV(kb) * lanes;
+    ptrdiff_t kmax = NDV_ISA > 1 && lanes == NDV_F64_LANES ? NDV_ROLL_MAX_F64 : NDV_ROLL_MAX;
+    return (kb < 2 || kb > kmax) ? 0 : NDV_ROLL_NV(kb) * lanes;
 }
 
 #endif
