@@ -1,20 +1,22 @@
 """Build the compiled core.
 
-Two modules are built from the same kernel source (``ndconv/_core/kernels.pxi``):
-``ndconv._core.baseline`` with the compiler's baseline flags, and on x86-64 also
-``ndconv._core.avx2`` with ``-mavx2 -mfma`` and ``ndconv._core.avx512`` with
-AVX-512 F/VL/BW/DQ, 512-bit vectors and wider register blocks.
-``ndconv._core`` picks one at import from the CPU's features, so one wheel
-runs everywhere and still uses the widest vectors the CPU has.
+Several modules are built from the same kernel source (``ndconv/_core/kernels.pxi``):
+``ndconv._core.baseline`` with the compiler's baseline flags (and without fused
+multiply-adds); on x86-64 also ``ndconv._core.avx2`` with ``-mavx2 -mfma`` and
+``ndconv._core.avx512`` with AVX-512 F/VL/BW/DQ, 512-bit vectors and wider
+register blocks; on aarch64 ``ndconv._core.neon``, the NEON (ASIMD) blocks with
+fused multiply-adds.  ``ndconv._core`` picks one at import from the CPU's
+features, so one wheel runs everywhere and still uses the widest vectors the CPU has.
 
 Compilers
 ---------
 gcc, clang (also Apple clang) and MSVC.  Every optional gcc/clang flag is tried
 on a small file with the compiler that builds the extensions (``CC``, ``CFLAGS``,
 ``CPPFLAGS``, ``LDFLAGS``, ``LDSHARED`` are honoured, as setuptools does) and
-left out if rejected.  The AVX modules are built only for an x86 target, and
-not by MSVC: the CPU-feature check that selects them uses gcc/clang builtins,
-so under MSVC they could never be selected.  The target is taken from
+left out if rejected.  The AVX modules are built only for an x86 target and the
+NEON module only for an aarch64 one, and neither by MSVC: the CPU-feature check
+that selects the AVX modules uses gcc/clang builtins, so under MSVC they could
+never be selected, and the NEON blocks rely on gcc/clang's vector extensions.  The target is taken from
 ``ARCHFLAGS`` (macOS), then ``_PYTHON_HOST_PLATFORM`` (cross builds), then
 ``sysconfig.get_platform()``.
 
@@ -33,6 +35,7 @@ NDCONV_REQUIRE_OPENMP=1   fail the build if the compiler has no OpenMP (CI, whee
 NDCONV_BOUNDSCHECK=1      compile with Cython's bounds and wraparound checks (debug job)
 NDCONV_DISABLE_AVX2=1     do not build the AVX2 module
 NDCONV_DISABLE_AVX512=1   do not build the AVX-512 module
+NDCONV_DISABLE_NEON=1     do not build the NEON module (aarch64)
 NDCONV_BUILD_JOBS=N       modules cythonized and compiled at once (default: the number
                           of CPUs; ``build_ext -j N`` sets it too)
 """
@@ -70,16 +73,23 @@ UNIX_FLAGS = [
 ]
 MSVC_FLAGS = ["/O2"]
 
-# Modules built from the kernels with extra instruction sets (x86 targets, gcc/clang):
-# module -> (compile flags, macros).  Each is left out if the compiler rejects its flags.
+# Modules built from the kernels with extra instruction sets (gcc/clang):
+# module -> (compile flags, macros, target machines).  Each is left out if the compiler
+# rejects its flags, or if any target of the build is not one of its machines.
 AVX2 = ["-mavx2", "-mfma"]
+X86 = {"x86_64", "amd64", "i386", "i586", "i686", "x86", "win32"}
+ARM64 = {"aarch64", "arm64"}
 ISA_MODULES = {
-    "ndconv._core.avx2": (AVX2, []),
+    "ndconv._core.avx2": (AVX2, [], X86),
     # gcc's generic tuning prefers 256-bit vectors even with AVX-512 enabled
     "ndconv._core.avx512": (AVX2 + ["-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq",
-                                    "-mprefer-vector-width=512"], [("NDCONV_WIDE_BLOCKS", "1")]),
+                                    "-mprefer-vector-width=512"], [("NDCONV_WIDE_BLOCKS", "1")], X86),
+    # ASIMD is in every aarch64 CPU's baseline: no flag, but the macro that gives this
+    # module the explicit fused multiply-adds the baseline build must not have
+    "ndconv._core.neon": ([], [("NDCONV_NEON", "1")], ARM64),
 }
-ISA_SWITCHES = {"ndconv._core.avx2": "NDCONV_DISABLE_AVX2", "ndconv._core.avx512": "NDCONV_DISABLE_AVX512"}
+ISA_SWITCHES = {"ndconv._core.avx2": "NDCONV_DISABLE_AVX2", "ndconv._core.avx512": "NDCONV_DISABLE_AVX512",
+                "ndconv._core.neon": "NDCONV_DISABLE_NEON"}
 
 # Modules built once, with the baseline flags (the baseline build of the kernels and the
 # layer, with the OpenMP and CPU-feature queries; further single-build modules go here).
@@ -91,8 +101,6 @@ BASELINE_MODULES = ["ndconv._core.baseline"]
 # x86-64's baseline), in some loops and not others; clang within an expression.  The ISA
 # builds keep contraction: their one-row blocks get their fused multiply-adds from it.
 UNFUSED_MODULE = "ndconv._core.baseline"
-
-X86 = {"x86_64", "amd64", "i386", "i586", "i686", "x86", "win32"}
 
 OPENMP_PROBE = r"""
 #include <omp.h>
@@ -252,7 +260,7 @@ class BuildExt(build_ext):
 
         kept = []
         for ext in self.extensions:
-            isa, macros = ISA_MODULES.get(ext.name, ([], []))
+            isa, macros, _ = ISA_MODULES.get(ext.name, ([], [], None))
             if ext.name in ISA_MODULES and (msvc or not self._accepts(base + isa)):
                 print("ndconv: not building %s (the compiler cannot, or it could never be selected)"
                       % ext.name)
@@ -302,9 +310,10 @@ def _directives():
 def extensions():
     """The Extensions for the target (without flags: BuildExt adds them for the compiler)."""
     macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
-    x86 = target_machines() <= X86
+    targets = target_machines()
     names = BASELINE_MODULES[:1]
-    names += [m for m in ISA_MODULES if x86 and not _env_flag(ISA_SWITCHES[m])]
+    names += [m for m, (_, _, machines) in ISA_MODULES.items()
+              if targets <= machines and not _env_flag(ISA_SWITCHES[m])]
     names += BASELINE_MODULES[1:]
     # the C sources every build includes (header-only, compiled per instruction set)
     depends = sorted(glob.glob("ndconv/_core/src/*.[ch]")) + ["ndconv/_core/csrc.pxd"]

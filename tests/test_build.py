@@ -52,10 +52,12 @@ def _available_levels():
         levels.append("avx2+fma")
     if _dispatch._base.cpu_has_avx512():
         levels.append("avx512")
+    if "neon" in _dispatch.builds():
+        levels.append("neon")
     return levels
 
 
-@pytest.mark.parametrize("level", ["baseline", "avx2+fma", "avx512"])
+@pytest.mark.parametrize("level", ["baseline", "avx2+fma", "avx512", "neon"])
 def test_every_simd_build_is_selectable_and_correct(level, tmp_path):
     if level not in _available_levels():
         pytest.skip("this CPU cannot run the %s build" % level)
@@ -90,7 +92,7 @@ def test_default_build_test_holds_under_ndconv_simd(value, tmp_path):
     assert out.returncode == 0, out.stdout[-3000:]
 
 
-@pytest.mark.parametrize("level", ["baseline", "avx2+fma", "avx512"])
+@pytest.mark.parametrize("level", ["baseline", "avx2+fma", "avx512", "neon"])
 def test_correlate_suite_under_every_simd_build(level, tmp_path):
     """The direct-kernel grid of test_correlate.py, once per build this CPU runs
     (the default build runs it in the main session)."""
@@ -119,7 +121,7 @@ print(_dispatch.SIMD_LEVEL, _dispatch.core().vector_width(4), _dispatch.describe
 """
 
 
-@pytest.mark.parametrize("level", ["baseline", "avx2+fma", "avx512"])
+@pytest.mark.parametrize("level", ["baseline", "avx2+fma", "avx512", "neon"])
 def test_simd_switch_governs_the_layer(level, tmp_path):
     # one selection: NDCONV_SIMD picks the layer's kernels too, and the
     # result is the same layer (within the accumulation error) on each build
@@ -132,7 +134,7 @@ def test_simd_switch_governs_the_layer(level, tmp_path):
                          capture_output=True, text=True, check=True)
     name, lanes = out.stdout.split()[:2]
     assert name == level
-    assert int(lanes) == {"baseline": 4, "avx2+fma": 8, "avx512": 16}[level]
+    assert int(lanes) == {"baseline": 4, "avx2+fma": 8, "avx512": 16, "neon": 4}[level]
     assert out.stdout.split(None, 2)[2].startswith(level)
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 9, 11, 6)).astype(np.float32)

@@ -18,13 +18,17 @@ HARNESS = os.path.join(ROOT, "benchmarks", "c", "rows_check.c")
 SRC = os.path.join(os.path.dirname(os.path.abspath(ndconv.__file__)), "_core", "src")
 CC = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
 
-X86 = platform.machine().lower() in ("x86_64", "amd64")
+MACHINE = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower(),
+                                                     platform.machine().lower())
 FLAGS = {
     "scalar": [],
+    "neon": ["-DNDCONV_NEON=1"],
     "avx2+fma": ["-mavx2", "-mfma"],
     "avx512": ["-mavx2", "-mfma", "-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq",
                "-mprefer-vector-width=512", "-DNDCONV_WIDE_BLOCKS=1"],
 }
+# the machine each vector build is for (the scalar build is for any)
+ISA_MACHINE = {"avx2+fma": "x86_64", "avx512": "x86_64", "neon": "aarch64"}
 
 
 
@@ -51,10 +55,10 @@ pytestmark = pytest.mark.skipif(
     reason="needs a C compiler for this machine and the source tree")
 
 
-@pytest.mark.parametrize("isa", ["scalar", "avx2+fma", "avx512"])
+@pytest.mark.parametrize("isa", ["scalar", "avx2+fma", "avx512", "neon"])
 def test_blocks_bitwise_against_scalar_reference(isa, tmp_path):
-    if isa != "scalar" and not X86:
-        pytest.skip("x86-64 instruction set")
+    if isa in ISA_MACHINE and ISA_MACHINE[isa] != MACHINE:
+        pytest.skip("%s instruction set" % ISA_MACHINE[isa])
     exe = str(tmp_path / "rows_check")
     subprocess.run([CC, "-O3", "-ffp-contract=off", "-I" + SRC, *FLAGS[isa], HARNESS, "-o", exe, "-lm"],
                    check=True, capture_output=True, text=True)
@@ -65,3 +69,23 @@ def test_blocks_bitwise_against_scalar_reference(isa, tmp_path):
     if "not run" not in first:
         # e.g. "avx2+fma: 378 checks, 0 failures"
         assert first.endswith(" 0 failures") and int(first.split()[1]) > 100, first
+
+
+CROSS_CC = "aarch64-linux-gnu-gcc"
+QEMU = "qemu-aarch64-static"
+
+
+@pytest.mark.skipif(MACHINE == "aarch64" or shutil.which(CROSS_CC) is None or shutil.which(QEMU) is None,
+                    reason="needs an aarch64 cross compiler and qemu-user on another machine")
+@pytest.mark.parametrize("isa", ["scalar", "neon"])
+def test_aarch64_blocks_bitwise_under_emulation(isa, tmp_path):
+    """The aarch64 builds of the blocks (NEON: fmla, 4 float lanes), cross-compiled as a
+    static program and run by qemu-user: the scalar build unfused like its module (the
+    reference then too), the NEON build fused, each bit for bit against its reference."""
+    exe = str(tmp_path / "rows_check")
+    subprocess.run([CROSS_CC, "-O3", "-ffp-contract=off", "-static", "-I" + SRC, *FLAGS[isa], HARNESS,
+                    "-o", exe, "-lm"], check=True, capture_output=True, text=True)
+    out = subprocess.run([QEMU, exe], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:]
+    first = out.stdout.splitlines()[0]
+    assert first.startswith(isa) and first.endswith(" 0 failures") and int(first.split()[1]) > 100, first

@@ -159,9 +159,10 @@ HANDLER_CHILD = textwrap.dedent("""
     rng = np.random.default_rng(1)
     x = rng.standard_normal((1500, 1500)).astype(np.float32)
     k = rng.standard_normal((25, 25)).astype(np.float32)
-    xl = rng.standard_normal((4, 64, 64, 64)).astype(np.float32)
+    # each call lasts well over the signals' period on a fast, quiet machine too
+    xl = rng.standard_normal((16, 64, 64, 64)).astype(np.float32)
     wl = rng.standard_normal((3, 3, 64, 64)).astype(np.float32)
-    gl = rng.standard_normal((4, 64, 64, 64)).astype(np.float32)
+    gl = rng.standard_normal((16, 64, 64, 64)).astype(np.float32)
     calls = {"convolve": lambda: (ndconv.convolve(x, k, "same", method="direct"),),
              "conv_grad": lambda: ndconv.conv_grad(xl, wl, gl, padding="same")}
     seen = []
@@ -172,8 +173,8 @@ HANDLER_CHILD = textwrap.dedent("""
         done = threading.Event()
 
         def keep_interrupting():
-            # SIGINT every 20 ms for as long as the call runs
-            while not done.wait(0.02):
+            # SIGINT every 10 ms for as long as the call runs
+            while not done.wait(0.01):
                 os.kill(os.getpid(), signal.SIGINT)
 
         t = threading.Thread(target=keep_interrupting)
@@ -191,7 +192,7 @@ HANDLER_CHILD = textwrap.dedent("""
 
 
 def test_a_handler_that_does_not_raise_gets_a_complete_result(tmp_path):
-    """A user's SIGINT handler that returns, and signals every 20 ms: the calls
+    """A user's SIGINT handler that returns, and signals every 10 ms: the calls
     still end (computed once more, to the end, after the first stop) and return
     the whole, correct result."""
     try:

@@ -3,6 +3,7 @@ import ast
 import importlib
 import importlib.metadata
 import os
+import platform
 import re
 import types
 
@@ -14,7 +15,7 @@ from ndconv import _core
 
 PKG = os.path.dirname(ndconv.__file__)
 CORE = os.path.join(PKG, "_core")
-COMPILED = ("baseline", "avx2", "avx512")
+COMPILED = ("baseline", "avx2", "avx512", "neon")
 
 
 def test_version_has_one_source():
@@ -64,6 +65,8 @@ def _runnable(name):
         return _core._base.cpu_has_avx512()
     if name == "avx2":
         return _core._base.cpu_has_avx2_fma()
+    if name == "neon":
+        return platform.machine().lower() in ("aarch64", "arm64")
     return True
 
 

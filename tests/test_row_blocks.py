@@ -1,4 +1,4 @@
-"""The row-sharing blocks of the direct path (AVX-512 and AVX2 builds).
+"""The row-sharing blocks of the direct path (AVX-512, AVX2 and NEON builds).
 
 Kernels whose leading taps are 2-7 rows of one axis (every 2-D kernel of up to
 7 rows) run the rolling-rows kernel: tiles of up to 128 output rows, column
@@ -133,9 +133,10 @@ def _same_build_bitwise(mod, x, k, **kw):
 
 
 def test_some_build_shares_rows():
-    # on x86-64 CPUs with AVX2 the AVX2 build runs the row-sharing blocks
-    if "avx2+fma" in _dispatch.builds():
-        assert "avx2+fma" in SHARING
+    # on x86-64 CPUs with AVX2 the AVX2 build runs the row-sharing blocks, on aarch64 the NEON build
+    for level in ("avx2+fma", "neon"):
+        if level in _dispatch.builds():
+            assert level in SHARING
     assert "baseline" not in SHARING
 
 

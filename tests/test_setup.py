@@ -35,12 +35,12 @@ def _modules(mod):
 
 @pytest.mark.parametrize("plat, targets, modules", [
     ("linux-x86_64", {"x86_64"}, ["baseline", "avx2", "avx512"]),
-    ("linux-aarch64", {"aarch64"}, ["baseline"]),
-    ("macosx-11.0-arm64", {"arm64"}, ["baseline"]),
+    ("linux-aarch64", {"aarch64"}, ["baseline", "neon"]),
+    ("macosx-11.0-arm64", {"arm64"}, ["baseline", "neon"]),
     ("macosx-10.9-universal2", {"x86_64", "arm64"}, ["baseline"]),
-    # listed for an x86 target; BuildExt leaves them out for MSVC, which cannot select them
+    # listed for the target; BuildExt leaves them out for MSVC
     ("win-amd64", {"amd64"}, ["baseline", "avx2", "avx512"]),
-    ("win-arm64", {"arm64"}, ["baseline"]),
+    ("win-arm64", {"arm64"}, ["baseline", "neon"]),
 ])
 def test_modules_follow_the_target_platform(setup_py, monkeypatch, plat, targets, modules):
     monkeypatch.setenv("_PYTHON_HOST_PLATFORM", plat)
@@ -53,7 +53,7 @@ def test_archflags_decide_on_macos(setup_py, monkeypatch):
     monkeypatch.setenv("_PYTHON_HOST_PLATFORM", "macosx-11.0-x86_64")
     monkeypatch.setenv("ARCHFLAGS", "-arch arm64")
     assert setup_py.target_machines() == {"arm64"}
-    assert _modules(setup_py) == ["baseline"]
+    assert _modules(setup_py) == ["baseline", "neon"]
     monkeypatch.setenv("ARCHFLAGS", "-arch x86_64")
     assert _modules(setup_py) == ["baseline", "avx2", "avx512"]
 
@@ -63,6 +63,10 @@ def test_switches_leave_modules_out(setup_py, monkeypatch):
     monkeypatch.setenv("NDCONV_DISABLE_AVX512", "1")
     assert _modules(setup_py) == ["baseline", "avx2"]
     monkeypatch.setenv("NDCONV_DISABLE_AVX2", "yes")
+    assert _modules(setup_py) == ["baseline"]
+    monkeypatch.setenv("_PYTHON_HOST_PLATFORM", "linux-aarch64")
+    assert _modules(setup_py) == ["baseline", "neon"]
+    monkeypatch.setenv("NDCONV_DISABLE_NEON", "1")
     assert _modules(setup_py) == ["baseline"]
 
 
@@ -124,10 +128,14 @@ def test_build_flags_for_the_host():
 @pytest.mark.skipif(shutil.which("aarch64-linux-gnu-gcc") is None, reason="no aarch64 cross compiler")
 def test_build_flags_for_a_cross_build():
     mods = _build_flags("aarch64", CC="aarch64-linux-gnu-gcc")
-    assert list(mods) == ["ndconv._core.baseline"]
+    assert list(mods) == ["ndconv._core.baseline", "ndconv._core.neon"]
     flags = mods["ndconv._core.baseline"].split()
     assert "-fopenmp" in flags and "-ffp-contract=off" in flags
     assert not [f for f in flags if f.startswith("-m")]
+    # the NEON build: fused multiply-adds (explicit in its blocks), no -m flag needed
+    neon = mods["ndconv._core.neon"].split()
+    assert "-DNDCONV_NEON=1" in neon and "-ffp-contract=off" not in neon
+    assert not [f for f in neon if f.startswith("-m")]
 
 
 def _host_is_x86():

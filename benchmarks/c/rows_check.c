@@ -6,7 +6,8 @@
    with the same multiply-add (fused in the FMA builds, product then sum
    without FMA), over random data, every kernel size they serve, row
    misalignments and strip positions; the vector layer's lane shift is
-   checked lane by lane.  Built with NDCONV_WIDE_BLOCKS, the AVX-512 blocks
+   checked lane by lane.  Built with NDCONV_NEON on aarch64, the NEON layer
+   is the one checked.  Built with NDCONV_WIDE_BLOCKS, the AVX-512 blocks
    (ndconv_blocks_avx512.h) are checked the same way, when the CPU runs them.
 
    --time adds GFLOP/s of the float32 row-sharing blocks on an L2-resident
@@ -92,11 +93,13 @@ static int check_##S(void) {                                                    
             }                                                                                 \
         n++;                                                                                  \
     }                                                                                         \
-    /* rolling rows: every kernel height, several widths, misalignments, strip positions */   \
+    /* rolling rows: every kernel height (each block at its own strip width, also where       \
+       ndv_roll_width leaves a height to the four-row block), several widths,                 \
+       misalignments, strip positions */                                                      \
     for (int kb = 2; kb <= NDV_ROLL_MAX; kb++)                                                \
         for (int klast = 1; klast <= KLMAX; klast += 2)                                       \
             for (int mis = 0; mis < L + 1; mis += (L > 2 ? L / 2 - 1 : 1)) {                  \
-                ptrdiff_t rw = ndv_roll_width(kb, L), h = 1 + (kb * 7 + klast + mis) % 30;    \
+                ptrdiff_t rw = NDV_ROLL_NV(kb) * L, h = 1 + (kb * 7 + klast + mis) % 30;       \
                 ptrdiff_t c = (mis * 3) % (NCOLS - rw - KLMAX);                               \
                 for (int r = 0; r < NROWS; r++) src[r] = data + r * (NCOLS + 64) + mis;       \
                 for (int t = 0; t < kb; t++) rowsel[t] = t;                                   \
@@ -221,7 +224,7 @@ static void time_tiles(void) {
 
 /* Whether this CPU runs the instruction set the file was compiled for. */
 static int cpu_runs_build(void) {
-#if NDV_ISA >= 2 && (defined(__GNUC__) || defined(__clang__))
+#if (NDV_ISA == 2 || NDV_ISA == 3) && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();
     if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return 0;
 #if NDV_ISA == 3

@@ -3,10 +3,10 @@
 One CPU probe and one selection serve every compiled path (the correlation
 kernels and the convolution layer live in the same build).
 ``NDCONV_SIMD=baseline`` forces the baseline build and ``NDCONV_SIMD=avx2`` the
-AVX2 build (for testing every build on one machine); ``NDCONV_SIMD=avx2`` and
-``NDCONV_SIMD=avx512`` fail if this CPU or this install cannot run that build.
-``NDCONV_SIMD=neon`` is accepted on aarch64 only, where the baseline build is
-the NEON build.
+AVX2 build (for testing every build on one machine); ``NDCONV_SIMD=avx2``,
+``NDCONV_SIMD=avx512`` and ``NDCONV_SIMD=neon`` fail if this CPU or this install
+cannot run that build.  On aarch64 the NEON build is the default: ASIMD is part
+of every aarch64 CPU, so it needs no probe.
 """
 import contextlib
 import importlib
@@ -37,7 +37,9 @@ except ImportError:
         % (_pkg, _tree)) from None
 
 
-_NAMES = {"baseline": "baseline", "avx2": "avx2+fma", "avx512": "avx512"}
+_NAMES = {"baseline": "baseline", "avx2": "avx2+fma", "avx512": "avx512", "neon": "neon"}
+# every build but the baseline, the preferred first (at most one family exists on a CPU)
+_LEVELS = ("avx512", "avx2+fma", "neon")
 
 
 def _load(level):
@@ -57,6 +59,12 @@ def _load(level):
         except ImportError:
             return None
         return mod
+    if level == "neon" and platform.machine().lower() in ("aarch64", "arm64"):
+        try:
+            from . import neon as mod
+        except ImportError:
+            return None
+        return mod
     return None
 
 
@@ -65,13 +73,8 @@ def _select():
     if want not in ("", "auto", "baseline", "avx2", "avx512", "neon"):
         raise ImportError("NDCONV_SIMD must be 'auto', 'baseline', 'avx2', 'avx512' or 'neon', got %r"
                           % want)
-    if want == "neon":
-        # ASIMD (NEON) is part of aarch64's baseline, so its baseline build is the NEON build
-        if platform.machine().lower() not in ("aarch64", "arm64"):
-            raise ImportError("NDCONV_SIMD=neon but this is not an aarch64 CPU")
-        want = "baseline"
     if want in ("", "auto"):
-        for level in ("avx512", "avx2+fma"):
+        for level in _LEVELS:
             mod = _load(level)
             if mod is not None:
                 return mod, level
@@ -89,7 +92,7 @@ _module, SIMD_LEVEL = _select()
 
 
 def core():
-    """The selected kernel module (``baseline``, ``avx2`` or ``avx512``): the
+    """The selected kernel module (``baseline``, ``avx2``, ``avx512`` or ``neon``): the
     direct correlation kernels and the convolution layer."""
     return _module
 
@@ -98,7 +101,7 @@ def builds():
     """The builds this CPU and this install run, as ``{SIMD_LEVEL name: module}``,
     narrowest first (for tests and benchmarks that compare builds)."""
     out = {}
-    for level in ("baseline", "avx2+fma", "avx512"):
+    for level in ("baseline",) + _LEVELS[::-1]:
         mod = _load(level)
         if mod is not None:
             out[level] = mod

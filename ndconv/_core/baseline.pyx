@@ -1,7 +1,7 @@
 # cython: language_level=3
 """Compiled core, baseline instruction set.
 
-The kernels live in ``kernels.pxi`` and ``layer.pxi`` (shared with ``avx2`` and
+The kernels live in ``kernels.pxi`` and ``layer.pxi`` (shared with ``avx2``, ``neon`` and
 ``avx512``); this module adds what only needs to exist once: OpenMP and
 CPU-feature queries.
 """

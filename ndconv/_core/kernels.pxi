@@ -1,7 +1,7 @@
 # Direct N-D correlation kernels, included by baseline.pyx (the compiler's
-# baseline flags), avx2.pyx (-mavx2 -mfma) and avx512.pyx (AVX-512), so the
-# same source is compiled once per instruction set and ndconv._core picks one
-# build at import.
+# baseline flags), avx2.pyx (-mavx2 -mfma), avx512.pyx (AVX-512) and, on
+# aarch64, neon.pyx, so the same source is compiled once per instruction set
+# and ndconv._core picks one build at import.
 #
 # The kernels know nothing about Python objects, boundary names or modes.  They
 # compute one primitive, "valid correlation of an index-extended input":
@@ -24,9 +24,9 @@
 # one register-blocked pass computes every output of the chunk from all taps, so
 # each output is loaded and stored once, whatever the kernel size.
 #
-# In the AVX-512 and AVX2 builds, neighbouring output rows share the work of
+# In the AVX-512, AVX2 and NEON builds, neighbouring output rows share the work of
 # the source rows they have in common: an item is then four rows (``_do_quad``), or, for
-# kernels of 2-7 rows along one axis (2-D kernels), a tile of up to 128 rows
+# kernels of 2-7 rows along one axis (2-D kernels; AVX2 float64: 2-6), a tile of up to 128 rows
 # whose column strips are swept down with the accumulators of every row a
 # source row reaches kept in registers (``_do_tile``, "rolling rows").  Each
 # shifted vector then feeds up to 4 or kb multiply-adds instead of one.
@@ -802,7 +802,7 @@ cdef int _correlate_nd(
     cdef Py_ssize_t gstride = max_chunk + klast - 1
     cdef Py_ssize_t* qoffs
     cdef Py_ssize_t i
-    # rows in fours, sharing their loads (ndconv_blk4_*; AVX-512 and AVX2
+    # rows in fours, sharing their loads (ndconv_blk4_*; AVX-512, AVX2 and NEON
     # builds, each with a block width its registers hold)
     cdef Py_ssize_t lanes = 0, quad_cols = 0
     if num_t is float:
@@ -812,7 +812,7 @@ cdef int _correlate_nd(
     cdef RowMode mode = _row_mode(lanes, quad_cols, n_lead, nla, k_lead[nla - 1] if nla > 0 else 1,
                                   m_last)
     cdef bint quad = mode == ROWS_FOUR
-    # rolling rows (ndconv_roll_*; AVX-512 and AVX2 builds): kernels whose leading taps
+    # rolling rows (ndconv_roll_*; AVX-512, AVX2 and NEON builds): kernels whose leading taps
     # are 2-7 rows of one axis (every 2-D kernel of up to 7 rows).  Rows that
     # lie in a cval band are computed from a line of cval, not skipped: the
     # same sums when every weight is finite, else not used.

@@ -10,7 +10,8 @@
    The AVX-512 build keeps its own blocks (ndconv_blocks_avx512.h: shifted
    vectors half from aligned loads and shuffles, for its 512-bit loads that
    nearly all cross a cache line); the other builds get the blocks written
-   once over the vector layer (ndconv_rows.h), which run in the AVX2 build.
+   once over the vector layer (ndconv_rows.h), which run in the AVX2 and NEON
+   builds.
    The scalar instantiation is compiled in the baseline build but not used
    there: its one-row blocks, vectorised by the compiler, are faster than
    row-sharing on scalars. */
@@ -47,7 +48,9 @@ static inline ptrdiff_t ndconv_roll_width(ptrdiff_t kb, ptrdiff_t lanes) {
    6-7 rows, with the narrowest strips, afford least.  `make time` in
    benchmarks/c sweeps the tile height on a 2048^2 image; on the shared,
    loaded machine where this was chosen the differences were within the
-   noise more often than not: re-measure on a quiet one. */
+   noise more often than not: re-measure on a quiet one.  NEON's strips
+   (16-24 floats) are as narrow, so it takes the same heights: chosen by
+   that reasoning only, as no ARM machine was at hand to time them. */
 static inline ptrdiff_t ndconv_tile_rows(ptrdiff_t kb) { return kb <= 5 ? 32 : 128; }
 #define ndconv_blk4_f32 ndv_quad_f32
 #define ndconv_blk4_f64 ndv_quad_f64

@@ -6,6 +6,7 @@
 #define NDCONV_BLOCKS_AVX512_H
 
 #include "ndconv_simd.h"
+#include "ndconv_vec.h"
 
 /* AVX-512 float32 block of 128 outputs (and float64 of 64) that halves the
    unaligned loads.
@@ -36,118 +37,73 @@ static const int32_t ndconv_shift_idx[16][16] __attribute__((aligned(64))) = {
     {10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25}, {11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26},
     {12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27}, {13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28},
     {14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29}, {15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30}};
-static inline void ndconv_blk128_f32(float* o, ptrdiff_t c, const float** ptrs,
-                                     const float** wrows, ptrdiff_t ntaps, ptrdiff_t klast) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-    for (ptrdiff_t r = 0; r < ntaps; r++) {
-        const float* p = ptrs[r] + c;
-        const float* wr = wrows[r];
-        ptrdiff_t s = (ptrdiff_t)(((uintptr_t)p & 63) >> 2);
-        const float* pa = p - s;                    /* the aligned vector holding p[0] */
-        ptrdiff_t top = s + 127 + klast - 1;       /* last element read, from pa */
-        ptrdiff_t next = 144;                      /* next aligned vector, from pa */
-        __m512 v0 = _mm512_load_ps(pa), v1 = _mm512_load_ps(pa + 16), v2 = _mm512_load_ps(pa + 32),
-               v3 = _mm512_load_ps(pa + 48), v4 = _mm512_load_ps(pa + 64), v5 = _mm512_load_ps(pa + 80),
-               v6 = _mm512_load_ps(pa + 96), v7 = _mm512_load_ps(pa + 112), v8 = _mm512_load_ps(pa + 128);
-        for (ptrdiff_t j = 0; j < klast; j++, s++) {
-            __m512 w = _mm512_set1_ps(wr[j]);
-            if (s >= 16) {   /* slide the window one vector on */
-                s -= 16;
-                v0 = v1; v1 = v2; v2 = v3; v3 = v4; v4 = v5; v5 = v6; v6 = v7; v7 = v8;
-                if (next <= top) v8 = _mm512_load_ps(pa + next);
-                next += 16;
-            }
-            if (j & 1) {
-                const float* q = p + j;
-                a0 = _mm512_fmadd_ps(w, _mm512_loadu_ps(q), a0);
-                a1 = _mm512_fmadd_ps(w, _mm512_loadu_ps(q + 16), a1);
-                a2 = _mm512_fmadd_ps(w, _mm512_loadu_ps(q + 32), a2);
-                a3 = _mm512_fmadd_ps(w, _mm512_loadu_ps(q + 48), a3);
-                a4 = _mm512_fmadd_ps(w, _mm512_loadu_ps(q + 64), a4);
-                a5 = _mm512_fmadd_ps(w, _mm512_loadu_ps(q + 80), a5);
-                a6 = _mm512_fmadd_ps(w, _mm512_loadu_ps(q + 96), a6);
-                a7 = _mm512_fmadd_ps(w, _mm512_loadu_ps(q + 112), a7);
-            } else if (s == 0) {
-                a0 = _mm512_fmadd_ps(w, v0, a0); a1 = _mm512_fmadd_ps(w, v1, a1);
-                a2 = _mm512_fmadd_ps(w, v2, a2); a3 = _mm512_fmadd_ps(w, v3, a3);
-                a4 = _mm512_fmadd_ps(w, v4, a4); a5 = _mm512_fmadd_ps(w, v5, a5);
-                a6 = _mm512_fmadd_ps(w, v6, a6); a7 = _mm512_fmadd_ps(w, v7, a7);
-            } else {
-                __m512i ix = _mm512_load_si512((const void*)ndconv_shift_idx[s]);
-                a0 = _mm512_fmadd_ps(w, _mm512_permutex2var_ps(v0, ix, v1), a0);
-                a1 = _mm512_fmadd_ps(w, _mm512_permutex2var_ps(v1, ix, v2), a1);
-                a2 = _mm512_fmadd_ps(w, _mm512_permutex2var_ps(v2, ix, v3), a2);
-                a3 = _mm512_fmadd_ps(w, _mm512_permutex2var_ps(v3, ix, v4), a3);
-                a4 = _mm512_fmadd_ps(w, _mm512_permutex2var_ps(v4, ix, v5), a4);
-                a5 = _mm512_fmadd_ps(w, _mm512_permutex2var_ps(v5, ix, v6), a5);
-                a6 = _mm512_fmadd_ps(w, _mm512_permutex2var_ps(v6, ix, v7), a6);
-                a7 = _mm512_fmadd_ps(w, _mm512_permutex2var_ps(v7, ix, v8), a7);
-            }
-        }
-    }
-    _mm512_storeu_ps(o + c, a0); _mm512_storeu_ps(o + c + 16, a1);
-    _mm512_storeu_ps(o + c + 32, a2); _mm512_storeu_ps(o + c + 48, a3);
-    _mm512_storeu_ps(o + c + 64, a4); _mm512_storeu_ps(o + c + 80, a5);
-    _mm512_storeu_ps(o + c + 96, a6); _mm512_storeu_ps(o + c + 112, a7);
+/* The one-row block for element type T (the vector layer's suffix S, L lanes,
+   IDX the shift table of its lane size, PERM the two-source permute): 8
+   vectors = 8 L outputs from column c.  (Accumulators and window as named
+   registers, as in the four-row block.) */
+#define NDCONV_BLK1(NAME, T, S, L, IDX, PERM)                                                   \
+static inline void NAME(T* o, ptrdiff_t c, const T** ptrs, const T** wrows, ptrdiff_t ntaps,    \
+                        ptrdiff_t klast) {                                                      \
+    ndv_##S a0 = ndv_##S##_zero(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,        \
+            a7 = a0;                                                                            \
+    for (ptrdiff_t r = 0; r < ntaps; r++) {                                                     \
+        const T* p = ptrs[r] + c;                                                               \
+        const T* wr = wrows[r];                                                                 \
+        ptrdiff_t s = (ptrdiff_t)(((uintptr_t)p & 63) >> (sizeof(T) == 4 ? 2 : 3));             \
+        const T* pa = p - s;                    /* the aligned vector holding p[0] */           \
+        ptrdiff_t top = s + (8 * L - 1) + klast - 1;  /* last element read, from pa */          \
+        ptrdiff_t next = 9 * L;                 /* next aligned vector, from pa */              \
+        ndv_##S v0 = ndv_##S##_load(pa), v1 = ndv_##S##_load(pa + L),                           \
+                v2 = ndv_##S##_load(pa + 2 * L), v3 = ndv_##S##_load(pa + 3 * L),               \
+                v4 = ndv_##S##_load(pa + 4 * L), v5 = ndv_##S##_load(pa + 5 * L),               \
+                v6 = ndv_##S##_load(pa + 6 * L), v7 = ndv_##S##_load(pa + 7 * L),               \
+                v8 = ndv_##S##_load(pa + 8 * L);                                                \
+        for (ptrdiff_t j = 0; j < klast; j++, s++) {                                            \
+            ndv_##S w = ndv_##S##_set1(wr[j]);                                                  \
+            if (s >= L) {   /* slide the window one vector on */                                \
+                s -= L;                                                                         \
+                v0 = v1; v1 = v2; v2 = v3; v3 = v4; v4 = v5; v5 = v6; v6 = v7; v7 = v8;         \
+                if (next <= top) v8 = ndv_##S##_load(pa + next);                                \
+                next += L;                                                                      \
+            }                                                                                   \
+            if (j & 1) {                                                                        \
+                const T* q = p + j;                                                             \
+                a0 = ndv_##S##_fma(w, ndv_##S##_loadu(q), a0);                                  \
+                a1 = ndv_##S##_fma(w, ndv_##S##_loadu(q + L), a1);                              \
+                a2 = ndv_##S##_fma(w, ndv_##S##_loadu(q + 2 * L), a2);                          \
+                a3 = ndv_##S##_fma(w, ndv_##S##_loadu(q + 3 * L), a3);                          \
+                a4 = ndv_##S##_fma(w, ndv_##S##_loadu(q + 4 * L), a4);                          \
+                a5 = ndv_##S##_fma(w, ndv_##S##_loadu(q + 5 * L), a5);                          \
+                a6 = ndv_##S##_fma(w, ndv_##S##_loadu(q + 6 * L), a6);                          \
+                a7 = ndv_##S##_fma(w, ndv_##S##_loadu(q + 7 * L), a7);                          \
+            } else if (s == 0) {                                                                \
+                a0 = ndv_##S##_fma(w, v0, a0); a1 = ndv_##S##_fma(w, v1, a1);                   \
+                a2 = ndv_##S##_fma(w, v2, a2); a3 = ndv_##S##_fma(w, v3, a3);                   \
+                a4 = ndv_##S##_fma(w, v4, a4); a5 = ndv_##S##_fma(w, v5, a5);                   \
+                a6 = ndv_##S##_fma(w, v6, a6); a7 = ndv_##S##_fma(w, v7, a7);                   \
+            } else {                                                                            \
+                __m512i ix = _mm512_load_si512((const void*)IDX[s]);                            \
+                a0 = ndv_##S##_fma(w, PERM(v0, ix, v1), a0);                                    \
+                a1 = ndv_##S##_fma(w, PERM(v1, ix, v2), a1);                                    \
+                a2 = ndv_##S##_fma(w, PERM(v2, ix, v3), a2);                                    \
+                a3 = ndv_##S##_fma(w, PERM(v3, ix, v4), a3);                                    \
+                a4 = ndv_##S##_fma(w, PERM(v4, ix, v5), a4);                                    \
+                a5 = ndv_##S##_fma(w, PERM(v5, ix, v6), a5);                                    \
+                a6 = ndv_##S##_fma(w, PERM(v6, ix, v7), a6);                                    \
+                a7 = ndv_##S##_fma(w, PERM(v7, ix, v8), a7);                                    \
+            }                                                                                   \
+        }                                                                                       \
+    }                                                                                           \
+    ndv_##S##_storeu(o + c, a0); ndv_##S##_storeu(o + c + L, a1);                               \
+    ndv_##S##_storeu(o + c + 2 * L, a2); ndv_##S##_storeu(o + c + 3 * L, a3);                   \
+    ndv_##S##_storeu(o + c + 4 * L, a4); ndv_##S##_storeu(o + c + 5 * L, a5);                   \
+    ndv_##S##_storeu(o + c + 6 * L, a6); ndv_##S##_storeu(o + c + 7 * L, a7);                   \
 }
 static const int64_t ndconv_shift_idx64[8][8] __attribute__((aligned(64))) = {
     {0,1,2,3,4,5,6,7}, {1,2,3,4,5,6,7,8}, {2,3,4,5,6,7,8,9}, {3,4,5,6,7,8,9,10},
     {4,5,6,7,8,9,10,11}, {5,6,7,8,9,10,11,12}, {6,7,8,9,10,11,12,13}, {7,8,9,10,11,12,13,14}};
-/* The same for float64: 64 outputs, 8 per vector. */
-static inline void ndconv_blk64_f64(double* o, ptrdiff_t c, const double** ptrs,
-                                     const double** wrows, ptrdiff_t ntaps, ptrdiff_t klast) {
-    __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-    for (ptrdiff_t r = 0; r < ntaps; r++) {
-        const double* p = ptrs[r] + c;
-        const double* wr = wrows[r];
-        ptrdiff_t s = (ptrdiff_t)(((uintptr_t)p & 63) >> 3);
-        const double* pa = p - s;                    /* the aligned vector holding p[0] */
-        ptrdiff_t top = s + 63 + klast - 1;       /* last element read, from pa */
-        ptrdiff_t next = 72;                      /* next aligned vector, from pa */
-        __m512d v0 = _mm512_load_pd(pa), v1 = _mm512_load_pd(pa + 8), v2 = _mm512_load_pd(pa + 16),
-               v3 = _mm512_load_pd(pa + 24), v4 = _mm512_load_pd(pa + 32), v5 = _mm512_load_pd(pa + 40),
-               v6 = _mm512_load_pd(pa + 48), v7 = _mm512_load_pd(pa + 56), v8 = _mm512_load_pd(pa + 64);
-        for (ptrdiff_t j = 0; j < klast; j++, s++) {
-            __m512d w = _mm512_set1_pd(wr[j]);
-            if (s >= 8) {   /* slide the window one vector on */
-                s -= 8;
-                v0 = v1; v1 = v2; v2 = v3; v3 = v4; v4 = v5; v5 = v6; v6 = v7; v7 = v8;
-                if (next <= top) v8 = _mm512_load_pd(pa + next);
-                next += 8;
-            }
-            if (j & 1) {
-                const double* q = p + j;
-                a0 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q), a0);
-                a1 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q + 8), a1);
-                a2 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q + 16), a2);
-                a3 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q + 24), a3);
-                a4 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q + 32), a4);
-                a5 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q + 40), a5);
-                a6 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q + 48), a6);
-                a7 = _mm512_fmadd_pd(w, _mm512_loadu_pd(q + 56), a7);
-            } else if (s == 0) {
-                a0 = _mm512_fmadd_pd(w, v0, a0); a1 = _mm512_fmadd_pd(w, v1, a1);
-                a2 = _mm512_fmadd_pd(w, v2, a2); a3 = _mm512_fmadd_pd(w, v3, a3);
-                a4 = _mm512_fmadd_pd(w, v4, a4); a5 = _mm512_fmadd_pd(w, v5, a5);
-                a6 = _mm512_fmadd_pd(w, v6, a6); a7 = _mm512_fmadd_pd(w, v7, a7);
-            } else {
-                __m512i ix = _mm512_load_si512((const void*)ndconv_shift_idx64[s]);
-                a0 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v0, ix, v1), a0);
-                a1 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v1, ix, v2), a1);
-                a2 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v2, ix, v3), a2);
-                a3 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v3, ix, v4), a3);
-                a4 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v4, ix, v5), a4);
-                a5 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v5, ix, v6), a5);
-                a6 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v6, ix, v7), a6);
-                a7 = _mm512_fmadd_pd(w, _mm512_permutex2var_pd(v7, ix, v8), a7);
-            }
-        }
-    }
-    _mm512_storeu_pd(o + c, a0); _mm512_storeu_pd(o + c + 8, a1);
-    _mm512_storeu_pd(o + c + 16, a2); _mm512_storeu_pd(o + c + 24, a3);
-    _mm512_storeu_pd(o + c + 32, a4); _mm512_storeu_pd(o + c + 40, a5);
-    _mm512_storeu_pd(o + c + 48, a6); _mm512_storeu_pd(o + c + 56, a7);
-}
+NDCONV_BLK1(ndconv_blk128_f32, float, f32, 16, ndconv_shift_idx, _mm512_permutex2var_ps)
+NDCONV_BLK1(ndconv_blk64_f64, double, f64, 8, ndconv_shift_idx64, _mm512_permutex2var_pd)
 /* Four neighbouring output rows of 4 vectors each (64 float32 or 32
    float64 outputs per row): the rows of a kernel slide over the same
    source rows, so every shifted vector built from a source row feeds up
@@ -172,82 +128,82 @@ static inline void ndconv_blk64_f64(double* o, ptrdiff_t c, const double** ptrs,
    tap of a one-tap row, where a window would cost more than it saves).
    Every array index is a constant once the loops over v are unrolled, so
    gcc keeps the arrays in registers. */
-#define NDCONV_WINDOW(T, V, L, NV, LOAD, SETZERO)                                         \
-    ptrdiff_t s = (ptrdiff_t)(((uintptr_t)p & 63) / sizeof(T));                        \
-    const T* pa = p - s;                                                                 \
-    ptrdiff_t top = s + NV * L - 1 + klast - 1, next = (NV + 1) * L;                    \
-    V win[NV + 1];                                                                       \
-    _Pragma("GCC unroll 8") for (int v = 0; v <= NV; v++) win[v] = SETZERO();             \
-    if (klast > 1) {                                                                     \
-        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) win[v] = LOAD(pa + v * L);   \
-        if (NV * L <= top) win[NV] = LOAD(pa + NV * L);                                  \
+#define NDCONV_WINDOW(T, S, L, NV)                                                              \
+    ptrdiff_t s = (ptrdiff_t)(((uintptr_t)p & 63) / sizeof(T));                                 \
+    const T* pa = p - s;                                                                        \
+    ptrdiff_t top = s + NV * L - 1 + klast - 1, next = (NV + 1) * L;                            \
+    ndv_##S win[NV + 1];                                                                        \
+    _Pragma("GCC unroll 8") for (int v = 0; v <= NV; v++) win[v] = ndv_##S##_zero();            \
+    if (klast > 1) {                                                                            \
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) win[v] = ndv_##S##_load(pa + v * L); \
+        if (NV * L <= top) win[NV] = ndv_##S##_load(pa + NV * L);                               \
     }
-#define NDCONV_SHIFTED(T, V, L, NV, IDX, LOAD, LOADU, PERM)                                \
-    V x[NV];                                                                             \
-    if (s >= L) {   /* slide the window one vector on */                                 \
-        s -= L;                                                                          \
-        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) win[v] = win[v + 1];         \
-        if (next <= top) win[NV] = LOAD(pa + next);                                      \
-        next += L;                                                                       \
-    }                                                                                    \
-    if ((j & 1) || klast == 1) {                                                         \
-        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) x[v] = LOADU(p + j + v * L); \
-    } else if (s == 0) {                                                                 \
-        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) x[v] = win[v];               \
-    } else {                                                                             \
-        __m512i ix = _mm512_load_si512((const void*)IDX[s]);                             \
-        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                             \
-            x[v] = PERM(win[v], ix, win[v + 1]);                                         \
+#define NDCONV_SHIFTED(T, S, L, NV, IDX, PERM)                                                  \
+    ndv_##S x[NV];                                                                              \
+    if (s >= L) {   /* slide the window one vector on */                                        \
+        s -= L;                                                                                 \
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) win[v] = win[v + 1];               \
+        if (next <= top) win[NV] = ndv_##S##_load(pa + next);                                   \
+        next += L;                                                                              \
+    }                                                                                           \
+    if ((j & 1) || klast == 1) {                                                                \
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                                    \
+            x[v] = ndv_##S##_loadu(p + j + v * L);                                              \
+    } else if (s == 0) {                                                                        \
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) x[v] = win[v];                     \
+    } else {                                                                                    \
+        __m512i ix = _mm512_load_si512((const void*)IDX[s]);                                    \
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                                    \
+            x[v] = PERM(win[v], ix, win[v + 1]);                                                \
     }
-#define NDCONV_FMA4(V, SET1, FMADD, U, W, A0, A1, A2, A3)                                \
-    if (U) { V wv = SET1((W)[j]);                                                       \
-             A0 = FMADD(wv, x[0], A0); A1 = FMADD(wv, x[1], A1);                        \
-             A2 = FMADD(wv, x[2], A2); A3 = FMADD(wv, x[3], A3); }
+#define NDCONV_FMA4(S, U, W, A0, A1, A2, A3)                                                    \
+    if (U) { ndv_##S wv = ndv_##S##_set1((W)[j]);                                               \
+             A0 = ndv_##S##_fma(wv, x[0], A0); A1 = ndv_##S##_fma(wv, x[1], A1);                \
+             A2 = ndv_##S##_fma(wv, x[2], A2); A3 = ndv_##S##_fma(wv, x[3], A3); }
+#define NDCONV_STORE4(S, L, O, A0, A1, A2, A3)                                                  \
+    ndv_##S##_storeu(O, A0); ndv_##S##_storeu(O + L, A1);                                       \
+    ndv_##S##_storeu(O + 2 * L, A2); ndv_##S##_storeu(O + 3 * L, A3);
 /* (Accumulators as named registers: as arrays, slower at 9x9-15x15.) */
-#define NDCONV_BLK4(NAME, T, V, L, IDX, SETZERO, SET1, LOAD, LOADU, STOREU, FMADD, PERM) \
-static __attribute__((noinline)) void NAME(T* o, ptrdiff_t ostr, ptrdiff_t c, const T** src, \
-                                           const T* w, ptrdiff_t n_groups, ptrdiff_t kb,   \
-                                           ptrdiff_t klast) {                               \
-    V a00 = SETZERO(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00,  \
-      a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00,       \
-      a32 = a00, a33 = a00;                                                             \
-    for (ptrdiff_t g = 0; g < n_groups; g++) {                                         \
-        const T** sg = src + g * (kb + 3);                                              \
-        const T* wg = w + g * kb * klast;                                               \
-        for (ptrdiff_t r = 0; r < kb + 3; r++) {                                       \
-            const T* p = sg[r] + c;                                                     \
-            /* output row i takes kernel row r - i, if it exists */                     \
-            int u0 = r < kb, u1 = r >= 1 && r <= kb, u2 = r >= 2 && r <= kb + 1,        \
-                u3 = r >= 3;                                                            \
-            const T* w0 = wg + r * klast;                                               \
-            const T* w1 = w0 - klast;                                                   \
-            const T* w2 = w1 - klast;                                                   \
-            const T* w3 = w2 - klast;                                                   \
-            NDCONV_WINDOW(T, V, L, 4, LOAD, SETZERO)                                    \
-            for (ptrdiff_t j = 0; j < klast; j++, s++) {                               \
-                NDCONV_SHIFTED(T, V, L, 4, IDX, LOAD, LOADU, PERM)                      \
-                NDCONV_FMA4(V, SET1, FMADD, u0, w0, a00, a01, a02, a03)                \
-                NDCONV_FMA4(V, SET1, FMADD, u1, w1, a10, a11, a12, a13)                \
-                NDCONV_FMA4(V, SET1, FMADD, u2, w2, a20, a21, a22, a23)                \
-                NDCONV_FMA4(V, SET1, FMADD, u3, w3, a30, a31, a32, a33)                \
-            }                                                                           \
-        }                                                                               \
-    }                                                                                   \
-    T* o0 = o + c;                                                                      \
-    STOREU(o0, a00); STOREU(o0 + L, a01); STOREU(o0 + 2 * L, a02); STOREU(o0 + 3 * L, a03); \
-    o0 += ostr;                                                                         \
-    STOREU(o0, a10); STOREU(o0 + L, a11); STOREU(o0 + 2 * L, a12); STOREU(o0 + 3 * L, a13); \
-    o0 += ostr;                                                                         \
-    STOREU(o0, a20); STOREU(o0 + L, a21); STOREU(o0 + 2 * L, a22); STOREU(o0 + 3 * L, a23); \
-    o0 += ostr;                                                                         \
-    STOREU(o0, a30); STOREU(o0 + L, a31); STOREU(o0 + 2 * L, a32); STOREU(o0 + 3 * L, a33); \
+#define NDCONV_BLK4(NAME, T, S, L, IDX, PERM)                                                   \
+static __attribute__((noinline)) void NAME(T* o, ptrdiff_t ostr, ptrdiff_t c, const T** src,    \
+                                           const T* w, ptrdiff_t n_groups, ptrdiff_t kb,        \
+                                           ptrdiff_t klast) {                                   \
+    ndv_##S a00 = ndv_##S##_zero(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00,      \
+      a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00,   \
+      a32 = a00, a33 = a00;                                                                     \
+    for (ptrdiff_t g = 0; g < n_groups; g++) {                                                  \
+        const T** sg = src + g * (kb + 3);                                                      \
+        const T* wg = w + g * kb * klast;                                                       \
+        for (ptrdiff_t r = 0; r < kb + 3; r++) {                                                \
+            const T* p = sg[r] + c;                                                             \
+            /* output row i takes kernel row r - i, if it exists */                             \
+            int u0 = r < kb, u1 = r >= 1 && r <= kb, u2 = r >= 2 && r <= kb + 1,                \
+                u3 = r >= 3;                                                                    \
+            const T* w0 = wg + r * klast;                                                       \
+            const T* w1 = w0 - klast;                                                           \
+            const T* w2 = w1 - klast;                                                           \
+            const T* w3 = w2 - klast;                                                           \
+            NDCONV_WINDOW(T, S, L, 4)                                                           \
+            for (ptrdiff_t j = 0; j < klast; j++, s++) {                                        \
+                NDCONV_SHIFTED(T, S, L, 4, IDX, PERM)                                           \
+                NDCONV_FMA4(S, u0, w0, a00, a01, a02, a03)                                      \
+                NDCONV_FMA4(S, u1, w1, a10, a11, a12, a13)                                      \
+                NDCONV_FMA4(S, u2, w2, a20, a21, a22, a23)                                      \
+                NDCONV_FMA4(S, u3, w3, a30, a31, a32, a33)                                      \
+            }                                                                                   \
+        }                                                                                       \
+    }                                                                                           \
+    T* o0 = o + c;                                                                              \
+    NDCONV_STORE4(S, L, o0, a00, a01, a02, a03)                                                 \
+    o0 += ostr;                                                                                 \
+    NDCONV_STORE4(S, L, o0, a10, a11, a12, a13)                                                 \
+    o0 += ostr;                                                                                 \
+    NDCONV_STORE4(S, L, o0, a20, a21, a22, a23)                                                 \
+    o0 += ostr;                                                                                 \
+    NDCONV_STORE4(S, L, o0, a30, a31, a32, a33)                                                 \
 }
-NDCONV_BLK4(ndconv_blk4_f32, float, __m512, 16, ndconv_shift_idx, _mm512_setzero_ps,
-            _mm512_set1_ps, _mm512_load_ps, _mm512_loadu_ps, _mm512_storeu_ps,
-            _mm512_fmadd_ps, _mm512_permutex2var_ps)
-NDCONV_BLK4(ndconv_blk4_f64, double, __m512d, 8, ndconv_shift_idx64, _mm512_setzero_pd,
-            _mm512_set1_pd, _mm512_load_pd, _mm512_loadu_pd, _mm512_storeu_pd,
-            _mm512_fmadd_pd, _mm512_permutex2var_pd)
+NDCONV_BLK4(ndconv_blk4_f32, float, f32, 16, ndconv_shift_idx, _mm512_permutex2var_ps)
+NDCONV_BLK4(ndconv_blk4_f64, double, f64, 8, ndconv_shift_idx64, _mm512_permutex2var_pd)
 /* Rolling rows: a column strip of NV vectors (64 float32 / 32 float64
    outputs for kernels of up to 5 rows, 48 / 24 for 6-7) swept down ``h``
    output rows of a kernel with KB rows.  The accumulators of the KB
@@ -266,51 +222,50 @@ NDCONV_BLK4(ndconv_blk4_f64, double, __m512d, 8, ndconv_shift_idx64, _mm512_setz
    other block.  ``pfd`` > 0: prefetch each row's next strip, ``pfd``
    samples on.  The arrays of accumulators have constant indices only
    (every loop over them is unrolled), so gcc keeps them in registers. */
-#define NDCONV_ROLL(NAME, T, V, L, NV, KB, IDX, SETZERO, SET1, LOAD, LOADU, STOREU, FMADD, PERM) \
-static __attribute__((noinline)) void NAME(T* o, ptrdiff_t ostr, ptrdiff_t c, const T** src,  \
-                                           ptrdiff_t h, const T* w, ptrdiff_t klast,         \
-                                           ptrdiff_t pfd) {                                   \
-    V acc[KB][NV];                                                                              \
+#define NDCONV_ROLL(NAME, T, S, L, NV, KB, IDX, PERM)                                           \
+static __attribute__((noinline)) void NAME(T* o, ptrdiff_t ostr, ptrdiff_t c, const T** src,    \
+                                           ptrdiff_t h, const T* w, ptrdiff_t klast,            \
+                                           ptrdiff_t pfd) {                                     \
+    ndv_##S acc[KB][NV];                                                                        \
     _Pragma("GCC unroll 16") for (int t = 0; t < KB; t++)                                       \
-        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[t][v] = SETZERO();              \
-    for (ptrdiff_t r = 0; r < h + KB - 1; r++) {                                               \
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[t][v] = ndv_##S##_zero();      \
+    for (ptrdiff_t r = 0; r < h + KB - 1; r++) {                                                \
         const T* p = src[r] + c;                                                                \
         if (pfd > 0)                                                                            \
-            for (ptrdiff_t e = 0; e < NV * L; e += 64 / sizeof(T))                             \
+            for (ptrdiff_t e = 0; e < NV * L; e += 64 / sizeof(T))                              \
                 NDCONV_PREFETCH(p + pfd + e);                                                   \
-        NDCONV_WINDOW(T, V, L, NV, LOAD, SETZERO)                                               \
-        /* kernel rows tlo..thi reach output rows of the strip (all of  \
-           them but in the first and last KB - 1 source rows) */        \
+        NDCONV_WINDOW(T, S, L, NV)                                                              \
+        /* kernel rows tlo..thi reach output rows of the strip (all of                          \
+           them but in the first and last KB - 1 source rows) */                                \
         int tlo = r - h + 1 > 0 ? (int)(r - h + 1) : 0, thi = r < KB - 1 ? (int)r : KB - 1;     \
         int full = tlo == 0 && thi == KB - 1;                                                   \
-        for (ptrdiff_t j = 0; j < klast; j++, s++) {                                           \
-            NDCONV_SHIFTED(T, V, L, NV, IDX, LOAD, LOADU, PERM)                                 \
+        for (ptrdiff_t j = 0; j < klast; j++, s++) {                                            \
+            NDCONV_SHIFTED(T, S, L, NV, IDX, PERM)                                              \
             _Pragma("GCC unroll 16") for (int t = 0; t < KB; t++) {                             \
                 if (full || (t >= tlo && t <= thi)) {                                           \
-                    V wv = SET1(w[t * klast + j]);                                              \
+                    ndv_##S wv = ndv_##S##_set1(w[t * klast + j]);                              \
                     _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                        \
-                        acc[t][v] = FMADD(wv, x[v], acc[t][v]);                                 \
+                        acc[t][v] = ndv_##S##_fma(wv, x[v], acc[t][v]);                         \
                 }                                                                               \
             }                                                                                   \
         }                                                                                       \
         if (r >= KB - 1) {                                                                      \
             T* q = o + (r - KB + 1) * ostr + c;                                                 \
             if (pfd > 0)                                                                        \
-                for (ptrdiff_t e = 0; e < NV * L; e += 64 / sizeof(T))                         \
+                for (ptrdiff_t e = 0; e < NV * L; e += 64 / sizeof(T))                          \
                     NDCONV_PREFETCHW(q + pfd + e);                                              \
-            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) STOREU(q + v * L, acc[KB - 1][v]); \
+            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                                \
+                ndv_##S##_storeu(q + v * L, acc[KB - 1][v]);                                    \
         }                                                                                       \
         _Pragma("GCC unroll 16") for (int t = KB - 1; t > 0; t--)                               \
-            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[t][v] = acc[t - 1][v];      \
-        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[0][v] = SETZERO();              \
+            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[t][v] = acc[t - 1][v];     \
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[0][v] = ndv_##S##_zero();      \
     }                                                                                           \
 }
-#define NDCONV_ROLL_F32(KB, NV) NDCONV_ROLL(ndconv_roll##KB##_f32, float, __m512, 16, NV, KB,  \
-    ndconv_shift_idx, _mm512_setzero_ps, _mm512_set1_ps, _mm512_load_ps, _mm512_loadu_ps,      \
-    _mm512_storeu_ps, _mm512_fmadd_ps, _mm512_permutex2var_ps)
-#define NDCONV_ROLL_F64(KB, NV) NDCONV_ROLL(ndconv_roll##KB##_f64, double, __m512d, 8, NV, KB, \
-    ndconv_shift_idx64, _mm512_setzero_pd, _mm512_set1_pd, _mm512_load_pd, _mm512_loadu_pd,    \
-    _mm512_storeu_pd, _mm512_fmadd_pd, _mm512_permutex2var_pd)
+#define NDCONV_ROLL_F32(KB, NV)                                                                 \
+    NDCONV_ROLL(ndconv_roll##KB##_f32, float, f32, 16, NV, KB, ndconv_shift_idx, _mm512_permutex2var_ps)
+#define NDCONV_ROLL_F64(KB, NV)                                                                 \
+    NDCONV_ROLL(ndconv_roll##KB##_f64, double, f64, 8, NV, KB, ndconv_shift_idx64, _mm512_permutex2var_pd)
 NDCONV_ROLL_F32(2, 4) NDCONV_ROLL_F32(3, 4) NDCONV_ROLL_F32(4, 4) NDCONV_ROLL_F32(5, 4)
 NDCONV_ROLL_F32(6, 3) NDCONV_ROLL_F32(7, 3)
 NDCONV_ROLL_F64(2, 4) NDCONV_ROLL_F64(3, 4) NDCONV_ROLL_F64(4, 4) NDCONV_ROLL_F64(5, 4)
@@ -320,9 +275,9 @@ NDCONV_ROLL_F64(6, 3) NDCONV_ROLL_F64(7, 3)
 static inline ptrdiff_t ndconv_roll_width(ptrdiff_t kb, ptrdiff_t lanes) {
     return (kb < 2 || kb > NDCONV_ROLL_MAX) ? 0 : (kb <= 5 ? 4 : 3) * lanes;
 }
-#define NDCONV_ROLL_DISPATCH(NAME, T, SUF)                                                     \
-static inline void NAME(ptrdiff_t kb, T* o, ptrdiff_t ostr, ptrdiff_t c, const T** src,    \
-                        ptrdiff_t h, const T* w, ptrdiff_t klast, ptrdiff_t pfd) {         \
+#define NDCONV_ROLL_DISPATCH(NAME, T, SUF)                                                      \
+static inline void NAME(ptrdiff_t kb, T* o, ptrdiff_t ostr, ptrdiff_t c, const T** src,         \
+                        ptrdiff_t h, const T* w, ptrdiff_t klast, ptrdiff_t pfd) {              \
     switch (kb) {                                                                               \
     case 2: ndconv_roll2_##SUF(o, ostr, c, src, h, w, klast, pfd); break;                       \
     case 3: ndconv_roll3_##SUF(o, ostr, c, src, h, w, klast, pfd); break;                       \

@@ -15,9 +15,7 @@
 #else
 #define LK_VEC 0
 #endif
-#ifndef NDCONV_WIDE_BLOCKS
-#define NDCONV_WIDE_BLOCKS 0
-#endif
+#include "ndconv_simd.h"   /* NDCONV_WIDE_BLOCKS, NDCONV_NEON */
 
 /* The accumulators of a block, R pixels x NV vectors, each starting at its bias vector. */
 #define LK_ACC_FROM_BIAS(VT, VW, R, NV)                                        \
@@ -132,6 +130,18 @@
 #define LK_CASES_4x4(B, T, VT, VW) LK_NV4(B, T, VT, VW, 1) LK_NV4(B, T, VT, VW, 2) \
     LK_NV4(B, T, VT, VW, 3) LK_NV4(B, T, VT, VW, 4)
 
+/* The depthwise pass over every pixel run for the channels from d0 (W,
+   BIAS, P, O as the blocks expect), SWITCH picking the block. */
+#define LK_DW_PIXELS(T, RMAX, SWITCH)                                          \
+    const T* W = wpack + d0;                                                   \
+    const T* BIAS = bpack + d0;                                                \
+    for (int j0 = 0; j0 < npix; j0 += RMAX) {                                  \
+        const int rr = npix - j0 < RMAX ? npix - j0 : RMAX;                    \
+        const T* const* P = ptr + j0;                                          \
+        T* O = out + (ptrdiff_t)j0 * ostride + d0;                             \
+        SWITCH                                                                 \
+    }
+
 /* Line drivers for one instruction set: every group, output-channel block
    and pixel run of one work item (forward), or every group, tap,
    input-channel block and output-channel block (weight gradient). */
@@ -177,32 +187,20 @@ static ATTR void lk_gw_##SFX(const T* const* ptr, ptrdiff_t pstride, int npix,  
         }                                                                      \
     }                                                                          \
 }                                                                              \
-static ATTR void lk_dw_##SFX(const T* const* ptr, ptrdiff_t pstride, int npix,   \
-        int ntap, int C, int CP, const T* wpack, const T* bpack, T* out,         \
+static ATTR void lk_dw_##SFX(const T* const* ptr, ptrdiff_t pstride, int npix, \
+        int ntap, int C, int CP, const T* wpack, const T* bpack, T* out,       \
         ptrdiff_t ostride)                                                     \
 {                                                                              \
     const ptrdiff_t wld = CP;                                                  \
     const int cfull = C / VW * VW;   /* channels in whole vectors */           \
     for (int d0 = 0; d0 < cfull; d0 += NVMAX * VW) {                           \
         const int nvr = (cfull - d0) / VW < NVMAX ? (cfull - d0) / VW : NVMAX; \
-        const T* W = wpack + d0;                                               \
-        const T* BIAS = bpack + d0;                                            \
-        for (int j0 = 0; j0 < npix; j0 += RMAX) {                              \
-            const int rr = npix - j0 < RMAX ? npix - j0 : RMAX;                \
-            const T* const* P = ptr + j0;                                      \
-            T* O = out + (ptrdiff_t)j0 * ostride + d0;                         \
-            switch (rr * 8 + nvr) { CASES(LK_DW_BLOCK, T, VT, VW) default: break; } \
-        }                                                                      \
+        LK_DW_PIXELS(T, RMAX,                                                  \
+            switch (rr * 8 + nvr) { CASES(LK_DW_BLOCK, T, VT, VW) default: break; }) \
     }                                                                          \
     for (int d0 = cfull; d0 < C; d0++) {   /* the rest one channel at a time */ \
-        const T* W = wpack + d0;                                               \
-        const T* BIAS = bpack + d0;                                            \
-        for (int j0 = 0; j0 < npix; j0 += RMAX) {                              \
-            const int rr = npix - j0 < RMAX ? npix - j0 : RMAX;                \
-            const T* const* P = ptr + j0;                                      \
-            T* O = out + (ptrdiff_t)j0 * ostride + d0;                         \
-            switch (rr * 8 + 1) { LK_CASES_R1(LK_DW_BLOCK, T) default: break; } \
-        }                                                                      \
+        LK_DW_PIXELS(T, RMAX,                                                  \
+            switch (rr * 8 + 1) { LK_CASES_R1(LK_DW_BLOCK, T) default: break; }) \
     }                                                                          \
 }                                                                              \
 static ATTR void lk_dwg_##SFX(const T* const* ptr, ptrdiff_t pstride, int npix,  \
@@ -228,31 +226,35 @@ static ATTR void lk_dwg_##SFX(const T* const* ptr, ptrdiff_t pstride, int npix, 
 }
 
 /* One instantiation, for the instruction set this build is compiled for:
-   each build of the core (baseline, AVX2+FMA, AVX-512) includes this file,
-   and ndconv._core picks the build, so the layer runs the same instruction
-   set as the correlation kernels.  Register blocks: R output pixels (6) x NV
-   vectors of output channels; NV 4 with 32 registers (AVX-512), else 2. */
+   each build of the core (baseline, AVX2+FMA, AVX-512, NEON) includes this
+   file, and ndconv._core picks the build, so the layer runs the same
+   instruction set as the correlation kernels.  Register blocks: R output
+   pixels (6) x NV vectors of output channels: NV 4 with 32 registers
+   (AVX-512, NEON: 6 x 4 accumulators + 4 weight vectors + 1 broadcast
+   input = 29), else 2 (6 x 2 + 2 + 1 = 15 of 16). */
 #if LK_VEC && NDCONV_WIDE_BLOCKS && defined(__AVX512F__)
-typedef float lk_fv __attribute__((vector_size(64)));
-typedef double lk_dv __attribute__((vector_size(64)));
-LK_DEFINE(f, , float, lk_fv, 16, 6, 4, LK_CASES_6x4)
-LK_DEFINE(d, , double, lk_dv, 8, 6, 4, LK_CASES_6x4)
-#define LK_VW_F 16
-#define LK_VW_D 8
+#define LK_BYTES 64
+#define LK_NVMAX 4
 #elif LK_VEC && defined(__AVX2__) && defined(__FMA__)
-typedef float lk_fv __attribute__((vector_size(32)));
-typedef double lk_dv __attribute__((vector_size(32)));
-LK_DEFINE(f, , float, lk_fv, 8, 6, 2, LK_CASES_6x2)
-LK_DEFINE(d, , double, lk_dv, 4, 6, 2, LK_CASES_6x2)
-#define LK_VW_F 8
-#define LK_VW_D 4
+#define LK_BYTES 32
+#define LK_NVMAX 2
+#elif LK_VEC && NDCONV_NEON && defined(__aarch64__)
+#define LK_BYTES 16
+#define LK_NVMAX 4
 #elif LK_VEC
-typedef float lk_fv __attribute__((vector_size(16)));
-typedef double lk_dv __attribute__((vector_size(16)));
-LK_DEFINE(f, , float, lk_fv, 4, 6, 2, LK_CASES_6x2)
-LK_DEFINE(d, , double, lk_dv, 2, 6, 2, LK_CASES_6x2)
-#define LK_VW_F 4
-#define LK_VW_D 2
+#define LK_BYTES 16
+#define LK_NVMAX 2
+#endif
+#if LK_VEC
+#define LK_GLUE(a, b) a##b
+#define LK_XGLUE(a, b) LK_GLUE(a, b)
+#define LK_CASES LK_XGLUE(LK_CASES_6x, LK_NVMAX)
+typedef float lk_fv __attribute__((vector_size(LK_BYTES)));
+typedef double lk_dv __attribute__((vector_size(LK_BYTES)));
+#define LK_VW_F (LK_BYTES / 4)
+#define LK_VW_D (LK_BYTES / 8)
+LK_DEFINE(f, , float, lk_fv, LK_VW_F, 6, LK_NVMAX, LK_CASES)
+LK_DEFINE(d, , double, lk_dv, LK_VW_D, 6, LK_NVMAX, LK_CASES)
 #else
 LK_DEFINE(f, , float, float, 1, 4, 4, LK_CASES_4x4)
 LK_DEFINE(d, , double, double, 1, 4, 4, LK_CASES_4x4)

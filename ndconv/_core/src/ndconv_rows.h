@@ -27,10 +27,11 @@
    Register blocking (NV, vectors per row) is chosen per instruction set so
    that KB x NV accumulators + NV shifted vectors + 1 broadcast weight fit the
    register file without spilling: 16 registers (AVX2, x86-64 scalars) or 32
-   (AVX-512), with at least 8 independent accumulators where possible to hide
-   the multiply-add latency.  These blocks load every shifted vector unaligned:
-   once a vector feeds KB multiply-adds, loads no longer set the pace (the
-   AVX-512 build keeps its own blocks, which also shuffle aligned loads). */
+   (AVX-512, NEON), with at least 8 independent accumulators where possible to
+   hide the multiply-add latency.  These blocks load every shifted vector
+   unaligned: once a vector feeds KB multiply-adds, loads no longer set the
+   pace (the AVX-512 build keeps its own blocks, which also shuffle aligned
+   loads). */
 #ifndef NDCONV_ROWS_H
 #define NDCONV_ROWS_H
 
@@ -38,16 +39,36 @@
 #include "ndconv_vec.h"
 
 #define NDV_ROLL_MAX 7
-#if NDV_ISA == 3
+#if NDV_ISA == 4
+/* 32 registers of 4 floats: strips of 16-24 outputs (up to 6 vectors, more
+   than the wider ISAs take), so that the shorter kernels still run 12-20
+   accumulators for fmla's latency on cores with 2-4 vector pipes:
+   2 x 6 + 6 + 1 = 19; 3 x 5 + 5 + 1 = 21; 4 x 5 + 5 + 1 = 26;
+   5 x 4 + 4 + 1 = 25; 6 x 4 + 4 + 1 = 29; 7 x 3 + 3 + 1 = 25 */
+#define NDV_ROLL_NV(kb) ((kb) == 2 ? 6 : (kb) <= 4 ? 5 : (kb) <= 6 ? 4 : 3)
+#define NDV_ROLL_NVMAX 6
+/* 4 x 4 + 4 + 1 = 21 (16 accumulators) */
+#define NDV_QUAD_NV 4
+#elif NDV_REGS >= 32
 /* 32 registers: 5 x 4 + 4 + 1 = 25; 7 x 3 + 3 + 1 = 25 */
 #define NDV_ROLL_NV(kb) ((kb) <= 5 ? 4 : 3)
+#define NDV_ROLL_NVMAX 4
 #define NDV_QUAD_NV 4
 #else
 /* 16 registers: 2 x 4 + 4 + 1 = 13; 3 x 3 + 3 + 1 = 13; 4, 5, 6 x 2 + 2 + 1
    <= 15; 7 x 1 + 1 + 1 = 9 (7 x 2 would need 17) */
 #define NDV_ROLL_NV(kb) ((kb) == 2 ? 4 : (kb) == 3 ? 3 : (kb) <= 6 ? 2 : 1)
+#define NDV_ROLL_NVMAX 4
 /* 4 x 2 + 2 + 1 = 11 */
 #define NDV_QUAD_NV 2
+/* A kernel of 7 rows in double has strips of one vector (4 outputs): each
+   loaded vector feeds 7 multiply-adds but each of those needs its own weight
+   broadcast, and 7 accumulators barely cover the latency.  The four-row
+   block (2 vectors per row) took 0.70-0.86x its time on 1024^2 7x7 (AVX2 on
+   an AMD EPYC, one thread, process CPU time, medians of 15-21 interleaved
+   runs in one process, a loaded machine); at 6 rows (2 vectors per strip)
+   the two were within the noise, so only 7 rows leave the rolling rows. */
+#define NDV_ROLL_MAX_F64 6
 #endif
 
 #define NDV_GLUE(a, b) a##b
@@ -69,9 +90,15 @@
 #undef NDV_SUF
 #undef NDV_L
 
-/* Outputs per strip of the rolling rows for a kernel of kb rows (0: none). */
+#ifndef NDV_ROLL_MAX_F64
+#define NDV_ROLL_MAX_F64 NDV_ROLL_MAX
+#endif
+
+/* Outputs per strip of the rolling rows for a kernel of kb rows (0: none);
+   lanes is NDV_F32_LANES or NDV_F64_LANES, which tells the element type. */
 static inline ptrdiff_t ndv_roll_width(ptrdiff_t kb, ptrdiff_t lanes) {
-    return (kb < 2 || kb > NDV_ROLL_MAX) ? 0 : NDV_ROLL_NV(kb) * lanes;
+    ptrdiff_t kmax = NDV_ISA > 1 && lanes == NDV_F64_LANES ? NDV_ROLL_MAX_F64 : NDV_ROLL_MAX;
+    return (kb < 2 || kb > kmax) ? 0 : NDV_ROLL_NV(kb) * lanes;
 }
 
 #endif

@@ -45,9 +45,9 @@ NDV_NOINLINE void FN(ndv_quad_)(NDV_T* o, ptrdiff_t ostr, ptrdiff_t c, const NDV
 NDV_INLINE void FN(ndv_roll_body_)(NDV_T* o, ptrdiff_t ostr, ptrdiff_t c, const NDV_T** src,
                                    ptrdiff_t h, const NDV_T* w, ptrdiff_t klast, ptrdiff_t pfd,
                                    const int KB, const int NV) {
-    V acc[NDV_ROLL_MAX][4];
+    V acc[NDV_ROLL_MAX][NDV_ROLL_NVMAX];
     NDV_UNROLL(8) for (int t = 0; t < KB; t++)
-        NDV_UNROLL(4) for (int v = 0; v < NV; v++) acc[t][v] = OP(_zero)();
+        NDV_UNROLL(8) for (int v = 0; v < NV; v++) acc[t][v] = OP(_zero)();
     for (ptrdiff_t r = 0; r < h + KB - 1; r++) {
         const NDV_T* p = src[r] + c;
         if (pfd > 0)
@@ -58,12 +58,12 @@ NDV_INLINE void FN(ndv_roll_body_)(NDV_T* o, ptrdiff_t ostr, ptrdiff_t c, const 
         int tlo = r - h + 1 > 0 ? (int)(r - h + 1) : 0, thi = r < KB - 1 ? (int)r : KB - 1;
         int full = tlo == 0 && thi == KB - 1;
         for (ptrdiff_t j = 0; j < klast; j++) {
-            V x[4];
-            NDV_UNROLL(4) for (int v = 0; v < NV; v++) x[v] = OP(_loadu)(p + j + v * NDV_L);
+            V x[NDV_ROLL_NVMAX];
+            NDV_UNROLL(8) for (int v = 0; v < NV; v++) x[v] = OP(_loadu)(p + j + v * NDV_L);
             NDV_UNROLL(8) for (int t = 0; t < KB; t++) {
                 if (full || (t >= tlo && t <= thi)) {
                     V wv = OP(_set1)(w[t * klast + j]);
-                    NDV_UNROLL(4) for (int v = 0; v < NV; v++) acc[t][v] = OP(_fma)(wv, x[v], acc[t][v]);
+                    NDV_UNROLL(8) for (int v = 0; v < NV; v++) acc[t][v] = OP(_fma)(wv, x[v], acc[t][v]);
                 }
             }
         }
@@ -72,11 +72,11 @@ NDV_INLINE void FN(ndv_roll_body_)(NDV_T* o, ptrdiff_t ostr, ptrdiff_t c, const 
             if (pfd > 0)
                 for (ptrdiff_t e = 0; e < NV * NDV_L; e += 64 / (ptrdiff_t)sizeof(NDV_T))
                     NDCONV_PREFETCHW(q + pfd + e);
-            NDV_UNROLL(4) for (int v = 0; v < NV; v++) OP(_storeu)(q + v * NDV_L, acc[KB - 1][v]);
+            NDV_UNROLL(8) for (int v = 0; v < NV; v++) OP(_storeu)(q + v * NDV_L, acc[KB - 1][v]);
         }
         NDV_UNROLL(8) for (int t = KB - 1; t > 0; t--)
-            NDV_UNROLL(4) for (int v = 0; v < NV; v++) acc[t][v] = acc[t - 1][v];
-        NDV_UNROLL(4) for (int v = 0; v < NV; v++) acc[0][v] = OP(_zero)();
+            NDV_UNROLL(8) for (int v = 0; v < NV; v++) acc[t][v] = acc[t - 1][v];
+        NDV_UNROLL(8) for (int v = 0; v < NV; v++) acc[0][v] = OP(_zero)();
     }
 }
 

@@ -15,14 +15,23 @@
 #define NDCONV_PREFETCHW(p) ((void)0)
 #endif
 
+/* 1 in the NEON build (set by setup.py): aarch64's baseline build, compiled
+   from the same sources, has the FMA instructions too but must not use them. */
+#ifndef NDCONV_NEON
+#define NDCONV_NEON 0
+#endif
+
 /* The multiply-add of the narrow blocks (8 wide, scalar tail), fused
-   where the wide blocks are (FMA builds), so that an output is the same
+   where the wide blocks are (the FMA builds), so that an output is the same
    sum whichever code computes it.  Written as a*b + c, gcc vectorised
-   those loops with each product rounded before the add: 1 ulp off. */
-#if defined(__FMA__)
+   those loops with each product rounded before the add: 1 ulp off.
+   NDCONV_FUSED says which of the two this build's scalar multiply-add is. */
+#if defined(__FMA__) || (NDCONV_NEON && defined(__ARM_FEATURE_FMA))
+#define NDCONV_FUSED 1
 #define ndconv_fmaf(a, b, c) __builtin_fmaf((a), (b), (c))
 #define ndconv_fmad(a, b, c) __builtin_fma((a), (b), (c))
 #else
+#define NDCONV_FUSED 0
 #define ndconv_fmaf(a, b, c) ((a) * (b) + (c))
 #define ndconv_fmad(a, b, c) ((a) * (b) + (c))
 #endif
