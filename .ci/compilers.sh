@@ -29,22 +29,13 @@ python3 -m venv "$work/venv"
 # shellcheck disable=SC1091
 . "$work/venv/bin/activate"
 python -m pip install --quiet --upgrade pip
-# the build requirements and the test extra, read from pyproject.toml (no ndconv install:
-# each copy below is built in place and tested from its own folder)
-python - > "$work/requirements.txt" <<'PY'
-import tomllib
-cfg = tomllib.load(open("pyproject.toml", "rb"))
-print("\n".join(cfg["build-system"]["requires"] + cfg["project"]["optional-dependencies"]["test"]))
-PY
+# the build requirements and the test extra (no ndconv install: each copy below is
+# built in place and tested from its own folder)
+python .ci/source_tree.py requirements > "$work/requirements.txt"
 python -m pip install --quiet -r "$work/requirements.txt"
 
 copy_tree() {   # the tree as committed or edited, without anything built
-    python - "$here" "$1" <<'PY'
-import shutil, sys
-shutil.copytree(sys.argv[1], sys.argv[2], ignore=shutil.ignore_patterns(
-    ".git", "build", "dist", "*.egg-info", "__pycache__", "*.so", "*.c", ".pytest_cache", ".hypothesis",
-    "_build", ".asv", "venv*"))
-PY
+    python "$here/.ci/source_tree.py" copy "$1"
 }
 
 build_and_test() {  # NAME ENV... : build a copy in place with ENV, run the subset, print show_config

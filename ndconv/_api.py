@@ -94,9 +94,8 @@ _DOC_PARAMS = """
         forked (``os.fork``, multiprocessing's ``"fork"`` start method) from one
         that imported ndconv runs every call on one thread, as OpenMP's threads
         do not survive a fork.
-        Calls of less than about 10**8 multiply-adds use only the CPUs
-        that are idle at the time (threads waiting for a busy CPU would hold
-        the call up).
+        A call adds threads only for the CPUs idle when it starts (threads
+        waiting for a busy CPU would hold it up).
     out : ndarray, optional
         Preallocated output of exactly the result's shape and dtype.  It may
         overlap the inputs.

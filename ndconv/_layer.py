@@ -558,7 +558,7 @@ _PARAMS = """
         is copied to channels-last internally).
     workers : int, optional
         Threads, as in :func:`ndconv.convolve` (the cap per CPU, one thread after
-        a fork, only idle CPUs for smaller calls on a busy machine).  The results
+        a fork, only idle CPUs on a busy machine).  The results
         do not depend on it: each output is summed in the same order.
 """
 

@@ -144,7 +144,7 @@ def _threads_on_small_problems():
     threaded schedule, also when the machine running them is busy (which
     would otherwise limit calls to the idle CPUs).
     """
-    with tuning.override(work_per_thread=1, busy_work=0):
+    with tuning.override(work_per_thread=1, load_aware=False):
         yield
 
 

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -175,12 +176,12 @@ def machine(monkeypatch, tuned):
     before), with the library's busy-machine threshold in force."""
     from ndconv._plan import threads
 
-    tuned(busy_work=1 << 28)
+    tuned(load_aware=True)
 
     def set_state(cpus, others):
         monkeypatch.setattr(threads, "_CPUS", cpus)
         monkeypatch.setattr(threads, "runnable_others", lambda now: others)
-        monkeypatch.setattr(threads, "_last_threaded", (-1.0, 1))
+        monkeypatch.setattr(threads, "_own_until", (-1.0, 1))
     return set_state
 
 
@@ -189,7 +190,7 @@ def test_busy_machine_calls_use_only_idle_cpus(machine):
 
     machine(2, 1)              # the other CPU is busy
     assert threads_for(2, 10**6) == 1
-    assert threads_for(2, 1 << 28) == 2        # large calls keep their threads
+    assert threads_for(2, 1 << 40) == 1        # large calls as well
     machine(2, 0)
     assert threads_for(2, 10**6) == 2
     machine(8, 5)
@@ -208,8 +209,14 @@ def test_own_spinning_workers_are_not_load(machine, monkeypatch):
     assert threads.threads_for(2, 10**6) == 2
     monkeypatch.setattr(threads, "runnable_others", lambda now: 1)   # our worker, spinning
     assert threads.threads_for(2, 10**6) == 2
-    monkeypatch.setattr(threads, "_last_threaded", (-1.0, 1))        # long ago: load
+    monkeypatch.setattr(threads, "_own_until", (-1.0, 1))            # long ended: load
     assert threads.threads_for(2, 10**6) == 1
+    # a long threaded call: its workers are its own until it has surely ended
+    monkeypatch.setattr(threads, "runnable_others", lambda now: 0)
+    assert threads.threads_for(2, 10**10) == 2
+    monkeypatch.setattr(threads, "runnable_others", lambda now: 1)
+    assert threads.threads_for(2, 10**6) == 2
+    assert threads._own_until[0] - time.monotonic() > 4
 
 
 def test_busy_machine_reaches_the_core(machine, monkeypatch):

@@ -3,17 +3,17 @@
 When every other CPU is running something, a worker thread woken for a call
 waits for a scheduler slice before it starts, and the call waits for it at its
 end: 2-thread calls of a millisecond ran 10-30x slower than 1-thread ones next
-to one spinning process on 2 cores.  So calls below
-``tuning.Settings.busy_work`` multiply-adds first count the runnable threads
-of the machine (the kernel's instantaneous count in ``/proc/loadavg``, a few
-microseconds to read, reused for ``_LOAD_TTL`` seconds) and add only as many
-threads as there are idle CPUs.  Larger calls take every thread asked for:
-their work items are handed out dynamically, so a worker sharing a CPU only
-takes fewer of them, and it still adds speed.
+to one spinning process on 2 cores, and large calls gained nothing from the
+worker (0.97-1.03x) or lost up to 1.24x.  So a call that may use several
+threads first counts the runnable threads of the machine (the kernel's
+instantaneous count in ``/proc/loadavg``, a few microseconds to read, reused for
+``_LOAD_TTL`` seconds) and adds only as many threads as there are idle CPUs.
+Calls that run on one thread anyway (small ones) do not look.
 
 The count is the whole machine's (a container sees its host's), so it is
 compared with the machine's CPUs (``os.cpu_count``), not with the CPUs this
-process may use.  ``benchmarks/busy_machine.py`` measures the rule.
+process may use.  ``tuning.Settings.load_aware`` turns the rule off (tests).
+``benchmarks/busy_machine.py`` measures it.
 """
 import os
 import time
@@ -22,13 +22,15 @@ from . import tuning as _tuning
 
 _LOAD_TTL = 0.002
 # After a threaded call its workers spin for a while (``_core.wait_policy``)
-# and count as runnable: for this long after a call chose threads, that many
+# and count as runnable.  Until a call that chose threads has surely ended
+# (its work at _SLOW_RATE multiply-adds per second, plus the spin), that many
 # runnable threads are this process's own, not load.
 _SPIN_SECONDS = 0.005
+_SLOW_RATE = 1e9
 _CPUS = os.cpu_count() or 1
 _load_fd = None              # /proc/loadavg, kept open; False where it cannot be read
 _load = (-1.0, 0)            # (when read, runnable threads besides the caller)
-_last_threaded = (-1.0, 1)   # (when a call chose threads, how many)
+_own_until = (-1.0, 1)       # (until when, how many threads) of the last threaded call
 
 
 def runnable_others(now):
@@ -53,18 +55,18 @@ def runnable_others(now):
 
 def threads_for(n_threads, work):
     """Threads for a call of ``work`` multiply-adds that may use ``n_threads``:
-    below ``tuning.Settings.busy_work``, no more than the idle CPUs plus the
-    caller's own."""
-    global _last_threaded
-    if n_threads <= 1 or work >= _tuning.SETTINGS.busy_work:
+    no more than the idle CPUs plus the caller's own."""
+    global _own_until
+    if n_threads <= 1 or not _tuning.SETTINGS.load_aware:
         return n_threads
     now = time.monotonic()
     others = runnable_others(now)
     if others is None:
         return n_threads
-    if now - _last_threaded[0] < _SPIN_SECONDS:
-        others = max(0, others - (_last_threaded[1] - 1))
+    if now < _own_until[0]:
+        others = max(0, others - (_own_until[1] - 1))
     n = max(1, min(n_threads, _CPUS - others))
     if n > 1:
-        _last_threaded = (now, n)
+        # a shorter call does not end the window of a longer one still running
+        _own_until = (max(_own_until[0], now + work / (_SLOW_RATE * n) + _SPIN_SECONDS), n)
     return n

@@ -24,10 +24,9 @@ class Settings:
     #: a 2-vCPU VM, and 1 and 2 threads broke even near 4M multiply-adds (256^2,
     #: 7x7).  ``benchmarks/wait_policy.py`` times small calls at 1 and 2 threads.
     work_per_thread: int = 1 << 21
-    #: Multiply-adds from which a call takes every thread it may use even on a
-    #: busy machine (tens of milliseconds on one thread); smaller calls add
-    #: threads only for idle CPUs (``ndconv._plan.threads``).  0: never look.
-    busy_work: int = 1 << 28
+    #: Whether calls add threads only for the CPUs idle when they start
+    #: (``ndconv._plan.threads``); off, a call takes every thread it may use.
+    load_aware: bool = True
     #: Bytes of a merged-path tile's extended input and output, per thread: 4 MB
     #: beat 1-2 MB by a few percent on 3-D/4-D inputs (W5, W8 of ``ndconv bench``)
     #: with 1 MB of L2 per core and a shared L3 behind it.

@@ -221,7 +221,9 @@ def resolve_workers(workers, max_threads, num_procs):
     """
     cap = _core.max_threads()
     if workers is None:
-        return max(1, min(int(max_threads), cap))
+        # every call passes here: the common case without max()/min() calls
+        n = int(max_threads)
+        return n if 0 < n <= cap else max(1, min(n, cap))
     if isinstance(workers, bool) or not isinstance(workers, numbers.Integral):
         raise ValueError("workers must be None, -1 or a positive int, got %r" % (workers,))
     workers = int(workers)
