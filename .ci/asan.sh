@@ -37,7 +37,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 grep -qw avx512f /proc/cpuinfo || export NDCONV_DISABLE_AVX512=1
 s=$(date +%s)
 (cd "$dir" && CC=gcc CFLAGS="$san" LDFLAGS="$san" NDCONV_REQUIRE_OPENMP=1 \
-    python setup.py -q build_ext --inplace > build.log 2>&1) || { tail -30 "$dir/build.log"; exit 1; }
+    python setup.py -q build_ext --inplace -j 2 > build.log 2>&1) || { tail -30 "$dir/build.log"; exit 1; }
 grep "^ndconv:" "$dir/build.log"
 echo "-- built with ASan + UBSan in $(( $(date +%s) - s )) s"
 deps=$(ldd "$dir"/ndconv/_core/baseline*.so)
