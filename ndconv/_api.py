@@ -192,10 +192,11 @@ class _CallPlan:
     """One call's validated geometry and direct plan, for arrays of its key."""
 
     __slots__ = ("dtype", "conj", "kflip", "korder", "wshape", "out_shape", "perm", "cval",
-                 "skip_cval", "direct", "flat")
+                 "skip_cval", "direct", "flat", "separable_axes")
 
     def __init__(self, x, k, w, dtype, conj, flip, axes, starts, out_shape, boundary, cval,
-                 unfused):
+                 unfused, separable_axes=None):
+        self.separable_axes = separable_axes
         self.dtype = dtype
         self.conj = conj and dtype.kind == "c"
         self.kflip = (slice(None, None, -1),) * k.ndim if flip else None
@@ -215,7 +216,9 @@ class _CallPlan:
                      and x.flags.c_contiguous and x.flags.aligned)
 
     def run(self, x, k):
-        """The call's result for ``x``, ``k`` (same shapes, strides, dtypes as planned)."""
+        """The call's result for ``x``, ``k`` (same shapes, strides, dtypes as planned),
+        or None for a kernel that factorizes where ``method="auto"`` weighs the
+        separable passes."""
         x = np.asarray(x, dtype=self.dtype)
         k = np.asarray(k, dtype=self.dtype)
         if self.conj:
@@ -224,6 +227,9 @@ class _CallPlan:
             k = k[self.kflip]
         if self.korder is not None:
             k = k.transpose(self.korder)
+        if (self.separable_axes is not None
+                and _separable.factorize(k.reshape(self.wshape), self.separable_axes) is not None):
+            return None
         if self.flat:
             out = np.empty(self.out_shape, dtype=self.dtype)
             d = self.direct
@@ -310,7 +316,10 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
     if key is not None:
         plan = _CALLS.get(key)
         if plan is not None:
-            return plan.run(x, k)
+            res = plan.run(x, k)
+            if res is not None:
+                return res
+            key = None   # this kernel takes another method: the long way, unplanned
     x_given, k_given = x, k
     x = as_array(x, "x")
     k, w, axes, dtype, boundary, cval, origins, n_threads = prepare(
@@ -334,11 +343,17 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
         raise ValueError("method='fft' handles at most %d dimensions, x has %d; use "
                          "method='direct'" % (_fft.MAX_NDIM, x.ndim))
 
-    # a plan is kept for calls that one thread runs whatever the machine's load
-    if (key is not None and by_size == 1 and method == "direct"
-            and (requested == "direct" or _method.direct_by_size(x, w, out_shape, 1))):
+    # a plan is kept for calls that one thread runs whatever the machine's load,
+    # and that take the direct method whatever their values (but for a kernel
+    # that factorizes, which the plan checks)
+    plannable, separable_axes = False, None
+    if key is not None and by_size == 1 and method == "direct":
+        plannable = requested == "direct"
+        if not plannable:
+            plannable, separable_axes = _method.direct_for_any_values(x, w, out_shape, 1)
+    if plannable:
         plan = _CallPlan(x, k, w, dtype, conj, flip, axes, starts, out_shape, boundary, cval,
-                         unfused)
+                         unfused, separable_axes)
         if len(_CALLS) >= _CALLS_MAX:
             try:
                 del _CALLS[next(iter(_CALLS))]   # the oldest entry

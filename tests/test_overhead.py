@@ -255,3 +255,27 @@ def test_no_plan_for_calls_whose_method_depends_on_values(default_threads, rng):
     ndconv.convolve(x.reshape(256, 256), rng.standard_normal((9, 9)), workers=2,
                     method="direct")                             # threads
     assert ndconv._api._CALLS == {}
+
+
+def test_a_plan_hands_factorizable_kernels_back(default_threads, rng):
+    # 128^2 with a 7x7 kernel: direct unless the kernel factorizes (separable
+    # passes are estimated faster), so the plan checks each call's kernel
+    from ndconv._plan import method as _method
+    from ndconv._plan import separable as _separable
+
+    x = rng.standard_normal((128, 128))
+    dense, gauss = rng.standard_normal((7, 7)), ndconv.kernels.gaussian(1.0, ndim=2, radius=3)
+    ok, axes = _method.direct_for_any_values(x, dense, (128, 128), 1)
+    assert ok and axes == [0, 1]
+    ndconv._api._CALLS.clear()
+    for k in (dense, gauss, dense, gauss):
+        got = ndconv.convolve(x, k, "same", boundary="reflect")
+        want = ndconv.convolve(x, k, "same", boundary="reflect", out=np.empty_like(x))
+        np.testing.assert_array_equal(got, want)
+    assert len(ndconv._api._CALLS) == 1
+    # and the separable answer is the separable method's, within its accuracy contract
+    factors = _separable.factorize(np.ascontiguousarray(gauss[::-1, ::-1]), [0, 1])
+    assert factors is not None
+    ref = ndconv.convolve(x, gauss, "same", boundary="reflect", method="direct")
+    np.testing.assert_allclose(ndconv.convolve(x, gauss, "same", boundary="reflect"), ref,
+                               rtol=0, atol=4 * 49 * np.finfo(float).eps * np.abs(x).max())

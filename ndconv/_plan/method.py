@@ -175,6 +175,20 @@ def direct_by_size(x, w, out_shape, n_threads):
     return t_sep >= t_direct and not t_fft < _FFT_MARGIN * t_direct
 
 
+def direct_for_any_values(x, w, out_shape, n_threads):
+    """For a call ``choose`` sent to the direct method: ``(True, None)`` if it
+    would for any values of these sizes, ``(True, axes)`` if it would unless the
+    kernel factorizes over ``axes`` (the one value-dependent alternative left),
+    ``(False, None)`` if other values could take FFT."""
+    if direct_by_size(x, w, out_shape, n_threads):
+        return True, None
+    t_direct, t_fft, _ = _estimates(x.shape, w.shape, tuple(out_shape), x.dtype.char,
+                                    n_threads, _direct.compute_order(x, out_shape), build_name())
+    if t_fft < _FFT_MARGIN * t_direct:
+        return False, None
+    return True, [a for a in range(w.ndim) if w.shape[a] > 1]
+
+
 def choose(x, w, out_shape, n_threads, cval=0):
     """``(method, factors)``: ``"direct"``, ``"separable"`` (with its 1-D factors) or
     ``"fft"``, for arrays already in the compute dtype.
