@@ -222,3 +222,20 @@ def test_bitwise_full_height_tiles(rng):
         res = _bitwise(x, k, mode="same", boundary="wrap", workers=1)
         ref, absconv = oracle(x, k, "same", "wrap")
         assert_contract(res, ref, absconv, k.size, "float32")
+
+
+@pytest.mark.parametrize("level", sorted(_dispatch.builds()))
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("k_shape", [(1, 1), (1, 3), (1, 5), (2, 4), (3, 8)])
+def test_complex_rows_of_any_length_equal_the_wide_row(rng, level, dtype, k_shape):
+    # a run of n outputs is computed by the 128/64/32-wide, 8-wide or scalar
+    # code by its length; each output must get the same bits from every one
+    x = (rng.standard_normal((k_shape[0], 300)) + 1j * rng.standard_normal((k_shape[0], 300)))
+    k = rng.standard_normal(k_shape) + 1j * rng.standard_normal(k_shape)
+    x, k = x.astype(dtype), k.astype(dtype)
+    with _dispatch.use(level):
+        whole = ndconv.correlate(x, k, "valid", method="direct", workers=1)
+        for n in range(1, 72):
+            part = ndconv.correlate(x[:, :n + k_shape[1] - 1], k, "valid", method="direct",
+                                    workers=1)
+            np.testing.assert_array_equal(part, whole[:, :n], err_msg="row of %d outputs" % n)
