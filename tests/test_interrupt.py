@@ -28,9 +28,14 @@ DELAY = 0.3
 # several seconds on 2 threads of a current CPU; each smaller one at least
 # _ARM_WORK multiply-adds, so it runs armed as well.
 CHILD = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
     import numpy as np
     import ndconv
+
+    # Python's own handler, as in any interactive session: a CI job started in
+    # the background inherits SIGINT ignored, and ndconv leaves an ignored
+    # SIGINT alone
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     rng = np.random.default_rng(0)
 
@@ -205,10 +210,13 @@ def test_a_handler_that_does_not_raise_gets_a_complete_result(tmp_path):
     assert lines[:3] == ["convolve True True", "conv_grad True True", "restored True"], out.stdout
 
 
-def test_handler_is_restored_after_a_long_call():
+def test_handler_is_restored_after_a_long_call(request):
     """The handler an armed call installs is gone afterwards: Python's is back."""
     import ndconv
 
+    # Python's own handler (the suite may run with SIGINT ignored, as background jobs do)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, inherited))
     before = signal.getsignal(signal.SIGINT)
     rng = np.random.default_rng(2)
     x = rng.standard_normal((400, 400))
