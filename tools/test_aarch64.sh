@@ -133,7 +133,8 @@ done
 
 t "import and smoke check under qemu-aarch64"
 cd "$TREE"
-export PYTHONPATH=$SITE NDCONV_EXPECT_OPENMP=1
+# NDCONV_EMULATED: tests that time the library (signal latencies) skip; emulation is 10-50x slower
+export PYTHONPATH=$SITE NDCONV_EXPECT_OPENMP=1 NDCONV_EMULATED=1
 "$PY" -c 'import platform, numpy as np, ndconv; ndconv.show_config(); assert platform.machine() == "aarch64"
 x, k = np.random.default_rng(0).standard_normal(1000), np.arange(1.0, 8.0)
 assert np.allclose(ndconv.convolve(x, k), np.convolve(x, k), atol=1e-12); print("smoke OK")'
