@@ -21,7 +21,7 @@ __all__ = ["convolve", "correlate", "show_config", "conv", "conv_grad", "__versi
 # little more than ``import numpy``.
 _LAZY = {"check_commutativity": "._tools.verify", "compare_with_scipy": "._tools.verify",
          "match_template": "._tools.match", "datasets": ".datasets", "kernels": ".kernels",
-         "separate": ".kernels"}
+         "separate": ".kernels", "Stream": ".stream"}
 
 __all__ += list(_LAZY)
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:   # what type checkers see of the lazy names
     from ._tools.verify import check_commutativity as check_commutativity
     from ._tools.verify import compare_with_scipy as compare_with_scipy
     from .kernels import separate as separate
+    from .stream import Stream as Stream
 
 
 def __getattr__(name):

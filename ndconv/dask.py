@@ -276,9 +276,7 @@ def _lazy(op, x, k, mode, boundary, cval, origin, axes, method, workers):
     starts, out_shape = geometry(x.shape, w.shape, mode, origins)
     # the axis order the in-memory call runs in, for the C-ordered array that
     # computing x gives (a strided view of one element: no memory)
-    proxy = np.lib.stride_tricks.as_strided(np.empty(1, dtype), x.shape,
-                                            _c_strides(x.shape, dtype.itemsize))
-    order = tuple(_direct.compute_order(proxy, out_shape))
+    order = _direct.compute_order_c(x.shape, out_shape, dtype)
     whole = None
     if dtype.kind == "c" and method == "direct":
         # the core's complex blocks for row segments of 3-7 outputs round
@@ -334,14 +332,6 @@ def _product(lists):
     for head in lists[0]:
         for tail in _product(lists[1:]):
             yield (head,) + tail
-
-
-def _c_strides(shape, itemsize):
-    strides, step = [], itemsize
-    for n in reversed(shape):
-        strides.append(step)
-        step *= max(1, n)
-    return tuple(reversed(strides))
 
 
 def correlate(x: Any, k: ArrayLike, mode: Mode = "full", *, boundary: Boundary = "constant",

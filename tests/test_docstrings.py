@@ -8,7 +8,7 @@ import pytest
 # every module whose docstrings users read: the public namespaces and the
 # private modules that define public functions
 MODULES = ["ndconv", "ndconv._api", "ndconv._layer", "ndconv._config", "ndconv.signal",
-           "ndconv.ndimage", "ndconv.numpy", "ndconv.datasets", "ndconv.kernels",
+           "ndconv.ndimage", "ndconv.numpy", "ndconv.datasets", "ndconv.kernels", "ndconv.stream",
            "ndconv._tools.verify", "ndconv._tools.match"]
 
 

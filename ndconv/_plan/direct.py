@@ -71,6 +71,18 @@ def compute_order(x, out_shape):
     return tuple(perm) + (best,)
 
 
+def compute_order_c(shape, out_shape, dtype):
+    """``compute_order`` of a C-contiguous array of ``shape`` and ``dtype``,
+    without one (for inputs that exist only as parts: dask blocks, streams)."""
+    strides, step = [], np.dtype(dtype).itemsize
+    for n in reversed(shape):
+        strides.append(step)
+        step *= max(1, n)
+    proxy = np.lib.stride_tricks.as_strided(np.empty(1, dtype), tuple(shape),
+                                            tuple(reversed(strides)))
+    return tuple(compute_order(proxy, out_shape))
+
+
 def _flat_span(x):
     """A 1-D view of every element ``x`` can address, from its lowest address,
     and the per-axis element strides relative to that view."""
