@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from . import _core as _dispatch
+from ._plan import cast as _cast
 from ._plan import direct as _direct
 from ._plan import fft as _fft
 from ._plan import method as _method
@@ -32,8 +33,9 @@ from ._plan.validation import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from numpy.typing import ArrayLike, NDArray
+    from numpy.typing import ArrayLike, DTypeLike, NDArray
 
+    from ._plan.cast import Casting
     from ._plan.validation import Boundary, Method, Mode
 
     class _Operation(Protocol):
@@ -43,7 +45,8 @@ if TYPE_CHECKING:
                      boundary: Boundary = "constant", cval: complex | np.number[Any] = 0.0,
                      origin: int | Sequence[int] = 0, axes: int | Sequence[int] | None = None,
                      method: Method = "auto", workers: int | None = None,
-                     out: NDArray[Any] | None = None) -> NDArray[Any]: ...
+                     out: NDArray[Any] | None = None, dtype: DTypeLike = None,
+                     casting: Casting | None = None) -> NDArray[Any]: ...
 
 _DOC_PARAMS = """
     Parameters
@@ -79,7 +82,11 @@ _DOC_PARAMS = """
     axes : int or sequence of int, optional
         Axes of ``x`` to convolve over (kernel axis ``i`` runs along ``x`` axis
         ``axes[i]``); the same kernel is applied along every other axis.  Default:
-        all axes, with ``k.ndim == x.ndim``.
+        all axes, with ``k.ndim == x.ndim``.  A kernel with more dimensions than
+        ``axes`` is a *batch* of kernels: its leading axes broadcast against the
+        other axes of ``x`` (numpy's rules, aligned at the right), e.g. ``x`` of
+        shape ``(64, 48000)`` and ``k`` of shape ``(64, 511)`` with ``axes=-1``
+        filter each channel with its own kernel.
     method : {"auto", "direct", "fft"}, optional
         ``"direct"`` sums the products exactly as written (compiled, threaded);
         ``"fft"`` uses transforms (scipy.fft if installed, else numpy.fft) with
@@ -99,12 +106,24 @@ _DOC_PARAMS = """
     out : ndarray, optional
         Preallocated output of exactly the result's shape and dtype.  It may
         overlap the inputs.
+    dtype : dtype, optional
+        Output dtype.  Default: ``np.result_type(x, k)``, with bool and integers
+        giving float64 and float16 float32.  For an integer dtype the sums are
+        exact (int64 when ``x`` and ``k`` are both integers, float64 otherwise),
+        then rounded half to even and brought into range by ``casting``; a float
+        or complex dtype casts the usual result (``float16``: computed in
+        float32 or wider).
+    casting : {"saturate", "raise", "wrap"}, optional
+        Integer ``dtype`` only.  ``"saturate"`` (default) clips to the dtype's
+        range, like OpenCV's ``saturate_cast``; ``"raise"`` raises an
+        OverflowError saying how many outputs are out of range and where the
+        first is; ``"wrap"`` wraps modulo ``2**bits`` as numpy's casts do.
 
     Returns
     -------
     ndarray
-        Result in ``np.result_type(x, k)`` (bool and integers give float64,
-        float16 gives float32), laid out in ``x``'s memory order.
+        Result in ``dtype``, laid out in ``x``'s memory order (but for a
+        batch of kernels or an integer ``dtype``: C order).
 """
 
 _ACCURACY = """
@@ -401,6 +420,77 @@ def _on_dask(op, x, k, mode, boundary, cval, origin, axes, method, workers, out)
                               method=method, workers=workers)
 
 
+def _batched(x, k, axes, call):
+    """A batch of kernels: ``k``'s leading axes broadcast against the axes of
+    ``x`` that are not convolved (aligned at the right), one ``call(x_part,
+    kernel, axes_in_part)`` per kernel, each result written into its place."""
+    conv = normalize_axes(axes, x.ndim, len((axes,) if np.ndim(axes) == 0 else axes))
+    nb = k.ndim - len(conv)
+    other = [a for a in range(x.ndim) if a not in conv]
+    if nb > len(other):
+        raise ValueError("k has %d batch axes (k.ndim %d minus %d convolved) but x has only %d "
+                         "other axes" % (nb, k.ndim, len(conv), len(other)))
+    paired = other[len(other) - nb:]
+    for a, m in zip(paired, k.shape[:nb]):
+        if x.shape[a] != m and 1 not in (x.shape[a], m):
+            raise ValueError("k's batch shape %s does not broadcast against x's axes %s of sizes "
+                             "%s" % (k.shape[:nb], tuple(paired),
+                                     tuple(x.shape[a] for a in paired)))
+    out, parts = None, list(np.ndindex(*k.shape[:nb]))
+    for idx in parts:
+        x_index, o_index, kept = [slice(None)] * x.ndim, [slice(None)] * x.ndim, []
+        for a, i, m in zip(paired, idx, k.shape[:nb]):
+            if m > 1:                      # this kernel owns one index of the axis
+                x_index[a] = i if x.shape[a] > 1 else 0
+                o_index[a] = i
+        kept = [a for a in range(x.ndim) if not isinstance(x_index[a], int)]
+        sub_axes = tuple(kept.index(a) for a in conv)
+        res = call(x[tuple(x_index)], k[idx], sub_axes)
+        if out is None:
+            shape = list(x.shape)
+            for a, m in zip(paired, k.shape[:nb]):
+                shape[a] = max(shape[a], m)
+            for a, j in zip(conv, sub_axes):
+                shape[a] = res.shape[j]
+            out = np.empty(shape, res.dtype)
+        out[tuple(o_index)] = res
+    return out
+
+
+def _extended(op, flip, conj, x, k, mode, boundary, cval, origin, axes, method, workers, out,
+              dtype, casting):
+    """A call with an output ``dtype`` or a batch of kernels: the core's result
+    per kernel, then the dtype policy (``_plan.cast``)."""
+    x = as_array(x, "x")
+    k = as_array(k, "k")
+    compute, dt = None, None
+    if dtype is not None:
+        dt = _cast.output_dtype(dtype)
+        casting = _cast.check_casting(casting, dt)
+        compute = _cast.compute_dtype(dt, x.dtype, k.dtype)
+    elif casting is not None:
+        raise ValueError("casting needs an integer dtype= (got dtype=None)")
+
+    def call(xp, kp, ax, target=None):
+        return correlate_nd(xp, kp, mode, boundary, cval, origin, ax, method, workers, target,
+                            flip=flip, conj=conj, compute_dtype=compute, warn_nonfinite=True)
+
+    batched = axes is not None and k.ndim > len((axes,) if np.ndim(axes) == 0 else axes)
+    if batched:
+        res = _batched(x, k, axes, call)
+    else:
+        res = call(x, k, axes, out if dt is None else None)
+        if dt is None:
+            return res
+    if dt is not None:
+        res = _cast.convert(res, dt, casting)
+    if out is None:
+        return res
+    _check_out(out, res.shape, res.dtype)
+    out[...] = res
+    return out
+
+
 def _operation(name: str, *, flip: bool = False, conj: bool = False) -> _Operation:
     """A public operation of the unified API: ``correlate_nd`` with ``flip``/``conj`` fixed.
 
@@ -408,9 +498,16 @@ def _operation(name: str, *, flip: bool = False, conj: bool = False) -> _Operati
     (``_Operation`` for type checkers, the definition below at run time).
     """
     def operation(x, k, mode="full", *, boundary="constant", cval=0.0, origin=0, axes=None,
-                  method="auto", workers=None, out=None):
+                  method="auto", workers=None, out=None, dtype=None, casting=None):
         if type(x).__module__.startswith("dask"):   # never imports dask for other inputs
+            if dtype is not None or casting is not None:
+                raise TypeError("dtype= and casting= are not supported for dask arrays yet: "
+                                "call .astype on the result")
             return _on_dask(name, x, k, mode, boundary, cval, origin, axes, method, workers, out)
+        if dtype is not None or casting is not None or (
+                axes is not None and np.ndim(k) > (1 if np.ndim(axes) == 0 else len(axes))):
+            return _extended(name, flip, conj, x, k, mode, boundary, cval, origin, axes, method,
+                             workers, out, dtype, casting)
         return correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
                             flip=flip, conj=conj, warn_nonfinite=True)
 

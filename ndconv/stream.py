@@ -18,9 +18,12 @@ Two ways to compute a block:
   one multiply-add per kernel tap in the frequency domain, whatever the kernel
   length.  Outputs come ``L`` samples at a time (latency: one partition).
 """
+from __future__ import annotations
+
 import math
 import numbers
 import os
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +33,11 @@ from ._plan import direct as _direct
 from ._plan import fft as _fft
 from ._plan import method as _method
 from ._plan import validation as _validation
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+    from ._plan.validation import Boundary, Method
 
 __all__ = ["Stream"]
 
@@ -96,8 +104,9 @@ class Stream:
     array([1., 2., 3., 1., 4., 7., 6.])
     """
 
-    def __init__(self, k, *, axis=-1, mode="full", boundary="constant", cval=0.0,
-                 method="auto", workers=None, partition=None):
+    def __init__(self, k: ArrayLike, *, axis: int = -1, mode: str = "full",
+                 boundary: Boundary = "constant", cval: complex = 0.0, method: Method = "auto",
+                 workers: int | None = None, partition: int | None = None) -> None:
         k = _validation.as_array(k, "k")
         if k.ndim == 0 or k.size == 0:
             raise ValueError("k must have at least one dimension and one sample, got shape %s"
@@ -126,32 +135,32 @@ class Stream:
 
     # ------------------------------------------------------------ public state
     @property
-    def kernel(self):
+    def kernel(self) -> NDArray[Any]:
         """The kernel now in use (a read-only view)."""
         v = self._k.view()
         v.flags.writeable = False
         return v
 
     @property
-    def delay(self):
+    def delay(self) -> int:
         """Samples of latency of the convolution itself: 0 for ``"full"``,
         ``K // 2`` for ``"same"`` (``K`` the kernel's length along the stream).
         Overlap-save adds up to one partition of buffering (:attr:`latency`)."""
         return 0 if self.mode == "full" else self._klen() // 2
 
     @property
-    def latency(self):
+    def latency(self) -> int:
         """Input samples that may be held before their first output: 0 when
         every block is computed on arrival, else the partition length ``L - 1``
         (known after the first block)."""
         return 0 if self._ola is None else self._ola.L - 1
 
     @property
-    def samples_in(self):
+    def samples_in(self) -> int:
         """Samples received along the stream since the start (or :meth:`reset`)."""
         return self._n_in
 
-    def reset(self):
+    def reset(self) -> None:
         """Forget the signal: the next block starts a new stream (zero before it).
         Any crossfade in progress ends on the newer kernel."""
         if self._fade is not None:
@@ -167,7 +176,7 @@ class Stream:
         self._order = None      # the direct method's axis order, fixed per stream
 
     # ------------------------------------------------------------ processing
-    def process(self, block):
+    def process(self, block: ArrayLike) -> NDArray[Any]:
         """Add ``block`` (samples along :attr:`axis`) and return the outputs now final.
 
         Returns an array of the stream's output dtype with ``block``'s other
@@ -191,7 +200,7 @@ class Stream:
             full = self._direct(block)
         return self._emit(full)
 
-    def flush(self):
+    def flush(self) -> NDArray[Any]:
         """The outputs after the last sample (the signal is zero from there on).
 
         Ends the stream: :meth:`process` then needs :meth:`reset` first.
@@ -212,7 +221,7 @@ class Stream:
             full = self._direct(zeros)
         return self._emit(full, end=n_total)
 
-    def set_kernel(self, k2, *, crossfade=0):
+    def set_kernel(self, k2: ArrayLike, *, crossfade: int = 0) -> None:
         """Replace the kernel, fading from the old one over ``crossfade`` outputs.
 
         The new kernel applies to the signal's whole past, not only to samples

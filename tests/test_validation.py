@@ -16,7 +16,9 @@ K = np.ones((3, 3))
     ((X, K), {"method": "fast"}, ValueError, "method must be one of 'auto', 'direct', 'fft'"),
     ((X, np.ones(3)), {}, ValueError, r"k.ndim \(1\) must equal x.ndim \(2\)"),
     ((X, np.ones((3, 3, 3))), {}, ValueError, "k.ndim"),
-    ((X, K), {"axes": (0,)}, ValueError, r"k.ndim \(2\) must equal len\(axes\) \(1\)"),
+    ((X, np.ones(3)), {"axes": (0, 1)}, ValueError, r"k.ndim \(1\) must equal len\(axes\) \(2\)"),
+    # more kernel axes than convolved ones: a batch, which must broadcast
+    ((X, K), {"axes": (0,)}, ValueError, r"k's batch shape \(3,\) does not broadcast"),
     ((X, K), {"axes": (0, 0)}, ValueError, "axes must not repeat"),
     ((X, K), {"axes": (0, 2)}, ValueError, "axes entry 2 is out of range"),
     ((X, K), {"axes": "ab"}, TypeError, "axes must be an int or a sequence"),

@@ -37,7 +37,12 @@ threads: int = baseline.omp_num_procs() + baseline.vector_width(8)
 total = float(a.sum() + b.sum() + y.sum() + gx.sum() + gw.sum() + gb.sum() + score.max()
               + s1.sum() + s2.sum() + n1.sum() + p1.sum() + voice.sum()) + rate + row + col + threads
 
+u8 = ndconv.correlate(x, k, "same", dtype=np.uint8, casting="saturate")
+stream = ndconv.Stream([1.0, 2.0], mode="same", method="direct", partition=64)
+streamed = stream.process(x[0]).sum() + stream.flush().sum() + stream.delay + stream.latency + u8.sum()
+
 ndconv.convolve(x, k, mode="sideways")  # type: ignore[arg-type]
+ndconv.convolve(x, k, dtype=np.uint8, casting="clip")  # type: ignore[arg-type]
 ndconv.conv(x, k, layout="nhwc")  # type: ignore[arg-type]
 ndimage.convolve(x, k, mode="edge")  # type: ignore[arg-type]
 baseline.omp_num_procs(3)  # type: ignore[call-arg]

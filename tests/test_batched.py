@@ -1,0 +1,84 @@
+"""A batch of kernels: k's leading axes broadcast against x's other axes.
+
+The reference is a loop of single calls written here (bitwise for the direct
+method: the batch runs exactly those calls)."""
+import numpy as np
+import pytest
+
+import ndconv
+
+
+@pytest.mark.parametrize("op", ["convolve", "correlate"])
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+@pytest.mark.parametrize("boundary", ["constant", "reflect", "wrap"])
+def test_one_fir_per_channel(op, mode, boundary):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 700)).astype(np.float32)
+    k = rng.standard_normal((6, 31)).astype(np.float32)
+    f = getattr(ndconv, op)
+    y = f(x, k, mode, axes=-1, boundary=boundary, cval=0.5, method="direct")
+    ref = np.stack([f(x[c], k[c], mode, boundary=boundary, cval=0.5, method="direct")
+                    for c in range(6)])
+    assert y.dtype == ref.dtype
+    assert np.array_equal(y, ref)
+
+
+@pytest.mark.parametrize("method", ["direct", "fft"])
+def test_one_psf_per_image(method):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((5, 40, 33))
+    k = rng.standard_normal((5, 7, 7))
+    y = ndconv.convolve(x, k, "same", axes=(1, 2), boundary="symmetric", method=method)
+    ref = np.stack([ndconv.convolve(x[b], k[b], "same", boundary="symmetric", method=method)
+                    for b in range(5)])
+    if method == "direct":
+        assert np.array_equal(y, ref)
+    else:
+        eps = np.finfo(np.float64).eps
+        assert np.abs(y - ref).max() <= 8 * eps * np.log2(40 * 33) * 49 * np.abs(k).max() * \
+            np.abs(x).max()
+
+
+def test_broadcasting_rules():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 1, 50))          # one signal per row, shared across kernels
+    k = rng.standard_normal((4, 9))              # 4 kernels along x's axis 1
+    y = ndconv.convolve(x, k, axes=2, method="direct")
+    assert y.shape == (3, 4, 58)
+    for i in range(3):
+        for j in range(4):
+            assert np.array_equal(y[i, j], ndconv.convolve(x[i, 0], k[j], method="direct"))
+    # a size-1 kernel batch axis applies its kernel to every index of x's axis
+    k1 = rng.standard_normal((1, 9))
+    y1 = ndconv.convolve(x[:, 0, :], k1, axes=1, method="direct")
+    assert np.array_equal(y1, ndconv.convolve(x[:, 0, :], k1[0], axes=1, method="direct"))
+    # extra leading axes of x share the kernel of their batch index
+    x3 = rng.standard_normal((2, 4, 60))
+    y3 = ndconv.correlate(x3, k, "valid", axes=-1, method="direct")
+    for i in range(2):
+        for j in range(4):
+            assert np.array_equal(y3[i, j], ndconv.correlate(x3[i, j], k[j], "valid",
+                                                             method="direct"))
+
+
+def test_integer_batch_with_dtype():
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 256, (3, 20, 20)).astype(np.uint8)
+    k = rng.integers(-2, 3, (3, 3, 3))
+    y = ndconv.correlate(x, k, "same", axes=(1, 2), dtype=np.uint8)
+    for b in range(3):
+        want = ndconv.correlate(x[b].astype(np.int64), k[b], "same", method="direct")
+        assert np.array_equal(y[b], np.clip(want, 0, 255).astype(np.uint8))
+
+
+def test_batch_errors():
+    x = np.ones((4, 30))
+    with pytest.raises(ValueError, match="broadcast"):
+        ndconv.convolve(x, np.ones((3, 5)), axes=-1)
+    with pytest.raises(ValueError, match="batch axes"):
+        ndconv.convolve(x, np.ones((2, 4, 5)), axes=-1)
+    with pytest.raises(ValueError, match="k.ndim"):
+        ndconv.convolve(x, np.ones((2, 4, 5)))     # no axes: no batch, k.ndim must be x.ndim
+    x_in, k_in = x.copy(), np.ones((4, 5))
+    ndconv.convolve(x_in, k_in, axes=-1)
+    assert np.array_equal(x_in, x)
