@@ -35,6 +35,8 @@ from ._plan import method as _method
 from ._plan import validation as _validation
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from numpy.typing import ArrayLike, NDArray
 
     from ._plan.validation import Boundary, Method
@@ -62,6 +64,13 @@ class Stream:
         dimensions as the blocks, its axis ``axis`` along the stream.
     axis : int, optional
         The stream axis of the blocks (time).  Default: the last.
+    axes : int or sequence of int, optional
+        The convolved axes of the blocks, ``axis`` among them, as in
+        :func:`ndconv.convolve`; a kernel with more dimensions is a batch whose
+        leading axes broadcast against the blocks' other axes -- e.g. blocks
+        ``(channels, samples)``, ``k`` of shape ``(channels, taps)`` and
+        ``axes=-1``: one filter per channel.  Default: ``axis`` for a 1-D kernel,
+        every axis for an N-D one.
     mode : {"full", "same"}, optional
         Along the stream, as in :func:`ndconv.convolve`: ``"full"`` emits
         ``n + K - 1`` samples for ``n`` input samples, ``"same"`` emits ``n``,
@@ -104,7 +113,8 @@ class Stream:
     array([1., 2., 3., 1., 4., 7., 6.])
     """
 
-    def __init__(self, k: ArrayLike, *, axis: int = -1, mode: str = "full",
+    def __init__(self, k: ArrayLike, *, axis: int = -1, axes: int | Sequence[int] | None = None,
+                 mode: str = "full",
                  boundary: Boundary = "constant", cval: complex = 0.0, method: Method = "auto",
                  workers: int | None = None, partition: int | None = None) -> None:
         k = _validation.as_array(k, "k")
@@ -129,6 +139,7 @@ class Stream:
             partition = int(partition)
         self._partition_arg = partition
         self._axis_arg = int(axis)
+        self._axes_arg = axes
         self._k = np.array(k)      # a copy: the caller may change theirs
         self._fade = None
         self.reset()
@@ -251,21 +262,25 @@ class Stream:
         if crossfade == 0:
             self._k = k2
             if self._ola is not None:
-                self._ola.set_kernel(self._k_1d(k2))
+                self._ola.set_kernel(self._k_ola(k2))
             return
         self._fade = _Fade(k2, int(crossfade))
         if self._ola is not None:
-            self._ola.add_kernel(self._k_1d(k2))
+            self._ola.add_kernel(self._k_ola(k2))
 
     # ------------------------------------------------------------ internals
     def _klen(self):
-        return self._k.shape[-1] if self._k.ndim == 1 else self._k.shape[self.axis]
+        """The kernel's length along the stream."""
+        if not self._started:
+            return self._k.shape[-1] if self._k.ndim == 1 else self._k.shape[self._axis_arg]
+        return self._k.shape[self._nb + self._conv.index(self.axis)]
 
     def _out_dtype_guess(self):
         return _validation.result_dtype(np.empty(0), self._k)
 
-    def _k_1d(self, k):
-        return k if k.ndim == 1 else k.reshape(-1)
+    def _kshape(self, ax):
+        """The kernel's extent along convolved axis ``ax`` of the blocks."""
+        return self._k.shape[self._nb + self._conv.index(ax)]
 
     def _start(self, block):
         if block.ndim == 0:
@@ -274,10 +289,32 @@ class Stream:
             raise ValueError("axis %d is out of range for blocks with %d dimensions"
                              % (self._axis_arg, block.ndim))
         self.axis = self._axis_arg % block.ndim
-        if self._k.ndim != 1 and self._k.ndim != block.ndim:
-            raise ValueError("k.ndim (%d) must be 1 or block.ndim (%d)"
-                             % (self._k.ndim, block.ndim))
-        self._in_dtype = block.dtype if block.dtype.kind != "b" else np.dtype(np.bool_)
+        if self._axes_arg is None:
+            if self._k.ndim != 1 and self._k.ndim != block.ndim:
+                raise ValueError("k.ndim (%d) must be 1 or block.ndim (%d) (or pass axes= for "
+                                 "a batch of kernels)" % (self._k.ndim, block.ndim))
+            conv = (self.axis,) if self._k.ndim == 1 else tuple(range(block.ndim))
+        else:
+            n_axes = 1 if np.ndim(self._axes_arg) == 0 else len(self._axes_arg)
+            conv = _validation.normalize_axes(self._axes_arg, block.ndim, n_axes)
+            if self.axis not in conv:
+                raise ValueError("axes %r must include the stream axis %d"
+                                 % (self._axes_arg, self.axis))
+            if self._k.ndim < len(conv):
+                raise ValueError("k.ndim (%d) must be at least len(axes) (%d)"
+                                 % (self._k.ndim, len(conv)))
+        self._conv = conv
+        self._nb = self._k.ndim - len(conv)          # leading batch axes of k
+        other = [a for a in range(block.ndim) if a not in conv]
+        if self._nb > len(other):
+            raise ValueError("k has %d batch axes but the blocks only %d axes besides the "
+                             "convolved ones" % (self._nb, len(other)))
+        self._paired = other[len(other) - self._nb:]
+        for a, m in zip(self._paired, self._k.shape[:self._nb]):
+            if block.shape[a] != m and 1 not in (block.shape[a], m):
+                raise ValueError("k's batch shape %s does not broadcast against the blocks' "
+                                 "shape %s" % (self._k.shape[:self._nb], block.shape))
+        self._in_dtype = block.dtype
         self._probe = np.empty(0, self._in_dtype)
         self._out_dtype = _validation.result_dtype(self._probe, self._k)
         self._cval = _validation.normalize_cval(self.cval, self._out_dtype)
@@ -288,14 +325,23 @@ class Stream:
         self._hist = self._zeros(K - 1)
         if self._use_ola(block, K):
             L = self._partition_arg or max(64, _fft.next_fast_len(block.shape[self.axis], True))
-            self._ola = _OverlapSave(self._k_1d(self._k), L, self.axis, self._other,
+            self._ola = _OverlapSave(self._k_ola(self._k), L, self.axis, self._other,
                                      self._out_dtype, self.workers)
             if self._fade is not None:
-                self._ola.add_kernel(self._k_1d(self._fade.k_new))
+                self._ola.add_kernel(self._k_ola(self._fade.k_new))
+
+    def _k_ola(self, k):
+        """The kernel as overlap-save takes it: batch axes aligned with the
+        blocks' other axes (size 1 where none), then the taps."""
+        kb = [1] * len(self._other)
+        other_axes = [a for a in range(self._ndim) if a != self.axis]
+        for a, m in zip(self._paired, k.shape[:self._nb]):
+            kb[other_axes.index(a)] = m
+        return k.reshape(tuple(kb) + (k.shape[-1] if self._nb == 0 else k.shape[self._nb],))
 
     def _use_ola(self, block, K):
-        if self._k.ndim != 1 and any(n > 1 for i, n in enumerate(self._k.shape)
-                                     if i != self.axis):
+        if self._conv != (self.axis,) and any(self._kshape(a) > 1 for a in self._conv
+                                              if a != self.axis):
             return False          # N-D kernels: one call per block
         if self.method == "direct" or K == 1:
             return False
@@ -303,9 +349,8 @@ class Stream:
             return True
         # "auto": per partition, the direct sum against overlap-save
         L = self._partition_arg or max(64, _fft.next_fast_len(block.shape[self.axis], True))
-        batch = math.prod(self._other)
-        t_direct = _method.direct_seconds(self._other + (L,), (1,) * len(self._other) + (K,),
-                                          self._out_dtype, 1)
+        batch = math.prod(self._out_shape(L)) // L
+        t_direct = _method.direct_seconds((batch, L), (1, K), self._out_dtype, 1)
         bins = L + 1 if self._out_dtype.kind == "f" else 2 * L
         cdt = np.result_type(self._out_dtype, np.complex64).char
         t_ola = (_BATCH_SECONDS + 2 * _fft.transform_seconds(2 * L, batch, self._out_dtype)
@@ -332,16 +377,20 @@ class Stream:
         shape.insert(self.axis, n)
         return np.zeros(shape, self._in_dtype)
 
-    def _empty_out(self, n):
+    def _out_shape(self, n):
+        """The output's shape for ``n`` samples along the stream: the mode on the
+        other convolved axes, the batch's broadcast on the paired ones."""
         shape = list(self._other)
-        if self._k.ndim > 1:
-            shape = [self._other_out(i, s) for i, s in zip(
-                [i for i in range(self._ndim) if i != self.axis], shape)]
         shape.insert(self.axis, n)
-        return np.empty(shape, self._out_dtype)
+        for a in self._conv:
+            if a != self.axis and self.mode == "full":
+                shape[a] += self._kshape(a) - 1
+        for a, m in zip(self._paired, self._k.shape[:self._nb]):
+            shape[a] = max(shape[a], m)
+        return tuple(shape)
 
-    def _other_out(self, ax, n):
-        return n + self._k.shape[ax] - 1 if self.mode == "full" else n
+    def _empty_out(self, n):
+        return np.empty(self._out_shape(n), self._out_dtype)
 
     def _direct(self, block):
         """The next ``len(block)`` "full" outputs: the "valid" correlation, along
@@ -354,28 +403,30 @@ class Stream:
         self._n_full += block.shape[self.axis]
         ks = [self._k] if self._fade is None else [self._k, self._fade.k_new]
         if self.method == "direct":
-            return [self._exact(ext, k) for k in ks]
-        if self._k.ndim > 1:
-            ext = self._extend_other(ext)
-        axes = (self.axis,) if self._k.ndim == 1 else None
-        return [_api.convolve(ext, k, "valid", axes=axes, method=self.method,
+            if self._nb == 0:
+                return [self._exact(ext, k, self._conv) for k in ks]
+            return [_api._batched(ext, k, self._conv, self._exact) for k in ks]
+        ext = self._extend_other(ext)
+        return [_api.convolve(ext, k, "valid", axes=self._conv, method=self.method,
                               workers=self.workers) for k in ks]
 
-    def _exact(self, ext, k):
+    def _exact(self, ext, k, axes):
         """The direct method's block, summed as the one call sums: the other
         axes' extension by the core itself, and the one call's axis order (for
-        a stream whose axis is its longest, see ``_direct.compute_order``)."""
-        axes = (self.axis,) if k.ndim == 1 else None
+        a stream whose axis is its longest, see ``_direct.compute_order``).
+        ``axes``: the convolved axes of ``ext`` (a slice of the blocks for a
+        batch of kernels), the stream's among them in its place."""
+        stream = axes[self._conv.index(self.axis)]
         k, w, _, dtype, boundary, cval, origins, n_threads = _api.prepare(
             ext, k, self.mode, self.boundary, self.cval, 0, axes, "direct", self.workers,
             True, False, None)
         starts, out_shape = _api.geometry(ext.shape, w.shape, self.mode, origins)
-        starts[self.axis] = 0
+        starts[stream] = 0
         out_shape = list(out_shape)
-        out_shape[self.axis] = ext.shape[self.axis] - w.shape[self.axis] + 1
+        out_shape[stream] = ext.shape[stream] - w.shape[stream] + 1
         if self._order is None:
             long = list(out_shape)
-            long[self.axis] = 1 << 40
+            long[stream] = 1 << 40
             self._order = _direct.compute_order_c(long, long, dtype)
         out = np.empty([out_shape[a] for a in self._order], dtype)
         out = out.transpose(np.argsort(self._order))
@@ -385,12 +436,12 @@ class Stream:
         return out
 
     def _extend_other(self, ext):
-        """Extend the non-stream axes of an N-D kernel by the boundary, so that a
-        "valid" call gives the requested mode there (``"same"`` centred as
+        """Extend the convolved axes other than the stream's by the boundary, so
+        that a "valid" call gives the requested mode there (``"same"`` centred as
         :func:`ndconv.convolve`: ``K // 2`` samples before, ``(K - 1) // 2`` after)."""
         starts, lengths, axes = [], [], []
-        for ax in range(ext.ndim):
-            K = self._k.shape[ax]
+        for ax in self._conv:
+            K = self._kshape(ax)
             if ax == self.axis or K == 1:
                 continue
             before = K - 1 if self.mode == "full" else K // 2
@@ -480,7 +531,9 @@ class _OverlapSave:
         self.workers = workers
         self.cdtype = np.result_type(dtype, np.complex64)
         self.F = L + 1 if self.real else 2 * L
-        self.P = -(-k.shape[0] // L)
+        self.P = -(-k.shape[-1] // L)
+        # the outputs' other axes: the blocks' broadcast against the kernels' batch
+        self.out_other = np.broadcast_shapes(other, k.shape[:-1])
         self._fft, self._ifft = self._transforms()
         self.spectra = [self._spectra(k)]
         # frequency bins first, partitions last: the sum over partitions is then
@@ -508,20 +561,20 @@ class _OverlapSave:
         return (lambda a: fwd(a, axis=-1, workers=w)), (lambda a: inv(a, n, axis=-1, workers=w))
 
     def _spectra(self, k):
+        """The kernel's partitions' spectra, ``(..., F, 2 P)`` (batch axes first)."""
         L, P = self.L, self.P
-        parts = np.zeros((P, 2 * L), k.dtype if k.dtype.kind in "fc" else np.float64)
-        flat = np.zeros(P * L, parts.dtype)
-        flat[:k.shape[0]] = k
-        parts[:, :L] = flat.reshape(P, L)
-        real = self.real and k.dtype.kind != "c"
-        if not real and self.real:
+        kt = k.dtype if k.dtype.kind in "fc" else np.dtype(np.float64)
+        if self.real and kt.kind == "c":
             raise TypeError("complex kernel on a real overlap-save stream")
-        H = self._fft(parts.astype(self.dtype if self.real else self.cdtype, copy=False))
-        H = H.astype(self.cdtype, copy=False)
+        parts = np.zeros(k.shape[:-1] + (P, 2 * L), self.dtype if self.real else self.cdtype)
+        flat = np.zeros(k.shape[:-1] + (P * L,), parts.dtype)
+        flat[..., :k.shape[-1]] = k
+        parts[..., :L] = flat.reshape(k.shape[:-1] + (P, L))
+        H = self._fft(parts).astype(self.cdtype, copy=False)          # (..., P, F)
         # G[i] = H[(-i) mod P], twice: sum_q ring[q] * H[(t - q) mod P]
         # = sum_q ring[q] * Gd[c + q] with c = (-t) mod P, one slice
-        G = H[(-np.arange(P)) % P]
-        return np.ascontiguousarray(np.concatenate([G, G]).T)     # (F, 2P)
+        G = H[..., (-np.arange(P)) % P, :]
+        return np.ascontiguousarray(np.swapaxes(np.concatenate([G, G], axis=-2), -1, -2))
 
     def set_kernel(self, k):
         self.spectra = [self._spectra(k)]
@@ -542,17 +595,17 @@ class _OverlapSave:
         frames[..., L:] = x
         self.prev = x[..., -1, :].copy()
         spectra = self._fft(frames)                       # (..., m, F)
-        Y = np.empty(self.other + (len(self.spectra), m, self.F), self.cdtype)
+        Y = np.empty(self.out_other + (len(self.spectra), m, self.F), self.cdtype)
         for i in range(m):
             self.ring[..., self.t % P] = spectra[..., i, :]
             c = (-self.t) % P
             self.t += 1
             for j, G in enumerate(self.spectra):
                 Y[..., j, i, :] = np.matmul(self.ring[..., None, :],
-                                            G[:, c:c + P, None])[..., 0, 0]
+                                            G[..., c:c + P, None])[..., 0, 0]
         y = self._ifft(Y)[..., L:]                         # (..., kernels, m, L)
         self.n_done += m * L
-        shape = self.other + (m * L,)
+        shape = self.out_other + (m * L,)
         return [y[..., j, :, :].reshape(shape).astype(self.dtype, copy=False)
                 for j in range(len(self.spectra))]
 
@@ -587,7 +640,7 @@ class _OverlapSave:
 
     def _gather(self, outs):
         if not outs:
-            empty = np.empty(self.other + (0,), self.dtype)
+            empty = np.empty(self.out_other + (0,), self.dtype)
             outs = [empty] * len(self.spectra)
         if self.axis == len(self.other):
             return outs

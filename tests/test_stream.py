@@ -291,3 +291,50 @@ def test_auto_takes_overlap_save_for_long_kernels_only():
     long = Stream(np.ones(20000))
     long.process(np.ones(1024))
     assert long.latency > 0
+
+
+@pytest.mark.parametrize("method", ["direct", "fft"])
+@pytest.mark.parametrize("mode", ["full", "same"])
+def test_one_kernel_per_channel(method, mode):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((5, 900)).astype(np.float32)
+    k = rng.standard_normal((5, 65)).astype(np.float32)
+    s = Stream(k, axes=-1, mode=mode, method=method, partition=32)
+    y = stream_all(s, split(x, [1, 100, 0, 333, 466], axis=-1))
+    ref = ndconv.convolve(x, k, mode, axes=-1, method="direct")
+    loop = np.stack([ndconv.convolve(x[c], k[c], mode, method="direct") for c in range(5)])
+    assert np.array_equal(ref, loop)
+    assert y.shape == ref.shape and y.dtype == np.float32
+    if method == "direct":
+        assert np.array_equal(y, ref)
+    else:
+        assert np.abs(y - ref).max() <= fft_tolerance(x, k[0], 32, np.float32) * \
+            np.abs(k).sum(1).max() / np.abs(k[0]).sum()
+
+
+def test_kernel_batch_broadcasts_over_a_mono_stream():
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((1, 300))
+    k = rng.standard_normal((3, 40))
+    for method in ("direct", "fft"):
+        y = stream_all(Stream(k, axes=1, method=method, partition=16), split(x, [50, 250]))
+        ref = np.stack([ndconv.convolve(x[0], k[c], method="direct") for c in range(3)])
+        assert y.shape == (3, 339)
+        assert np.abs(y - ref).max() <= fft_tolerance(x, k[0], 16, np.float64) * 4
+
+
+def test_one_psf_per_frame_stack_direct_bitwise():
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((4, 60, 9))         # 4 videos of 9-pixel rows, time along axis 1
+    k = rng.standard_normal((4, 3, 3))
+    s = Stream(k, axis=1, axes=(1, 2), mode="same", boundary="edge", method="direct")
+    y = stream_all(s, split(x, [7, 0, 53], axis=1), axis=1)
+    for b in range(4):
+        assert np.array_equal(y[b], one_call(x[b], k[b], "same", axis=0, boundary="edge"))
+
+
+def test_axes_must_include_the_stream_axis():
+    with pytest.raises(ValueError, match="stream axis"):
+        Stream(np.ones((2, 3)), axis=-1, axes=0).process(np.ones((2, 5)))
+    with pytest.raises(ValueError, match="broadcast"):
+        Stream(np.ones((3, 3)), axes=-1).process(np.ones((2, 5)))
