@@ -426,16 +426,7 @@ def _batched(x, k, axes, call):
     kernel, axes_in_part)`` per kernel, each result written into its place."""
     conv = normalize_axes(axes, x.ndim, len((axes,) if np.ndim(axes) == 0 else axes))
     nb = k.ndim - len(conv)
-    other = [a for a in range(x.ndim) if a not in conv]
-    if nb > len(other):
-        raise ValueError("k has %d batch axes (k.ndim %d minus %d convolved) but x has only %d "
-                         "other axes" % (nb, k.ndim, len(conv), len(other)))
-    paired = other[len(other) - nb:]
-    for a, m in zip(paired, k.shape[:nb]):
-        if x.shape[a] != m and 1 not in (x.shape[a], m):
-            raise ValueError("k's batch shape %s does not broadcast against x's axes %s of sizes "
-                             "%s" % (k.shape[:nb], tuple(paired),
-                                     tuple(x.shape[a] for a in paired)))
+    paired = _batch_pairs(x, k, conv)
     out, parts = None, list(np.ndindex(*k.shape[:nb]))
     for idx in parts:
         x_index, o_index, kept = [slice(None)] * x.ndim, [slice(None)] * x.ndim, []
@@ -457,6 +448,57 @@ def _batched(x, k, axes, call):
     return out
 
 
+def _batched_fft(x, k, mode, boundary, cval, origin, axes, workers, flip, conj, compute,
+                 warn_nonfinite=True):
+    """A batch of kernels by FFT in one pass: the input's spectra times every
+    kernel's (broadcast), one inverse transform.  Arguments as ``correlate_nd``'s;
+    ``k``'s leading axes are the batch."""
+    n_conv = 1 if np.ndim(axes) == 0 else len(axes)
+    nb = k.ndim - n_conv
+    first = k[(0,) * nb]
+    _, _, conv, dtype, boundary, cval, origins, n_threads = prepare(
+        x, first, mode, boundary, cval, origin, axes, "fft", workers, flip, conj, compute)
+    _batch_pairs(x, k, conv)
+    dtype = result_dtype(x, k) if compute is None else np.dtype(compute)
+    if dtype.kind not in "fc":
+        raise ValueError("method='fft' is not available for exact integer computation")
+    kk = np.asarray(k, dtype=dtype)
+    if conj and dtype.kind == "c":
+        kk = np.conj(kk)
+    if flip:
+        kk = kk[(slice(None),) * nb + (slice(None, None, -1),) * n_conv]
+    # k's axes (batch, then convolved) in x's places; size 1 on x's other axes
+    other = [a for a in range(x.ndim) if a not in conv]
+    paired = other[len(other) - nb:]
+    unpaired = other[:len(other) - nb]
+    w = kk.reshape((1,) * len(unpaired) + kk.shape)
+    w = np.moveaxis(w, list(range(x.ndim)), unpaired + paired + list(conv))
+    w_conv = [w.shape[a] if a in conv else 1 for a in range(x.ndim)]
+    starts, out_shape = geometry(x.shape, w_conv, mode, origins)
+    out_shape = tuple(max(n, w.shape[a]) if a in paired else n for a, n in enumerate(out_shape))
+    xc = np.asarray(x, dtype=dtype)
+    if warn_nonfinite:
+        _validation.warn_fft_nonfinite((xc, w), stacklevel=4)
+    return _fft.correlate_fft(xc, w, starts, out_shape, boundary, cval, n_threads, axes=conv)
+
+
+def _batch_pairs(x, k, conv):
+    """The axes of ``x`` that ``k``'s batch axes pair with (aligned at the
+    right), after checking that they broadcast."""
+    nb = k.ndim - len(conv)
+    other = [a for a in range(x.ndim) if a not in conv]
+    if nb > len(other):
+        raise ValueError("k has %d batch axes (k.ndim %d minus %d convolved) but x has only %d "
+                         "other axes" % (nb, k.ndim, len(conv), len(other)))
+    paired = other[len(other) - nb:]
+    for a, m in zip(paired, k.shape[:nb]):
+        if x.shape[a] != m and 1 not in (x.shape[a], m):
+            raise ValueError("k's batch shape %s does not broadcast against x's axes %s of sizes "
+                             "%s" % (k.shape[:nb], tuple(paired),
+                                     tuple(x.shape[a] for a in paired)))
+    return paired
+
+
 def _extended(op, flip, conj, x, k, mode, boundary, cval, origin, axes, method, workers, out,
               dtype, casting):
     """A call with an output ``dtype`` or a batch of kernels: the core's result
@@ -476,7 +518,9 @@ def _extended(op, flip, conj, x, k, mode, boundary, cval, origin, axes, method, 
                             flip=flip, conj=conj, compute_dtype=compute, warn_nonfinite=True)
 
     batched = axes is not None and k.ndim > len((axes,) if np.ndim(axes) == 0 else axes)
-    if batched:
+    if batched and method == "fft":
+        res = _batched_fft(x, k, mode, boundary, cval, origin, axes, workers, flip, conj, compute)
+    elif batched:
         res = _batched(x, k, axes, call)
     else:
         res = call(x, k, axes, out if dt is None else None)

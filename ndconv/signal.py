@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ._api import correlate_nd, geometry
+from ._api import _batched_fft, correlate_nd, geometry
 from ._core import omp_max_threads, omp_num_procs
 from ._plan import boundary as _boundaries
 from ._plan import dropin as _dropin
-from ._plan import fft as _fft
 from ._plan import method as _method
 from ._plan.validation import resolve_workers, warn_fft_nonfinite
 
@@ -282,25 +281,6 @@ def _apply_mode(ret, s1, s2, mode, axes):
     return _centered(ret, shape).copy()
 
 
-def _broadcast_fft_full(in1, in2, axes, cdt, workers):
-    """Full convolution along ``axes`` with both inputs varying along other axes
-    (paired or broadcast slices), by transforms: the case the unified API, which
-    applies one kernel across the other axes, does not express."""
-    real = cdt.kind == "f"
-    fwd, inv, has_workers = _fft._transforms(real)
-    kw = {"workers": resolve_workers(workers, omp_max_threads(), omp_num_procs())} \
-        if has_workers else {}
-    full = [in1.shape[a] + in2.shape[a] - 1 for a in axes]
-    fshape = [_fft.next_fast_len(n, real) for n in full]
-    spec = fwd(np.asarray(in1, dtype=cdt), fshape, axes=axes, **kw)
-    spec = spec * fwd(np.asarray(in2, dtype=cdt), fshape, axes=axes, **kw)
-    ret = inv(spec, fshape, axes=axes, **kw)
-    crop = [slice(None)] * ret.ndim
-    for a, n in zip(axes, full):
-        crop[a] = slice(0, n)
-    return np.asarray(ret[tuple(crop)], dtype=cdt)
-
-
 def _freq_convolve(in1, in2, mode, axes, workers):
     """fftconvolve / oaconvolve: the semantics are scipy's, the transforms ndconv's."""
     in1, in2 = _inputs(in1, in2)
@@ -331,7 +311,10 @@ def _freq_convolve(in1, in2, mode, axes, workers):
         ret = correlate_nd(in2, in1.reshape([s1[a] for a in axes]), "full", "constant", 0, 0,
                            axes, "fft", workers, None, flip=True, compute_dtype=cdt)
     else:
-        ret = _broadcast_fft_full(in1, in2, axes, cdt, workers)
+        # both vary along other axes: a batch of kernels (in2's other axes first)
+        batch = np.moveaxis(in2, axes, list(range(in2.ndim - len(axes), in2.ndim)))
+        ret = _batched_fft(in1, batch, "full", "constant", 0, 0, axes, workers, True, False, cdt,
+                           warn_nonfinite=False)
     return _dropin.from_compute(_apply_mode(ret, s1, s2, mode, axes), result)
 
 

@@ -82,3 +82,29 @@ def test_batch_errors():
     x_in, k_in = x.copy(), np.ones((4, 5))
     ndconv.convolve(x_in, k_in, axes=-1)
     assert np.array_equal(x_in, x)
+
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+@pytest.mark.parametrize("boundary", ["constant", "symmetric", "wrap"])
+def test_fft_batch_broadcasts_in_one_pass(mode, boundary):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 1, 120))        # x shared by 3 kernels on axis 1
+    k = rng.standard_normal((3, 11)) + 1j * rng.standard_normal((3, 11))
+    y = ndconv.correlate(x, k, mode, axes=-1, boundary=boundary, cval=0.25, method="fft")
+    ref = np.empty(y.shape, y.dtype)
+    for i in range(2):
+        for j in range(3):
+            ref[i, j] = ndconv.correlate(x[i, 0], k[j], mode, boundary=boundary, cval=0.25,
+                                         method="direct")
+    eps = np.finfo(np.float64).eps
+    bound = 8 * eps * np.log2(256) * 11 * np.abs(k).max() * max(np.abs(x).max(), 0.25)
+    assert np.abs(y - ref).max() <= bound
+
+
+def test_auto_batch_is_a_loop_of_auto_calls():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 2000))
+    k = rng.standard_normal((3, 300))
+    y = ndconv.convolve(x, k, axes=-1)
+    for c in range(3):
+        assert np.array_equal(y[c], ndconv.convolve(x[c], k[c]))

@@ -55,11 +55,14 @@ def check_casting(casting, dt):
 
 
 def convert(y, dt, casting):
-    """The result ``y`` (compute dtype) as ``dt``: rounded half to even and
-    brought into range by ``casting`` for integers, cast otherwise."""
-    if dt.kind == "c" or y.dtype.kind != "c":
-        if dt.kind not in "biu":
-            return y.astype(dt, copy=False)
+    """The result ``y`` (compute dtype, a fresh array this function may
+    overwrite) as ``dt``: rounded half to even and brought into range by
+    ``casting`` for integers, cast otherwise."""
+    if dt.kind not in "biu":
+        if dt.kind != "c" and y.dtype.kind == "c":
+            raise TypeError("dtype %s cannot hold the complex result (compute dtype %s)"
+                            % (dt, y.dtype))
+        return y.astype(dt, copy=False)
     if y.dtype.kind == "c":
         raise TypeError("dtype %s cannot hold the complex result (compute dtype %s)"
                         % (dt, y.dtype))
@@ -67,25 +70,26 @@ def convert(y, dt, casting):
         return y != 0
     info = np.iinfo(dt)
     if y.dtype.kind == "f":
-        bad = np.isnan(y)
-        if bad.any():
+        # one reduction finds NaN (an overflowing sum only sends us to the exact check)
+        with np.errstate(over="ignore", invalid="ignore"):
+            suspect = np.isnan(np.add.reduce(y, axis=None))
+        if suspect and np.isnan(y).any():
+            bad = np.isnan(y)
             first = np.unravel_index(int(np.argmax(bad)), y.shape)
             raise ValueError("%d outputs are NaN, which dtype %s cannot hold; the first at "
                              "index %s" % (int(bad.sum()), dt, tuple(int(i) for i in first)))
-        y = np.rint(y)
+        np.rint(y, out=y)
     if casting == "wrap":
         if y.dtype.kind == "f":
             # modulo 2**bits in float64 is exact for |y| < 2**53; past that
             # the sums themselves are no longer exact integers
             span = float(2 ** (8 * dt.itemsize))
-            y = np.mod(y, span)
+            np.mod(y, span, out=y)
             if info.min < 0:
-                y = np.where(y > info.max, y - span, y)
-            return y.astype(dt)
+                y[y > info.max] -= span
         return y.astype(dt)        # integer casts wrap
-    low, high = y < info.min, y > info.max
     if casting == "raise":
-        over = low | high
+        over = (y < info.min) | (y > info.max)
         if over.any():
             first = np.unravel_index(int(np.argmax(over)), y.shape)
             raise OverflowError("%d outputs are outside the range of %s (%d..%d); the first "
@@ -93,11 +97,13 @@ def convert(y, dt, casting):
                                                        tuple(int(i) for i in first),
                                                        y[first]))
         return y.astype(dt)
-    # saturate: compare in the compute dtype, then the cast is in range
+    # saturate: clip in the compute dtype, then the cast is in range
     if y.dtype.kind == "f":
-        return np.clip(y, *_float_bounds(info)).astype(dt)
-    out = np.where(low, info.min, np.where(high, info.max, y))
-    return out.astype(dt)
+        np.clip(y, *_float_bounds(info), out=y)
+        return y.astype(dt)
+    lo, hi = max(info.min, np.iinfo(y.dtype).min), min(info.max, np.iinfo(y.dtype).max)
+    np.clip(y, lo, hi, out=y)
+    return y.astype(dt)
 
 
 def _float_bounds(info):

@@ -197,24 +197,30 @@ def _plan(out_shape, w_shape, dtype, trims, group_budget):
     return best
 
 
-def correlate_fft(x, w, starts, out_shape, boundary, cval, n_threads):
+def correlate_fft(x, w, starts, out_shape, boundary, cval, n_threads, axes=None):
     """Valid correlation of ``x`` (extended by ``boundary``) with ``w`` by FFT.
 
     Arguments as in ``_direct.correlate_direct``; returns a new array of the
     compute dtype.  Transforms run only along the convolved axes, real
     transforms for real data, with overlap-save blocking along the convolved
-    axis where it pays most (long signals, short kernels).
+    axis where it pays most (long signals, short kernels).  ``axes`` names the
+    convolved axes when ``w`` also varies along others: a batch of kernels,
+    whose spectra multiply the input's by broadcasting (``out_shape`` is the
+    broadcast there).
     """
     dtype = np.result_type(x, w)
-    axes = [a for a in range(x.ndim) if w.shape[a] > 1]
-    if not axes:  # a 1-tap kernel: a scaling
-        return np.asarray(x * w.reshape(-1)[0], dtype=dtype)
+    if axes is None:
+        axes = [a for a in range(x.ndim) if w.shape[a] > 1]
+    w_conv = tuple(w.shape[a] if a in axes else 1 for a in range(x.ndim))
+    axes = [a for a in axes if w.shape[a] > 1]
+    if not axes:  # a 1-tap kernel (per batch index): a scaling
+        return np.asarray(x * w, dtype=dtype)
     lengths = [out_shape[a] + w.shape[a] - 1 for a in axes]
     real = dtype.kind == "f"
     fwd, inv, has_workers = _transforms(real)
     kw = {"workers": n_threads} if has_workers else {}
-    trims = list(zero_trims(x.shape, starts, out_shape, w.shape, boundary, cval))
-    _, b, L, B, nb, sizes = plan(out_shape, w.shape, dtype, trims)
+    trims = list(zero_trims(x.shape, starts, out_shape, w_conv, boundary, cval))
+    _, b, L, B, nb, sizes = plan(out_shape, w_conv, dtype, trims)
     if nb > 1:
         trims[b] = 0  # overlap-save blocks are not circular
     batch = math.prod(out_shape[a] for a in range(x.ndim) if a not in axes)
@@ -259,7 +265,10 @@ def correlate_fft(x, w, starts, out_shape, boundary, cval, n_threads):
         seg = seg[tuple(sl)]                           # (..., blocks at b, ..., L)
         spec = fwd(seg, s=t_shape, axes=t_axes, **kw)
         del xe, seg
-        spec *= wspec
+        if all(n >= m for n, m in zip(spec.shape, wspec.shape)):
+            spec *= wspec
+        else:     # x broadcast against a batch of kernels
+            spec = spec * wspec
         res = inv(spec, s=t_shape, axes=t_axes, **kw)
         del spec
         res = np.moveaxis(res[tuple(crop)], -1, b + 1)  # (..., blocks, B, ...)
