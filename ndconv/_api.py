@@ -420,32 +420,61 @@ def _on_dask(op, x, k, mode, boundary, cval, origin, axes, method, workers, out)
                               method=method, workers=workers)
 
 
-def _batched(x, k, axes, call):
+def _batched(x, k, axes, call, n_parallel=1):
     """A batch of kernels: ``k``'s leading axes broadcast against the axes of
     ``x`` that are not convolved (aligned at the right), one ``call(x_part,
-    kernel, axes_in_part)`` per kernel, each result written into its place."""
+    kernel, axes_in_part)`` per kernel, each result written into its place;
+    ``n_parallel`` calls at a time (threads across the batch: the core
+    releases the GIL)."""
     conv = normalize_axes(axes, x.ndim, len((axes,) if np.ndim(axes) == 0 else axes))
     nb = k.ndim - len(conv)
     paired = _batch_pairs(x, k, conv)
-    out, parts = None, list(np.ndindex(*k.shape[:nb]))
-    for idx in parts:
-        x_index, o_index, kept = [slice(None)] * x.ndim, [slice(None)] * x.ndim, []
+    parts = []
+    for idx in np.ndindex(*k.shape[:nb]):
+        x_index, o_index = [slice(None)] * x.ndim, [slice(None)] * x.ndim
         for a, i, m in zip(paired, idx, k.shape[:nb]):
             if m > 1:                      # this kernel owns one index of the axis
                 x_index[a] = i if x.shape[a] > 1 else 0
                 o_index[a] = i
         kept = [a for a in range(x.ndim) if not isinstance(x_index[a], int)]
-        sub_axes = tuple(kept.index(a) for a in conv)
-        res = call(x[tuple(x_index)], k[idx], sub_axes)
-        if out is None:
-            shape = list(x.shape)
-            for a, m in zip(paired, k.shape[:nb]):
-                shape[a] = max(shape[a], m)
-            for a, j in zip(conv, sub_axes):
-                shape[a] = res.shape[j]
-            out = np.empty(shape, res.dtype)
-        out[tuple(o_index)] = res
+        parts.append((tuple(x_index), idx, tuple(o_index), tuple(kept.index(a) for a in conv)))
+    x_index, idx, o_index, sub_axes = parts[0]
+    res = call(x[x_index], k[idx], sub_axes)
+    shape = list(x.shape)
+    for a, m in zip(paired, k.shape[:nb]):
+        shape[a] = max(shape[a], m)
+    for a, j in zip(conv, sub_axes):
+        shape[a] = res.shape[j]
+    out = np.empty(shape, res.dtype)
+    out[o_index] = res
+
+    def one(part):
+        x_index, idx, o_index, sub_axes = part
+        out[o_index] = call(x[x_index], k[idx], sub_axes)
+
+    if n_parallel > 1 and len(parts) > 2:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(min(n_parallel, len(parts) - 1)) as pool:
+            list(pool.map(one, parts[1:]))
+    else:
+        for part in parts[1:]:
+            one(part)
     return out
+
+
+def _batch_threads(x, k, axes, workers):
+    """Threads across a batch of kernels: as many as the call may use when
+    one slice is too small to occupy them itself (else 1: each call threads
+    within its slice)."""
+    n = resolve_workers(workers, _dispatch.omp_max_threads(), _dispatch.omp_num_procs())
+    n_conv = 1 if np.ndim(axes) == 0 else len(axes)
+    n_kernels = math.prod(k.shape[:k.ndim - n_conv])
+    if n <= 1 or n_kernels < 2:
+        return 1
+    work = x.size * math.prod(k.shape[k.ndim - n_conv:])   # about the whole batch's
+    if work // n_kernels >= _tuning.SETTINGS.work_per_thread * n:
+        return 1
+    return _threads.threads_for(min(n, n_kernels), work)
 
 
 def _batched_fft(x, k, mode, boundary, cval, origin, axes, workers, flip, conj, compute,
@@ -513,15 +542,18 @@ def _extended(op, flip, conj, x, k, mode, boundary, cval, origin, axes, method, 
     elif casting is not None:
         raise ValueError("casting needs an integer dtype= (got dtype=None)")
 
+    batched = axes is not None and k.ndim > len((axes,) if np.ndim(axes) == 0 else axes)
+    n_across = _batch_threads(x, k, axes, workers) if batched and method != "fft" else 1
+    per_call = 1 if n_across > 1 else workers
+
     def call(xp, kp, ax, target=None):
-        return correlate_nd(xp, kp, mode, boundary, cval, origin, ax, method, workers, target,
+        return correlate_nd(xp, kp, mode, boundary, cval, origin, ax, method, per_call, target,
                             flip=flip, conj=conj, compute_dtype=compute, warn_nonfinite=True)
 
-    batched = axes is not None and k.ndim > len((axes,) if np.ndim(axes) == 0 else axes)
     if batched and method == "fft":
         res = _batched_fft(x, k, mode, boundary, cval, origin, axes, workers, flip, conj, compute)
     elif batched:
-        res = _batched(x, k, axes, call)
+        res = _batched(x, k, axes, call, n_across)
     else:
         res = call(x, k, axes, out if dt is None else None)
         if dt is None:
