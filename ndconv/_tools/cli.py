@@ -14,6 +14,7 @@ import numpy as np
 
 from .._plan.validation import BOUNDARIES, METHODS, MODES
 from . import io as _io
+from . import wavstream as _wavstream
 from .named_kernels import describe as _describe_kernels
 from .named_kernels import named_kernel
 
@@ -114,6 +115,10 @@ def add_apply(subparsers):
                    help="map the result's range to [0, 1] for images, or its peak to 0.9 for WAV")
     p.add_argument("--rate", type=int, default=None,
                    help="sample rate of a WAV output in Hz (default: the input's, else 44100)")
+    p.add_argument("--stream", action="store_true",
+                   help="read, convolve and write a WAV input in blocks, in memory bounded by a "
+                        "few blocks (the default for WAV files over %d MiB); output .wav or .npy"
+                        % (_wavstream.STREAM_BYTES >> 20))
     p.set_defaults(func=_apply)
 
 
@@ -184,6 +189,10 @@ def _carry_alpha(alpha, k_shape, mode, boundary, cval):
 def _apply(args):
     from .._api import convolve, correlate
     _check_apply_files(args)
+    if _io.extension(args.input) in _io.WAV and _wavstream.wants_stream(args.input, args.stream):
+        return _apply_streamed(args)
+    if args.stream:
+        raise UsageError("--stream reads WAV inputs; %s is not one" % args.input)
     x, info = _io.read(args.input)
     kind = info["kind"]
     shape_in = x.shape
@@ -235,6 +244,20 @@ def _apply(args):
           % (args.output, "correlation" if args.correlate else "convolution", args.input,
              shape_in, label, args.mode, boundary,
              ", alpha passed through" if alpha is not None else "", y.shape))
+    return 0
+
+
+def _apply_streamed(args):
+    k, label = _load_kernel(args.kernel, 1)
+    try:
+        notes, shape_in = _wavstream.apply(args, k, label)
+    except _wavstream.StreamingError as exc:
+        raise UsageError(str(exc)) from None
+    for note in notes:
+        print("ndconv apply: note: %s" % note, file=sys.stderr)
+    print("wrote %s: %s of %s %s with %s (mode=%s, streamed in blocks of %d frames)"
+          % (args.output, "correlation" if args.correlate else "convolution", args.input,
+             shape_in, label, args.mode, _wavstream.BLOCK_FRAMES))
     return 0
 
 

@@ -112,6 +112,17 @@ def read_wav(path):
     if nch < 1 or len(raw) < n * nch * width:
         raise FileFormatError("%s: truncated WAV file: its header announces %d frames but it "
                               "holds %d" % (path, n, len(raw) // max(nch * width, 1)))
+    if width not in (1, 2, 3, 4):
+        raise FileFormatError("%s: unsupported sample width %d bytes" % (path, width))
+    a = pcm_to_float(raw[:n * nch * width], width, nch)
+    if a.shape[0] == 0:
+        raise FileFormatError("%s: WAV file holds no samples" % path)
+    return (a[:, 0].copy() if nch == 1 else a), rate
+
+
+def pcm_to_float(raw, width, nch):
+    """PCM bytes (``width`` bytes per sample, ``nch`` interleaved channels) as
+    float64 ``(frames, nch)`` in [-1, 1)."""
     if width == 1:
         a = (np.frombuffer(raw, np.uint8).astype(np.float64) - 128) / 128
     elif width == 2:
@@ -120,14 +131,14 @@ def read_wav(path):
         b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
         v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
         a = np.where(v >= 1 << 23, v - (1 << 24), v) / float(1 << 23)
-    elif width == 4:
-        a = np.frombuffer(raw, "<i4") / float(1 << 31)
     else:
-        raise FileFormatError("%s: unsupported sample width %d bytes" % (path, width))
-    a = a.reshape(-1, nch)
-    if a.shape[0] == 0:
-        raise FileFormatError("%s: WAV file holds no samples" % path)
-    return (a[:, 0].copy() if nch == 1 else a), rate
+        a = np.frombuffer(raw, "<i4") / float(1 << 31)
+    return a.reshape(-1, nch)
+
+
+def float_to_pcm16(data):
+    """Samples in [-1, 1] as little-endian 16-bit PCM (rounded, clipped)."""
+    return np.clip(np.round(data * 32767), -32768, 32767).astype("<i2")
 
 
 def _read_wav_scipy(path, exc):
@@ -314,7 +325,7 @@ def _wav_encoder(path, data, rate, notes):
         data = data / peak
         notes.append("%s: peak %.3g exceeds full scale; scaled by %.3g to fit"
                      % (path, peak, 1 / peak))
-    pcm = np.clip(np.round(data * 32767), -32768, 32767).astype("<i2")
+    pcm = float_to_pcm16(data)
 
     def encode(f):
         with wave.open(f, "wb") as w:
