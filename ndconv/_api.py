@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from . import _core as _dispatch
+from ._plan import boundary as _boundary
 from ._plan import direct as _direct
 from ._plan import fft as _fft
 from ._plan import method as _method
@@ -30,7 +31,7 @@ from ._plan.validation import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from numpy.typing import ArrayLike, NDArray
 
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
         """``correlate`` / ``convolve`` as type checkers see them."""
 
         def __call__(self, x: ArrayLike, k: ArrayLike, mode: Mode = "full", *,
-                     boundary: Boundary = "constant", cval: complex | np.number[Any] = 0.0,
+                     boundary: Boundary | Sequence[Boundary] | Mapping[int, Boundary] = "constant",
+                     cval: complex | np.number[Any] | Sequence[complex | np.number[Any]] = 0.0,
                      origin: int | Sequence[int] = 0, axes: int | Sequence[int] | None = None,
                      method: Method = "auto", workers: int | None = None,
                      out: NDArray[Any] | None = None) -> NDArray[Any]: ...
@@ -58,7 +60,7 @@ _DOC_PARAMS = """
         centred like ``scipy.signal``; ``"valid"`` only positions where one input
         covers the other completely (size ``|n - K| + 1``; either input may be the
         larger one, but in every convolved axis the same one).
-    boundary : {"constant", "edge", "symmetric", "reflect", "wrap"}, optional
+    boundary : {"constant", "edge", "symmetric", "reflect", "wrap"}, sequence or dict, optional
         How ``x`` is extended past its edges, with ``numpy.pad``'s names and
         meaning for any width (also wider than ``x``)::
 
@@ -68,11 +70,18 @@ _DOC_PARAMS = """
             reflect    d c b | a b c d | c b a
             wrap       b c d | a b c d | a b c
 
+        One name for every axis, a sequence of names (one per convolved axis, in
+        ``axes`` order), or a dict ``{axis: name}`` (axes of ``x``; convolved
+        axes without an entry take ``"constant"``).  Per axis, the extension is
+        ``numpy.pad`` applied one axis at a time in ``axes`` order, so where
+        several ``"constant"`` axes with different ``cval`` meet (a corner),
+        the later axis' value wins.
         It matters for ``"full"`` and ``"same"``; ``"valid"`` reads no extension
         (where ``k`` is larger than ``x``, the part of ``k`` outside ``x`` meets
         zeros, as in scipy.signal).
-    cval : scalar, optional
-        Value past the edges for ``boundary="constant"``.  Default 0.
+    cval : scalar or sequence, optional
+        Value past the edges for ``boundary="constant"``, or one per convolved
+        axis (``axes`` order).  Default 0.
     origin : int or sequence of int, optional
         ``"same"`` only: shifts the kernel's anchor to ``K//2 + origin`` along each
         convolved axis (scipy.ndimage's meaning).  ``-(K//2) <= origin <= (K-1)//2``.
@@ -258,7 +267,8 @@ def prepare(x, k, mode, boundary, cval, origin, axes, method, workers, flip, con
     """
     k = as_array(k, "k")
     check_choice(mode, "mode", _validation.MODES)
-    check_choice(boundary, "boundary", _validation.BOUNDARIES)
+    if type(boundary) is str:
+        check_choice(boundary, "boundary", _validation.BOUNDARIES)
     check_choice(method, "method", _validation.METHODS)
     if x.ndim == 0:
         raise ValueError("x must have at least one dimension, got a 0-d array")
@@ -269,6 +279,8 @@ def prepare(x, k, mode, boundary, cval, origin, axes, method, workers, flip, con
     if k.size == 0:
         raise ValueError("k is empty (shape %s)" % (k.shape,))
     axes = normalize_axes(axes, x.ndim, k.ndim)
+    if type(boundary) is not str:
+        boundary = _validation.normalize_boundary(boundary, axes, x.ndim)
     origins_k = normalize_origin(origin, k.shape, mode)
     if compute_dtype is not None:
         dtype = np.dtype(compute_dtype)
@@ -286,6 +298,9 @@ def prepare(x, k, mode, boundary, cval, origin, axes, method, workers, flip, con
     origins = [0] * x.ndim
     for a, o in zip(axes, origins_k):
         origins[a] = o
+    if type(cval) not in (int, float, complex):
+        # a scalar of the compute dtype, or the per-axis fills (``AxisCvals``)
+        cval = _validation.normalize_cvals(cval, boundary, axes, dtype)
     if mode == "valid":
         conv_n = [x.shape[a] for a in axes]
         if not (all(n >= kk for n, kk in zip(conv_n, k.shape))
@@ -294,7 +309,8 @@ def prepare(x, k, mode, boundary, cval, origin, axes, method, workers, flip, con
                              "axis, or k at least as large as x in every one; got x %s and k %s"
                              % (tuple(conv_n), k.shape))
         boundary, cval = "constant", 0
-    cval = normalize_cval(cval, dtype)
+    if type(cval) in (int, float, complex):
+        cval = normalize_cval(cval, dtype)
     return k, w, axes, dtype, boundary, cval, origins, n_threads
 
 
@@ -327,6 +343,15 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
     # np.asarray(dtype=native) also fixes non-native byte order; no copy otherwise
     x = np.asarray(x, dtype=dtype)
     starts, out_shape = geometry(x.shape, w.shape, mode, origins)
+    if isinstance(cval, _boundary.AxisCvals):
+        # "constant" axes with fills of their own: which one a corner takes
+        # depends on the order of the axes, which the core's index tables do not
+        # know; the extended input is made here instead (numpy.pad's order),
+        # and every method reads it as with a zero boundary
+        x = _boundary.extend(x, [starts[a] for a in axes],
+                             [out_shape[a] + w.shape[a] - 1 for a in axes], boundary, cval, axes)
+        starts = [0 if a in axes else s for a, s in enumerate(starts)]
+        boundary, cval = "constant", dtype.type(0)
 
     if out is not None:
         _check_out(out, out_shape, dtype)

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from . import boundary as _boundary
 from . import direct as _direct
 from . import tuning as _tuning
 
@@ -106,7 +107,9 @@ def correlate_separable(x, factors, starts, out_shape, boundary, cval, n_threads
     extension of a pass's output along the next axis equals the pass applied to
     the extended input, except that with ``boundary="constant"`` a row that
     lies wholly outside the input holds ``cval`` times the sum of the factors
-    applied so far, which is the cval passed on.
+    applied so far, which is the cval passed on.  With a name per axis, that
+    holds for the passes along the other axes too: a pass maps a line of cval
+    to a line of the scaled cval whatever its own axis' extension.
 
     The output is made in strips along the outermost convolved axis (in memory
     order): the inner passes fill a strip-sized intermediate -- extended along
@@ -131,7 +134,7 @@ def correlate_separable(x, factors, starts, out_shape, boundary, cval, n_threads
     mid_shape[outer] = rows + k0 - 1
     mid = _direct.empty_like_order(x, mid_shape, x.dtype)
     cval_outer = cval
-    if boundary == "constant":
+    if _boundary.reads_cval(boundary):
         for a in inner:
             cval_outer = cval_outer * factors[a].sum(dtype=x.dtype)
     idx = [slice(None)] * x.ndim
@@ -177,6 +180,7 @@ def _passes(x, factors, axes, starts, out_shape, boundary, cval, n_threads, out,
         dst = out if i == len(axes) - 1 else _direct.empty_like_order(cur, shape, x.dtype)
         _direct.correlate_direct(cur, _along(factors[a], a, x.ndim), st, tuple(shape), boundary,
                                  cval, n_threads, dst)
-        cval = cval * factors[a].sum(dtype=factors[a].dtype) if boundary == "constant" else cval
+        if _boundary.reads_cval(boundary):
+            cval = cval * factors[a].sum(dtype=factors[a].dtype)
         cur = dst
     return out
