@@ -93,7 +93,10 @@ _DOC_PARAMS = """
         ``"direct"`` sums the products exactly as written (compiled, threaded);
         ``"fft"`` uses transforms (scipy.fft if installed, else numpy.fft) with
         identical semantics; ``"auto"`` picks the faster by a cost model and never
-        picks FFT for inputs holding NaN or inf.
+        picks FFT for inputs holding NaN or inf.  It also runs kernels that are
+        an outer product of 1-D kernels (a Gaussian), or a sum of a few (a
+        difference of Gaussians: two), as 1-D passes where that is estimated
+        faster and every tap stays within the direct method's accuracy.
     workers : int, optional
         Threads: ``None`` all that OpenMP allows now (honours ``OMP_NUM_THREADS``
         and threadpoolctl), ``-1`` every core, ``n >= 1`` exactly ``n``.  Results
@@ -405,6 +408,8 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
         target = _direct.empty_like_order(x, out_shape, dtype)
     if method == "separable":
         _separable.correlate_separable(x, factors, starts, out_shape, boundary, cval, n_threads, target)
+    elif method == "lowrank":
+        _separable.correlate_lowrank(x, factors, starts, out_shape, boundary, cval, n_threads, target)
     else:
         _direct.correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, target,
                                  unfused)
