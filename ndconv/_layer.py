@@ -43,7 +43,7 @@ from ._plan.validation import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from numpy.typing import ArrayLike, NDArray
 
@@ -491,7 +491,8 @@ def _input_grad(p, g):
 # ----------------------------------------------------------------------------- public API
 def conv(x: ArrayLike, w: ArrayLike, bias: ArrayLike | None = None, *, stride: int | Sequence[int] = 1,
          padding: Padding = 0, dilation: int | Sequence[int] = 1, groups: int = 1,
-         boundary: Boundary = "constant", cval: float = 0.0, layout: Layout = "channels_last",
+         boundary: Boundary | Sequence[Boundary] | Mapping[int, Boundary] = "constant",
+         cval: float | Sequence[float] = 0.0, layout: Layout = "channels_last",
          workers: int | None = None, out: NDArray[Any] | None = None) -> NDArray[Any]:
     p = _setup(x, w, bias, stride, padding, dilation, groups, boundary, cval, layout, workers)
     c_out = p.w.shape[-1]
@@ -519,7 +520,8 @@ def conv(x: ArrayLike, w: ArrayLike, bias: ArrayLike | None = None, *, stride: i
 
 def conv_grad(x: ArrayLike, w: ArrayLike, grad_out: ArrayLike, *, stride: int | Sequence[int] = 1,
               padding: Padding = 0, dilation: int | Sequence[int] = 1, groups: int = 1,
-              boundary: Boundary = "constant", cval: float = 0.0, layout: Layout = "channels_last",
+              boundary: Boundary | Sequence[Boundary] | Mapping[int, Boundary] = "constant",
+         cval: float | Sequence[float] = 0.0, layout: Layout = "channels_last",
               workers: int | None = None) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     p = _setup(x, w, None, stride, padding, dilation, groups, boundary, cval, layout, workers)
     c_out = p.w.shape[-1]

@@ -31,11 +31,15 @@ from ._plan import direct as _direct
 from ._plan.validation import as_array, resolve_workers
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from numpy.typing import ArrayLike
 
     from ._plan.validation import Boundary, Method, Mode
+
+    # one name, one per convolved axis, or {axis: name}; one fill or one per axis
+    Boundaries = Boundary | Sequence[Boundary] | Mapping[int, Boundary]
+    Cvals = complex | np.number[Any] | Sequence[complex | np.number[Any]]
 
 __all__ = ["convolve", "correlate"]
 
@@ -361,15 +365,15 @@ def _c_strides(shape, itemsize):
     return tuple(reversed(strides))
 
 
-def correlate(x: Any, k: ArrayLike, mode: Mode = "full", *, boundary: Boundary = "constant",
-              cval: complex | np.number[Any] = 0.0, origin: int | Sequence[int] = 0,
+def correlate(x: Any, k: ArrayLike, mode: Mode = "full", *, boundary: Boundaries = "constant",
+              cval: Cvals = 0.0, origin: int | Sequence[int] = 0,
               axes: int | Sequence[int] | None = None, method: Method = "auto",
               workers: int | None = None) -> Any:
     return _lazy("correlate", x, k, mode, boundary, cval, origin, axes, method, workers)
 
 
-def convolve(x: Any, k: ArrayLike, mode: Mode = "full", *, boundary: Boundary = "constant",
-             cval: complex | np.number[Any] = 0.0, origin: int | Sequence[int] = 0,
+def convolve(x: Any, k: ArrayLike, mode: Mode = "full", *, boundary: Boundaries = "constant",
+             cval: Cvals = 0.0, origin: int | Sequence[int] = 0,
              axes: int | Sequence[int] | None = None, method: Method = "auto",
              workers: int | None = None) -> Any:
     return _lazy("convolve", x, k, mode, boundary, cval, origin, axes, method, workers)

@@ -238,6 +238,13 @@ def test_layer_per_axis():
                 want += np.einsum("bhwc,cd->bhwd", xe[:, i:i + got.shape[1], j:j + got.shape[2]],
                                   w[i, j])
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-11)
+        # the gradients go back through the same per-axis extension: the input
+        # gradient is the adjoint of the (affine) map x -> conv(x)
+        g = rng.standard_normal(got.shape)
+        dx = rng.standard_normal(x.shape)
+        gx, _, _ = ndconv.conv_grad(x, w, g, padding=pads, boundary=names, cval=cval)
+        moved = ndconv.conv(x + dx, w, padding=pads, boundary=names, cval=cval) - got
+        np.testing.assert_allclose(np.vdot(moved, g), np.vdot(dx, gx), rtol=1e-9)
     with pytest.raises(ValueError, match="cval: ndconv.conv takes one fill"):
         ndconv.conv(x, w, padding=1, cval=[1.0, 2.0])
     with pytest.raises(ValueError, match="boundary must be one name, or one per"):
