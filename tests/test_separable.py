@@ -168,6 +168,18 @@ def test_lowrank_path_matches_oracle_bitwise_across_threads(rng, boundary, mode,
         assert np.array_equal(r.view(np.uint32), results[0].view(np.uint32))
 
 
+def test_lowrank_kernel_with_nan_or_inf_stays_direct(rng):
+    """A NaN or inf tap is no decomposition's business: auto sums it directly,
+    as the oracle does (NaN where the tap reads, finite elsewhere)."""
+    x = random_array(rng, (300, 300), "float32")
+    for bad in (np.nan, np.inf):
+        k = _dog(np.float32)
+        k[3, 4] = bad
+        assert _separable.lowrank(k, [0, 1], 8) is None
+        res = ndconv.correlate(x, k, "valid", method="auto")
+        assert not np.isfinite(res).all()
+
+
 def test_auto_runs_a_difference_of_gaussians_as_two_passes(rng):
     x = random_array(rng, (512, 512), "float32")
     k = _dog(np.float32)

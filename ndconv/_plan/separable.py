@@ -57,7 +57,7 @@ def _factorize(w, axes):
     flat = int(np.argmax(np.abs(w)))
     peak = np.unravel_index(flat, w.shape)
     pval = w.item(flat)
-    if pval == 0:
+    if pval == 0 or not np.isfinite(pval):   # NaN or inf taps stay in the direct sum
         return None
     # A few sampled entries first, in plain Python numbers: a kernel that is not
     # rank 1 (the usual case) is rejected for a few microseconds, before any
@@ -140,6 +140,8 @@ def _lowrank(w, axes, max_terms):
     from ..kernels import separate, split_rank
 
     k = w.reshape([w.shape[a] for a in axes])
+    if not np.isfinite(k).all():   # NaN or inf taps: the direct sum keeps them local
+        return None
     wide = np.complex128 if w.dtype.kind == "c" else np.float64
     eps = np.finfo(w.dtype).eps
     # a kernel in single precision is low-rank to its own rounding, not to
