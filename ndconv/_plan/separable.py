@@ -148,8 +148,16 @@ def _lowrank(w, axes, max_terms):
     # double's: terms below it are dropped (the check below bounds the rest)
     rtol = 0.0 if eps <= np.finfo(np.float64).eps else float(eps)
     # the first split's rank bounds the number of terms from below: a kernel
-    # of full rank (most kernels) is turned away for one SVD without vectors
-    s = np.linalg.svd(k.reshape(k.shape[0], -1).astype(wide), compute_uv=False)
+    # of full rank (most kernels) is turned away early -- by a random sketch of
+    # max_terms + 1 columns, which has full rank unless the kernel has at most
+    # max_terms terms (the threshold is far above any rounding), then by an
+    # SVD without vectors
+    a = k.reshape(k.shape[0], -1).astype(wide)
+    if min(a.shape) > 2 * (max_terms + 1):
+        s = np.linalg.svd(a @ _sketch(a.shape[1], max_terms + 1), compute_uv=False)
+        if s[-1] > 1e-3 * s[0]:
+            return None
+    s = np.linalg.svd(a, compute_uv=False)
     if not 2 <= split_rank(s, k.shape[0], rtol) <= max_terms:
         return None
     terms = separate(k, rtol=rtol)
@@ -169,6 +177,14 @@ def _lowrank(w, axes, max_terms):
     if not np.all(np.abs(recon - k) + rounding <= 4 * k.size * eps * np.abs(k.astype(wide))):
         return None
     return [dict(zip(axes, term)) for term in terms]
+
+
+@functools.lru_cache(maxsize=16)
+def _sketch(rows, cols):
+    """A fixed random Gaussian matrix (the same for every call: choices repeat)."""
+    g = np.random.default_rng(0x5eed).standard_normal((rows, cols))
+    g.flags.writeable = False
+    return g
 
 
 def correlate_lowrank(x, terms, starts, out_shape, boundary, cval, n_threads, out):
