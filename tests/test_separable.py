@@ -130,6 +130,13 @@ def test_lowrank_detects_few_terms_only(rng):
     assert terms is not None and len(terms) == 2
     np.testing.assert_allclose(sum(np.outer(t[0], t[1]) for t in terms), k3, rtol=0,
                                atol=1e-14 * np.abs(k3).max())
+    # kernels wide enough for the random sketch that turns full rank away early
+    assert _separable.lowrank(rng.standard_normal((31, 40)), [0, 1], 8) is None
+    u3, v3 = rng.uniform(0.5, 1.5, (3, 31)), rng.uniform(0.5, 1.5, (3, 40))
+    k5 = sum(np.outer(a, b) for a, b in zip(u3, v3))
+    terms = _separable.lowrank(k5, [0, 1], 8)
+    assert terms is not None and len(terms) == 3
+    assert _separable.lowrank(k5, [0, 1], 2) is None
     # still rank 2, but a row of taps 1e-9 of the others: the terms reproduce
     # them to the rounding of the largest, not of their own
     u[0, 0], u[1, 0] = 1e-9, 0.0
