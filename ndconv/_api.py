@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from . import _core as _dispatch
+from ._plan import boundary as _boundary
 from ._plan import cast as _cast
 from ._plan import direct as _direct
 from ._plan import fft as _fft
@@ -31,7 +32,7 @@ from ._plan.validation import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from numpy.typing import ArrayLike, DTypeLike, NDArray
 
@@ -42,7 +43,8 @@ if TYPE_CHECKING:
         """``correlate`` / ``convolve`` as type checkers see them."""
 
         def __call__(self, x: ArrayLike, k: ArrayLike, mode: Mode = "full", *,
-                     boundary: Boundary = "constant", cval: complex | np.number[Any] = 0.0,
+                     boundary: Boundary | Sequence[Boundary] | Mapping[int, Boundary] = "constant",
+                     cval: complex | np.number[Any] | Sequence[complex | np.number[Any]] = 0.0,
                      origin: int | Sequence[int] = 0, axes: int | Sequence[int] | None = None,
                      method: Method = "auto", workers: int | None = None,
                      out: NDArray[Any] | None = None, dtype: DTypeLike = None,
@@ -61,7 +63,7 @@ _DOC_PARAMS = """
         centred like ``scipy.signal``; ``"valid"`` only positions where one input
         covers the other completely (size ``|n - K| + 1``; either input may be the
         larger one, but in every convolved axis the same one).
-    boundary : {"constant", "edge", "symmetric", "reflect", "wrap"}, optional
+    boundary : {"constant", "edge", "symmetric", "reflect", "wrap"}, sequence or dict, optional
         How ``x`` is extended past its edges, with ``numpy.pad``'s names and
         meaning for any width (also wider than ``x``)::
 
@@ -71,11 +73,18 @@ _DOC_PARAMS = """
             reflect    d c b | a b c d | c b a
             wrap       b c d | a b c d | a b c
 
+        One name for every axis, a sequence of names (one per convolved axis, in
+        ``axes`` order), or a dict ``{axis: name}`` (axes of ``x``; convolved
+        axes without an entry take ``"constant"``).  Per axis, the extension is
+        ``numpy.pad`` applied one axis at a time in ``axes`` order, so where
+        several ``"constant"`` axes with different ``cval`` meet (a corner),
+        the later axis' value wins.
         It matters for ``"full"`` and ``"same"``; ``"valid"`` reads no extension
         (where ``k`` is larger than ``x``, the part of ``k`` outside ``x`` meets
         zeros, as in scipy.signal).
-    cval : scalar, optional
-        Value past the edges for ``boundary="constant"``.  Default 0.
+    cval : scalar or sequence, optional
+        Value past the edges for ``boundary="constant"``, or one per convolved
+        axis (``axes`` order).  Default 0.
     origin : int or sequence of int, optional
         ``"same"`` only: shifts the kernel's anchor to ``K//2 + origin`` along each
         convolved axis (scipy.ndimage's meaning).  ``-(K//2) <= origin <= (K-1)//2``.
@@ -91,7 +100,10 @@ _DOC_PARAMS = """
         ``"direct"`` sums the products exactly as written (compiled, threaded);
         ``"fft"`` uses transforms (scipy.fft if installed, else numpy.fft) with
         identical semantics; ``"auto"`` picks the faster by a cost model and never
-        picks FFT for inputs holding NaN or inf.
+        picks FFT for inputs holding NaN or inf.  It also runs kernels that are
+        an outer product of 1-D kernels (a Gaussian), or a sum of a few (a
+        difference of Gaussians: two), as 1-D passes where that is estimated
+        faster and every tap stays within the direct method's accuracy.
     workers : int, optional
         Threads: ``None`` all that OpenMP allows now (honours ``OMP_NUM_THREADS``
         and threadpoolctl), ``-1`` every core, ``n >= 1`` exactly ``n``.  Results
@@ -277,7 +289,8 @@ def prepare(x, k, mode, boundary, cval, origin, axes, method, workers, flip, con
     """
     k = as_array(k, "k")
     check_choice(mode, "mode", _validation.MODES)
-    check_choice(boundary, "boundary", _validation.BOUNDARIES)
+    if type(boundary) is str:
+        check_choice(boundary, "boundary", _validation.BOUNDARIES)
     check_choice(method, "method", _validation.METHODS)
     if x.ndim == 0:
         raise ValueError("x must have at least one dimension, got a 0-d array")
@@ -288,6 +301,8 @@ def prepare(x, k, mode, boundary, cval, origin, axes, method, workers, flip, con
     if k.size == 0:
         raise ValueError("k is empty (shape %s)" % (k.shape,))
     axes = normalize_axes(axes, x.ndim, k.ndim)
+    if type(boundary) is not str:
+        boundary = _validation.normalize_boundary(boundary, axes, x.ndim)
     origins_k = normalize_origin(origin, k.shape, mode)
     if compute_dtype is not None:
         dtype = np.dtype(compute_dtype)
@@ -305,6 +320,9 @@ def prepare(x, k, mode, boundary, cval, origin, axes, method, workers, flip, con
     origins = [0] * x.ndim
     for a, o in zip(axes, origins_k):
         origins[a] = o
+    if type(cval) not in (int, float, complex):
+        # a scalar of the compute dtype, or the per-axis fills (``AxisCvals``)
+        cval = _validation.normalize_cvals(cval, boundary, axes, dtype)
     if mode == "valid":
         conv_n = [x.shape[a] for a in axes]
         if not (all(n >= kk for n, kk in zip(conv_n, k.shape))
@@ -313,8 +331,25 @@ def prepare(x, k, mode, boundary, cval, origin, axes, method, workers, flip, con
                              "axis, or k at least as large as x in every one; got x %s and k %s"
                              % (tuple(conv_n), k.shape))
         boundary, cval = "constant", 0
-    cval = normalize_cval(cval, dtype)
+    if type(cval) in (int, float, complex):
+        cval = normalize_cval(cval, dtype)
     return k, w, axes, dtype, boundary, cval, origins, n_threads
+
+
+def _pre_extend(x, w_shape, starts, out_shape, axes, boundary, cval, dtype):
+    """``(x, starts, boundary, cval)`` with per-axis fills applied beforehand.
+
+    "constant" axes with fills of their own: which one a corner takes depends
+    on the order of the axes, which the core's index tables do not know; the
+    extended input is made here instead (numpy.pad's order), and every method
+    reads it as with a zero boundary.  Other calls pass through unchanged.
+    """
+    if not isinstance(cval, _boundary.AxisCvals):
+        return x, starts, boundary, cval
+    x = _boundary.extend(x, [starts[a] for a in axes],
+                         [out_shape[a] + w_shape[a] - 1 for a in axes], boundary, cval, axes)
+    starts = [0 if a in axes else s for a, s in enumerate(starts)]
+    return x, starts, "constant", dtype.type(0)
 
 
 def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
@@ -346,6 +381,8 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
     # np.asarray(dtype=native) also fixes non-native byte order; no copy otherwise
     x = np.asarray(x, dtype=dtype)
     starts, out_shape = geometry(x.shape, w.shape, mode, origins)
+    x, starts, boundary, cval = _pre_extend(x, w.shape, starts, out_shape, axes, boundary, cval,
+                                            dtype)
 
     if out is not None:
         _check_out(out, out_shape, dtype)
@@ -399,6 +436,8 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
         target = _direct.empty_like_order(x, out_shape, dtype)
     if method == "separable":
         _separable.correlate_separable(x, factors, starts, out_shape, boundary, cval, n_threads, target)
+    elif method == "lowrank":
+        _separable.correlate_lowrank(x, factors, starts, out_shape, boundary, cval, n_threads, target)
     else:
         _direct.correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, target,
                                  unfused)
@@ -506,6 +545,8 @@ def _batched_fft(x, k, mode, boundary, cval, origin, axes, workers, flip, conj, 
     starts, out_shape = geometry(x.shape, w_conv, mode, origins)
     out_shape = tuple(max(n, w.shape[a]) if a in paired else n for a, n in enumerate(out_shape))
     xc = np.asarray(x, dtype=dtype)
+    xc, starts, boundary, cval = _pre_extend(xc, w_conv, starts, out_shape, conv, boundary, cval,
+                                             dtype)
     if warn_nonfinite:
         _validation.warn_fft_nonfinite((xc, w), stacklevel=4)
     return _fft.correlate_fft(xc, w, starts, out_shape, boundary, cval, n_threads, axes=conv)
@@ -550,6 +591,13 @@ def _extended(op, flip, conj, x, k, mode, boundary, cval, origin, axes, method, 
         return correlate_nd(xp, kp, mode, boundary, cval, origin, ax, method, per_call, target,
                             flip=flip, conj=conj, compute_dtype=compute, warn_nonfinite=True)
 
+    if batched and isinstance(boundary, dict):
+        # a dict names axes of x, which the slices of a batch number otherwise:
+        # the same names as a sequence in the convolved axes' order
+        n_conv = 1 if np.ndim(axes) == 0 else len(axes)
+        conv = normalize_axes(axes, x.ndim, n_conv)
+        names = _validation.normalize_boundary(boundary, conv, x.ndim)
+        boundary = names if isinstance(names, str) else [names[a] for a in conv]
     if batched and method == "fft":
         res = _batched_fft(x, k, mode, boundary, cval, origin, axes, workers, flip, conj, compute)
     elif batched:

@@ -35,13 +35,15 @@ from ._plan.validation import (
     as_array,
     check_choice,
     check_out_memory,
+    normalize_boundary,
     normalize_cval,
+    normalize_cvals,
     resolve_workers,
     result_dtype,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from numpy.typing import ArrayLike, NDArray
 
@@ -158,7 +160,8 @@ def _setup(x, w, bias, stride, padding, dilation, groups, boundary, cval, layout
     x = as_array(x, "x")
     w = as_array(w, "w")
     check_choice(layout, "layout", LAYOUTS)
-    check_choice(boundary, "boundary", BOUNDARIES)
+    if isinstance(boundary, str):
+        check_choice(boundary, "boundary", BOUNDARIES)
     arrays = [x, w]
     if bias is not None:
         bias = as_array(bias, "bias")
@@ -222,10 +225,27 @@ def _setup(x, w, bias, stride, padding, dilation, groups, boundary, cval, layout
     p.bias, p.dtype, p.groups = bias, dtype, groups
     p.strides, p.dilations, p.pads = strides, dilations, pads
     p.out_spatial = tuple(out_spatial)
-    p.batched, p.layout, p.boundary = batched, layout, boundary
-    p.cval = normalize_cval(cval, dtype)
+    p.batched, p.layout = batched, layout
+    p.boundary, p.cval = _boundary_per_axis(boundary, cval, nsp, dtype)
     p.n_threads = resolve_workers(workers, _dispatch.omp_max_threads(), _dispatch.omp_num_procs())
     return p
+
+
+def _boundary_per_axis(boundary, cval, nsp, dtype):
+    """``(boundary, cval)`` for the spatial axes: one name or one per spatial axis
+    (a sequence, or a dict keyed by spatial axis 0..nsp-1), and one fill."""
+    spatial = tuple(range(nsp))
+    if not isinstance(boundary, str):
+        boundary = normalize_boundary(boundary, spatial, nsp)
+    if isinstance(cval, (list, tuple, np.ndarray)):
+        cval = normalize_cvals(cval, boundary, spatial, dtype)
+        if isinstance(cval, _boundary.AxisCvals):
+            # the core's border reads take one fill pixel
+            raise ValueError("cval: ndconv.conv takes one fill value for all its \"constant\" "
+                             "axes, got %r; ndconv.convolve takes one per axis" % (dict(cval),))
+    else:
+        cval = normalize_cval(cval, dtype)
+    return boundary, cval
 
 
 def _user_shape(p, spatial, channels):
@@ -283,7 +303,7 @@ def _tables(p):
     def taps_map(a, outs):
         coords = (outs[None, :] * p.strides[a] - p.pads[a][0]
                   + np.arange(ksizes[a], dtype=np.intp)[:, None] * p.dilations[a])
-        return _boundary.index_map(coords, sizes[a], p.boundary)    # (taps, outs)
+        return _boundary.index_map(coords, sizes[a], _boundary.on_axis(p.boundary, a))
 
     n, k, s, d, pb = sizes[-1], ksizes[-1], p.strides[-1], p.dilations[-1], p.pads[-1][0]
     wo = p.out_spatial[-1]
@@ -417,7 +437,8 @@ def _fold(ge, p):
     for a, n in enumerate(p.x.shape[1:-1]):
         ax = a + 1
         length = ge.shape[ax]
-        lo, hi, band = _boundary.border_bands(n, -p.pads[a][0], length, p.boundary)
+        lo, hi, band = _boundary.border_bands(n, -p.pads[a][0], length,
+                                              _boundary.on_axis(p.boundary, a))
         shape = list(ge.shape)
         shape[ax] = n
         res = np.zeros(shape, dtype=ge.dtype)
@@ -470,7 +491,8 @@ def _input_grad(p, g):
 # ----------------------------------------------------------------------------- public API
 def conv(x: ArrayLike, w: ArrayLike, bias: ArrayLike | None = None, *, stride: int | Sequence[int] = 1,
          padding: Padding = 0, dilation: int | Sequence[int] = 1, groups: int = 1,
-         boundary: Boundary = "constant", cval: float = 0.0, layout: Layout = "channels_last",
+         boundary: Boundary | Sequence[Boundary] | Mapping[int, Boundary] = "constant",
+         cval: float | Sequence[float] = 0.0, layout: Layout = "channels_last",
          workers: int | None = None, out: NDArray[Any] | None = None) -> NDArray[Any]:
     p = _setup(x, w, bias, stride, padding, dilation, groups, boundary, cval, layout, workers)
     c_out = p.w.shape[-1]
@@ -498,7 +520,8 @@ def conv(x: ArrayLike, w: ArrayLike, bias: ArrayLike | None = None, *, stride: i
 
 def conv_grad(x: ArrayLike, w: ArrayLike, grad_out: ArrayLike, *, stride: int | Sequence[int] = 1,
               padding: Padding = 0, dilation: int | Sequence[int] = 1, groups: int = 1,
-              boundary: Boundary = "constant", cval: float = 0.0, layout: Layout = "channels_last",
+              boundary: Boundary | Sequence[Boundary] | Mapping[int, Boundary] = "constant",
+         cval: float | Sequence[float] = 0.0, layout: Layout = "channels_last",
               workers: int | None = None) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     p = _setup(x, w, None, stride, padding, dilation, groups, boundary, cval, layout, workers)
     c_out = p.w.shape[-1]
@@ -540,9 +563,11 @@ _PARAMS = """
         Input and output channels are split into ``groups`` groups and group ``i``
         of the output sees only group ``i`` of the input (``groups == c_in``:
         depthwise).  Default 1.
-    boundary : {"constant", "edge", "symmetric", "reflect", "wrap"}, optional
+    boundary : {"constant", "edge", "symmetric", "reflect", "wrap"}, sequence or dict, optional
         How the input is extended into the padding, with ``numpy.pad``'s names and
-        meaning for any width (the unified API's rule)::
+        meaning for any width (the unified API's rule); one name for every axis,
+        one per spatial axis, or a dict ``{spatial axis: name}`` (spatial axes
+        counted from 0, unnamed ones ``"constant"``)::
 
             constant   k k k | a b c d | k k k      (k = cval)
             edge       a a a | a b c d | d d d
@@ -550,8 +575,9 @@ _PARAMS = """
             reflect    d c b | a b c d | c b a
             wrap       b c d | a b c d | a b c
 
-    cval : float, optional
-        Value past the edges for ``boundary="constant"``.  Default 0.
+    cval : float or sequence of float, optional
+        Value past the edges for ``boundary="constant"``.  Default 0.  A
+        sequence (one per spatial axis) must agree on the ``"constant"`` axes.
     layout : {"channels_last", "channels_first"}, optional
         Axis order of ``x``, ``w`` and the result; see above.  Default
         ``"channels_last"`` (the chapter's, and the fast one: channels-first input

@@ -31,11 +31,15 @@ from ._plan import direct as _direct
 from ._plan.validation import as_array, resolve_workers
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from numpy.typing import ArrayLike
 
     from ._plan.validation import Boundary, Method, Mode
+
+    # one name, one per convolved axis, or {axis: name}; one fill or one per axis
+    Boundaries = Boundary | Sequence[Boundary] | Mapping[int, Boundary]
+    Cvals = complex | np.number[Any] | Sequence[complex | np.number[Any]]
 
 __all__ = ["convolve", "correlate"]
 
@@ -126,10 +130,15 @@ def _runs(idx, in_bounds):
     return runs
 
 
-def _plan_axis(chunks, n, k, start, out_len, mode, boundary, whole=False):
+def _plan_axis(chunks, n, k, start, out_len, mode, boundary, whole=False, extend=False):
     in_bounds = [0]
     for c in chunks:
         in_bounds.append(in_bounds[-1] + c)
+    if whole and extend:
+        # one block reads the whole axis, extended here (the in-memory call
+        # extends the input before the core reads it)
+        idx = _boundary.extension_indices(n, start, out_len + k - 1, boundary)
+        return _Axis([0, out_len], [_runs(idx, in_bounds)], 0)
     if whole:
         # one block reads the whole axis, and the core extends it itself
         return _Axis([0, out_len], [_runs(np.arange(n, dtype=np.intp), in_bounds)], start)
@@ -230,8 +239,8 @@ def _compute_block(w, spec, *pieces):
         win = np.asarray(pieces[0], dtype=spec.dtype)   # the window is one chunk's part
     else:
         win = _window_buffer(spec.win_shape, spec.dtype)
-        for index in spec.fills:
-            win[index] = spec.cval
+        for index, value in spec.fills:
+            win[index] = value
         for index, piece in zip(spec.places, pieces):
             win[index] = piece
     n_threads = task_threads(spec.workers)
@@ -283,10 +292,19 @@ def _lazy(op, x, k, mode, boundary, cval, origin, axes, method, workers):
         # differently from its wide ones, so each block computes whole rows
         # with the in-memory call's segments (its border columns included)
         whole = order[-1]
+    token = tokenize(x.name, w, op, mode, boundary,
+                     ("per-axis",) + tuple(cval) if isinstance(cval, _boundary.AxisCvals) else cval,
+                     origins, method, workers)
+    # per-axis fills: a window position past the edge of several "constant"
+    # axes takes the fill of the last of them in numpy.pad's order
+    fill_of = dict(cval) if isinstance(cval, _boundary.AxisCvals) else None
     plans = [_plan_axis(x.chunks[a], x.shape[a], w.shape[a], starts[a], out_shape[a], mode,
-                        boundary, whole=a == whole) for a in range(x.ndim)]
+                        _boundary.on_axis(boundary, a), whole=a == whole,
+                        extend=fill_of is not None) for a in range(x.ndim)]
+    if fill_of is not None:
+        boundary, cval = "constant", dtype.type(0)
+        fill_axes = [a for a, _ in reversed(list(fill_of.items()))]
 
-    token = tokenize(x.name, w, op, mode, boundary, cval, origins, method, workers)
     name = "ndconv-%s-%s" % (op, token)
     kname = "ndconv-kernel-" + tokenize(w)
     pname = "ndconv-halo-" + token
@@ -301,7 +319,10 @@ def _lazy(op, x, k, mode, boundary, cval, origin, axes, method, workers):
         for combo in _product(axis_runs):
             win_index = tuple(slice(r[0], r[1]) for r in combo)
             if any(r[2] < 0 for r in combo):
-                fills.append(win_index)
+                value = cval
+                if fill_of is not None:
+                    value = fill_of[next(a for a in fill_axes if combo[a][2] < 0)]
+                fills.append((win_index, value))
                 continue
             ckey = (x.name,) + tuple(r[2] for r in combo)
             cshape = tuple(x.chunks[a][r[2]] for a, r in enumerate(combo))
@@ -334,15 +355,15 @@ def _product(lists):
             yield (head,) + tail
 
 
-def correlate(x: Any, k: ArrayLike, mode: Mode = "full", *, boundary: Boundary = "constant",
-              cval: complex | np.number[Any] = 0.0, origin: int | Sequence[int] = 0,
+def correlate(x: Any, k: ArrayLike, mode: Mode = "full", *, boundary: Boundaries = "constant",
+              cval: Cvals = 0.0, origin: int | Sequence[int] = 0,
               axes: int | Sequence[int] | None = None, method: Method = "auto",
               workers: int | None = None) -> Any:
     return _lazy("correlate", x, k, mode, boundary, cval, origin, axes, method, workers)
 
 
-def convolve(x: Any, k: ArrayLike, mode: Mode = "full", *, boundary: Boundary = "constant",
-             cval: complex | np.number[Any] = 0.0, origin: int | Sequence[int] = 0,
+def convolve(x: Any, k: ArrayLike, mode: Mode = "full", *, boundary: Boundaries = "constant",
+             cval: Cvals = 0.0, origin: int | Sequence[int] = 0,
              axes: int | Sequence[int] | None = None, method: Method = "auto",
              workers: int | None = None) -> Any:
     return _lazy("convolve", x, k, mode, boundary, cval, origin, axes, method, workers)

@@ -349,18 +349,25 @@ def separate(k: ArrayLike, *, rtol: float = 0.0) -> list[list[NDArray[Any]]]:
     return [[f.astype(a.dtype) for f in term] for term in terms]
 
 
+def split_rank(s, rows, rtol):
+    """Terms ``separate`` keeps of a split with singular values ``s`` (descending)
+    of an unfolding with ``rows`` rows."""
+    if not s[0]:
+        return 0
+    if rtol == 0:
+        # the numerical rank: singular values above the rounding of the largest
+        return int(np.sum(s > max(rows, s.size) * np.finfo(np.float64).eps * s[0]))
+    # the fewest terms whose dropped tail stays below rtol of the norm
+    tail = np.sqrt(np.cumsum((s ** 2)[::-1]))[::-1]     # tail[i] = norm of s[i:]
+    return int(np.sum(tail > rtol * tail[0]))
+
+
 def _split(a, rtol):
     """The terms of ``a`` (float64 or complex128), first axis split first."""
     if a.ndim == 1:
         return [[a]] if np.any(a) else []
     u, s, vh = np.linalg.svd(a.reshape(a.shape[0], -1), full_matrices=False)
-    if rtol == 0:
-        # the numerical rank: singular values above the rounding of the largest
-        keep = int(np.sum(s > max(a.shape[0], s.size) * np.finfo(np.float64).eps * s[0])) if s[0] else 0
-    else:
-        # the fewest terms whose dropped tail stays below rtol of the norm
-        tail = np.sqrt(np.cumsum((s ** 2)[::-1]))[::-1]     # tail[i] = norm of s[i:]
-        keep = int(np.sum(tail > rtol * tail[0])) if s[0] else 0
+    keep = split_rank(s, a.shape[0], rtol)
     terms = []
     for i in range(keep):
         for rest in _split(vh[i].reshape(a.shape[1:]), rtol):

@@ -108,3 +108,24 @@ def test_auto_batch_is_a_loop_of_auto_calls():
     y = ndconv.convolve(x, k, axes=-1)
     for c in range(3):
         assert np.array_equal(y[c], ndconv.convolve(x[c], k[c]))
+
+
+@pytest.mark.parametrize("method", ["direct", "fft"])
+@pytest.mark.parametrize("boundary, cval", [(["wrap", "reflect"], 0.0),
+                                            (["constant", "constant"], [1.0, -2.0]),
+                                            ({1: "edge"}, [0.5, 0.0]), ({-1: "wrap"}, 0.0)])
+def test_per_axis_boundaries_in_a_batch(method, boundary, cval):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((3, 20, 17))
+    k = rng.standard_normal((3, 5, 4))
+    y = ndconv.convolve(x, k, "same", axes=(1, 2), boundary=boundary, cval=cval, method=method)
+    # a dict names axes of x; each slice's axes are one lower
+    sub = {(a - 1 if a > 0 else a): v for a, v in boundary.items()} \
+        if isinstance(boundary, dict) else boundary
+    ref = np.stack([ndconv.convolve(x[i], k[i], "same", boundary=sub, cval=cval, method="direct")
+                    for i in range(3)])
+    if method == "direct":
+        assert np.array_equal(y, ref)
+    else:
+        eps = np.finfo(np.float64).eps
+        assert np.abs(y - ref).max() <= 8 * eps * np.log2(24 * 21) * 20 * np.abs(k).max() * 3

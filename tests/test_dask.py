@@ -97,6 +97,34 @@ def test_bitwise_random_grid(rng, dtype, mode):
         n_cases += 1
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", ["full", "same"])
+def test_bitwise_per_axis_boundary(rng, dtype, mode):
+    """A boundary and a fill per axis (one shared fill, or fills of their own
+    whose corners the later axis takes): bitwise the in-memory result."""
+    n_cases = 0
+    while n_cases < 12:
+        shape, axes, kshape = random_case(rng)
+        x = random_array(rng, shape, dtype)
+        k = random_array(rng, kshape, "float64" if rng.random() < 0.5 else dtype)
+        if k.dtype.kind == "b":
+            k = k.astype(np.float32)
+        names = [BOUNDARIES[int(i)] for i in rng.integers(0, len(BOUNDARIES), len(axes))]
+        cval = [float(c) for c in rng.integers(-3, 4, len(axes))] if n_cases % 2 else 2.0
+        if x.dtype.kind == "b":
+            cval = [1] * len(axes) if n_cases % 2 else 1
+        boundary = dict(zip(axes, names)) if n_cases % 3 == 0 else names
+        kw = dict(mode=mode, boundary=boundary, cval=cval, axes=axes, method="direct")
+        op = "convolve" if rng.random() < 0.5 else "correlate"
+        ref = getattr(ndconv, op)(x, k, **kw)
+        chunks = tuple(random_chunks(rng, n) for n in shape)
+        lazy = getattr(ndask, op)(da.from_array(x, chunks=chunks), k, **kw)
+        assert lazy.dtype == ref.dtype and lazy.shape == ref.shape
+        res = lazy.compute(scheduler="threads")
+        assert same_bits(res, ref), (op, shape, chunks, kshape, axes, kw)
+        n_cases += 1
+
+
 @pytest.mark.parametrize("boundary", BOUNDARIES)
 def test_nan_and_inf_stay_local_and_bitwise(rng, boundary):
     x = rng.standard_normal((37, 29))

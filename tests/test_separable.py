@@ -108,3 +108,94 @@ def test_separable_strips(rng, boundary, mode, tuned):
             _separable.correlate_separable(x, factors, starts, out_shape, boundary,
                                            x.dtype.type(cval), workers, out)
             assert_contract(out, ref, absconv, k.size, x.dtype)
+
+
+def _dog(dtype, s1=2.0, s2=4.0, radius=15, ndim=2):
+    from ndconv import kernels
+    return (kernels.gaussian(s1, ndim=ndim, radius=radius)
+            - kernels.gaussian(s2, ndim=ndim, radius=radius)).astype(dtype)
+
+
+def test_lowrank_detects_few_terms_only(rng):
+    k = _dog(np.float32)
+    terms = _separable.lowrank(k, [0, 1], 8)
+    assert terms is not None and len(terms) == 2
+    assert _separable.lowrank(k, [0, 1], 1) is None                 # two terms needed
+    assert _separable.lowrank(rng.standard_normal((9, 9)), [0, 1], 8) is None   # full rank
+    # rank 2, no tap near zero (where the decomposition's absolute error would
+    # exceed the direct contract's per-tap bound, which the check refuses)
+    u, v = rng.uniform(0.5, 1.5, (2, 7)), rng.uniform(0.5, 1.5, (2, 5))
+    k3 = np.outer(u[0], v[0]) + np.outer(u[1], v[1]) + np.outer(u[0], v[1])
+    terms = _separable.lowrank(k3, [0, 1], 8)
+    assert terms is not None and len(terms) == 2
+    np.testing.assert_allclose(sum(np.outer(t[0], t[1]) for t in terms), k3, rtol=0,
+                               atol=1e-14 * np.abs(k3).max())
+    # kernels wide enough for the random sketch that turns full rank away early
+    assert _separable.lowrank(rng.standard_normal((31, 40)), [0, 1], 8) is None
+    u3, v3 = rng.uniform(0.5, 1.5, (3, 31)), rng.uniform(0.5, 1.5, (3, 40))
+    k5 = sum(np.outer(a, b) for a, b in zip(u3, v3))
+    terms = _separable.lowrank(k5, [0, 1], 8)
+    assert terms is not None and len(terms) == 3
+    assert _separable.lowrank(k5, [0, 1], 2) is None
+    # still rank 2, but a row of taps 1e-9 of the others: the terms reproduce
+    # them to the rounding of the largest, not of their own
+    u[0, 0], u[1, 0] = 1e-9, 0.0
+    k4 = np.outer(u[0], v[0]) + np.outer(u[1], v[1])
+    assert np.linalg.matrix_rank(k4) == 2
+    assert _separable.lowrank(k4, [0, 1], 8) is None
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES + [("wrap", "symmetric")])
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_lowrank_path_matches_oracle_bitwise_across_threads(rng, boundary, mode, tuned):
+    """Two separable terms summed: within the direct contract of the oracle,
+    and the same bits for every thread count (strips forced small, too)."""
+    from ndconv._api import geometry
+    tuned(load_aware=False)
+    x = random_array(rng, (70, 53), "float32")
+    k = _dog(np.float32, 2.0, 4.0, radius=8)
+    cval = 0.5 if boundary == "constant" else 0.0
+    terms = _separable.lowrank(k, [0, 1], 8)
+    assert terms is not None
+    ref, absconv = oracle(x, k, mode, boundary if isinstance(boundary, str) else "wrap", cval)
+    if not isinstance(boundary, str):
+        from test_edges import reference
+        ref = reference(x, k, mode, list(boundary), [cval] * 2, None)
+    starts, out_shape = geometry(x.shape, k.shape, mode, (0, 0))
+    results = []
+    for strip_bytes, workers in [(None, 1), (None, 2), (None, 3), (256, 2)]:
+        if strip_bytes:
+            tuned(strip_bytes=strip_bytes)
+        out = np.empty(out_shape, np.float32)
+        _separable.correlate_lowrank(x, terms, starts, out_shape, boundary, np.float32(cval),
+                                     workers, out)
+        assert_contract(out, ref, absconv, k.size, "float32")
+        results.append(out)
+    for r in results[1:3]:
+        assert np.array_equal(r.view(np.uint32), results[0].view(np.uint32))
+
+
+def test_lowrank_kernel_with_nan_or_inf_stays_direct(rng):
+    """A NaN or inf tap is no decomposition's business: auto sums it directly,
+    as the oracle does (NaN where the tap reads, finite elsewhere)."""
+    x = random_array(rng, (300, 300), "float32")
+    for bad in (np.nan, np.inf):
+        k = _dog(np.float32)
+        k[3, 4] = bad
+        assert _separable.lowrank(k, [0, 1], 8) is None
+        res = ndconv.correlate(x, k, "valid", method="auto")
+        assert not np.isfinite(res).all()
+
+
+def test_auto_runs_a_difference_of_gaussians_as_two_passes(rng):
+    x = random_array(rng, (512, 512), "float32")
+    k = _dog(np.float32)
+    method, terms = _method.choose(x, k, x.shape, 1)
+    if method != "lowrank":
+        pytest.skip("this build's cost model prefers %s here" % method)
+    assert len(terms) == 2
+    ref, absconv = oracle(x, k, "same", "symmetric")
+    res = ndconv.correlate(x, k, "same", boundary="symmetric", workers=1)
+    assert_contract(res, ref, absconv, k.size, "float32")
+    res2 = ndconv.correlate(x, k, "same", boundary="symmetric", workers=2)
+    assert np.array_equal(res.view(np.uint32), res2.view(np.uint32))

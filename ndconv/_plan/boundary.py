@@ -10,6 +10,12 @@ compare against it directly.
     symmetric  c b a | a b c d | d c b      (half-sample: the edge sample repeats)
     reflect    d c b | a b c d | c b a      (whole-sample: the edge sample does not repeat)
     wrap       b c d | a b c d | a b c
+
+A boundary may also differ per axis: then it is a tuple with one name per axis
+of the input (``on_axis``), and the extension is numpy.pad's applied one axis
+at a time in the caller's ``axes`` order.  Index maps compose per axis, so only
+``cval`` depends on that order: a position that lies past the edge of several
+"constant" axes takes the cval of the last of them (``AxisCvals``).
 """
 import numpy as np
 
@@ -66,6 +72,30 @@ def index_map(coords, n, boundary):
     raise ValueError("unknown boundary %r" % (boundary,))
 
 
+def on_axis(boundary, axis):
+    """The boundary name of axis ``axis``: ``boundary`` itself, or its entry there."""
+    return boundary if isinstance(boundary, str) else boundary[axis]
+
+
+def reads_cval(boundary):
+    """True if some axis is extended by cval."""
+    return boundary == "constant" if isinstance(boundary, str) else "constant" in boundary
+
+
+def permute(boundary, perm):
+    """``boundary`` for the axes of ``x.transpose(perm)``."""
+    return boundary if isinstance(boundary, str) else tuple(boundary[a] for a in perm)
+
+
+class AxisCvals(tuple):
+    """Fill values that differ between "constant" axes: ``(axis, cval)`` pairs in
+    the order numpy.pad extends the axes, so the last pair whose axis a position
+    lies outside of gives its value.  A tuple subclass, so that a plain scalar
+    cval is never mistaken for one."""
+
+    __slots__ = ()
+
+
 def extension_indices(n, start, length, boundary):
     """Input index for each of ``length`` extended positions starting at ``start``.
 
@@ -106,25 +136,31 @@ def border_bands(n, start, length, boundary):
 
 
 def extend(x, starts, lengths, boundary, cval, axes):
-    """Materialise the extended input over the given window (used by the FFT path).
+    """Materialise the extended input over the given window (used by the FFT path,
+    and by every path when ``cval`` is an ``AxisCvals``).
 
     Returns an array whose axis ``axes[i]`` has ``lengths[i]`` samples, sample
-    ``t`` being input coordinate ``starts[i] + t`` extended by ``boundary``.
-    One copy per extended axis at most; none where the window lies inside ``x``.
+    ``t`` being input coordinate ``starts[i] + t`` extended by ``boundary``
+    (``on_axis``).  The axes are extended in the order of ``axes``, as numpy.pad
+    does, with ``cval`` a scalar or an ``AxisCvals``.  One copy per extended
+    axis at most; none where the window lies inside ``x``.
     """
+    fills = dict(cval) if isinstance(cval, AxisCvals) else None
     for ax, s, L in zip(axes, starts, lengths):
         n = x.shape[ax]
         if s >= 0 and s + L <= n:
             x = x[(slice(None),) * ax + (slice(s, s + L),)]
             continue
-        if boundary == "constant":
+        name = on_axis(boundary, ax)
+        if name == "constant":
+            fill = cval if fills is None else fills[ax]
             lo, hi = max(0, -s), max(0, s + L - n)
             inner = x[(slice(None),) * ax + (slice(max(0, s), min(n, s + L)),)]
             pad = [(0, 0)] * x.ndim
             pad[ax] = (lo, hi)
             if inner.shape[ax] == 0:   # window entirely outside x
                 pad[ax] = (L, 0)
-            x = np.pad(inner, pad, mode="constant", constant_values=cval)
+            x = np.pad(inner, pad, mode="constant", constant_values=fill)
         else:
-            x = np.take(x, extension_indices(n, s, L, boundary), axis=ax)
+            x = np.take(x, extension_indices(n, s, L, name), axis=ax)
     return x

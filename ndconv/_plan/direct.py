@@ -150,7 +150,7 @@ def _tables(shape, estr, oshape, kshape, starts, boundary, block):
     bands = []
     pos = 0
     for a, (n, s, m, k, st) in enumerate(zip(shape, estr, oshape, kshape, starts)):
-        lo, hi, idx = _boundary.border_bands(n, st, m + k - 1, boundary)
+        lo, hi, idx = _boundary.border_bands(n, st, m + k - 1, _boundary.on_axis(boundary, a))
         shift = (n - 1) * -s if s < 0 else 0
         bands.append(np.where(idx >= 0, idx * s + shift, _boundary.CVAL))
         params[a] = (lo, hi, st * s + shift, s, pos)
@@ -197,7 +197,8 @@ def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out, un
     starts : sequence of int
         Input coordinate read by output 0 and tap 0, per axis.
     out_shape : tuple of int
-    boundary : str
+    boundary : str or tuple of str
+        One name, or one per axis of ``x`` (``boundary.on_axis``).
     cval : scalar of the compute dtype
     n_threads : int
     out : ndarray
@@ -243,7 +244,8 @@ class DirectPlan:
             wshape = tuple([w_shape[a] for a in perm])
         estr = _element_strides(xp)
         self.mod = unfused_core() if unfused else core()
-        key = (xp.shape, tuple(estr), self.oshape, wshape, self.starts, boundary,
+        key = (xp.shape, tuple(estr), self.oshape, wshape, self.starts,
+               _boundary.permute(boundary, perm),
                _block(self.mod, xp.dtype.char))
         # The tables depend on sizes alone; repeated calls of one geometry (the
         # small-call case, where building them costs more than the arithmetic)

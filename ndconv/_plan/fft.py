@@ -155,10 +155,13 @@ def zero_trims(n_shape, starts, out_shape, w_shape, boundary, cval):
     ``n + k - 1`` samples, as a plain linear convolution does, instead of
     ``n + 2k - 2``.  Any other extension carries data, hence no slack.
     """
-    if boundary != "constant" or cval != 0:
+    if cval != 0:
         return (0,) * len(w_shape)
     trims = []
-    for n, st, m, k in zip(n_shape, starts, out_shape, w_shape):
+    for a, (n, st, m, k) in enumerate(zip(n_shape, starts, out_shape, w_shape)):
+        if _boundary.on_axis(boundary, a) != "constant":
+            trims.append(0)
+            continue
         end = st + m + k - 1
         p = min(max(0, -st), m + k - 1)
         z = min(max(0, end - n), m + k - 1)

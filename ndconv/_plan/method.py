@@ -190,8 +190,9 @@ def direct_for_any_values(x, w, out_shape, n_threads):
 
 
 def choose(x, w, out_shape, n_threads, cval=0):
-    """``(method, factors)``: ``"direct"``, ``"separable"`` (with its 1-D factors) or
-    ``"fft"``, for arrays already in the compute dtype.
+    """``(method, factors)``: ``"direct"``, ``"separable"`` (with its 1-D factors),
+    ``"lowrank"`` (with a list of such factors, one per term) or ``"fft"``, for
+    arrays already in the compute dtype.
 
     FFT is never chosen for integer (exact) computation or when an input holds
     NaN or inf: FFT spreads a non-finite value over the whole output, while the
@@ -205,9 +206,19 @@ def choose(x, w, out_shape, n_threads, cval=0):
     best, factors = ("direct", t_direct), None
     if t_sep < best[1]:
         # the estimate is arithmetic; factorizing is not, so it comes second
-        factors = _separable.factorize(w, [a for a in range(w.ndim) if w.shape[a] > 1])
+        axes = [a for a in range(w.ndim) if w.shape[a] > 1]
+        factors = _separable.factorize(w, axes)
         if factors is not None:
             best = ("separable", t_sep)
+        else:
+            # a sum of a few separable terms (a difference of Gaussians is two):
+            # as many terms as are estimated faster than direct, and than FFT
+            t_add = direct_seconds(tuple(out_shape), (1,) * w.ndim, x.dtype, n_threads)
+            bar = min(t_direct, t_fft / _FFT_MARGIN)
+            terms = _separable.lowrank(w, axes, int((bar + t_add) // (t_sep + t_add)))
+            if terms is not None:
+                best = ("lowrank", len(terms) * (t_sep + t_add) - t_add)
+                factors = terms
     if (t_fft < _FFT_MARGIN * best[1] and x.ndim <= _fft.MAX_NDIM and np.isfinite(cval)
             and _all_finite(w) and _all_finite(x)):
         return "fft", None

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from . import boundary as _boundary
 from . import direct as _direct
 from . import tuning as _tuning
 
@@ -56,7 +57,7 @@ def _factorize(w, axes):
     flat = int(np.argmax(np.abs(w)))
     peak = np.unravel_index(flat, w.shape)
     pval = w.item(flat)
-    if pval == 0:
+    if pval == 0 or not np.isfinite(pval):   # NaN or inf taps stay in the direct sum
         return None
     # A few sampled entries first, in plain Python numbers: a kernel that is not
     # rank 1 (the usual case) is rejected for a few microseconds, before any
@@ -93,6 +94,111 @@ def _factorize(w, axes):
     return None
 
 
+# Most terms of a low-rank kernel run as separable passes: beyond a few, the
+# passes' rounding and the extra output-sized sums make them pointless.
+MAX_TERMS = 8
+
+
+def lowrank(w, axes, max_terms):
+    """``w`` as a sum of at most ``max_terms`` rank-1 terms, each ``{axis: vector}``
+    in ``w``'s dtype, or None.
+
+    The terms are ``ndconv.separate``'s (successive singular value
+    decompositions).  They are used only where the passes keep the direct
+    method's accuracy contract tap by tap: with the factors rounded to the
+    compute dtype, the reconstruction error plus the rounding of the passes
+    and of summing the terms (``sum K_a + n_terms`` roundings of the terms'
+    absolute products) stays within ``4 * K * eps * |w_j|`` at every tap ``j``.
+    Remembered for small kernels, as ``factorize``.
+    """
+    max_terms = min(max_terms, MAX_TERMS)
+    if len(axes) < 2 or max_terms < 2:
+        return None
+    if w.nbytes > _CACHED_BYTES:
+        return _lowrank(w, tuple(axes), max_terms)
+    w = np.ascontiguousarray(w)
+    found = _lowrank_cached(w.tobytes(), w.shape, w.dtype.str, tuple(axes))
+    if found is None or len(found) > max_terms:
+        return None
+    return [dict(term) for term in found]
+
+
+@functools.lru_cache(maxsize=64)
+def _lowrank_cached(data, shape, dtype, axes):
+    w = np.frombuffer(data, dtype=dtype).reshape(shape)
+    terms = _lowrank(w, axes, MAX_TERMS)
+    if terms is None:
+        return None
+    for term in terms:
+        for v in term.values():
+            v.flags.writeable = False
+    return tuple(tuple(term.items()) for term in terms)
+
+
+def _lowrank(w, axes, max_terms):
+    # the public decomposition (imported here: ndconv.kernels imports the API)
+    from ..kernels import separate, split_rank
+
+    k = w.reshape([w.shape[a] for a in axes])
+    if not np.isfinite(k).all():   # NaN or inf taps: the direct sum keeps them local
+        return None
+    wide = np.complex128 if w.dtype.kind == "c" else np.float64
+    eps = np.finfo(w.dtype).eps
+    # a kernel in single precision is low-rank to its own rounding, not to
+    # double's: terms below it are dropped (the check below bounds the rest)
+    rtol = 0.0 if eps <= np.finfo(np.float64).eps else float(eps)
+    # the first split's rank bounds the number of terms from below: a kernel
+    # of full rank (most kernels) is turned away early -- by a random sketch of
+    # max_terms + 1 columns, which has full rank unless the kernel has at most
+    # max_terms terms (the threshold is far above any rounding), then by an
+    # SVD without vectors
+    a = k.reshape(k.shape[0], -1).astype(wide)
+    if min(a.shape) > 2 * (max_terms + 1):
+        s = np.linalg.svd(a @ _sketch(a.shape[1], max_terms + 1), compute_uv=False)
+        if s[-1] > 1e-3 * s[0]:
+            return None
+    s = np.linalg.svd(a, compute_uv=False)
+    if not 2 <= split_rank(s, k.shape[0], rtol) <= max_terms:
+        return None
+    terms = separate(k, rtol=rtol)
+    if not 2 <= len(terms) <= max_terms:
+        return None
+    recon = np.zeros(k.shape, dtype=wide)
+    absolute = np.zeros(k.shape, dtype=np.float64)
+    for term in terms:
+        prod = np.ones((1,) * k.ndim, dtype=wide)
+        for i, v in enumerate(term):
+            shape = [1] * k.ndim
+            shape[i] = v.shape[0]
+            prod = prod * v.astype(wide).reshape(shape)
+        recon += prod
+        absolute += np.abs(prod)
+    rounding = (sum(k.shape) + len(terms)) * eps * absolute
+    if not np.all(np.abs(recon - k) + rounding <= 4 * k.size * eps * np.abs(k.astype(wide))):
+        return None
+    return [dict(zip(axes, term)) for term in terms]
+
+
+@functools.lru_cache(maxsize=16)
+def _sketch(rows, cols):
+    """A fixed random Gaussian matrix (the same for every call: choices repeat)."""
+    g = np.random.default_rng(0x5eed).standard_normal((rows, cols))
+    g.flags.writeable = False
+    return g
+
+
+def correlate_lowrank(x, terms, starts, out_shape, boundary, cval, n_threads, out):
+    """The sum of one separable correlation per term (``lowrank``); arguments as
+    ``correlate_separable``.  The terms are added in their order into ``out``,
+    each pass bitwise independent of the thread count, so the sum is too."""
+    correlate_separable(x, terms[0], starts, out_shape, boundary, cval, n_threads, out)
+    part = np.empty_like(out)
+    for factors in terms[1:]:
+        correlate_separable(x, factors, starts, out_shape, boundary, cval, n_threads, part)
+        out += part
+    return out
+
+
 def worthwhile(w_shape, axes):
     """Passes cost about sum K_a taps per output against prod K_a for the direct sum."""
     taps = [w_shape[a] for a in axes]
@@ -106,7 +212,9 @@ def correlate_separable(x, factors, starts, out_shape, boundary, cval, n_threads
     extension of a pass's output along the next axis equals the pass applied to
     the extended input, except that with ``boundary="constant"`` a row that
     lies wholly outside the input holds ``cval`` times the sum of the factors
-    applied so far, which is the cval passed on.
+    applied so far, which is the cval passed on.  With a name per axis, that
+    holds for the passes along the other axes too: a pass maps a line of cval
+    to a line of the scaled cval whatever its own axis' extension.
 
     The output is made in strips along the outermost convolved axis (in memory
     order): the inner passes fill a strip-sized intermediate -- extended along
@@ -131,7 +239,7 @@ def correlate_separable(x, factors, starts, out_shape, boundary, cval, n_threads
     mid_shape[outer] = rows + k0 - 1
     mid = _direct.empty_like_order(x, mid_shape, x.dtype)
     cval_outer = cval
-    if boundary == "constant":
+    if _boundary.reads_cval(boundary):
         for a in inner:
             cval_outer = cval_outer * factors[a].sum(dtype=x.dtype)
     idx = [slice(None)] * x.ndim
@@ -177,6 +285,7 @@ def _passes(x, factors, axes, starts, out_shape, boundary, cval, n_threads, out,
         dst = out if i == len(axes) - 1 else _direct.empty_like_order(cur, shape, x.dtype)
         _direct.correlate_direct(cur, _along(factors[a], a, x.ndim), st, tuple(shape), boundary,
                                  cval, n_threads, dst)
-        cval = cval * factors[a].sum(dtype=factors[a].dtype) if boundary == "constant" else cval
+        if _boundary.reads_cval(boundary):
+            cval = cval * factors[a].sum(dtype=factors[a].dtype)
         cur = dst
     return out

@@ -11,6 +11,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from .. import _core
+from .boundary import AxisCvals, on_axis
 
 # The valid names, once: the Literal types annotate the public API and the tuples check calls.
 Mode = Literal["full", "same", "valid"]
@@ -181,6 +182,67 @@ def _cval(cval, dtype):
             raise ValueError("cval %r is complex but the inputs are real" % (cval,))
         return dtype.type(c.real)
     return dtype.type(c)
+
+
+def normalize_boundary(boundary, axes, x_ndim):
+    """``boundary`` as one name (str) or one name per axis of ``x`` (tuple).
+
+    A sequence names the convolved axes in ``axes`` order; a dict maps axes of
+    ``x`` (negative ones counted from the end) to names, its convolved axes
+    without an entry taking ``"constant"``.  Per-axis names that all agree
+    collapse to that name.  Axes that are not convolved are never extended;
+    they get ``"constant"``.
+    """
+    if isinstance(boundary, str):
+        return check_choice(boundary, "boundary", BOUNDARIES)
+    if isinstance(boundary, dict):
+        names = {a: "constant" for a in axes}
+        for key, name in boundary.items():
+            if isinstance(key, (bool, np.bool_)) or not isinstance(key, numbers.Integral):
+                raise TypeError("boundary keys must be axes (ints), got %r" % (key,))
+            a = int(key) % x_ndim if -x_ndim <= key < x_ndim else None
+            if a not in names:
+                raise ValueError("boundary has an entry for axis %d, which is not one of the "
+                                 "convolved axes %s" % (key, axes))
+            names[a] = name
+        seq = [names[a] for a in axes]
+    elif isinstance(boundary, (list, tuple)):
+        seq = list(boundary)
+        if len(seq) != len(axes):
+            raise ValueError("boundary must be one name, or one per convolved axis (%d), got %d "
+                             "names" % (len(axes), len(seq)))
+    else:
+        raise TypeError("boundary must be a name, a sequence of names (one per convolved axis) "
+                        "or a dict {axis: name}, got %r" % (boundary,))
+    for name in seq:
+        check_choice(name, "boundary", BOUNDARIES)
+    if len(set(seq)) == 1:
+        return seq[0]
+    per_axis = ["constant"] * x_ndim
+    for a, name in zip(axes, seq):
+        per_axis[a] = name
+    return tuple(per_axis)
+
+
+def normalize_cvals(cval, boundary, axes, dtype):
+    """``cval`` (a scalar, or one per convolved axis in ``axes`` order) as what the
+    paths take: a scalar of the compute dtype where every "constant" axis has
+    the same one (the others never read it), else a ``boundary.AxisCvals``."""
+    if isinstance(cval, (list, tuple)) or (isinstance(cval, np.ndarray) and cval.ndim == 1):
+        values = list(cval)
+        if len(values) != len(axes):
+            raise ValueError("cval must be a scalar, or one value per convolved axis (%d), got %d "
+                             "values" % (len(axes), len(values)))
+        values = [normalize_cval(c, dtype) for c in values]
+    else:
+        return normalize_cval(cval, dtype)
+    pairs = [(a, c) for a, c in zip(axes, values) if on_axis(boundary, a) == "constant"]
+    # equal as bits: a scalar serves them all (-0.0 and 0.0, or NaNs, differ)
+    if not pairs:
+        return values[0]
+    if all(np.array(c).tobytes() == np.array(pairs[0][1]).tobytes() for _, c in pairs):
+        return pairs[0][1]
+    return AxisCvals(pairs)
 
 
 def check_out_memory(out, name="out"):
