@@ -1,11 +1,11 @@
 """The row-sharing blocks of the direct path (AVX-512, AVX2 and NEON builds).
 
 Kernels whose leading taps are 2-7 rows of one axis (every 2-D kernel of up to
-7 rows) run the rolling-rows kernel: tiles of up to 128 output rows, column
-strips (AVX-512: 64 float32 / 32 float64 outputs, 48 / 24 for 6-7 rows;
-AVX2: 8 to 32 float32 outputs by kernel height) swept down the tile, border
-columns from gathered rows.  Other kernels of 2+ rows run four output rows at
-a time.  Both keep every output's tap order and fused multiply-adds, so
+7 rows; AVX2: up to 6) run the rolling-rows kernel: tiles of up to 128 output
+rows, column strips (AVX-512: 64 float32 / 32 float64 outputs, 48 / 24 for 6-7
+rows; AVX2: 16 to 32 float32 outputs by kernel height) swept down the tile,
+border columns from gathered rows.  Other kernels of 2+ rows run four output
+rows at a time.  Both keep every output's tap order and fused multiply-adds, so
 besides the accuracy contract they must equal the plain one-row blocks bit
 for bit: the same build run one row at a time (``use_row_sharing(False)``)
 is the reference, and for the AVX-512 build also the AVX2 build.  The shapes

@@ -146,23 +146,27 @@ static double now(void) {
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-/* GFLOP/s (2 per multiply-add) of the float rolling rows on an L2-resident
-   tile: 256 columns x 64 output rows, best of 5 runs of reps sweeps. */
+/* GFLOP/s (2 per multiply-add) of the float row-sharing blocks on an
+   L2-resident tile: 256 columns x 64 output rows, best of 5 runs of reps
+   sweeps; square kernels of 2-7 rows (the rolling rows at their own strip
+   width, also where ndv_roll_width gives that height to the four-row block)
+   and 15x15 (four rows only). */
 static void time_f32(void) {
     enum { COLS = 256, H = 64 };
-    float* data = malloc(sizeof(float) * (H + 8) * (COLS + 32));
+    enum { KMAX = 15 };
+    float* data = malloc(sizeof(float) * (H + KMAX) * (COLS + 32));
     float* out = malloc(sizeof(float) * H * COLS);
-    float w[7 * 7];
-    const float* src[H + 8];
-    fill_f32(data, (H + 8) * (COLS + 32));
-    fill_f32(w, 49);
-    for (int r = 0; r < H + 8; r++) src[r] = data + r * (COLS + 32);
+    float w[KMAX * KMAX];
+    const float* src[H + KMAX];
+    fill_f32(data, (H + KMAX) * (COLS + 32));
+    fill_f32(w, KMAX * KMAX);
+    for (int r = 0; r < H + KMAX; r++) src[r] = data + r * (COLS + 32);
     printf("%-8s %-22s %10s\n", NDV_ISA_NAME, "block (float32)", "GFLOP/s");
-    for (int k = 2; k <= 7; k++) {
-        ptrdiff_t rw = ndv_roll_width(k, NDV_F32_LANES);
+    for (int k = 2; k <= KMAX; k += k < NDV_ROLL_MAX ? 1 : KMAX - NDV_ROLL_MAX) {
+        ptrdiff_t rw = k <= NDV_ROLL_MAX ? NDV_ROLL_NV(k) * NDV_F32_LANES : 0;
         double best = 0;
         int reps = 200;
-        for (int run = 0; run < 5; run++) {
+        for (int run = 0; run < 5 && rw > 0; run++) {
             double t0 = now();
             for (int rep = 0; rep < reps; rep++)
                 for (ptrdiff_t c = 0; c + rw <= COLS; c += rw)
@@ -171,7 +175,9 @@ static void time_f32(void) {
             double flop = 2.0 * reps * (COLS / rw) * rw * H * k * k;
             if (flop / dt > best) best = flop / dt;
         }
-        printf("%-8s rolling rows %dx%d      %10.1f\n", "", k, k, best * 1e-9);
+        if (rw > 0)
+            printf("%-8s rolling rows %dx%d%s %10.1f\n", "", k, k,
+                   ndv_roll_width(k, NDV_F32_LANES) ? "      " : " (unused)", best * 1e-9);
         best = 0;
         for (int run = 0; run < 5; run++) {
             double t0 = now();
@@ -184,7 +190,7 @@ static void time_f32(void) {
             double flop = 2.0 * reps * (COLS / qc) * qc * H * k * k;
             if (flop / dt > best) best = flop / dt;
         }
-        printf("%-8s four rows %dx%d          %10.1f\n", "", k, k, best * 1e-9);
+        printf("%-8s four rows %dx%d%*s %10.1f\n", "", k, k, k < 10 ? 10 : 8, "", best * 1e-9);
     }
     free(data); free(out);
 }
@@ -203,6 +209,7 @@ static void time_tiles(void) {
     printf("%-8s %-22s %10s\n", NDV_ISA_NAME, "2048^2 float32 sweep", "ms");
     for (int k = 3; k <= 7; k += 2) {
         ptrdiff_t rw = ndv_roll_width(k, NDV_F32_LANES);
+        if (rw == 0) continue;   /* this build runs the four-row block there */
         for (int th = 16; th <= 128; th *= 2) {
             double best = 1e30;
             for (int run = 0; run < 3; run++) {

@@ -26,7 +26,7 @@
 #
 # In the AVX-512, AVX2 and NEON builds, neighbouring output rows share the work of
 # the source rows they have in common: an item is then four rows (``_do_quad``), or, for
-# kernels of 2-7 rows along one axis (2-D kernels; AVX2 float64: 2-6), a tile of up to 128 rows
+# kernels of 2-7 rows along one axis (2-D kernels; AVX2: 2-6), a tile of up to 128 rows
 # whose column strips are swept down with the accumulators of every row a
 # source row reaches kept in registers (``_do_tile``, "rolling rows").  Each
 # shifted vector then feeds up to 4 or kb multiply-adds instead of one.
@@ -855,7 +855,7 @@ cdef int _correlate_nd(
                                   m_last)
     cdef bint quad = mode == ROWS_FOUR
     # rolling rows (ndconv_roll_*; AVX-512, AVX2 and NEON builds): kernels whose leading taps
-    # are 2-7 rows of one axis (every 2-D kernel of up to 7 rows).  Rows that
+    # are 2-7 rows of one axis (every 2-D kernel of up to 7 rows; AVX2: up to 6).  Rows that
     # lie in a cval band are computed from a line of cval, not skipped: the
     # same sums when every weight is finite, else not used.
     cdef Py_ssize_t n_planes = 1, kb = k_lead[nla - 1] if nla > 0 else 1

@@ -59,16 +59,26 @@
    <= 15; 7 x 1 + 1 + 1 = 9 (7 x 2 would need 17) */
 #define NDV_ROLL_NV(kb) ((kb) == 2 ? 4 : (kb) == 3 ? 3 : (kb) <= 6 ? 2 : 1)
 #define NDV_ROLL_NVMAX 4
-/* 4 x 2 + 2 + 1 = 11 */
-#define NDV_QUAD_NV 2
-/* A kernel of 7 rows in double has strips of one vector (4 outputs): each
-   loaded vector feeds 7 multiply-adds but each of those needs its own weight
-   broadcast, and 7 accumulators barely cover the latency.  The four-row
-   block (2 vectors per row) took 0.70-0.86x its time on 1024^2 7x7 (AVX2 on
-   an AMD EPYC, one thread, process CPU time, medians of 15-21 interleaved
-   runs in one process, a loaded machine); at 6 rows (2 vectors per strip)
-   the two were within the noise, so only 7 rows leave the rolling rows. */
-#define NDV_ROLL_MAX_F64 6
+/* 4 x 3 + 3 + 1 = 16: all of the registers, 12 accumulators, which gcc 12
+   allocates without a spill.  Against 4 x 2 (8 accumulators, exactly the
+   2 pipes x 4 cycles of multiply-add latency on Zen 3/4, so any stall
+   shows): 82 against 73 GFLOP/s on 15x15, 72 against 61 on 7x7, 71
+   against 49-58 on 5x5 and 6x6 (`make time` in benchmarks/c, float32, AMD
+   EPYC, a loaded machine, both in one run). */
+#define NDV_QUAD_NV 3
+/* Kernels of 7 rows have strips of one vector: each loaded vector feeds 7
+   multiply-adds but each of those needs its own weight broadcast, and 7
+   accumulators barely cover the latency (7 x 2 vectors would need 17
+   registers: gcc spills the broadcasts and an accumulator, and ran no faster).
+   The four-row block runs them: 72 against 42 GFLOP/s on 7x7 float32 (`make
+   time`, as above); in double it took 0.70-0.86x the rolling rows' time on
+   1024^2 7x7 (one thread, process CPU time, medians of 15-21 interleaved runs
+   in one process, a loaded machine).  At 6 rows (2 vectors per strip) the
+   two blocks are within the noise. */
+#define NDV_ROLL_TOP 6
+#endif
+#ifndef NDV_ROLL_TOP
+#define NDV_ROLL_TOP NDV_ROLL_MAX
 #endif
 
 #define NDV_GLUE(a, b) a##b
@@ -90,15 +100,13 @@
 #undef NDV_SUF
 #undef NDV_L
 
-#ifndef NDV_ROLL_MAX_F64
-#define NDV_ROLL_MAX_F64 NDV_ROLL_MAX
-#endif
-
 /* Outputs per strip of the rolling rows for a kernel of kb rows (0: none);
-   lanes is NDV_F32_LANES or NDV_F64_LANES, which tells the element type. */
+   lanes is NDV_F32_LANES or NDV_F64_LANES.  Taller kernels, up to
+   NDV_ROLL_MAX, have blocks too (the harness checks them), but where the
+   register file holds too few of their accumulators (NDV_ROLL_TOP) the
+   four-row block runs them. */
 static inline ptrdiff_t ndv_roll_width(ptrdiff_t kb, ptrdiff_t lanes) {
-    ptrdiff_t kmax = NDV_ISA > 1 && lanes == NDV_F64_LANES ? NDV_ROLL_MAX_F64 : NDV_ROLL_MAX;
-    return (kb < 2 || kb > kmax) ? 0 : NDV_ROLL_NV(kb) * lanes;
+    return (kb < 2 || kb > NDV_ROLL_TOP) ? 0 : NDV_ROLL_NV(kb) * lanes;
 }
 
 #endif
