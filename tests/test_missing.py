@@ -438,3 +438,27 @@ def test_dask_raise_is_lazy(rng):
     lazy = ndconv.dask.convolve(x, np.ones(3), "same", nan_policy="raise")
     with pytest.raises(ValueError, match="nan_policy"):
         lazy.compute()
+
+
+# ----------------------------------------------------------------------------- the docs' script
+def test_benchmark_script_small(tmp_path):
+    pytest.importorskip("astropy.convolution")
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("PIL")
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "holes.py")
+    spec = importlib.util.spec_from_file_location("holes_bench", path)
+    holes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(holes)
+    args = ["--side", "64", "--reps", "1", "--astropy-reps", "1", "--out", str(tmp_path)]
+    assert holes.main(args) == 0
+    assert (tmp_path / "holes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = (tmp_path / "timing.csv").read_text().splitlines()
+    assert rows[0].startswith("library,call,median (ms)") and len(rows) == 6
+    prov = (tmp_path / "provenance.inc").read_text()
+    assert prov.startswith("Preliminary") and "--side 64" in prov
+    os.remove(tmp_path / "holes.png")
+    assert holes.main(["--replot", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "holes.png").exists()
