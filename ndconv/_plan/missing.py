@@ -172,10 +172,16 @@ def normalized(correlate, x, k, mode, boundary, cval, nan_policy, mask, min_weig
         xz = np.where(missing, np.zeros((), dtype=dtype), x)
         present = np.subtract(1, missing, dtype=real)
     else:
-        # a copy and a masked write: three times faster than np.where
-        xz = np.array(x, dtype=dtype)
-        np.copyto(xz, 0, where=missing)
-        present = np.subtract(1, missing, dtype=real)
+        xz = np.empty(x.shape, dtype=dtype)
+        present = np.empty(x.shape, dtype=real)
+
+        one = real.type(1)
+
+        def fill(xz, present, x, missing):
+            np.copyto(xz, x, casting="unsafe")
+            zero_where(xz, missing)
+            np.subtract(one, missing, out=present)
+        by_blocks(fill, xz, present, x, missing)
     if edge_missing:
         num_bc = den_bc = ("constant", 0.0)
     elif isinstance(boundary, str) and boundary == "constant":
@@ -204,15 +210,83 @@ def finish(num, den, ksum, min_weight, zero, xnan, in_place):
         return np.where(xnan, nan, num)
     # the present fraction den / ksum below min_weight, negative, or a weight
     # within ``zero``: one comparison of den (with ksum's sign) with a threshold
-    signed = den if ksum > 0 else -den
     limit = min_weight * abs(float(ksum))
+
+    def signed_bad(den):
+        signed = den if ksum > 0 else -den
+        return signed < limit if limit > zero else signed <= zero
+
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        bad = signed < limit if limit > zero else signed <= zero
-        if xnan is not None:
-            bad |= xnan
         if in_place:
-            # ksum / den is exactly 1 where every tap is present (see kernel_sum)
-            np.multiply(num, np.divide(ksum, den, out=den), out=num)
-            np.copyto(num, nan, where=bad)
+            def rescale(num, den, xnan):
+                bad = signed_bad(den)
+                if xnan is not None:
+                    bad |= xnan
+                # ksum / den is exactly 1 where every tap is present (see
+                # kernel_sum), and NaN where the output is to be NaN
+                scale = np.divide(ksum, den, out=den)
+                nan_where(scale, bad)
+                np.multiply(num, scale, out=num)
+            by_blocks(rescale, num, den, xnan)
             return num
+        bad = signed_bad(den)
+        if xnan is not None:
+            bad = bad | xnan
         return np.where(bad, nan, num * (ksum / den))
+
+
+# Masked writes (``np.copyto(..., where=)``) branch on every element, and on
+# scattered holes mispredict: 20 ms for 2048^2 float32 with 10 % holes, against
+# about 2 ms for a pass of bit operations.
+# So samples are zeroed by ANDing their bits with 0 or all ones, and outputs
+# made NaN by ORing a quiet NaN's bits into their scale.
+_QUIET_NAN = {4: np.uint32(0x7FC00000), 8: np.uint64(0x7FF8000000000000)}
+
+
+def _bits(a):
+    """A C-contiguous float or complex array's bits as unsigned integers, one
+    row per element (a column per real and imaginary part); None otherwise."""
+    if not a.flags.c_contiguous:
+        return None
+    part = a.itemsize // 2 if a.dtype.kind == "c" else a.itemsize
+    return a.view(np.dtype("u%d" % part)).reshape(a.size, -1)
+
+
+def zero_where(a, where):
+    """``a[where] = 0`` (in place), branch-free where ``a`` allows."""
+    bits = _bits(a)
+    if bits is None:
+        np.copyto(a, 0, where=where)
+        return
+    np.bitwise_and(bits, np.subtract(where.reshape(-1, 1), 1, dtype=bits.dtype), out=bits)
+
+
+def nan_where(a, where):
+    """``a[where] = NaN`` for a real float array (in place), branch-free where
+    ``a`` allows."""
+    bits = _bits(a)
+    if bits is None:
+        np.copyto(a, np.nan, where=where)
+        return
+    nan = _QUIET_NAN[a.itemsize]
+    np.bitwise_or(bits, np.multiply(where.reshape(-1, 1), nan, dtype=bits.dtype), out=bits)
+
+
+# Elements per block of the elementwise passes over the whole arrays: the
+# block's pieces of every array stay in cache between the passes, so each
+# array crosses memory once (2048^2 float32, one thread: 5-10 % less CPU time
+# for the whole call than whole-array passes; 1 << 13 costs more in calls).
+_BLOCK = 1 << 17
+
+
+def by_blocks(fn, *arrays):
+    """``fn(*arrays)`` one block of ``_BLOCK`` elements at a time where every
+    array (None passes as None) is C-contiguous and of one size, else at once."""
+    given = [a for a in arrays if a is not None]
+    size = given[0].size
+    if size <= _BLOCK or not all(a.flags.c_contiguous and a.size == size for a in given):
+        fn(*arrays)
+        return
+    flat = [None if a is None else a.reshape(-1) for a in arrays]
+    for i in range(0, size, _BLOCK):
+        fn(*[None if a is None else a[i:i + _BLOCK] for a in flat])
