@@ -416,7 +416,10 @@ _DASK_NOTES = """
     reach), except along an axis where chunks are shorter than four times the
     kernel's reach ``K - 1``: consecutive chunks are merged until none is.
     ``workers=None`` gives each task its share of the cores
-    (``ndconv.dask.task_threads``).
+    (``ndconv.dask.task_threads``).  With the missing-data keywords the data's
+    and the weights' correlations are two lazy results combined block by
+    block, and ``nan_policy="raise"`` raises when a block holding NaN is
+    computed.
 """
 
 

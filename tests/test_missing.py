@@ -462,3 +462,47 @@ def test_benchmark_script_small(tmp_path):
     os.remove(tmp_path / "holes.png")
     assert holes.main(["--replot", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "holes.png").exists()
+
+
+def test_fft_transforms_the_kernel_once(rng, monkeypatch):
+    from ndconv._plan import fft as _fft
+
+    calls, made = [], {}
+    real = _fft._transforms
+
+    def counting(is_real):
+        if is_real not in made:   # one function per kind, as the real ones are
+            fwd, inv, has_workers = real(is_real)
+
+            def fwd_counted(a, *args, **kw):
+                calls.append(a.shape)
+                return fwd(a, *args, **kw)
+            made[is_real] = fwd_counted, inv, has_workers
+        return made[is_real]
+
+    monkeypatch.setattr(_fft, "_transforms", counting)
+    x = rng.standard_normal((64, 64))
+    x[rng.random(x.shape) < 0.1] = np.nan
+    k = rng.random((9, 9)) + 0.1
+    res = ndconv.correlate(x, k, "same", nan_policy="omit", method="fft", boundary="missing")
+    # one transform of the data, one of the weights, one of the kernel
+    assert len(calls) == 3
+    calls.clear()
+    # zero and one past the edges: the same transform lengths all the same
+    ndconv.correlate(x, k, "same", nan_policy="omit", method="fft")
+    assert len(calls) == 3
+    calls.clear()
+    ndconv.correlate(np.nan_to_num(x), k, "same", method="fft")
+    assert len(calls) == 2       # outside a normalized call nothing is kept
+    ref = ndconv.correlate(x, k, "same", nan_policy="omit", boundary="missing", method="direct")
+    np.testing.assert_allclose(res, ref, rtol=1e-10, atol=1e-10)
+
+
+def test_four_dimensions(rng):
+    x = rng.standard_normal((5, 4, 6, 3))
+    holes = rng.random(x.shape) < 0.2
+    k = rng.random((2, 3, 2, 3)) + 0.1
+    num, den, ksum = naive(x, k, "same", "symmetric", ~holes, op="convolve")
+    res = ndconv.convolve(np.where(holes, np.nan, x), k, "same", boundary="symmetric",
+                          nan_policy="omit")
+    np.testing.assert_allclose(res, ratio(num, den, ksum), rtol=1e-12, atol=1e-12)
