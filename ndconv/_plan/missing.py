@@ -10,9 +10,14 @@ The two sums are two ordinary correlations through the unified API: of ``x``
 with its missing samples set to 0 (the numerator), and of the present-sample
 indicator as a real array (the weights).  Both take the same method, plan and
 threads as any call of their size; the FFT path computes the kernel's spectrum
-once for both (``_fft.shared_spectra``).  Everything here works on numpy and on
-dask arrays alike (numpy functions that dispatch, no in-place writes into
-arrays the caller could see), so ``ndconv.dask`` runs the same code lazily.
+once for both (``_fft.shared_spectra``).  The same code runs on dask arrays
+(``lazy=True``: numpy functions that dispatch, expressions instead of the
+in-place passes over the numpy path's own arrays), so ``ndconv.dask`` is
+lazy and, on the direct method, bitwise the in-memory result.
+
+Past the edges the extension carries the samples' missingness with their
+values (the same index map): ``"constant"`` is present (cval; 1 in the
+weights), ``"missing"`` and a NaN cval under ``"omit"`` absent (0 in both).
 """
 import math
 import numbers
