@@ -17,6 +17,7 @@ from ._plan import cast as _cast
 from ._plan import direct as _direct
 from ._plan import fft as _fft
 from ._plan import method as _method
+from ._plan import missing as _missing
 from ._plan import separable as _separable
 from ._plan import threads as _threads
 from ._plan import tuning as _tuning
@@ -37,18 +38,21 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike, DTypeLike, NDArray
 
     from ._plan.cast import Casting
-    from ._plan.validation import Boundary, Method, Mode
+    from ._plan.validation import Boundary, BoundaryOrMissing, Method, Mode, NanPolicy
 
     class _Operation(Protocol):
         """``correlate`` / ``convolve`` as type checkers see them."""
 
         def __call__(self, x: ArrayLike, k: ArrayLike, mode: Mode = "full", *,
-                     boundary: Boundary | Sequence[Boundary] | Mapping[int, Boundary] = "constant",
+                     boundary: BoundaryOrMissing | Sequence[Boundary] | Mapping[int, Boundary]
+                     = "constant",
                      cval: complex | np.number[Any] | Sequence[complex | np.number[Any]] = 0.0,
                      origin: int | Sequence[int] = 0, axes: int | Sequence[int] | None = None,
                      method: Method = "auto", workers: int | None = None,
                      out: NDArray[Any] | None = None, dtype: DTypeLike = None,
-                     casting: Casting | None = None) -> NDArray[Any]: ...
+                     casting: Casting | None = None, nan_policy: NanPolicy = "propagate",
+                     mask: ArrayLike | None = None, min_weight: float = 0.0,
+                     preserve_nan: bool = False) -> NDArray[Any]: ...
 
 _DOC_PARAMS = """
     Parameters
@@ -63,7 +67,7 @@ _DOC_PARAMS = """
         centred like ``scipy.signal``; ``"valid"`` only positions where one input
         covers the other completely (size ``|n - K| + 1``; either input may be the
         larger one, but in every convolved axis the same one).
-    boundary : {"constant", "edge", "symmetric", "reflect", "wrap"}, sequence or dict, optional
+    boundary : {"constant", "edge", "symmetric", "reflect", "wrap", "missing"}, sequence or dict, optional
         How ``x`` is extended past its edges, with ``numpy.pad``'s names and
         meaning for any width (also wider than ``x``)::
 
@@ -72,6 +76,7 @@ _DOC_PARAMS = """
             symmetric  c b a | a b c d | d c b
             reflect    d c b | a b c d | c b a
             wrap       b c d | a b c d | a b c
+            missing    - - - | a b c d | - - -      (missing samples, see nan_policy)
 
         One name for every axis, a sequence of names (one per convolved axis, in
         ``axes`` order), or a dict ``{axis: name}`` (axes of ``x``; convolved
@@ -81,7 +86,8 @@ _DOC_PARAMS = """
         the later axis' value wins.
         It matters for ``"full"`` and ``"same"``; ``"valid"`` reads no extension
         (where ``k`` is larger than ``x``, the part of ``k`` outside ``x`` meets
-        zeros, as in scipy.signal).
+        zeros, as in scipy.signal).  The extension of a missing sample (NaN under
+        ``nan_policy="omit"``, False in ``mask``) is missing too.
     cval : scalar or sequence, optional
         Value past the edges for ``boundary="constant"``, or one per convolved
         axis (``axes`` order).  Default 0.
@@ -130,6 +136,27 @@ _DOC_PARAMS = """
         range, like OpenCV's ``saturate_cast``; ``"raise"`` raises an
         OverflowError saying how many outputs are out of range and where the
         first is; ``"wrap"`` wraps modulo ``2**bits`` as numpy's casts do.
+    nan_policy : {"propagate", "omit", "raise"}, optional
+        NaN in ``x``: ``"propagate"`` (default) spreads it over the kernel's
+        reach, as any product with NaN does; ``"omit"`` treats it as a missing
+        sample; ``"raise"`` raises a ValueError.  With missing samples (omit,
+        ``mask`` or ``boundary="missing"``) each output is normalized
+        convolution: ``(sum k*x over present taps) * (sum k) / (sum k over
+        present taps)``, so a constant signal with holes stays constant and,
+        where nothing is missing, the result is the plain one (bit for bit on
+        the direct method).  ``k`` must then be real and finite with a sum
+        that is not zero (a ValueError otherwise: a derivative kernel such as
+        Sobel has no weight to rescale by).
+    mask : array_like of bool, optional
+        Broadcastable to ``x``; False marks a missing sample (whatever its value).
+    min_weight : float, optional
+        Outputs whose present weight fraction ``(sum k over present taps) /
+        (sum k)`` is below ``min_weight`` (in [0, 1]) are NaN; so are outputs
+        whose present weight is zero (on the FFT method: within the
+        transform's rounding, ``8 * eps * log2(N) * sum|k|``) or negative.
+        Default 0.
+    preserve_nan : bool, optional
+        Put NaN back in the output where ``x`` held NaN (``mode="same"`` only).
 
     Returns
     -------
@@ -447,16 +474,56 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
     return target
 
 
-def _on_dask(op, x, k, mode, boundary, cval, origin, axes, method, workers, out):
+def _on_dask(op, x, k, mode, boundary, cval, origin, axes, method, workers, out, missing_kw):
     """A dask array goes to ``ndconv.dask`` (lazy result); no ``out`` there."""
     from . import dask as _dask
     if not _dask.is_dask_array(x):   # other dask objects convert as numpy converts them
-        return correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
-                            flip=op == "convolve", conj=op == "correlate", warn_nonfinite=True)
+        return with_missing(op, x, k, mode, boundary, cval, origin, axes, method, workers, out,
+                            **missing_kw)
     if out is not None:
         raise TypeError("out is not supported for dask arrays: the result is a lazy dask array")
     return getattr(_dask, op)(x, k, mode, boundary=boundary, cval=cval, origin=origin, axes=axes,
-                              method=method, workers=workers)
+                              method=method, workers=workers, **missing_kw)
+
+
+def with_missing(op, x, k, mode, boundary, cval, origin, axes, method, workers, out,
+                 nan_policy="propagate", mask=None, min_weight=0.0, preserve_nan=False):
+    """``correlate``/``convolve`` (``op``) with the missing-data keywords
+    (``_plan.missing``): two plain calls, for the data and for the weights."""
+    flip, conj = op == "convolve", op == "correlate"
+    if not _missing.requested(nan_policy, mask, min_weight, preserve_nan, boundary):
+        return correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
+                            flip=flip, conj=conj, warn_nonfinite=True)
+    x = as_array(x, "x")
+    kk = as_array(k, "k")
+    dtype = result_dtype(x, kk)
+
+    def correlate(a, bnd, cv, dst):
+        return correlate_nd(a, kk, mode, bnd, cv, origin, axes, method, workers, dst,
+                            flip=flip, conj=conj, warn_nonfinite=True)
+
+    def fft_possible(present):
+        return method == "fft" or (method == "auto" and _fft_possible(present, kk, mode, origin,
+                                                                      axes, workers, flip))
+
+    return _missing.normalized(correlate, x, kk, mode, boundary, cval, nan_policy, mask,
+                               min_weight, preserve_nan, flip=flip, dtype=dtype,
+                               fft_possible=fft_possible, out=out)
+
+
+def _fft_possible(a, k, mode, origin, axes, workers, flip):
+    """Whether ``method="auto"`` may take the FFT path for ``a`` (real) with ``k``
+    at some thread count, whatever the values."""
+    _, w, _, dtype, _, _, origins, n_threads = prepare(
+        a, k, mode, "constant", 0.0, origin, axes, "auto", workers, flip, False, None)
+    _, out_shape = geometry(a.shape, w.shape, mode, origins)
+    a = np.asarray(a, dtype=dtype)
+    return not all(_method.direct_for_any_values(a, w, out_shape, n)[0]
+                   for n in {1, n_threads})
+
+
+_PROPAGATE = "propagate"
+_NO_MIN = 0.0
 
 
 def _batched(x, k, axes, call, n_parallel=1):
@@ -622,14 +689,26 @@ def _operation(name: str, *, flip: bool = False, conj: bool = False) -> _Operati
     (``_Operation`` for type checkers, the definition below at run time).
     """
     def operation(x, k, mode="full", *, boundary="constant", cval=0.0, origin=0, axes=None,
-                  method="auto", workers=None, out=None, dtype=None, casting=None):
+                  method="auto", workers=None, out=None, dtype=None, casting=None,
+                  nan_policy=_PROPAGATE, mask=None, min_weight=_NO_MIN, preserve_nan=False):
         if type(x).__module__.startswith("dask"):   # never imports dask for other inputs
             if dtype is not None or casting is not None:
                 raise TypeError("dtype= and casting= are not supported for dask arrays yet: "
                                 "call .astype on the result")
-            return _on_dask(name, x, k, mode, boundary, cval, origin, axes, method, workers, out)
-        if dtype is not None or casting is not None or (
-                axes is not None and np.ndim(k) > (1 if np.ndim(axes) == 0 else len(axes))):
+            return _on_dask(name, x, k, mode, boundary, cval, origin, axes, method, workers, out,
+                            {"nan_policy": nan_policy, "mask": mask, "min_weight": min_weight,
+                             "preserve_nan": preserve_nan})
+        batched = axes is not None and np.ndim(k) > (1 if np.ndim(axes) == 0 else len(axes))
+        # the defaults are these very objects: the plain path costs four identity tests
+        if (mask is not None or preserve_nan is not False or nan_policy is not _PROPAGATE
+                or min_weight is not _NO_MIN or (type(boundary) is str and boundary == "missing")):
+            if dtype is not None or casting is not None or batched:
+                raise TypeError("the missing-data keywords (nan_policy, mask, min_weight, "
+                                "preserve_nan, boundary='missing') do not combine with dtype= "
+                                "or a batch of kernels yet")
+            return with_missing(name, x, k, mode, boundary, cval, origin, axes, method, workers,
+                                out, nan_policy, mask, min_weight, preserve_nan)
+        if dtype is not None or casting is not None or batched:
             return _extended(name, flip, conj, x, k, mode, boundary, cval, origin, axes, method,
                              workers, out, dtype, casting)
         return correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,

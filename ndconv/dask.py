@@ -28,17 +28,18 @@ from . import _core as _dispatch
 from ._api import correlate_nd, geometry, prepare
 from ._plan import boundary as _boundary
 from ._plan import direct as _direct
-from ._plan.validation import as_array, resolve_workers
+from ._plan import missing as _missing
+from ._plan.validation import as_array, resolve_workers, result_dtype
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from numpy.typing import ArrayLike
 
-    from ._plan.validation import Boundary, Method, Mode
+    from ._plan.validation import Boundary, BoundaryOrMissing, Method, Mode, NanPolicy
 
     # one name, one per convolved axis, or {axis: name}; one fill or one per axis
-    Boundaries = Boundary | Sequence[Boundary] | Mapping[int, Boundary]
+    Boundaries = BoundaryOrMissing | Sequence[Boundary] | Mapping[int, Boundary]
     Cvals = complex | np.number[Any] | Sequence[complex | np.number[Any]]
 
 __all__ = ["convolve", "correlate"]
@@ -355,18 +356,56 @@ def _product(lists):
             yield (head,) + tail
 
 
+def _no_nan(block):
+    if np.isnan(block).any():
+        raise ValueError("x holds NaN and nan_policy='raise'")
+    return block
+
+
+def _with_missing(op, x, k, mode, boundary, cval, origin, axes, method, workers, nan_policy,
+                  mask, min_weight, preserve_nan):
+    """The missing-data keywords (``ndconv._plan.missing``), lazily: the data's
+    and the weights' correlations are two lazy calls, combined per block."""
+    if not _missing.requested(nan_policy, mask, min_weight, preserve_nan, boundary):
+        return _lazy(op, x, k, mode, boundary, cval, origin, axes, method, workers)
+    import dask.array as da
+
+    if not is_dask_array(x):
+        x = da.asarray(as_array(x, "x"))
+    kk = as_array(k, "k")
+    dtype = result_dtype(as_array(np.empty(0, dtype=x.dtype), "x"), kk)
+    if mask is not None:
+        if not is_dask_array(mask):
+            mask = _missing.check_mask(mask, x.shape)
+        mask = da.broadcast_to(da.asarray(mask), x.shape).rechunk(x.chunks)
+    if nan_policy == "raise" and x.dtype.kind in "fc":
+        # checked as each block is computed: nothing is computed now
+        x = x.map_blocks(_no_nan, dtype=x.dtype)
+
+    def correlate(a, bnd, cv, dst):
+        return _lazy(op, a, kk, mode, bnd, cv, origin, axes, method, workers)
+
+    return _missing.normalized(correlate, x, kk, mode, boundary, cval, nan_policy, mask,
+                               min_weight, preserve_nan, flip=op == "convolve", dtype=dtype,
+                               fft_possible=lambda present: method != "direct", lazy=True)
+
+
 def correlate(x: Any, k: ArrayLike, mode: Mode = "full", *, boundary: Boundaries = "constant",
               cval: Cvals = 0.0, origin: int | Sequence[int] = 0,
               axes: int | Sequence[int] | None = None, method: Method = "auto",
-              workers: int | None = None) -> Any:
-    return _lazy("correlate", x, k, mode, boundary, cval, origin, axes, method, workers)
+              workers: int | None = None, nan_policy: NanPolicy = "propagate",
+              mask: Any = None, min_weight: float = 0.0, preserve_nan: bool = False) -> Any:
+    return _with_missing("correlate", x, k, mode, boundary, cval, origin, axes, method, workers,
+                         nan_policy, mask, min_weight, preserve_nan)
 
 
 def convolve(x: Any, k: ArrayLike, mode: Mode = "full", *, boundary: Boundaries = "constant",
              cval: Cvals = 0.0, origin: int | Sequence[int] = 0,
              axes: int | Sequence[int] | None = None, method: Method = "auto",
-             workers: int | None = None) -> Any:
-    return _lazy("convolve", x, k, mode, boundary, cval, origin, axes, method, workers)
+             workers: int | None = None, nan_policy: NanPolicy = "propagate",
+             mask: Any = None, min_weight: float = 0.0, preserve_nan: bool = False) -> Any:
+    return _with_missing("convolve", x, k, mode, boundary, cval, origin, axes, method, workers,
+                         nan_policy, mask, min_weight, preserve_nan)
 
 
 _DASK_NOTES = """
@@ -388,14 +427,19 @@ _DASK_NOTES = """
     reach), except along an axis where chunks are shorter than four times the
     kernel's reach ``K - 1``: consecutive chunks are merged until none is.
     ``workers=None`` gives each task its share of the cores
-    (``ndconv.dask.task_threads``).
+    (``ndconv.dask.task_threads``).  With the missing-data keywords the data's
+    and the weights' correlations are two lazy results combined block by
+    block, and ``nan_policy="raise"`` raises when a block holding NaN is
+    computed.
 """
 
 
 def _doc(op):
     from ._api import _DOC_PARAMS
     params = _DOC_PARAMS % {"op": op}
-    params = params[:params.index("    out : ndarray")]
+    # every parameter but out
+    params = (params[:params.index("    out : ndarray")]
+              + params[params.index("    nan_policy :"):params.index("\n    Returns")])
     return ("Lazy N-D %s of a dask array ``x`` with an in-memory kernel ``k``.\n"
             % ("cross-correlation" if op == "correlate" else "convolution")
             + params + _DASK_NOTES % {"op": op} + """

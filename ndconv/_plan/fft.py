@@ -5,8 +5,10 @@ scipy.fft is used when importable (faster, threaded, keeps float32), else numpy.
 It is imported at the first transform, not with ndconv: importing it costs more
 than importing numpy itself, and most calls never take the FFT path.
 """
+import contextlib
 import functools
 import math
+import threading
 
 import numpy as np
 
@@ -18,6 +20,39 @@ _sfft = None  # scipy.fft once looked up; False when scipy is not installed
 # The most dimensions the FFT path handles: it adds an axis (the blocks of the
 # blocked axis), and numpy arrays have at most 64.
 MAX_NDIM = 63
+
+# Kernel spectra kept within a ``shared_spectra`` block, per thread.
+_shared = threading.local()
+
+
+@contextlib.contextmanager
+def shared_spectra():
+    """Within the block, correlations with the same kernel and transform shape
+    compute the kernel's spectrum once (normalized convolution transforms the
+    data and the present-sample weights with one kernel).  Transforms in the
+    block are not trimmed by ``zero_trims``, so that the two calls, whose
+    extensions differ (cval 0 and 1), have the same lengths."""
+    outer = getattr(_shared, "spectra", None)
+    if outer is None:
+        _shared.spectra = {}
+    try:
+        yield
+    finally:
+        if outer is None:
+            _shared.spectra = None
+
+
+def _kernel_spectrum(fwd, wf, t_shape, t_axes, kw):
+    spectra = getattr(_shared, "spectra", None)
+    if spectra is None:
+        return fwd(wf, s=t_shape, axes=t_axes, **kw)
+    key = (fwd, wf.shape, wf.dtype.str, tuple(t_shape), tuple(t_axes),
+           np.ascontiguousarray(wf).tobytes())
+    spec = spectra.get(key)
+    if spec is None:
+        spec = spectra[key] = fwd(wf, s=t_shape, axes=t_axes, **kw)
+    return spec
+
 
 def _scipy_fft():
     """The scipy.fft module, imported on first use, or None without scipy."""
@@ -222,7 +257,9 @@ def correlate_fft(x, w, starts, out_shape, boundary, cval, n_threads, axes=None)
     real = dtype.kind == "f"
     fwd, inv, has_workers = _transforms(real)
     kw = {"workers": n_threads} if has_workers else {}
-    trims = list(zero_trims(x.shape, starts, out_shape, w_conv, boundary, cval))
+    trims = [0] * len(w.shape)
+    if getattr(_shared, "spectra", None) is None:
+        trims = list(zero_trims(x.shape, starts, out_shape, w_conv, boundary, cval))
     _, b, L, B, nb, sizes = plan(out_shape, w_conv, dtype, trims)
     if nb > 1:
         trims[b] = 0  # overlap-save blocks are not circular
@@ -236,7 +273,7 @@ def correlate_fft(x, w, starts, out_shape, boundary, cval, n_threads, axes=None)
     wf = np.expand_dims(np.moveaxis(wf, b, -1), b)
     t_axes = [a for a in axes if a != b] + [x.ndim]
     t_shape = [sizes[a] for a in axes if a != b] + [L]
-    wspec = fwd(wf, s=t_shape, axes=t_axes, **kw)
+    wspec = _kernel_spectrum(fwd, wf, t_shape, t_axes, kw)
 
     out = np.empty(out_shape, dtype=dtype)
     crop = [slice(None)] * (x.ndim + 1)

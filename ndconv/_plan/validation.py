@@ -16,7 +16,11 @@ from .boundary import AxisCvals, on_axis
 # The valid names, once: the Literal types annotate the public API and the tuples check calls.
 Mode = Literal["full", "same", "valid"]
 Boundary = Literal["constant", "edge", "symmetric", "reflect", "wrap"]
+# correlate/convolve also take "missing", which is no extension: the
+# normalized-convolution path (missing.py) maps it before any extension
+BoundaryOrMissing = Literal[Boundary, "missing"]
 Method = Literal["auto", "direct", "fft"]
+NanPolicy = Literal["propagate", "omit", "raise"]
 MODES = get_args(Mode)
 BOUNDARIES = get_args(Boundary)
 METHODS = get_args(Method)
