@@ -26,6 +26,23 @@ class Tables:
         unit: bool,
     ) -> None: ...
 
+class FlatCall:
+    def __init__(
+        self,
+        t: Tables,
+        span: int,
+        kind: str,
+        cval: complex,
+        skip_cval: bool,
+        k_order: tuple[int, ...],
+        flip: bool,
+        conj: bool,
+        shape: tuple[int, ...],
+        dtype: Any,
+        empty: Any,
+    ) -> None: ...
+    def run(self, x: NDArray[Any], k: NDArray[Any]) -> NDArray[Any]: ...
+
 def correlate_nd(
     t: Tables, x: NDArray[Any], out: NDArray[Any], w: NDArray[Any], cval: complex, skip_cval: bool,
     n_threads: int,
