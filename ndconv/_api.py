@@ -170,25 +170,17 @@ def _check_out(out, shape, dtype):
 # kernel build changes (both are in the key).
 _CALLS: dict[tuple[Any, ...], _CallPlan] = {}
 _CALLS_MAX = 256
-_omp_max_threads = _dispatch._base.omp_max_threads
 
 
 def _call_key(x, k, mode, boundary, cval, origin, axes, method, workers, out, flip, conj,
               compute_dtype, unfused):
-    """The cache key of a call, or None when the call is not one a plan can serve:
-    arrays of other types, an ``out``, sequences (lists are unhashable, and a
-    bool is equal to an int that validation treats differently)."""
-    if (type(x) is not np.ndarray or type(k) is not np.ndarray or out is not None
-            or type(origin) is not int or not (axes is None or type(axes) is int)
-            or not (workers is None or type(workers) is int)
-            or type(cval) not in (float, int, complex) or cval != cval
-            or type(mode) is not str or type(boundary) is not str or type(method) is not str):
-        return None
-    # the state read straight from the modules that hold it: these run on every
-    # call, and function calls would cost a tenth of a small call each
-    return (x.shape, x.strides, x.dtype, x.flags.aligned, k.shape, k.dtype, mode, boundary,
-            type(cval), cval, origin, axes, method, workers, flip, conj, compute_dtype, unfused,
-            _omp_max_threads(), _dispatch._module, _tuning._generation)
+    """The cache key of a call, or None when the call is not one a plan can serve
+    (see ``_core.baseline.call_key``)."""
+    return _key(x, k, mode, boundary, cval, origin, axes, method, workers, out, flip, conj,
+                compute_dtype, unfused, _dispatch._module, _tuning._generation)
+
+
+_key = _dispatch._base.call_key
 
 
 # Compute dtypes (kind, itemsize) of the core's ``FlatCall``.
@@ -203,8 +195,10 @@ def _planned(x, k, mode, boundary, cval, origin, axes, method, workers, flip, co
     calls: one key, one look-up, one call into the core.  Plans that check the
     kernel's values first (``separable_axes``) are left to ``correlate_nd``.
     """
-    key = _call_key(x, k, mode, boundary, cval, origin, axes, method, workers, None, flip, conj,
-                    None, False)
+    # the key as _call_key makes it, without its frame: the state read straight
+    # from the modules holding it (function calls would cost a tenth of the call)
+    key = _key(x, k, mode, boundary, cval, origin, axes, method, workers, None, flip, conj, None,
+               False, _dispatch._module, _tuning._generation)
     if key is None:
         return None
     plan = _CALLS.get(key)
