@@ -232,28 +232,50 @@ _CALLS_MAX = 256
 
 def _call_key(x, k, mode, boundary, cval, origin, axes, method, workers, out, flip, conj,
               compute_dtype, unfused):
-    """The cache key of a call, or None when the call is not one a plan can serve:
-    arrays of other types, an ``out``, sequences (lists are unhashable, and a
-    bool is equal to an int that validation treats differently)."""
-    if (type(x) is not np.ndarray or type(k) is not np.ndarray or out is not None
-            or type(origin) is not int or not (axes is None or type(axes) is int)
-            or not (workers is None or type(workers) is int)
-            or type(cval) not in (float, int, complex) or cval != cval
-            or type(mode) is not str or type(boundary) is not str or type(method) is not str):
+    """The cache key of a call, or None when the call is not one a plan can serve
+    (see ``_core.baseline.call_key``)."""
+    return _key(x, k, mode, boundary, cval, origin, axes, method, workers, out, flip, conj,
+                compute_dtype, unfused, _dispatch._module, _tuning._generation)
+
+
+_key = _dispatch._base.call_key
+
+
+# Compute dtypes (kind, itemsize) of the core's ``FlatCall``.
+_FAST_KINDS = ("f4", "f8", "c8", "c16", "i8")
+
+
+def _planned(x, k, mode, boundary, cval, origin, axes, method, workers, flip, conj):
+    """The result of a call of ``correlate``/``convolve`` without ``out`` that a
+    plan serves directly (``_CALLS``), or None: the call takes ``correlate_nd``.
+
+    The shortest way from the public functions to the kernel for repeated small
+    calls: one key, one look-up, one call into the core.  Plans that check the
+    kernel's values first (``separable_axes``) are left to ``correlate_nd``.
+    """
+    # the key as _call_key makes it, without its frame: the state read straight
+    # from the modules holding it (function calls would cost a tenth of the call)
+    key = _key(x, k, mode, boundary, cval, origin, axes, method, workers, None, flip, conj, None,
+               False, _dispatch._module, _tuning._generation)
+    if key is None:
         return None
-    return (x.shape, x.strides, x.dtype, x.flags.aligned, k.shape, k.dtype, mode, boundary,
-            type(cval), cval, origin, axes, method, workers, flip, conj, compute_dtype, unfused,
-            _dispatch.omp_max_threads(), _dispatch.core(), _tuning.generation())
+    plan = _CALLS.get(key)
+    if plan is None or plan.separable_axes is not None:
+        return None
+    fast = plan.fast
+    if fast is not None:
+        return fast.run(x, k)
+    return plan.run(x, k)
 
 
 class _CallPlan:
     """One call's validated geometry and direct plan, for arrays of its key."""
 
     __slots__ = ("dtype", "conj", "kflip", "korder", "wshape", "out_shape", "perm", "cval",
-                 "skip_cval", "direct", "flat", "separable_axes")
+                 "skip_cval", "direct", "flat", "separable_axes", "fast")
 
     def __init__(self, x, k, w, dtype, conj, flip, axes, starts, out_shape, boundary, cval,
-                 unfused, separable_axes=None):
+                 unfused, separable_axes=None, given_dtypes=()):
         self.separable_axes = separable_axes
         self.dtype = dtype
         self.conj = conj and dtype.kind == "c"
@@ -272,11 +294,23 @@ class _CallPlan:
         # goes straight to the kernel
         self.flat = (self.perm is None and self.direct.perm is None and self.direct.merge is None
                      and x.flags.c_contiguous and x.flags.aligned)
+        # ... and where the arrays come in the compute dtype, the core makes the
+        # output and the kernel's copy itself: no numpy call per step
+        self.fast = None
+        kind = "%s%d" % (dtype.kind, dtype.itemsize)
+        if (self.flat and separable_axes is None and kind in _FAST_KINDS
+                and all(d == dtype for d in given_dtypes)):
+            order = tuple(range(k.ndim)) if self.korder is None else self.korder
+            self.fast = self.direct.mod.FlatCall(
+                self.direct.tables, x.size, kind, cval, self.skip_cval, order, flip, self.conj,
+                out_shape, dtype, np.empty)
 
     def run(self, x, k):
         """The call's result for ``x``, ``k`` (same shapes, strides, dtypes as planned),
         or None for a kernel that factorizes where ``method="auto"`` weighs the
         separable passes."""
+        if self.fast is not None:
+            return self.fast.run(x, k)
         x = np.asarray(x, dtype=self.dtype)
         k = np.asarray(k, dtype=self.dtype)
         if self.conj:
@@ -436,7 +470,7 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
             plannable, separable_axes = _method.direct_for_any_values(x, w, out_shape, 1)
     if plannable:
         plan = _CallPlan(x, k, w, dtype, conj, flip, axes, starts, out_shape, boundary, cval,
-                         unfused, separable_axes)
+                         unfused, separable_axes, (x_given.dtype, k_given.dtype))
         if len(_CALLS) >= _CALLS_MAX:
             try:
                 del _CALLS[next(iter(_CALLS))]   # the oldest entry
@@ -691,6 +725,14 @@ def _operation(name: str, *, flip: bool = False, conj: bool = False) -> _Operati
     def operation(x, k, mode="full", *, boundary="constant", cval=0.0, origin=0, axes=None,
                   method="auto", workers=None, out=None, dtype=None, casting=None,
                   nan_policy=_PROPAGATE, mask=None, min_weight=_NO_MIN, preserve_nan=False):
+        # a planned small call: only with every keyword the key does not hold at
+        # its default (these very objects: identity tests cost nothing)
+        if (out is None and type(x) is np.ndarray and dtype is None and casting is None
+                and mask is None and nan_policy is _PROPAGATE and min_weight is _NO_MIN
+                and preserve_nan is False):
+            res = _planned(x, k, mode, boundary, cval, origin, axes, method, workers, flip, conj)
+            if res is not None:
+                return res
         if type(x).__module__.startswith("dask"):   # never imports dask for other inputs
             if dtype is not None or casting is not None:
                 raise TypeError("dtype= and casting= are not supported for dask arrays yet: "

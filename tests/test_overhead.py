@@ -280,3 +280,111 @@ def test_a_plan_hands_factorizable_kernels_back(default_threads, rng):
     ref = ndconv.convolve(x, gauss, "same", boundary="reflect", method="direct")
     np.testing.assert_allclose(ndconv.convolve(x, gauss, "same", boundary="reflect"), ref,
                                rtol=0, atol=4 * 49 * np.finfo(float).eps * np.abs(x).max())
+
+
+def _kernel_views(k):
+    """``k`` laid out every way a caller may pass it: the core copies each."""
+    big = np.repeat(k[..., None], 3, axis=-1)
+    yield k
+    yield np.asfortranarray(k)
+    yield big[..., 1]                                     # strided
+    yield np.flip(k).copy()[tuple(slice(None, None, -1) for _ in k.shape)]   # negative strides
+    if k.ndim == 1:
+        yield np.broadcast_to(k[:1], k.shape)             # zero stride
+
+
+def _exact(op, x, k, axes, out=None):
+    """``op`` in exact integer arithmetic (the drop-ins' integer path)."""
+    return ndconv._api.correlate_nd(x, k, "same", "constant", 0, 0, axes, "direct", None, out,
+                                    flip=op == "convolve", conj=op == "correlate",
+                                    compute_dtype=np.int64)
+
+
+@pytest.mark.parametrize("dtype", ["f4", "f8", "c8", "c16", "i8"])
+@pytest.mark.parametrize("op", ["convolve", "correlate"])
+@pytest.mark.parametrize("ks, axes", [((3,), None), ((4, 3), None), ((3,), 0), ((3,), -1),
+                                      ((2, 3), None)])
+def test_core_planned_calls_copy_any_kernel_layout(default_threads, rng, dtype, op, ks, axes):
+    # the core's plan (FlatCall) flips, conjugates and reorders the kernel
+    # itself: bitwise the long way's answer
+    f = getattr(ndconv, op)
+    x = rng.standard_normal((6, 9) if len(ks) == 2 or axes is not None else (17,))
+    k = rng.standard_normal(ks)
+    if dtype[0] == "c":
+        x, k = x - 0.5j * x[::-1], k + 0.25j
+    if dtype == "i8":
+        x, k = np.round(8 * x), np.round(4 * k)
+    x, k = x.astype(dtype), k.astype(dtype)
+    kw = {"axes": axes, "method": "direct"}
+    if dtype == "i8":
+        kw = {"axes": axes}   # integers: exact, through the compute dtype below
+    for kv in _kernel_views(k):
+        ndconv._api._CALLS.clear()
+        k0 = kv.copy()
+        if dtype == "i8":
+            want = _exact(op, x, kv, axes, out=np.empty(x.shape, np.int64))
+            first, again = _exact(op, x, kv, axes), _exact(op, x, kv, axes)
+        else:
+            want = _uncached(f, x, kv, "same", **kw)
+            first, again = f(x, kv, "same", **kw), f(x, kv, "same", **kw)
+        (plan,) = ndconv._api._CALLS.values()
+        assert plan.fast is not None
+        for got in (first, again):
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(kv, k0)
+
+
+def test_core_plan_rechecks_what_keeps_it_in_bounds(default_threads):
+    x, k = np.arange(16.0), np.ones(3)
+    ndconv._api._CALLS.clear()
+    ndconv.convolve(x, k)
+    (plan,) = ndconv._api._CALLS.values()
+    for bad_x, bad_k in [(np.arange(15.0), k), (np.arange(32.0), k), (x[::2], k),
+                         (np.arange(16, dtype="f4"), k), (x, np.ones(4)), (x, np.ones((3, 1)))]:
+        with pytest.raises(ValueError):
+            plan.fast.run(bad_x, bad_k)
+
+
+def test_plans_keep_no_input_alive(default_threads):
+    import gc
+    import weakref
+
+    x, k = np.arange(64.0), np.ones(3)
+    ndconv._api._CALLS.clear()
+    for _ in range(2):
+        ndconv.convolve(x, k)
+    refs = weakref.ref(x), weakref.ref(k)
+    del x, k
+    gc.collect()
+    assert all(r() is None for r in refs)
+
+
+def test_planned_calls_from_many_threads(default_threads, rng):
+    # one shared plan, eight threads, each with its own data
+    import threading
+
+    x = rng.standard_normal((8, 40))
+    ks = rng.standard_normal((8, 5))
+    want = [np.convolve(x[i], ks[i]) for i in range(8)]
+    ndconv._api._CALLS.clear()
+    ndconv.convolve(x[0].copy(), ks[0].copy())
+    errors = []
+    start = threading.Barrier(8)
+
+    def worker(i):
+        xi, ki = x[i].copy(), ks[i].copy()
+        start.wait()
+        for _ in range(200):
+            got = ndconv.convolve(xi, ki)
+            # float64 sums of 5 products: a few ulp of the largest partial sum
+            if not np.allclose(got, want[i], rtol=0, atol=1e-13):
+                errors.append(i)
+                return
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(ndconv._api._CALLS) == 1

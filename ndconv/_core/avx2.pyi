@@ -1,5 +1,6 @@
 # Type stub of the compiled module ndconv._core.avx2: the kernels of baseline.pyi, built with
 # other instruction sets (the same kernels.pxi).
+from .baseline import FlatCall as FlatCall
 from .baseline import LayerTaps as LayerTaps
 from .baseline import RowMode as RowMode
 from .baseline import Tables as Tables

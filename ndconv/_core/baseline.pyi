@@ -26,6 +26,23 @@ class Tables:
         unit: bool,
     ) -> None: ...
 
+class FlatCall:
+    def __init__(
+        self,
+        t: Tables,
+        span: int,
+        kind: str,
+        cval: complex,
+        skip_cval: bool,
+        k_order: tuple[int, ...],
+        flip: bool,
+        conj: bool,
+        shape: tuple[int, ...],
+        dtype: Any,
+        empty: Any,
+    ) -> None: ...
+    def run(self, x: NDArray[Any], k: NDArray[Any]) -> NDArray[Any]: ...
+
 def correlate_nd(
     t: Tables, x: NDArray[Any], out: NDArray[Any], w: NDArray[Any], cval: complex, skip_cval: bool,
     n_threads: int,
@@ -85,6 +102,11 @@ def widest_block(kind: str) -> int: ...
 # Only in the baseline build: OpenMP and CPU-feature queries.
 def openmp_enabled() -> bool: ...
 def omp_max_threads() -> int: ...
+def call_key(
+    x: Any, k: Any, mode: Any, boundary: Any, cval: Any, origin: Any, axes: Any, method: Any,
+    workers: Any, out: Any, flip: bool, conj: bool, compute_dtype: Any, unfused: bool,
+    module: Any, generation: int,
+) -> tuple[Any, ...] | None: ...
 def omp_num_procs() -> int: ...
 def cpu_has_avx2_fma() -> bool: ...
 def cpu_has_avx512() -> bool: ...

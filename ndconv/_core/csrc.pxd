@@ -83,3 +83,8 @@ cdef extern from "src/ndconv_interrupt.h" nogil:
     int ndconv_stop_arm() noexcept
     int ndconv_stop_disarm() noexcept
     int ndconv_stop_requested(int armed) noexcept
+
+
+cdef extern from "src/ndconv_call.h" nogil:
+    void ndconv_copy_kernel(char* dst, const char* src, int nd, const Py_ssize_t* shape,
+                            const Py_ssize_t* step, size_t itemsize, int conj) noexcept

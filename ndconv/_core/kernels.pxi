@@ -41,6 +41,13 @@
 cimport cython
 import threading
 
+from cpython.buffer cimport (
+    PyBUF_SIMPLE,
+    PyBUF_STRIDES,
+    PyBUF_WRITABLE,
+    PyBuffer_Release,
+    PyObject_GetBuffer,
+)
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.pythread cimport PyThread_get_thread_ident
 from cython.parallel cimport parallel, prange
@@ -62,6 +69,7 @@ from ndconv._core.csrc cimport (
     ndconv_blk4_f64,
     ndconv_blk64_f64,
     ndconv_blk128_f32,
+    ndconv_copy_kernel,
     ndconv_fmad,
     ndconv_fmaf,
     ndconv_roll_f32,
@@ -1353,3 +1361,185 @@ def correlate_nd(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] 
         armed = 0
     if rc != 0:
         raise MemoryError("ndconv: could not allocate per-thread scratch")
+
+
+# Bytes of kernel a planned call copies on the stack; larger kernels are copied
+# into the heap.
+DEF _KERNEL_STACK = 2048
+
+
+cdef int _run_flat(const num_t* x, num_t* out, num_t* w, num_t cval, FlatCall c) except -1:
+    """``correlate_nd``'s kernel call for a ``FlatCall``: its checks that depend on the
+    weights, then the loops (without the GIL)."""
+    cdef bint skip_cval = c.skip_cval and _all_finite(w, c.n_k)
+    cdef int rc, armed = _arm(<double>c.n_out * c.n_k)
+    while True:
+        with nogil:
+            rc = _correlate_nd(x, out, w, c.n_rows, c.out_shape[c.nd - 1], c.k_shape[c.nd - 1],
+                               c.n_lead, c.nd - 1, &c.out_shape[0], &c.k_shape[0], c.maps,
+                               &c.bounds[0], c.n_chunks, c.max_chunk, c.c0, c.c1, c.unit, cval,
+                               skip_cval, 1, c.span, armed)
+        if not _interrupted(armed):
+            break
+        armed = 0
+    if rc != 0:
+        raise MemoryError("ndconv: could not allocate per-thread scratch")
+    return 0
+
+
+cdef class FlatCall:
+    """A planned single-threaded direct call on a C-contiguous input read in
+    place (``ndconv._api``'s plans): ``run(x, k)`` is ``correlate_nd`` with
+    the tables, the output and the kernel's copy made here, for calls so small
+    that the numpy calls preparing them would cost more than the arithmetic.
+
+    Built once per call geometry from ``Tables`` (checked against an input of
+    ``span`` elements, as ``correlate_nd`` checks them) and the kernel's
+    layout: ``k_order[i]`` is the axis of the given kernel that is axis ``i`` of
+    the kernel the loops read, reversed throughout with ``flip``, conjugated
+    with ``conj``.  ``kind`` is the compute dtype's (``numpy.dtype.kind`` +
+    itemsize: f4, f8, c8, c16, i8); ``run`` takes arrays of that dtype only (the
+    plan's key says so), and re-checks the sizes that keep it in bounds.
+    """
+    cdef Tables tables          # keeps the arrays the maps point into alive
+    cdef AxisMap* maps
+    cdef const Py_ssize_t[::1] out_shape
+    cdef const Py_ssize_t[::1] k_shape
+    cdef const Py_ssize_t[::1] bounds
+    cdef Py_ssize_t nd, span, n_out, n_k, n_rows, n_lead, n_chunks, max_chunk, c0, c1
+    cdef Py_ssize_t itemsize, k_nd
+    cdef Py_ssize_t k_axis[64]
+    cdef bint unit, skip_cval, flip
+    cdef int kind, conj
+    cdef double complex cval_z
+    cdef long long cval_q
+    cdef object empty, shape, dtype
+
+    def __init__(self, Tables t, Py_ssize_t span, str kind, cval, bint skip_cval,
+                 tuple k_order, bint flip, bint conj, tuple shape, dtype, empty):
+        cdef Py_ssize_t a, lengths[64]
+        self.tables = t
+        self.out_shape, self.k_shape, self.bounds = t.out_shape, t.k_shape, t.bounds
+        self.max_chunk, self.c0, self.c1, self.unit = t.max_chunk, t.c0, t.c1, t.unit
+        self.nd = self.out_shape.shape[0]
+        self.span = span
+        kinds = ("f4", "f8", "c8", "c16", "i8")
+        if kind not in kinds:
+            raise ValueError("unsupported dtype %r" % kind)
+        self.kind = kinds.index(kind)
+        self.itemsize = (4, 8, 8, 16, 8)[self.kind]
+        self.conj = ((0, 0, 4, 8, 0)[self.kind]) if conj else 0
+        if self.kind == 4:
+            self.cval_q = cval
+        else:
+            self.cval_z = cval
+        self.skip_cval, self.flip = skip_cval, flip
+        self.shape, self.dtype, self.empty = shape, dtype, empty
+        if self.nd < 1 or self.nd > 64 or self.k_shape.shape[0] != self.nd:
+            raise ValueError("inconsistent number of dimensions")
+        self.n_out = self.n_k = self.n_rows = self.n_lead = 1
+        for a in range(self.nd):
+            if self.out_shape[a] < 1 or self.k_shape[a] < 1:
+                raise ValueError("invalid output or kernel shape")
+            self.n_out *= self.out_shape[a]
+            self.n_k *= self.k_shape[a]
+            if a < self.nd - 1:
+                self.n_rows *= self.out_shape[a]
+                self.n_lead *= self.k_shape[a]
+            lengths[a] = self.out_shape[a] + self.k_shape[a] - 1
+        self.maps = <AxisMap*>malloc(self.nd * sizeof(AxisMap))
+        if self.maps == NULL:
+            raise MemoryError()
+        _load_maps(self.maps, self.nd, <Py_ssize_t[:self.nd]>lengths, t.axis_params, t.bands, span)
+        self.n_chunks = self.bounds.shape[0] - 1
+        if (self.n_chunks < 1 or self.bounds[0] != 0
+                or self.bounds[self.n_chunks] != self.out_shape[self.nd - 1]):
+            raise ValueError("invalid chunk bounds")
+        for a in range(self.n_chunks):
+            if (self.bounds[a + 1] < self.bounds[a]
+                    or self.bounds[a + 1] - self.bounds[a] > self.max_chunk):
+                raise ValueError("invalid chunk bounds")
+        if not (0 <= self.c0 <= self.c1 <= self.out_shape[self.nd - 1]):
+            raise ValueError("invalid interior columns")
+        a = self.nd - 1
+        if self.unit and self.c1 > self.c0 and not (
+                self.maps[a].stride == 1 and self.c0 >= self.maps[a].lo
+                and self.c1 + self.k_shape[a] - 1 <= self.maps[a].hi):
+            raise ValueError("invalid interior columns")
+        # the given kernel's axes, in the order the loops read them
+        self.k_nd = len(k_order)
+        if self.k_nd < 1 or self.k_nd > 64 or sorted(k_order) != list(range(self.k_nd)):
+            raise ValueError("invalid kernel axis order")
+        for a in range(self.k_nd):
+            self.k_axis[a] = k_order[a]
+
+    def __dealloc__(self):
+        free(self.maps)
+
+    def run(self, x, k):
+        """The result for ``x`` (C-contiguous, aligned, ``span`` elements) and the
+        kernel ``k`` as given (any strides, the planned shape)."""
+        cdef Py_buffer xb, kb, ob
+        cdef Py_ssize_t a, ax, size = 1
+        cdef Py_ssize_t step[64]
+        cdef Py_ssize_t dims[64]
+        cdef const char* src
+        cdef char stack_w[_KERNEL_STACK]
+        cdef char* w = stack_w
+        PyObject_GetBuffer(x, &xb, PyBUF_SIMPLE)   # raises unless C-contiguous
+        try:
+            if xb.itemsize != self.itemsize or xb.len != self.span * self.itemsize:
+                raise ValueError("x does not have the planned size")
+            if (<size_t>xb.buf) % <size_t>self.itemsize != 0:
+                raise ValueError("x must be aligned to its item size")
+            PyObject_GetBuffer(k, &kb, PyBUF_STRIDES)
+            try:
+                if kb.ndim != self.k_nd or kb.itemsize != self.itemsize:
+                    raise ValueError("k does not have the planned shape")
+                src = <const char*>kb.buf
+                for a in range(self.k_nd):
+                    ax = self.k_axis[a]
+                    dims[a] = kb.shape[ax]
+                    size *= dims[a]
+                    step[a] = kb.strides[ax]
+                    if self.flip:
+                        src += (dims[a] - 1) * step[a]
+                        step[a] = -step[a]
+                if size != self.n_k:
+                    raise ValueError("k does not have the planned shape")
+                if self.n_k * self.itemsize > _KERNEL_STACK:
+                    w = <char*>malloc(self.n_k * self.itemsize)
+                    if w == NULL:
+                        raise MemoryError()
+                try:
+                    ndconv_copy_kernel(w, src, <int>self.k_nd, dims, step, self.itemsize, self.conj)
+                    out = self.empty(self.shape, self.dtype)
+                    PyObject_GetBuffer(out, &ob, PyBUF_SIMPLE | PyBUF_WRITABLE)
+                    try:
+                        if ob.len != self.n_out * self.itemsize:
+                            raise ValueError("output size mismatch")
+                        if self.kind == 0:
+                            _run_flat(<const float*>xb.buf, <float*>ob.buf, <float*>w,
+                                      <float>self.cval_z.real, self)
+                        elif self.kind == 1:
+                            _run_flat(<const double*>xb.buf, <double*>ob.buf, <double*>w,
+                                      self.cval_z.real, self)
+                        elif self.kind == 2:
+                            _run_flat(<const float complex*>xb.buf, <float complex*>ob.buf,
+                                      <float complex*>w, <float complex>self.cval_z, self)
+                        elif self.kind == 3:
+                            _run_flat(<const double complex*>xb.buf, <double complex*>ob.buf,
+                                      <double complex*>w, self.cval_z, self)
+                        else:
+                            _run_flat(<const long long*>xb.buf, <long long*>ob.buf,
+                                      <long long*>w, self.cval_q, self)
+                    finally:
+                        PyBuffer_Release(&ob)
+                finally:
+                    if w != stack_w:
+                        free(w)
+            finally:
+                PyBuffer_Release(&kb)
+        finally:
+            PyBuffer_Release(&xb)
+        return out
