@@ -8,6 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 from conftest import subprocess_env
+from test_cli import assert_usage_error, run
 
 import ndconv
 from ndconv._tools import cli as _cli
@@ -17,20 +18,6 @@ from ndconv._tools.progress import dask_progress
 
 dask = pytest.importorskip("dask")
 pytest.importorskip("dask.array")
-
-
-def run(argv, capsys):
-    code = _cli.main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_usage_error(code, err, *words):
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for w in words:
-        assert w in err, (w, err)
 
 
 def tree(folder):
