@@ -5,7 +5,7 @@ Parameters: case, chunk side (the case's first or second), and the runner:
 ``in memory`` (one ``ndconv.convolve`` call, every thread; the chunk side does
 not apply and only the first is run), ``threads`` (ndconv.dask under dask's
 threaded scheduler), ``cluster`` (a ``LocalCluster`` of two single-threaded
-processes, started in setup), ``dask-image`` (``dask_image.ndfilters.convolve``
+processes started in setup, holding the input), ``dask-image`` (``dask_image.ndfilters.convolve``
 on the same chunks, where the case allows).  Skipped without dask.
 """
 import math
@@ -54,13 +54,20 @@ class DaskConvolve:
             lazy = ndfilters.convolve(xd, k, mode="mirror")
             sched = "threads"
         else:
-            lazy = ndconv.dask.convolve(xd, k, "same", boundary="reflect", method="direct")
             sched = "threads"
             if runner == "cluster":
-                from distributed import Client, LocalCluster
+                import warnings
+
+                from distributed import Client, LocalCluster, wait
                 self.client = Client(LocalCluster(n_workers=2, threads_per_worker=1,
                                                   processes=True, dashboard_address=None))
                 sched = self.client
+                # the workers hold the input, as if they had read it
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", "Sending large graph")
+                    xd = self.client.persist(xd)
+                wait(xd)
+            lazy = ndconv.dask.convolve(xd, k, "same", boundary="reflect", method="direct")
 
         def compute():
             with dask.config.set(scheduler=sched):
