@@ -18,6 +18,8 @@ with 1024^2 chunks; at least 5x dask-image's throughput on the same chunks);
 import functools
 import math
 import os
+import statistics
+import time
 import warnings
 
 import numpy as np
@@ -37,6 +39,22 @@ CASES = [
 DASK_IMAGE_MAX_SIDE = 7
 
 
+def _timed(fn, budget, min_reps, max_reps):
+    """``(median wall s, median CPU s of this process, result)`` of repeated
+    calls (see ``median_time``).  The CPU time counts every thread of the
+    process: on a shared machine it varies less with the load than the wall
+    time (a LocalCluster's worker processes are not counted)."""
+    cpu = []
+
+    def call():
+        c0 = time.process_time()
+        out = fn()
+        cpu.append(time.process_time() - c0)
+        return out
+    t, _, result = median_time(call, budget, min_reps, max_reps)
+    return t, statistics.median(cpu[1:] or cpu), result
+
+
 def cases(big=False, only=""):
     wanted = [s.strip() for s in only.split(",") if s.strip()]
     unknown = [w for w in wanted if w not in [c[0] for c in CASES]]
@@ -48,10 +66,11 @@ def cases(big=False, only=""):
 
 def run(big=False, only="", cluster=False, method="direct", budget=1.0, progress=None, seed=0):
     """Time the cases; returns ``{"meta": ..., "rows": [...]}``, one row per
-    (case, chunks, library) with ``median_s``, ``ratio`` (its median / the
+    (case, chunks, library) with ``median_s``, ``cpu_s`` (the median CPU time
+    of this process's threads), ``ratio`` (its median / the
     in-memory call's) and, for ndconv.dask, ``bitwise`` and ``vs_dask_image``
     (dask-image's median / ndconv.dask's on the same chunks: the throughput
-    ratio)."""
+    ratio; ``vs_dask_image_cpu`` the same in CPU time)."""
     import dask
     import dask.array as da
 
@@ -79,10 +98,10 @@ def run(big=False, only="", cluster=False, method="direct", budget=1.0, progress
             x = rng.random(shape, dtype=np.float32)
             k = (rng.standard_normal(kshape) / math.sqrt(math.prod(kshape))).astype(np.float32)
             kw = dict(boundary="reflect", method=method)
-            t_mem, _, ref = median_time(functools.partial(ndconv.convolve, x, k, "same", **kw),
-                                        budget, 3, 7)
+            t_mem, cpu_mem, ref = _timed(functools.partial(ndconv.convolve, x, k, "same", **kw),
+                                         budget, 3, 7)
             rows.append({"case": cid, "chunks": None, "lib": "ndconv in memory",
-                         "median_s": t_mem, "ratio": 1.0})
+                         "median_s": t_mem, "cpu_s": cpu_mem, "ratio": 1.0})
             for side in sides:
                 bar.update("%s chunks %d" % (cid, side))
                 xd = da.from_array(x, chunks=side)
@@ -100,8 +119,8 @@ def run(big=False, only="", cluster=False, method="direct", budget=1.0, progress
                 t_threads = None
                 for sched, label, lazy in schedulers:
                     with dask.config.set(scheduler=sched):
-                        t, _, res = median_time(lazy.compute, budget, 3, 7)
-                    row = {"case": cid, "chunks": side, "lib": label, "median_s": t,
+                        t, cpu, res = _timed(lazy.compute, budget, 3, 7)
+                    row = {"case": cid, "chunks": side, "lib": label, "median_s": t, "cpu_s": cpu,
                            "ratio": t / t_mem, "tasks": len(lazy.__dask_graph__())}
                     if method == "direct":
                         row["bitwise"] = bool(np.array_equal(res.view(np.uint8),
@@ -114,10 +133,11 @@ def run(big=False, only="", cluster=False, method="direct", budget=1.0, progress
                         and max(kshape) <= DASK_IMAGE_MAX_SIDE:
                     lazy_di = ndfilters.convolve(xd, k, mode="mirror")
                     with dask.config.set(scheduler="threads"):
-                        t, _, _ = median_time(lazy_di.compute, budget, 1, 3)
+                        t, cpu, _ = _timed(lazy_di.compute, budget, 1, 3)
                     rows.append({"case": cid, "chunks": side, "lib": "dask_image threads",
-                                 "median_s": t, "ratio": t / t_mem})
+                                 "median_s": t, "cpu_s": cpu, "ratio": t / t_mem})
                     t_threads["vs_dask_image"] = t / t_threads["median_s"]
+                    t_threads["vs_dask_image_cpu"] = cpu / max(t_threads["cpu_s"], 1e-9)
                 bar.step()
     finally:
         bar.close()
@@ -135,15 +155,18 @@ def run(big=False, only="", cluster=False, method="direct", budget=1.0, progress
 
 def format_table(result):
     """The rows as a plain-text table, with the machine and its load."""
-    head = ("case", "chunks", "library", "median ms", "/in memory", "dask-image/this", "")
+    head = ("case", "chunks", "library", "median ms", "CPU ms", "/in memory",
+            "dask-image/this (CPU)", "")
     body = []
     for r in result["rows"]:
         body.append((r["case"], str(r["chunks"] or "-"), r["lib"], "%.1f" % (1e3 * r["median_s"]),
+                     "%.1f" % (1e3 * r["cpu_s"]),
                      "%.2f" % r["ratio"],
-                     "%.1f" % r["vs_dask_image"] if "vs_dask_image" in r else "",
+                     "%.1f (%.1f)" % (r["vs_dask_image"], r["vs_dask_image_cpu"])
+                     if "vs_dask_image" in r else "",
                      "" if "bitwise" not in r else ("bitwise" if r["bitwise"] else "NOT BITWISE")))
     widths = [max(len(row[i]) for row in [head] + body) for i in range(len(head))]
-    lines = ["  ".join(c.rjust(w) if 3 <= i <= 5 else c.ljust(w)
+    lines = ["  ".join(c.rjust(w) if 3 <= i <= 6 else c.ljust(w)
                        for i, (c, w) in enumerate(zip(row, widths))).rstrip()
              for row in [head] + body]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -152,6 +175,8 @@ def format_table(result):
     lines.append("float32, \"same\", reflect, method=%s; medians; %s, %s cores; %s; %s."
                  % (m["method"], m["cpu"], m["cores"],
                     ", ".join("%s %s" % kv for kv in m["versions"].items()), m["date"]))
+    lines.append("CPU ms: CPU time of this process's threads (not a LocalCluster's workers), "
+                 "steadier than the wall time on a busy machine.")
     lines.append("load average before %s, after %s%s"
                  % ("/".join("%.1f" % v for v in m["load_before"]),
                     "/".join("%.1f" % v for v in m["load_after"]),
