@@ -295,3 +295,82 @@ def test_plot_performance_tiny(tmp_path):
     assert plot.main(["--replot", "--outdir", str(tmp_path)]) == 0
     assert (tmp_path / "kernel_size.png").exists()
     assert data["wall_s"] > 0
+
+
+# ---------------------------------------------------------------- ndconv bench --dask
+TINY_DASK = [("tiny-2d", (64, 48), (5, 5), (16, 32), False),
+             ("tiny-1d", (3000,), (31,), (500, 1000), True)]
+
+
+@pytest.fixture
+def tiny_dask(monkeypatch):
+    pytest.importorskip("dask.array")
+    from ndconv._tools.bench import chunked
+    monkeypatch.setattr(chunked, "CASES", TINY_DASK)
+    return chunked
+
+
+def test_bench_dask_rows_follow_from_the_times(tiny_dask):
+    result = tiny_dask.run(big=True, budget=0.0, progress=False)
+    rows = result["rows"]
+    cases = [r["case"] for r in rows if r["lib"] == "ndconv in memory"]
+    assert cases == ["tiny-2d", "tiny-1d"]
+    mem = {r["case"]: r["median_s"] for r in rows if r["lib"] == "ndconv in memory"}
+    dask_rows = [r for r in rows if r["lib"] == "ndconv.dask threads"]
+    assert [(r["case"], r["chunks"]) for r in dask_rows] == [
+        ("tiny-2d", 16), ("tiny-2d", 32), ("tiny-1d", 500), ("tiny-1d", 1000)]
+    for r in dask_rows:
+        assert r["bitwise"] is True
+        assert r["ratio"] == pytest.approx(r["median_s"] / mem[r["case"]])
+        shape = next(c[1] for c in TINY_DASK if c[0] == r["case"])
+        n_chunks = int(np.prod([-(-n // r["chunks"]) for n in shape]))
+        # per chunk: its read, its block, at most 3^ndim - 1 halo pieces (and a few for the
+        # array and kernel); never per element
+        assert 0 < r["tasks"] <= (3 ** len(shape) + 3) * n_chunks
+    di = {(r["case"], r["chunks"]): r for r in rows if r["lib"] == "dask_image threads"}
+    if importlib.util.find_spec("dask_image") is not None:
+        # 2-D only: dask-image's 1-D convolve is not the same problem here
+        assert sorted(di) == [("tiny-2d", 16), ("tiny-2d", 32)]
+        for r in dask_rows[:2]:
+            d = di[(r["case"], r["chunks"])]
+            assert r["vs_dask_image"] == pytest.approx(d["median_s"] / r["median_s"])
+            assert r["vs_dask_image_cpu"] == pytest.approx(d["cpu_s"] / max(r["cpu_s"], 1e-9))
+    assert all(r["cpu_s"] >= 0 for r in rows)
+    assert "load_before" in result["meta"] and result["meta"]["versions"]["dask"]
+    table = tiny_dask.format_table(result)
+    assert "tiny-1d" in table and table.count("bitwise") == 4 and "load average" in table
+
+
+def test_bench_dask_command_line(tiny_dask, capsys, tmp_path):
+    out = tmp_path / "d.json"
+    assert _bench.main(["--dask", "--quick", "--no-progress", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "tiny-2d" in text and "tiny-1d" not in text       # big cases only with --big
+    assert json.loads(out.read_text())["rows"][0]["case"] == "tiny-2d"
+    assert _bench.main(["--dask", "--quick", "--no-progress", "--only", "tiny-1d"]) == 0
+    assert "tiny-1d" in capsys.readouterr().out
+    for argv, words in ((["--big"], "--dask"), (["--dask", "--only", "nope"], "nope")):
+        with pytest.raises(SystemExit) as exc:
+            _bench.main(argv)
+        assert words in str(exc.value)
+
+
+def test_asv_dask_benchmark_runs_every_runner(tiny_dask):
+    spec = importlib.util.spec_from_file_location(
+        "_ndconv_asv_dask", os.path.join(ROOT, "benchmarks", "benchmarks", "dask_chunked.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    ran = []
+    for runner in ("in memory", "threads", "dask-image"):
+        b = mod.DaskConvolve()
+        try:
+            b.setup("tiny-2d", 0, runner)
+        except NotImplementedError:
+            assert runner == "dask-image" and importlib.util.find_spec("dask_image") is None
+            continue
+        b.time_convolve("tiny-2d", 0, runner)
+        b.teardown()
+        ran.append(runner)
+    assert ran[:2] == ["in memory", "threads"]
+    with pytest.raises(NotImplementedError):
+        mod.DaskConvolve().setup("tiny-2d", 1, "in memory")

@@ -2,15 +2,22 @@
 
 Codecs are other people's: numpy for .npy and text, the standard library's
 ``wave`` for PCM WAV (scipy.io.wavfile, if installed, for floating-point WAV),
-Pillow (the optional ``io`` extra) for PNG and other images.
+Pillow (the optional ``io`` extra) for PNG and other images, zarr (the optional
+``dask`` extra) for .zarr stores.
 
-Every file is written to a temporary file in the target's folder and renamed
-over the target only when complete, so a failed write leaves the target as it
-was and no partial file behind.
+Arrays larger than memory are read and written a block at a time
+(:func:`open_chunked`, :func:`store_chunked`): a .npy file through a memory
+map of the block's range, opened for that block only, and a .zarr store
+through dask.
+
+Every file (and .zarr folder) is written to a temporary one in the target's
+folder and renamed over the target only when complete, so a failed write
+leaves the target as it was and nothing partial behind.
 """
 import contextlib
 import os
 import secrets
+import shutil
 import stat
 import wave
 
@@ -18,9 +25,12 @@ import numpy as np
 
 WAV = (".wav",)
 NPY = (".npy",)
+ZARR = (".zarr",)
 TEXT = (".txt", ".csv")
 IMAGE = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-KNOWN = NPY + WAV + IMAGE + TEXT
+KNOWN = NPY + ZARR + WAV + IMAGE + TEXT
+# what :func:`open_chunked` reads and :func:`store_chunked` writes
+CHUNKED = NPY + ZARR
 
 
 class FileFormatError(ValueError):
@@ -36,6 +46,24 @@ def _pillow():
     return Image
 
 
+def _zarr():
+    try:
+        import zarr
+    except ImportError:
+        raise ImportError(".zarr stores need zarr, which is not installed; install it with "
+                          "`pip install zarr` (or `pip install \"ndconv[dask]\"`)") from None
+    return zarr
+
+
+def _dask_array():
+    try:
+        import dask.array as da
+    except ImportError:
+        raise ImportError("arrays processed in chunks need dask, which is not installed; install "
+                          "it with `pip install \"ndconv[dask]\"`") from None
+    return da
+
+
 def extension(path):
     ext = os.path.splitext(str(path))[1].lower()
     if ext not in KNOWN:
@@ -46,7 +74,8 @@ def extension(path):
 
 def read(path):
     """``(array, info)`` from ``path``; ``info["kind"]`` is ``"npy"``, ``"wav"``,
-    ``"image"`` or ``"text"``, and ``info["rate"]`` the sample rate of a WAV.
+    ``"image"``, ``"text"`` or ``"zarr"`` (a .zarr store, read whole), and
+    ``info["rate"]`` the sample rate of a WAV.
 
     WAV samples are float64 in [-1, 1) with shape ``(n,)`` (mono) or
     ``(n, channels)``; images are float64 in [0, 1] with shape ``(h, w)`` or
@@ -55,6 +84,8 @@ def read(path):
     have alpha as the last channel).
     """
     ext = extension(path)
+    if ext in ZARR:
+        return _open_zarr(path)[...], {"kind": "zarr"}
     if os.path.isdir(path):
         raise IsADirectoryError("%s: is a folder, not a file" % path)
     if not os.path.isfile(path):
@@ -209,56 +240,121 @@ def replaced_when_complete(path):
     as it was.  OS errors become an ``OSError`` with a one-line message naming
     ``path``.
     """
+    with temporary_beside(path) as tmp:
+        try:
+            with open(tmp, "wb") as f:
+                yield f
+        except OSError as exc:
+            raise OSError("cannot write %s: %s" % (path, exc.strerror or exc)) from exc
+
+
+def _is_zarr_store(path):
+    return any(os.path.exists(os.path.join(path, name)) for name in ("zarr.json", ".zarray", ".zgroup"))
+
+
+@contextlib.contextmanager
+def temporary_beside(path, folder=False):
+    """The name of a new, empty temporary file (a folder if ``folder``) in
+    ``path``'s folder, to write ``path``'s new content to.
+
+    When the block ends normally the temporary is flushed to disk (a file) and
+    renamed over ``path``, through a symbolic link as writing in place would,
+    keeping an existing file's permissions; an existing folder (a .zarr store)
+    is moved aside, replaced and then removed.  When the block raises, the
+    temporary is removed and ``path`` is left as it was.  OS errors become an
+    ``OSError`` with a one-line message naming ``path``.
+    """
     path = os.fspath(path)
-    if os.path.isdir(path):
+    if os.path.isdir(path) and not folder:
         raise IsADirectoryError("cannot write %s: it is a folder" % path)
-    # through a symbolic link, as writing in place would: the link stays
     target = os.path.realpath(path)
-    folder = os.path.dirname(target)
-    base = os.path.basename(target)
     try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
+        mode = stat.S_IMODE(os.stat(target).st_mode) if not folder else None
     except OSError:
         mode = None
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    tmp = fd = None
+    tmp = None
     try:
-        for _ in range(100):          # O_EXCL: never reuse (or follow) an existing name
-            tmp = os.path.join(folder, ".%s.%s.tmp" % (base, secrets.token_hex(4)))
+        tmp = _claim(target, ".tmp", folder)
+        yield tmp
+        if folder:
+            _swap_folder(tmp, target)
+        else:
+            fd = os.open(tmp, os.O_RDWR | getattr(os, "O_BINARY", 0))
             try:
-                fd = os.open(tmp, flags, 0o666)
-                break
-            except FileExistsError:
-                tmp = None
-        if fd is None:
-            raise FileExistsError(0, "no free temporary name")
-    except OSError as exc:
-        raise OSError("cannot write %s: %s" % (path, exc.strerror or exc)) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, target)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if mode is not None:
+                os.chmod(tmp, mode)
+            os.replace(tmp, target)
         tmp = None
     except OSError as exc:
+        if str(exc).startswith(("cannot write ", "cannot read ")):
+            raise
         raise OSError("cannot write %s: %s" % (path, exc.strerror or exc)) from exc
     finally:
         if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+            _remove(tmp)
+
+
+def _claim(target, suffix, folder):
+    """Create a new empty file (or folder) named like ``target`` with a random
+    part, in its folder, and return its name; never reuses (or follows) an
+    existing name."""
+    base = os.path.join(os.path.dirname(target), "." + os.path.basename(target))
+    for _ in range(100):
+        tmp = "%s.%s%s" % (base, secrets.token_hex(4), suffix)
+        try:
+            if folder:
+                os.mkdir(tmp)
+            else:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                                 | getattr(os, "O_BINARY", 0), 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(0, "no free temporary name")
+
+
+def _swap_folder(tmp, target):
+    """Rename folder ``tmp`` to ``target``, moving an existing ``target`` aside
+    first and removing it once the new one is in place (put back on failure)."""
+    if not os.path.lexists(target):
+        os.rename(tmp, target)
+        return
+    old = _claim(target, ".old", True)
+    os.rename(target, old)
+    try:
+        os.rename(tmp, target)
+    except OSError:
+        os.rename(old, target)
+        raise
+    _remove(old)
+
+
+def _remove(path):
+    with contextlib.suppress(OSError):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
 
 
 def check_writable(path):
     """Raise a one-line error now if ``path`` cannot be written later: an unknown
-    extension, a missing folder, or a folder in its place."""
-    extension(path)
+    extension, a missing folder, or a folder in its place (a file in the place
+    of a .zarr folder, or a folder that is not a zarr store)."""
+    ext = extension(path)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError("cannot write %s: folder %s does not exist" % (path, folder))
-    if os.path.isdir(path):
+    if ext in ZARR:
+        if os.path.isdir(path) and not _is_zarr_store(path):
+            raise IsADirectoryError("cannot write %s: it is a folder that is not a zarr store"
+                                    % path)
+        if os.path.lexists(path) and not os.path.isdir(path):
+            raise FileExistsError("cannot write %s: it is a file, not a .zarr folder" % path)
+    elif os.path.isdir(path):
         raise IsADirectoryError("cannot write %s: it is a folder" % path)
     if not os.access(folder, os.W_OK):
         raise PermissionError("cannot write %s: folder %s is not writable" % (path, folder))
@@ -362,3 +458,127 @@ def _image_encoder(path, ext, data, bits, notes):
     fmt = Image.registered_extensions().get(ext)
     picture = Image.fromarray(img)      # uint16 (h, w) is mode I;16, (h, w, 2) uint8 is LA
     return lambda f: picture.save(f, format=fmt)
+
+
+# ----------------------------------------------------------------------------- chunked
+def _open_zarr(path):
+    """The zarr array stored in folder ``path``, or a one-line error."""
+    zarr = _zarr()
+    if not os.path.lexists(path):
+        raise FileNotFoundError("%s: no such .zarr folder" % path)
+    if not os.path.isdir(path):
+        raise NotADirectoryError("%s: is a file; a .zarr store is a folder" % path)
+    try:
+        return zarr.open_array(path, mode="r")
+    except OSError as exc:
+        raise OSError("cannot read %s: %s" % (path, exc.strerror or exc)) from None
+    except Exception as exc:  # zarr's own errors: a group, no or damaged metadata, ...
+        raise FileFormatError("%s: not a readable zarr array (%s)"
+                              % (path, " ".join(str(exc).split()))) from None
+
+
+class _NpyBlocks:
+    """The array of a .npy file, read one block at a time.
+
+    Each read maps the file, copies the block out and unmaps it again, so the
+    process holds only the blocks being computed: pages of one long-lived map
+    would stay resident (and counted in the process's memory) once read.
+    """
+
+    def __init__(self, path):
+        with open(path, "rb") as f:
+            if f.read(6) != b"\x93NUMPY":
+                raise FileFormatError("%s: not a .npy file (no NumPy header)" % path)
+        try:
+            m = np.load(path, mmap_mode="r", allow_pickle=False)
+        except Exception as exc:  # numpy raises ValueError/OSError/EOFError for bad files
+            raise FileFormatError("%s: not a readable .npy file (%s)" % (path, exc)) from None
+        self.path, self.shape, self.dtype, self.offset = path, m.shape, m.dtype, m.offset
+        self.ndim = m.ndim
+        self.order = "F" if m.flags.f_contiguous and not m.flags.c_contiguous else "C"
+
+    def __getitem__(self, index):
+        try:
+            m = np.memmap(self.path, self.dtype, "r", self.offset, self.shape, self.order)
+            return np.array(m[index])      # a copy: the map is closed with ``m``
+        except OSError as exc:
+            raise OSError("cannot read %s: %s" % (self.path, exc.strerror or exc)) from None
+
+
+def open_chunked(path, chunks=None):
+    """``path`` (.npy or .zarr) as a dask array that reads it block by block.
+
+    ``chunks`` is dask's argument (an int, one per axis, ``"auto"`` or a size
+    such as ``"64MiB"``); default: a zarr store's own chunks, dask's
+    ``"auto"`` (blocks of its ``array.chunk-size``) for .npy.  A .npy file is
+    memory-mapped for each block's read only (:class:`_NpyBlocks`).
+    """
+    ext = extension(path)
+    if ext not in CHUNKED:
+        raise FileFormatError("%s: only .npy and .zarr are read in chunks" % path)
+    da = _dask_array()
+    if ext in ZARR:
+        z = _open_zarr(path)
+        return da.from_zarr(z, chunks=z.chunks if chunks is None else chunks)
+    if os.path.isdir(path):
+        raise IsADirectoryError("%s: is a folder, not a file" % path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError("%s: no such file" % path)
+    try:
+        blocks = _NpyBlocks(path)
+    except OSError as exc:
+        raise OSError("cannot read %s: %s" % (path, exc.strerror or exc)) from None
+    from dask.base import tokenize
+    st = os.stat(path)
+    name = "ndconv-npy-" + tokenize(os.path.realpath(path), st.st_mtime_ns, st.st_size, chunks)
+    return da.from_array(blocks, chunks="auto" if chunks is None else chunks, name=name,
+                         lock=False, fancy=False, meta=np.empty((0,) * blocks.ndim, blocks.dtype))
+
+
+class _NpyTarget:
+    """A .npy file's array, written one block at a time through a map opened
+    for that block only (see :class:`_NpyBlocks`)."""
+
+    def __init__(self, path, offset, dtype, shape):
+        self.path, self.offset, self.dtype, self.shape = path, offset, dtype, shape
+
+    def __setitem__(self, index, value):
+        m = np.memmap(self.path, self.dtype, "r+", self.offset, self.shape)
+        m[index] = value
+
+
+def store_chunked(path, y):
+    """Compute the dask array ``y`` block by block into ``path`` (.npy or .zarr).
+
+    The result is written to a temporary file (folder) beside ``path`` and
+    renamed over it when complete (:func:`temporary_beside`).  A .npy file is
+    created with ``numpy.lib.format.open_memmap``, its space reserved at once
+    where the OS can (so that a full disk is an error now, not a fault while
+    writing through the map), and filled by ``dask.array.store`` through
+    :class:`_NpyTarget`.  A .zarr store is written by ``dask.array.to_zarr``
+    with regular chunks: the commonest chunk size along each axis where
+    ``"full"`` or ``"valid"`` made the first and last chunks differ.
+    """
+    ext = extension(path)
+    da = _dask_array()
+    if ext in NPY:
+        with temporary_beside(path) as tmp:
+            m = np.lib.format.open_memmap(tmp, mode="w+", dtype=y.dtype, shape=y.shape)
+            offset = m.offset
+            del m
+            if hasattr(os, "posix_fallocate") and y.nbytes:
+                fd = os.open(tmp, os.O_RDWR)
+                try:
+                    os.posix_fallocate(fd, 0, offset + y.nbytes)
+                finally:
+                    os.close(fd)
+            da.store(y, _NpyTarget(tmp, offset, y.dtype, y.shape), lock=False)
+        return
+    if ext not in ZARR:
+        raise FileFormatError("%s: only .npy and .zarr are written in chunks" % path)
+    _zarr()
+    # zarr's chunks are regular (the last may be shorter): keep the commonest size
+    if any(len(set(c[:-1])) > 1 or c[-1] > c[0] for c in y.chunks):
+        y = y.rechunk(tuple(max(c, key=c.count) for c in y.chunks))
+    with temporary_beside(path, folder=True) as tmp:
+        y.to_zarr(tmp, overwrite=True)

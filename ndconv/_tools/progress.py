@@ -1,4 +1,4 @@
-"""The one-line progress bar of ``ndconv check`` and ``ndconv bench``."""
+"""The one-line progress bar of ``ndconv check``, ``ndconv bench`` and ``ndconv apply``."""
 import sys
 import time
 
@@ -36,3 +36,23 @@ class Progress:
         if self.enabled:
             self.stream.write("\r" + " " * 100 + "\r")
             self.stream.flush()
+
+
+def dask_progress(label, stream=None, enabled=None):
+    """A :class:`Progress` bar counting the tasks of a dask computation, as a
+    dask callback: ``with dask_progress("writing"): y.compute()`` (dask's local
+    schedulers; imports dask)."""
+    from dask.callbacks import Callback
+
+    class _Bar(Callback):
+        def _start_state(self, dsk, state):
+            self.bar = Progress(len(dsk), stream, enabled)
+            self.bar.update(label)
+
+        def _posttask(self, key, result, dsk, state, worker_id):
+            self.bar.step(label)
+
+        def _finish(self, dsk, state, errored):
+            self.bar.close()
+
+    return _Bar()

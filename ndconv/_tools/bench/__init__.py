@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 
+from . import chunked as _chunked
 from .libraries import FAMILIES, LIBRARIES, Peer, ndconv_call, peer_modules, peers, thread_settings
 from .measure import (
     agreement_tolerance,
@@ -53,9 +54,37 @@ def _add_arguments(p):
     p.add_argument("--json", default=None, metavar="PATH", help="also write every measurement as JSON")
     p.add_argument("--verbose", action="store_true", help="print every call's time on stderr")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g = p.add_argument_group("dask", "ndconv.dask against one in-memory call and dask-image "
+                                     "(needs the dask extra)")
+    g.add_argument("--dask", action="store_true",
+                   help="time ndconv.dask instead (default: 4096^2 float32 5x5 at 1024^2 and "
+                        "512^2 chunks; --only picks cases: %s)"
+                        % ", ".join(c[0] for c in _chunked.CASES))
+    g.add_argument("--big", action="store_true",
+                   help="with --dask: all cases (8192^2, 31x31, 1-D 10^8 x 255, 512^3 x 7^3; "
+                        "about 2 GiB of memory and many minutes)")
+    g.add_argument("--cluster", action="store_true",
+                   help="with --dask: also a LocalCluster of 2 single-threaded processes")
+
+
+def _run_dask(args):
+    try:
+        result = _chunked.main_args(args, sys.stdout)
+    except ImportError as exc:
+        raise SystemExit("ndconv bench --dask: %s (pip install \"ndconv[dask]\")" % exc) from None
+    except ValueError as exc:
+        raise SystemExit("ndconv bench: %s" % exc) from None
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1, default=str)
+    return 0
 
 
 def _run_args(args):
+    if args.dask:
+        return _run_dask(args)
+    if args.big or args.cluster:
+        raise SystemExit("ndconv bench: --big and --cluster go with --dask")
     size = args.size or ("quick" if args.quick else "full")
     if args.quick and args.size not in (None, "quick"):
         raise SystemExit("ndconv bench: --quick and --size %s contradict each other" % args.size)

@@ -1,0 +1,195 @@
+"""``ndconv bench --dask``: ndconv.dask against one in-memory call and dask-image.
+
+Each case convolves a float32 array (``"same"``, reflect) with a random kernel:
+one in-memory ``ndconv.convolve`` call (every thread), ``ndconv.dask.convolve``
+computed by dask's threaded scheduler at each chunk size (and, with
+``cluster=True``, by a ``LocalCluster(n_workers=2, threads_per_worker=1,
+processes=True)``, the input held by the workers), and
+``dask_image.ndfilters.convolve`` (scipy.ndimage per
+chunk, its mode "mirror" being numpy's reflect) on the same chunks where it is
+installed and the case allows (2-D and 3-D, at most 7 taps a side: scipy.ndimage
+takes minutes on the larger kernels).  With ``method="direct"`` each dask result
+is first checked bitwise against the in-memory one.  The quick default is the
+4096^2 5x5 case, the issue's target (threaded at most 1.25x the in-memory time
+with 1024^2 chunks; at least 5x dask-image's throughput on the same chunks);
+``big=True`` adds 4096^2 31x31, 8192^2 5x5 and 31x31, 1-D 10^8 samples with
+255 taps, and 512^3 with 7^3.
+"""
+import functools
+import math
+import os
+import statistics
+import time
+import warnings
+
+import numpy as np
+
+from ..timing import median_time
+
+# (case id, shape, kernel shape, chunk sides, big)
+CASES = [
+    ("2d-4096-5", (4096, 4096), (5, 5), (1024, 512), False),
+    ("2d-4096-31", (4096, 4096), (31, 31), (1024, 512), True),
+    ("2d-8192-5", (8192, 8192), (5, 5), (2048, 1024), True),
+    ("2d-8192-31", (8192, 8192), (31, 31), (2048, 1024), True),
+    ("1d-1e8-255", (10 ** 8,), (255,), (1 << 24, 1 << 22), True),
+    ("3d-512-7", (512, 512, 512), (7, 7, 7), (256, 128), True),
+]
+# scipy.ndimage per chunk: direct sums, single-threaded per task
+DASK_IMAGE_MAX_SIDE = 7
+
+
+def _timed(fn, budget, min_reps, max_reps):
+    """``(median wall s, median CPU s of this process, result)`` of repeated
+    calls (see ``median_time``).  The CPU time counts every thread of the
+    process: on a shared machine it varies less with the load than the wall
+    time (a LocalCluster's worker processes are not counted)."""
+    cpu = []
+
+    def call():
+        c0 = time.process_time()
+        out = fn()
+        cpu.append(time.process_time() - c0)
+        return out
+    t, _, result = median_time(call, budget, min_reps, max_reps)
+    return t, statistics.median(cpu[1:] or cpu), result
+
+
+def cases(big=False, only=""):
+    wanted = [s.strip() for s in only.split(",") if s.strip()]
+    unknown = [w for w in wanted if w not in [c[0] for c in CASES]]
+    if unknown:
+        raise ValueError("unknown dask case(s) %s; known: %s"
+                         % (", ".join(unknown), ", ".join(c[0] for c in CASES)))
+    return [c for c in CASES if (c[0] in wanted if wanted else (big or not c[4]))]
+
+
+def run(big=False, only="", cluster=False, method="direct", budget=1.0, progress=None, seed=0):
+    """Time the cases; returns ``{"meta": ..., "rows": [...]}``, one row per
+    (case, chunks, library) with ``median_s``, ``cpu_s`` (the median CPU time
+    of this process's threads), ``ratio`` (its median / the
+    in-memory call's) and, for ndconv.dask, ``bitwise`` and ``vs_dask_image``
+    (dask-image's median / ndconv.dask's on the same chunks: the throughput
+    ratio; ``vs_dask_image_cpu`` the same in CPU time)."""
+    import dask
+    import dask.array as da
+
+    import ndconv
+    import ndconv.dask
+
+    from ..progress import Progress
+    try:
+        from dask_image import ndfilters
+    except ImportError:
+        ndfilters = None
+    chosen = cases(big, only)
+    client = None
+    if cluster:
+        import distributed
+        from distributed import Client, LocalCluster
+        client = Client(LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                     dashboard_address=None))
+    bar = Progress(sum(len(c[3]) for c in chosen), enabled=progress)
+    rows = []
+    load_before = os.getloadavg()
+    try:
+        for cid, shape, kshape, sides, _ in chosen:
+            rng = np.random.default_rng(seed)
+            x = rng.random(shape, dtype=np.float32)
+            k = (rng.standard_normal(kshape) / math.sqrt(math.prod(kshape))).astype(np.float32)
+            kw = dict(boundary="reflect", method=method)
+            t_mem, cpu_mem, ref = _timed(functools.partial(ndconv.convolve, x, k, "same", **kw),
+                                         budget, 3, 7)
+            rows.append({"case": cid, "chunks": None, "lib": "ndconv in memory",
+                         "median_s": t_mem, "cpu_s": cpu_mem, "ratio": 1.0})
+            for side in sides:
+                bar.update("%s chunks %d" % (cid, side))
+                xd = da.from_array(x, chunks=side)
+                lazy = ndconv.dask.convolve(xd, k, "same", **kw)
+                schedulers = [("threads", "ndconv.dask threads", lazy)]
+                if client is not None:
+                    # the input held by the workers, as if they had read it: the time is the
+                    # computation and the gathering of the result, not the shipping of x
+                    with warnings.catch_warnings():
+                        warnings.filterwarnings("ignore", "Sending large graph")
+                        xc = client.persist(xd)
+                    distributed.wait(xc)
+                    schedulers.append((client, "ndconv.dask LocalCluster 2x1",
+                                       ndconv.dask.convolve(xc, k, "same", **kw)))
+                t_threads = None
+                for sched, label, lazy in schedulers:
+                    with dask.config.set(scheduler=sched):
+                        t, cpu, res = _timed(lazy.compute, budget, 3, 7)
+                    row = {"case": cid, "chunks": side, "lib": label, "median_s": t, "cpu_s": cpu,
+                           "ratio": t / t_mem, "tasks": len(lazy.__dask_graph__())}
+                    if method == "direct":
+                        row["bitwise"] = bool(np.array_equal(res.view(np.uint8),
+                                                             ref.view(np.uint8)))
+                    rows.append(row)
+                    if sched == "threads":
+                        t_threads = row
+                    del res
+                if ndfilters is not None and len(shape) > 1 \
+                        and max(kshape) <= DASK_IMAGE_MAX_SIDE:
+                    lazy_di = ndfilters.convolve(xd, k, mode="mirror")
+                    with dask.config.set(scheduler="threads"):
+                        t, cpu, _ = _timed(lazy_di.compute, budget, 1, 3)
+                    rows.append({"case": cid, "chunks": side, "lib": "dask_image threads",
+                                 "median_s": t, "cpu_s": cpu, "ratio": t / t_mem})
+                    t_threads["vs_dask_image"] = t / t_threads["median_s"]
+                    t_threads["vs_dask_image_cpu"] = cpu / max(t_threads["cpu_s"], 1e-9)
+                bar.step()
+    finally:
+        bar.close()
+        if client is not None:
+            client.close()
+    from .measure import machine_info
+    meta = machine_info(mods={}, method=method, big=big, cluster=cluster,
+                        load_before=load_before, load_after=os.getloadavg())
+    meta["versions"]["dask"] = dask.__version__
+    if ndfilters is not None:
+        from importlib.metadata import version
+        meta["versions"]["dask-image"] = version("dask-image")
+    return {"meta": meta, "rows": rows}
+
+
+def format_table(result):
+    """The rows as a plain-text table, with the machine and its load."""
+    head = ("case", "chunks", "library", "median ms", "CPU ms", "/in memory",
+            "dask-image/this (CPU)", "")
+    body = []
+    for r in result["rows"]:
+        body.append((r["case"], str(r["chunks"] or "-"), r["lib"], "%.1f" % (1e3 * r["median_s"]),
+                     "%.1f" % (1e3 * r["cpu_s"]),
+                     "%.2f" % r["ratio"],
+                     "%.1f (%.1f)" % (r["vs_dask_image"], r["vs_dask_image_cpu"])
+                     if "vs_dask_image" in r else "",
+                     "" if "bitwise" not in r else ("bitwise" if r["bitwise"] else "NOT BITWISE")))
+    widths = [max(len(row[i]) for row in [head] + body) for i in range(len(head))]
+    lines = ["  ".join(c.rjust(w) if 3 <= i <= 6 else c.ljust(w)
+                       for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+             for row in [head] + body]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    m = result["meta"]
+    lines.append("")
+    lines.append("float32, \"same\", reflect, method=%s; medians; %s, %s cores; %s; %s."
+                 % (m["method"], m["cpu"], m["cores"],
+                    ", ".join("%s %s" % kv for kv in m["versions"].items()), m["date"]))
+    lines.append("CPU ms: CPU time of this process's threads (not a LocalCluster's workers), "
+                 "steadier than the wall time on a busy machine.")
+    lines.append("load average before %s, after %s%s"
+                 % ("/".join("%.1f" % v for v in m["load_before"]),
+                    "/".join("%.1f" % v for v in m["load_after"]),
+                    "  (busy machine: timings are noisy)" if m["load_before"][0] > 0.5 else ""))
+    if "dask-image" not in m["versions"]:
+        lines.append("dask-image is not installed: not compared (pip install dask-image).")
+    return "\n".join(lines)
+
+
+def main_args(args, out):
+    """``ndconv bench --dask`` with parsed ``args``; prints to ``out``."""
+    result = run(big=args.big, only=args.only, cluster=args.cluster,
+                 progress=False if args.no_progress else None,
+                 budget=0.2 if args.quick else 1.0)
+    print(format_table(result), file=out)
+    return result
