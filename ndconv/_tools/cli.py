@@ -249,9 +249,10 @@ def _report(args, label, shape_in, boundary, shape_out, extra=""):
 
 def _apply(args):
     _check_apply_files(args)
-    if _io.extension(args.input) in _io.WAV and _wavstream.wants_stream(args.input, args.stream):
-        return _apply_streamed(args)
-    if args.stream:
+    if _io.extension(args.input) in _io.WAV:
+        if _wavstream.wants_stream(args.input, args.stream):
+            return _apply_streamed(args)
+    elif args.stream:
         raise UsageError("--stream reads WAV inputs; %s is not one" % args.input)
     if _in_blocks(args):
         return _apply_in_blocks(args)

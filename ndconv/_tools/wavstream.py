@@ -26,8 +26,9 @@ class StreamingError(ValueError):
 
 
 def wants_stream(path, forced):
-    """True if ``path`` (a WAV file) should be streamed."""
-    return forced or os.path.getsize(path) > STREAM_BYTES
+    """True if ``path`` (a WAV file) should be streamed (a missing file is left
+    to the in-memory reader's message)."""
+    return os.path.isfile(path) and (forced or os.path.getsize(path) > STREAM_BYTES)
 
 
 def _open(path):
