@@ -4,8 +4,10 @@ import pytest
 from conftest import assert_contract, oracle, random_array
 
 import ndconv
+from ndconv._api import geometry
 from ndconv._plan import method as _method
 from ndconv._plan import separable as _separable
+from ndconv._plan import tuning
 
 BOUNDARIES = ["constant", "edge", "symmetric", "reflect", "wrap"]
 
@@ -33,7 +35,6 @@ def test_factorize_detects_rank_one_only(rng):
 @pytest.mark.parametrize("mode", ["full", "same", "valid"])
 @pytest.mark.parametrize("dtype", ["float32", "float64", "complex128"])
 def test_separable_path_matches_oracle(rng, boundary, mode, dtype):
-    from ndconv._api import geometry
     x = random_array(rng, (40, 37), dtype)
     u = random_array(rng, (9,), dtype)
     v = random_array(rng, (6,), dtype)
@@ -87,7 +88,7 @@ def test_separable_strips(rng, boundary, mode, tuned):
     budget forces several strips, a last short one, and strips of the minimum
     height): the same correlation as the oracle, for C and Fortran order, 2-D
     and 3-D, cval carried through the inner passes, 1 and 2 threads."""
-    tuned(strip_bytes=64)
+    tuned(strip_bytes=64, sep_fused=False)
     cval = -1.25 if boundary == "constant" else 0.0
     cases = [
         (random_array(rng, (61, 23), "float64"), _outer(rng.standard_normal(4), rng.standard_normal(5))),
@@ -101,7 +102,6 @@ def test_separable_strips(rng, boundary, mode, tuned):
         factors = _separable.factorize(k, axes)
         assert factors is not None
         ref, absconv = oracle(x, k, mode, boundary, cval)
-        from ndconv._api import geometry
         starts, out_shape = geometry(x.shape, k.shape, mode, (0,) * x.ndim)
         for workers in (1, 2):
             out = np.full(ref.shape, np.nan, x.dtype)
@@ -199,3 +199,99 @@ def test_auto_runs_a_difference_of_gaussians_as_two_passes(rng):
     assert_contract(res, ref, absconv, k.size, "float32")
     res2 = ndconv.correlate(x, k, "same", boundary="symmetric", workers=2)
     assert np.array_equal(res.view(np.uint32), res2.view(np.uint32))
+
+
+def _sep_run(x, factors, starts, out_shape, boundary, cval, workers):
+    out = np.full(out_shape, np.nan, x.dtype)
+    _separable.correlate_separable(x, factors, starts, out_shape, boundary, x.dtype.type(cval),
+                                   workers, out)
+    return out
+
+
+def _fused_calls(monkeypatch):
+    """Count the planner's fused calls that ran (``_fused`` returned True)."""
+    calls = []
+    orig = _separable._fused
+
+    def counting(*args):
+        done = orig(*args)
+        calls.append(done)
+        return done
+
+    monkeypatch.setattr(_separable, "_fused", counting)
+    return calls
+
+
+@pytest.mark.skipif(ndconv._core.core().sep_chunk(3, 4) == 0,
+                    reason="this build has no fused separable passes")
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_passes(rng, boundary, dtype, tuned, monkeypatch):
+    """The fused passes (one sweep, an L1 ring of filtered rows) against the
+    oracle, and bit for bit the same whatever the work items' rows and
+    columns (one row, a column of a few samples, items wider than the
+    output), the threads, the memory order and the strides of the input; the
+    same bits as the two separate passes where no row of cval is filtered
+    (those pass cval times the factors' sum on instead of filtering it)."""
+    calls = _fused_calls(monkeypatch)
+    cval = -1.25 if boundary == "constant" else 0.0
+    base = random_array(rng, (70, 131), dtype)
+    inputs = [base, np.asfortranarray(base), base[::-1, ::2], base[3:50, 7:9]]
+    for x in inputs:
+        for kv, kh, mode in ((15, 15, "same"), (3, 8, "full"), (7, 2, "valid"), (2, 1, "same")):
+            if mode == "valid" and (x.shape[0] < kv or x.shape[1] < kh):
+                continue
+            factors = {0: random_array(rng, (kv,), dtype), 1: random_array(rng, (kh,), dtype)}
+            w = np.outer(factors[0], factors[1])
+            ref, absconv = oracle(x, w, mode, boundary, cval)
+            starts, out_shape = geometry(x.shape, w.shape, mode, (0, 0))
+            first = _sep_run(x, factors, starts, out_shape, boundary, cval, 1)
+            assert calls.pop()
+            assert_contract(first, ref, absconv, kv + kh, dtype)
+            for rows, cols, workers in ((1, 1, 2), (3, 5, 1), (17, 16, 2), (10 ** 6, 10 ** 6, 2)):
+                with tuning.override(sep_tile_rows=rows, sep_chunk=cols):
+                    again = _sep_run(x, factors, starts, out_shape, boundary, cval, workers)
+                np.testing.assert_array_equal(again, first)
+            if boundary != "constant":
+                with tuning.override(sep_fused=False):
+                    two = _sep_run(x, factors, starts, out_shape, boundary, cval, 2)
+                np.testing.assert_array_equal(two, first)
+
+
+@pytest.mark.skipif(ndconv._core.core().sep_chunk(3, 4) == 0,
+                    reason="this build has no fused separable passes")
+def test_fused_passes_planes(rng, monkeypatch):
+    """A stack of images filtered over its last two axes runs the fused
+    passes plane by plane (the channels-last layout keeps the two passes)."""
+    calls = _fused_calls(monkeypatch)
+    x = rng.standard_normal((3, 130, 140))
+    k = np.outer(rng.standard_normal(9), rng.standard_normal(9))
+    ref, absconv = oracle(x, k, "same", "reflect", 0.0, axes=(1, 2))
+    factors = _separable.factorize(k[None], [1, 2])
+    out = _sep_run(x, factors, (0, -4, -4), x.shape, "reflect", 0.0, 2)
+    assert calls == [True]
+    assert_contract(out, ref, absconv, 18, "float64")
+    xl = np.ascontiguousarray(np.moveaxis(x, 0, 2))
+    outl = _sep_run(xl, {0: factors[1], 1: factors[2]}, (-4, -4, 0), xl.shape, "reflect", 0.0, 2)
+    assert calls == [True, False]
+    assert_contract(np.moveaxis(outl, 2, 0), ref, absconv, 18, "float64")
+
+
+@pytest.mark.skipif(ndconv._core.core().sep_chunk(3, 4) == 0,
+                    reason="this build has no fused separable passes")
+def test_fused_core_checks_its_tables():
+    """The core entry point refuses tables that would read outside x."""
+    mod = ndconv._core.core()
+    x = np.zeros(100)
+    out = np.zeros((8, 8))
+    w = np.ones(3)
+    good_rows = np.arange(10, dtype=np.intp) * 10
+    good_cols = np.arange(10, dtype=np.intp)
+    mod.correlate_sep2d(x, out, w, w, good_rows, good_cols, 0, 10, 0.0, 4, 8, 1)
+    for rows, cols, lo, hi in ((good_rows + 1, good_cols, 0, 10),      # last row past the end
+                               (good_rows, good_cols + 91, 0, 0),      # column past the end
+                               (good_rows[:-1], good_cols, 0, 10),     # too few rows
+                               (good_rows, good_cols, 0, 11),          # range past the table
+                               (good_rows, good_cols[::-1].copy(), 0, 10)):   # not linear
+        with pytest.raises(ValueError):
+            mod.correlate_sep2d(x, out, w, w, rows, cols, lo, hi, 0.0, 4, 8, 1)

@@ -182,6 +182,7 @@ def machine(monkeypatch, tuned):
         monkeypatch.setattr(threads, "_CPUS", cpus)
         monkeypatch.setattr(threads, "runnable_others", lambda now: others)
         monkeypatch.setattr(threads, "_own_until", (-1.0, 1))
+        monkeypatch.setattr(threads, "own_runnable", lambda: 0)
     return set_state
 
 
@@ -217,6 +218,50 @@ def test_own_spinning_workers_are_not_load(machine, monkeypatch):
     monkeypatch.setattr(threads, "runnable_others", lambda now: 1)
     assert threads.threads_for(2, 10**6) == 2
     assert threads._own_until[0] - time.monotonic() > 4
+
+
+def test_runnable_threads_of_this_process_are_not_load(machine, monkeypatch):
+    """OpenMP workers of this process still spinning after another library's
+    parallel region (one libgomp serves every library of the process) are
+    not another process's load, for calls large enough to look."""
+    from ndconv._plan import threads
+
+    machine(2, 1)
+    monkeypatch.setattr(threads, "own_runnable", lambda: 1)     # the one runnable is ours
+    assert threads.threads_for(2, 1 << 30) == 2
+    machine(2, 1)
+    monkeypatch.setattr(threads, "own_runnable", lambda: 1)
+    assert threads.threads_for(2, 10**6) == 1                  # small calls do not look
+    machine(4, 3)
+    monkeypatch.setattr(threads, "own_runnable", lambda: 1)
+    assert threads.threads_for(4, 1 << 30) == 2                # two others are not ours
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="no /proc/self/task")
+def test_own_runnable_counts_a_busy_thread():
+    """A thread of this process that keeps a CPU busy (hashing releases the
+    GIL) counts as runnable while it runs, and not after."""
+    import hashlib
+    import threading
+
+    from ndconv._plan import threads
+
+    data = bytes(1 << 24)
+    stop = threading.Event()
+
+    def busy():
+        while not stop.is_set():
+            hashlib.sha256(data).digest()
+
+    t = threading.Thread(target=busy)
+    t.start()
+    try:
+        seen = max(threads.own_runnable() for _ in range(200))
+    finally:
+        stop.set()
+        t.join()
+    assert seen >= 1
+    assert threads.own_runnable() >= 0
 
 
 def test_busy_machine_reaches_the_core(machine, monkeypatch):

@@ -10,8 +10,12 @@
    is the one checked.  Built with NDCONV_WIDE_BLOCKS, the AVX-512 blocks
    (ndconv_blocks_avx512.h) are checked the same way, when the CPU runs them.
 
+   The separable path's fused passes (ndconv_sep.h) are checked against the
+   two passes computed apart (sep_check.h).
+
    --time adds GFLOP/s of the float32 row-sharing blocks on an L2-resident
-   tile and a whole 2048^2 image swept with tiles of 16..128 rows.
+   tile, a whole 2048^2 image swept with tiles of 16..128 rows, and the
+   fused separable passes on a 2048^2 image, 15x15.
 
    Usage: rows_check [--time]   exit status 0 when every check passes. */
 #include <math.h>
@@ -229,6 +233,8 @@ static void time_tiles(void) {
     free(x); free(o);
 }
 
+#include "sep_check.h"
+
 /* Whether this CPU runs the instruction set the file was compiled for. */
 static int cpu_runs_build(void) {
 #if (NDV_ISA == 2 || NDV_ISA == 3) && (defined(__GNUC__) || defined(__clang__))
@@ -247,7 +253,7 @@ int main(int argc, char** argv) {
         printf("%s: this CPU cannot run this build; compiled, not run\n", NDV_ISA_NAME);
         return 0;
     }
-    int n = check_f32() + check_f64();
+    int n = check_f32() + check_f64() + sep_check_f32() + sep_check_f64();
 #if NDV_ISA == 3
     n += check_avx512();
 #endif
@@ -255,6 +261,7 @@ int main(int argc, char** argv) {
     if (argc > 1 && strcmp(argv[1], "--time") == 0) {
         time_f32();
         time_tiles();
+        sep_time();
     }
     return failures != 0;
 }

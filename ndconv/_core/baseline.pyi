@@ -51,6 +51,12 @@ def correlate_merged(
     t: Tables, x: NDArray[Any], out: NDArray[Any], w: NDArray[Any], g0: int, tile_rows: int,
     cval: complex, n_threads: int,
 ) -> None: ...
+def sep_chunk(kv: int, itemsize: int) -> int: ...
+def correlate_sep2d(
+    x: NDArray[Any], out: NDArray[Any], wv: NDArray[Any], wh: NDArray[Any], vrow: NDArray[Any],
+    hcol: NDArray[Any], lin_lo: int, lin_hi: int, cval: float, tile_rows: int, chunk: int,
+    n_threads: int,
+) -> None: ...
 class RowMode(IntEnum):
     ROWS_ONE = 0
     ROWS_FOUR = 1

@@ -50,6 +50,23 @@ cdef extern from "src/ndconv_blocks.h" nogil:
                          Py_ssize_t klast) noexcept
 
 
+cdef extern from "src/ndconv_sep.h" nogil:
+    int NDCONV_SEP_FUSED
+    int NDV_SEP_NV
+    Py_ssize_t ndconv_sep_chunk(Py_ssize_t kv, Py_ssize_t itemsize) noexcept
+    void ndconv_sep_tile_f32(const float* x, float* out, Py_ssize_t ostr, const Py_ssize_t* vrow,
+                             const Py_ssize_t* hcol, Py_ssize_t lin_lo, Py_ssize_t lin_hi,
+                             const float* wv, Py_ssize_t kv, const float* wh, Py_ssize_t kh,
+                             float cval, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t c0, Py_ssize_t c1,
+                             float* ring, Py_ssize_t rstr, float* g, const float* cline,
+                             const float** rp) noexcept
+    void ndconv_sep_tile_f64(const double* x, double* out, Py_ssize_t ostr, const Py_ssize_t* vrow,
+                             const Py_ssize_t* hcol, Py_ssize_t lin_lo, Py_ssize_t lin_hi,
+                             const double* wv, Py_ssize_t kv, const double* wh, Py_ssize_t kh,
+                             double cval, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t c0,
+                             Py_ssize_t c1, double* ring, Py_ssize_t rstr, double* g,
+                             const double* cline, const double** rp) noexcept
+
 cdef extern from "src/ndconv_layer.h" nogil:
     int LK_VW_F
     int LK_VW_D

@@ -64,6 +64,7 @@ from ndconv._core.csrc cimport (
     NDCONV_ROW_LANES_F32,
     NDCONV_ROW_LANES_F64,
     NDCONV_SHUFFLE_BLOCK,
+    NDCONV_SEP_FUSED,
     NDCONV_WIDE_BLOCKS,
     ndconv_blk4_f32,
     ndconv_blk4_f64,
@@ -80,6 +81,9 @@ from ndconv._core.csrc cimport (
     ndconv_scratch_free,
     ndconv_scratch_parts,
     ndconv_scratch_spec,
+    ndconv_sep_chunk,
+    ndconv_sep_tile_f32,
+    ndconv_sep_tile_f64,
     ndconv_stop_arm,
     ndconv_stop_disarm,
     ndconv_stop_requested,
@@ -1543,3 +1547,135 @@ cdef class FlatCall:
         finally:
             PyBuffer_Release(&xb)
         return out
+
+
+# The separable path's fused passes (src/ndconv_sep.h): the vector builds only.
+ctypedef fused sep_t:
+    float
+    double
+
+
+cdef inline void _sep_fill(sep_t* p, Py_ssize_t n, sep_t v) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        p[i] = v
+
+
+cdef inline void _sep_item(Py_ssize_t item, Py_ssize_t n_chunks, Py_ssize_t chunk,
+                           Py_ssize_t tile_rows,
+                           Py_ssize_t m0, Py_ssize_t m1, const sep_t* x, sep_t* out,
+                           const Py_ssize_t* vrow, const Py_ssize_t* hcol, Py_ssize_t lin_lo,
+                           Py_ssize_t lin_hi, const sep_t* wv, Py_ssize_t kv, const sep_t* wh,
+                           Py_ssize_t kh, sep_t cval, sep_t* ring, Py_ssize_t rstr, sep_t* g,
+                           const sep_t* cline, const sep_t** rp) noexcept nogil:
+    """Work item ``item`` of ``correlate_sep2d``: ``tile_rows`` output rows
+    by ``chunk`` columns (fewer at the ends); see there."""
+    cdef Py_ssize_t tile = item // n_chunks, q = item % n_chunks
+    cdef Py_ssize_t i0 = tile * tile_rows, c0 = q * chunk
+    cdef Py_ssize_t i1 = min(m0, i0 + tile_rows), c1 = min(m1, c0 + chunk)
+    if sep_t is float:
+        ndconv_sep_tile_f32(x, out, m1, vrow, hcol, lin_lo, lin_hi, wv, kv, wh, kh, cval,
+                            i0, i1, c0, c1, ring, rstr, g, cline, rp)
+    else:
+        ndconv_sep_tile_f64(x, out, m1, vrow, hcol, lin_lo, lin_hi, wv, kv, wh, kh, cval,
+                            i0, i1, c0, c1, ring, rstr, g, cline, rp)
+
+
+def sep_chunk(Py_ssize_t kv, Py_ssize_t itemsize):
+    """Columns per chunk of ``correlate_sep2d`` for a kernel of ``kv`` rows
+    and elements of ``itemsize`` bytes (its ring of ``kv`` filtered rows
+    stays in L1); 0 in a build without the fused passes."""
+    return ndconv_sep_chunk(kv, itemsize) if NDCONV_SEP_FUSED else 0
+
+
+def correlate_sep2d(const sep_t[::1] x, sep_t[:, ::1] out, const sep_t[::1] wv,
+                    const sep_t[::1] wh, const Py_ssize_t[::1] vrow, const Py_ssize_t[::1] hcol,
+                    Py_ssize_t lin_lo, Py_ssize_t lin_hi, sep_t cval, Py_ssize_t tile_rows,
+                    Py_ssize_t chunk, int n_threads):
+    """Valid correlation of an index-extended 2-D input with ``outer(wv, wh)``,
+    as one sweep of fused passes (``ndconv_sep_tile_*``).
+
+    ``out`` is ``(m0, m1)``; extended row ``r < m0 + len(wv) - 1`` is the
+    row of ``x`` from element ``vrow[r]`` (a row of ``cval`` where it is
+    negative); extended column ``e < m1 + len(wh) - 1`` is element
+    ``hcol[e]`` of a row (``cval`` where negative), and for ``lin_lo <= e <
+    lin_hi``, ``hcol[e] == hcol[lin_lo] + e - lin_lo``.  Work items are
+    ``tile_rows`` output rows by ``chunk`` columns.  Every index is checked
+    here, so the call is memory-safe on its own.
+    """
+    cdef Py_ssize_t m0 = out.shape[0], m1 = out.shape[1], kv = wv.shape[0], kh = wh.shape[0]
+    cdef Py_ssize_t span = x.shape[0], hmax = -1, e, r, n_tiles, n_chunks, n_items, item
+    cdef Py_ssize_t rstr, width, tile, q, i0, i1, c0, c1
+    cdef int armed, failed = 0
+    cdef int* failp = &failed
+    cdef ndconv_scratch sc
+    cdef ndconv_scratch_spec spec
+    cdef sep_t* ring
+    cdef sep_t* g
+    cdef sep_t* cline
+    cdef const sep_t** rp
+    if not NDCONV_SEP_FUSED:
+        raise RuntimeError("this build has no fused separable passes")
+    if kv < 1 or kh < 1 or tile_rows < 1 or chunk < 1:
+        raise ValueError("invalid kernel, tile or chunk size")
+    if vrow.shape[0] != m0 + kv - 1 or hcol.shape[0] != m1 + kh - 1:
+        raise ValueError("index tables do not match the output and kernel")
+    if m0 == 0 or m1 == 0:
+        return
+    for e in range(hcol.shape[0]):
+        if hcol[e] >= span:
+            raise ValueError("column index out of range")
+        if hcol[e] > hmax:
+            hmax = hcol[e]
+    if lin_lo < lin_hi:
+        if lin_lo < 0 or lin_hi > hcol.shape[0] or hcol[lin_lo] < 0:
+            raise ValueError("invalid linear column range")
+        for e in range(lin_lo, lin_hi):
+            if hcol[e] != hcol[lin_lo] + e - lin_lo:
+                raise ValueError("invalid linear column range")
+    for r in range(vrow.shape[0]):
+        if vrow[r] >= 0 and hmax >= 0 and vrow[r] > span - 1 - hmax:
+            raise ValueError("row index out of range")
+    if (<size_t>&x[0]) % sizeof(sep_t) != 0:
+        raise ValueError("x must be aligned to its item size")
+    if chunk > m1:
+        chunk = m1
+    if tile_rows > m0:
+        tile_rows = m0
+    n_tiles = (m0 + tile_rows - 1) // tile_rows
+    n_chunks = (m1 + chunk - 1) // chunk
+    n_items = n_tiles * n_chunks
+    # ring rows padded to whole cache lines, so the rows start aligned alike
+    rstr = (chunk * sizeof(sep_t) + 63) // 64 * 64 // sizeof(sep_t)
+    width = chunk + kh - 1
+    spec = ndconv_scratch_parts(kv * rstr * sizeof(sep_t), width * sizeof(sep_t),
+                                width * sizeof(sep_t), max(kv, kh) * sizeof(sep_t*), 0, 0, 0)
+    if n_threads < 1:
+        n_threads = 1
+    if n_threads > n_items:
+        n_threads = <int>n_items
+    armed = _arm(<double>m0 * m1 * (kv + kh))
+    ring = g = cline = NULL
+    rp = NULL
+    while True:
+        with nogil, parallel(num_threads=n_threads):
+            sc = ndconv_scratch_alloc(&spec, failp)
+            if sc.block != NULL:
+                ring = <sep_t*>sc.part[0]
+                g = <sep_t*>sc.part[1]
+                cline = <sep_t*>sc.part[2]
+                rp = <const sep_t**>sc.part[3]
+                _sep_fill(cline, width, cval)
+            for item in prange(n_items, schedule="guided", chunksize=1):
+                if sc.block == NULL or ndconv_stop_requested(armed):
+                    pass
+                else:
+                    _sep_item(item, n_chunks, chunk, tile_rows, m0, m1, &x[0], &out[0, 0], &vrow[0],
+                              &hcol[0], lin_lo, lin_hi, &wv[0], kv, &wh[0], kh, cval, ring, rstr,
+                              g, cline, rp)
+            ndconv_scratch_free(&sc)
+        if not _interrupted(armed):
+            break
+        armed = 0
+    if failed:
+        raise MemoryError("ndconv: could not allocate per-thread scratch")

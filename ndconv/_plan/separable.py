@@ -224,6 +224,8 @@ def correlate_separable(x, factors, starts, out_shape, boundary, cval, n_threads
     """
     order = _direct.memory_order(x)
     axes = sorted(factors, key=order.index)          # outermost first
+    if _fused(x, factors, axes, order, starts, out_shape, boundary, cval, n_threads, out):
+        return out
     outer, inner = axes[0], axes[1:]
     k0 = factors[outer].shape[0]
     m0 = out_shape[outer]
@@ -257,6 +259,72 @@ def correlate_separable(x, factors, starts, out_shape, boundary, cval, n_threads
         _direct.correlate_direct(slab, _along(factors[outer], outer, x.ndim), st, dst.shape,
                                  boundary, cval_outer, n_threads, dst)
     return out
+
+
+# Planes of a batch below this many output samples each take the two-pass
+# path, which runs the whole batch in one call.
+_FUSED_MIN_PLANE = 1 << 14
+
+
+def _fused(x, factors, axes, order, starts, out_shape, boundary, cval, n_threads, out):
+    """Run two factors as the core's fused passes (``correlate_sep2d``), one
+    call per plane of the other axes; returns False where they do not apply.
+
+    They apply to float32/float64 in the builds that have them, when the two
+    convolved axes are the last two in memory order (rows of the output are
+    then contiguous runs).  One sweep filters each source row horizontally
+    into a ring of rows held in L1 and sums the ring vertically, so the
+    intermediate never goes to memory; the sums are the two passes' own
+    (same taps, same order).
+    """
+    s = _tuning.SETTINGS
+    mod = _direct.core()
+    if (not s.sep_fused or len(axes) != 2 or x.dtype.char not in "fd"
+            or not hasattr(mod, "correlate_sep2d") or tuple(order[-2:]) != tuple(axes)):
+        return False
+    outer, inner = axes
+    kv, kh = factors[outer].shape[0], factors[inner].shape[0]
+    m0, m1 = out_shape[outer], out_shape[inner]
+    chunk = s.sep_chunk or mod.sep_chunk(kv, x.itemsize)
+    lead = order[:-2]
+    n_planes = math.prod(out_shape[a] for a in lead)
+    if chunk <= 0 or (n_planes > 1 and m0 * m1 < _FUSED_MIN_PLANE):
+        return False
+    if n_planes == 0 or m0 == 0 or m1 == 0:
+        return True
+    n0, n1 = x.shape[outer], x.shape[inner]
+    rows_idx = _boundary.index_map(np.arange(starts[outer], starts[outer] + m0 + kv - 1), n0, boundary)
+    cols_idx = _boundary.index_map(np.arange(starts[inner], starts[inner] + m1 + kh - 1), n1, boundary)
+    th = s.sep_tile_rows or max(64, 8 * (kv - 1))
+    n_chunks = -(-m1 // chunk)
+    while th > 16 and -(-m0 // th) * n_chunks * n_planes < 4 * n_threads:
+        th //= 2
+    wv = np.ascontiguousarray(factors[outer])
+    wh = np.ascontiguousarray(factors[inner])
+    cv = x.dtype.type(cval)
+    xo = x.transpose(order)
+    oo = out.transpose(order)
+    for pos in np.ndindex(*oo.shape[:-2]):
+        xp = xo[pos] if pos else xo
+        op = oo[pos] if pos else oo
+        item = xp.itemsize
+        if (not xp.flags.aligned or any(st < 0 or st % item for st in xp.strides)):
+            xp = np.ascontiguousarray(xp)
+        s0, s1 = (st // item for st in xp.strides)
+        span = 1 + (n0 - 1) * s0 + (n1 - 1) * s1
+        flat = np.lib.stride_tricks.as_strided(xp, shape=(span,), strides=(item,), writeable=False)
+        vrow = np.where(rows_idx >= 0, rows_idx * s0, -1).astype(np.intp)
+        hcol = np.where(cols_idx >= 0, cols_idx * s1, -1).astype(np.intp)
+        lin_lo = lin_hi = 0
+        if s1 == 1:
+            lin_lo = min(max(0, -starts[inner]), m1 + kh - 1)
+            lin_hi = min(max(lin_lo, n1 - starts[inner]), m1 + kh - 1)
+        dst = op if op.flags.c_contiguous else np.empty(op.shape, dtype=op.dtype)
+        mod.correlate_sep2d(flat, dst, wv, wh, vrow, hcol, lin_lo, lin_hi, cv, th, chunk,
+                            n_threads)
+        if dst is not op:
+            op[...] = dst
+    return True
 
 
 def _along(v, a, ndim):

@@ -14,6 +14,20 @@ The count is the whole machine's (a container sees its host's), so it is
 compared with the machine's CPUs (``os.cpu_count``), not with the CPUs this
 process may use.  ``tuning.Settings.load_aware`` turns the rule off (tests).
 ``benchmarks/busy_machine.py`` measures it.
+
+The machine's count includes this process's own threads.  After a threaded
+call, the OpenMP workers spin for a while and count as runnable: for ndconv's
+own calls a time window (``_own_until``) accounts for them.  But libgomp is
+one runtime per process, found by its soname: with torch (which ships a
+``libgomp.so.1``) imported before or after ndconv, torch's and ndconv's
+parallel regions share one pool of workers, and after torch's calls those
+workers spin -- under libgomp's default policy, when torch loaded it first,
+for tens of milliseconds.  They are the very threads ndconv's next call
+would run on, yet they looked like another process's load, so 2-thread layer
+calls ran on one thread (21.9 ms instead of 12.3 ms, W6 of peerbench, right
+after torch's timing loop).  So a call large enough to afford it
+(``_OWN_CHECK_WORK``) that would lose threads to the load counts the runnable
+threads of its own process (``own_runnable``) and does not count them as load.
 """
 import os
 import time
@@ -53,6 +67,31 @@ def runnable_others(now):
     return _load[1]
 
 
+# Multiply-adds (a few milliseconds) from which a call that would lose threads
+# to the load looks at its own process's threads (tens of microseconds).
+_OWN_CHECK_WORK = 1 << 24
+
+
+def own_runnable():
+    """Runnable threads of this process besides the caller (``/proc/self/task``),
+    or 0 where the OS does not say."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 0
+    n = 0
+    for t in tasks:
+        try:
+            with open("/proc/self/task/%s/stat" % t, "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue    # the thread has ended
+        # "pid (comm) S ...": the state follows the last ')' (comm may hold one)
+        if stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] == b"R":
+            n += 1
+    return max(0, n - 1)     # the caller is running
+
+
 def threads_for(n_threads, work):
     """Threads for a call of ``work`` multiply-adds that may use ``n_threads``:
     no more than the idle CPUs plus the caller's own."""
@@ -65,6 +104,8 @@ def threads_for(n_threads, work):
         return n_threads
     if now < _own_until[0]:
         others = max(0, others - (_own_until[1] - 1))
+    if others > _CPUS - n_threads and work >= _OWN_CHECK_WORK:
+        others = max(0, others - own_runnable())
     n = max(1, min(n_threads, _CPUS - others))
     if n > 1:
         # a shorter call does not end the window of a longer one still running

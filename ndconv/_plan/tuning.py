@@ -41,6 +41,14 @@ class Settings:
     #: parallel regions, so fewer, larger strips win at 2 threads: 4 MB beat
     #: 2 MB on W4b of ``ndconv bench`` (2048^2 float32, 15x15 Gaussian).
     strip_bytes: int = 4 << 20
+    #: Whether two separable factors may run as the core's fused passes
+    #: (``correlate_sep2d``: one sweep, the intermediate in an L1-sized ring)
+    #: in the builds that have them; off, as separate passes in strips.
+    sep_fused: bool = True
+    #: Output rows and columns of a work item of the fused passes, forced
+    #: (None: the planner's choice; the columns from the build's ring size).
+    sep_tile_rows: int | None = None
+    sep_chunk: int | None = None
     #: Samples per group of FFT blocks: at most this many, or an eighth of the
     #: output if that is larger.  A group holds its extended input, its spectra,
     #: the inverse and its cropped copy, and scipy.fft pads the input once more:

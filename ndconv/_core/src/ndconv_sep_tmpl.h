@@ -1,0 +1,113 @@
+/* Body of ndconv_sep.h for one element type: NDV_SEP_T (float or double)
+   and NDV_SEP_SUF (f32 or f64, the vector layer's suffix).  Included once
+   per type; no include guard on purpose. */
+#define NDV_T NDV_SEP_T
+#define NDV_L ((ptrdiff_t)(NDV_ISA == 1 ? 1 : NDV_BITS / 8 / (int)sizeof(NDV_T)))
+#define V NDV_XGLUE(ndv_, NDV_SEP_SUF)
+#define OP(name) NDV_XGLUE(NDV_XGLUE(ndv_, NDV_SEP_SUF), name)
+#define FN(name) NDV_XGLUE(name, NDV_SEP_SUF)
+
+/* o[c] = sum_t w[t] * rows[t][c] for c < n, the vertical pass; the
+   horizontal pass is the same sum over the rows s, s + 1, .., s + k - 1.
+   Blocks of NDV_SEP_NV vectors, then single vectors, then scalars; a
+   remainder after whole blocks is one more block ending at n, overlapping
+   outputs already written with the same values (same code, same order). */
+NDV_NOINLINE void FN(ndv_sep_sum_)(NDV_T* o, const NDV_T* const* rows, ptrdiff_t n, const NDV_T* w,
+                                   ptrdiff_t k) {
+    const ptrdiff_t B = NDV_SEP_NV * NDV_L;
+    ptrdiff_t c = 0;
+    if (n >= B) {
+        for (;;) {
+            if (c + B > n)
+                c = n - B;
+            V acc[NDV_SEP_NV];
+            NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV; v++) acc[v] = OP(_zero)();
+            for (ptrdiff_t t = 0; t < k; t++) {
+                V wv = OP(_set1)(w[t]);
+                const NDV_T* p = rows[t] + c;
+                NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV; v++)
+                    acc[v] = OP(_fma)(wv, OP(_loadu)(p + v * NDV_L), acc[v]);
+            }
+            NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV; v++) OP(_storeu)(o + c + v * NDV_L, acc[v]);
+            c += B;
+            if (c >= n)
+                return;
+        }
+    }
+    if (n >= NDV_L) {
+        for (;;) {
+            if (c + NDV_L > n)
+                c = n - NDV_L;
+            V acc = OP(_zero)();
+            for (ptrdiff_t t = 0; t < k; t++) acc = OP(_fma)(OP(_set1)(w[t]), OP(_loadu)(rows[t] + c), acc);
+            OP(_storeu)(o + c, acc);
+            c += NDV_L;
+            if (c >= n)
+                return;
+        }
+    }
+    for (; c < n; c++) {
+        V acc = OP(_zero)();
+        for (ptrdiff_t t = 0; t < k; t++) acc = OP(_fma)(OP(_set1)(w[t]), OP(_set1)(rows[t][c]), acc);
+        NDV_T lane[NDV_L];
+        OP(_storeu)(lane, acc);
+        o[c] = lane[0];
+    }
+}
+
+/* One work item of the fused passes: output rows i0 .. i1 - 1, columns
+   c0 .. c1 - 1, of a kernel of kv x kh taps (wv, wh), into out (rows ostr
+   apart).  Extended row r of the input is the source row at element offset
+   vrow[r] of x, or a row of cval where vrow[r] < 0; extended column e is
+   element hcol[e] of a row, or cval where hcol[e] < 0, and the columns
+   lin_lo <= e < lin_hi are consecutive elements (read in place).  Scratch:
+   ring (kv rows, rstr apart, of c1 - c0 samples), g and cline (c1 - c0 +
+   kh - 1 samples; cline filled with cval), rp (max(kv, kh) pointers). */
+static inline void FN(ndconv_sep_tile_)(const NDV_T* x, NDV_T* out, ptrdiff_t ostr,
+                                        const ptrdiff_t* vrow, const ptrdiff_t* hcol,
+                                        ptrdiff_t lin_lo, ptrdiff_t lin_hi,
+                                        const NDV_T* wv, ptrdiff_t kv, const NDV_T* wh, ptrdiff_t kh,
+                                        NDV_T cval, ptrdiff_t i0, ptrdiff_t i1, ptrdiff_t c0,
+                                        ptrdiff_t c1, NDV_T* ring, ptrdiff_t rstr, NDV_T* g,
+                                        const NDV_T* cline, const NDV_T** rp) {
+    ptrdiff_t n = c1 - c0, span = n + kh - 1;
+    int inplace = c0 >= lin_lo && c1 + kh - 1 <= lin_hi;
+    const NDV_T* lin = inplace ? x + hcol[lin_lo] + (c0 - lin_lo) : NULL;
+    for (ptrdiff_t r = i0; r < i1 + kv - 1; r++) {
+        const NDV_T* src;
+        if (vrow[r] < 0) {
+            src = cline;
+        } else if (inplace) {
+            src = lin + vrow[r];
+        } else {
+            const NDV_T* xr = x + vrow[r];
+            for (ptrdiff_t e = 0; e < span; e++) {
+                ptrdiff_t h = hcol[c0 + e];
+                g[e] = h < 0 ? cval : xr[h];
+            }
+            src = g;
+        }
+        /* the source row NDV_SEP_PF rows on: each row of a chunk lies in
+           another page, where the hardware prefetchers stop */
+        if (inplace && r + NDV_SEP_PF < i1 + kv - 1 && vrow[r + NDV_SEP_PF] >= 0) {
+            const NDV_T* q = lin + vrow[r + NDV_SEP_PF];
+            for (ptrdiff_t e = 0; e < span; e += 64 / (ptrdiff_t)sizeof(NDV_T)) NDCONV_PREFETCH(q + e);
+            NDCONV_PREFETCH(q + span - 1);
+        }
+        for (ptrdiff_t j = 0; j < kh; j++) rp[j] = src + j;
+        FN(ndv_sep_sum_)(ring + ((r - i0) % kv) * rstr, rp, n, wh, kh);
+        if (r - i0 >= kv - 1) {
+            ptrdiff_t i = r - kv + 1;
+            for (ptrdiff_t t = 0; t < kv; t++) rp[t] = ring + ((i - i0 + t) % kv) * rstr;
+            FN(ndv_sep_sum_)(out + i * ostr + c0, rp, n, wv, kv);
+        }
+    }
+}
+
+#undef V
+#undef OP
+#undef FN
+#undef NDV_L
+#undef NDV_T
+#undef NDV_SEP_T
+#undef NDV_SEP_SUF
