@@ -61,7 +61,15 @@ def _calls():
                                                                            workers=w),
         "ndconv.numpy.convolve": lambda w: ndconv.numpy.convolve(x1, k1, workers=w),
         "ndconv.numpy.correlate": lambda w: ndconv.numpy.correlate(x1, k1, workers=w),
+        "ndconv.Stream": lambda w: _stream(x2, k1[:5], "direct", w),
+        "ndconv.Stream[fft]": lambda w: _stream(x2, k1[:40], "fft", w),
     }
+
+
+def _stream(x, k, method, workers):
+    """Two blocks and the tail of a stream along x's last axis."""
+    s = ndconv.Stream(k, method=method, workers=workers, partition=8)
+    return np.concatenate([s.process(x[:, :7]), s.process(x[:, 7:]), s.flush()], axis=-1)
 
 
 def test_every_entry_point_is_listed():

@@ -293,8 +293,10 @@ def _fused(x, factors, axes, order, starts, out_shape, boundary, cval, n_threads
     if n_planes == 0 or m0 == 0 or m1 == 0:
         return True
     n0, n1 = x.shape[outer], x.shape[inner]
-    rows_idx = _boundary.index_map(np.arange(starts[outer], starts[outer] + m0 + kv - 1), n0, boundary)
-    cols_idx = _boundary.index_map(np.arange(starts[inner], starts[inner] + m1 + kh - 1), n1, boundary)
+    # one name, or one per axis of x (per-axis boundaries)
+    b0, b1 = (boundary[outer], boundary[inner]) if isinstance(boundary, tuple) else (boundary,) * 2
+    rows_idx = _boundary.index_map(np.arange(starts[outer], starts[outer] + m0 + kv - 1), n0, b0)
+    cols_idx = _boundary.index_map(np.arange(starts[inner], starts[inner] + m1 + kh - 1), n1, b1)
     th = s.sep_tile_rows or max(64, 8 * (kv - 1))
     n_chunks = -(-m1 // chunk)
     while th > 16 and -(-m0 // th) * n_chunks * n_planes < 4 * n_threads:
