@@ -94,7 +94,7 @@ def test_fft_stream_within_the_bound(tmp_path, capsys, small_blocks):
 @pytest.mark.parametrize("args, words", [
     (["--boundary", "reflect"], ["--boundary reflect", "in memory"]),
     (["--cval", "1"], ["--cval 1", "in memory"]),
-    (["--axes", "1"], ["along time"]),
+    (["--axes", "1"], ["along its first axis"]),
     (["-o", "{tmp}/o.png"], ["written as .wav or .npy"]),
 ])
 def test_streaming_refuses_what_it_cannot_honour(tmp_path, capsys, args, words):
@@ -111,11 +111,28 @@ def test_streaming_refuses_what_it_cannot_honour(tmp_path, capsys, args, words):
     assert sorted(os.listdir(tmp_path)) == ["in.wav", "k.npy"]      # no partial output
 
 
-def test_stream_needs_a_wav_input(tmp_path, capsys):
-    np.save(tmp_path / "x.npy", np.ones(10))
-    code, _, err = run(["apply", str(tmp_path / "x.npy"), "box:3", "-o", str(tmp_path / "o.npy"),
+def test_stream_needs_a_wav_or_npy_input(tmp_path, capsys):
+    np.savetxt(tmp_path / "x.txt", np.ones(10))
+    code, _, err = run(["apply", str(tmp_path / "x.txt"), "box:3", "-o", str(tmp_path / "o.npy"),
                         "--stream"], capsys)
-    assert code == 2 and "--stream reads WAV inputs" in err
+    assert code == 2 and "--stream reads WAV and .npy inputs" in err
+
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+@pytest.mark.parametrize("shape, dtype", [((1500,), np.float64), ((1500, 3), np.float32),
+                                          ((1500, 2, 2), np.int16)])
+def test_npy_streams_along_its_first_axis(tmp_path, capsys, small_blocks, mode, shape, dtype):
+    rng = np.random.default_rng(len(shape))
+    np.save(tmp_path / "x.npy", (rng.standard_normal(shape) * 100).astype(dtype))
+    np.save(tmp_path / "k.npy", rng.standard_normal(200))
+    base = ["apply", str(tmp_path / "x.npy"), str(tmp_path / "k.npy"), "--mode", mode,
+            "--axes", "0", "--method", "direct"]
+    assert run(base + ["-o", str(tmp_path / "m.npy")], capsys)[0] == 0
+    code, out, err = run(base + ["-o", str(tmp_path / "s.npy"), "--stream"], capsys)
+    assert code == 0, err
+    m, s = np.load(tmp_path / "m.npy"), np.load(tmp_path / "s.npy")
+    assert m.dtype == s.dtype and m.shape == s.shape
+    assert np.array_equal(m, s)
 
 
 def test_truncated_wav_leaves_no_file(tmp_path, capsys, small_blocks):

@@ -134,8 +134,9 @@ def add_apply(subparsers):
     p.add_argument("--rate", type=int, default=None,
                    help="sample rate of a WAV output in Hz (default: the input's, else 44100)")
     p.add_argument("--stream", action="store_true",
-                   help="read, convolve and write a WAV input in blocks, in memory bounded by a "
-                        "few blocks (the default for WAV files over %d MiB); output .wav or .npy"
+                   help="read, convolve and write a WAV or .npy input in blocks along its first "
+                        "axis, in memory bounded by a few blocks (the default for WAV files over "
+                        "%d MiB); output .wav or .npy"
                         % (_wavstream.STREAM_BYTES >> 20))
     p.set_defaults(func=_apply)
 
@@ -253,7 +254,9 @@ def _apply(args):
         if _wavstream.wants_stream(args.input, args.stream):
             return _apply_streamed(args)
     elif args.stream:
-        raise UsageError("--stream reads WAV inputs; %s is not one" % args.input)
+        if _io.extension(args.input) not in _io.NPY:
+            raise UsageError("--stream reads WAV and .npy inputs; %s is neither" % args.input)
+        return _apply_streamed(args)
     if _in_blocks(args):
         return _apply_in_blocks(args)
     from .._api import convolve, correlate

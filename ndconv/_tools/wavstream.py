@@ -1,4 +1,4 @@
-"""``ndconv apply`` on WAV files too long for memory: read, convolve, write in blocks.
+"""``ndconv apply`` on signals too long for memory (WAV, .npy): read, convolve, write in blocks.
 
 The samples go through :class:`ndconv.Stream` in blocks of ``BLOCK_FRAMES``
 frames, so memory stays a few blocks (plus the kernel's spectra) whatever the
@@ -12,6 +12,7 @@ import wave
 
 import numpy as np
 
+from .._plan.validation import result_dtype
 from ..stream import Stream
 from . import io as _io
 from .progress import Progress
@@ -74,13 +75,50 @@ def _crop(mode, n, K):
     return min(K, n) - 1, abs(n - K) + 1
 
 
-def _results(path, k, mode, correlate, method, workers, progress):
-    """The mode's output of ``path`` convolved with ``k``, in blocks ``(n, channels)``."""
-    _, nch, _, _, n = _open_close(path)
-    K = k.shape[0]
+class _Wav:
+    """A WAV file as a stream source: float64 ``(frames, channels)`` blocks."""
+
+    def __init__(self, path):
+        self.path = path
+        _, self.nch, _, self.rate, self.n = _open_close(path)
+        self.rest = (self.nch,)
+        self.dtype = np.dtype(np.float64)
+
+    def blocks(self, frames):
+        return _blocks(self.path, frames)
+
+
+class _Npy:
+    """A .npy file as a stream source along its first axis, each block read
+    through a map opened for it alone (a map kept open would hold every page
+    read so far in the process's resident memory)."""
+
+    def __init__(self, path):
+        self.path = path
+        a = np.load(path, mmap_mode="r")
+        if a.ndim == 0 or a.shape[0] == 0 or a.dtype.kind not in "biufc":
+            raise _io.FileFormatError("%s: a streamed array needs samples along its first axis "
+                                      "and a numeric dtype (shape %s, dtype %s)"
+                                      % (path, a.shape, a.dtype))
+        self.n, self.rest, self.dtype = a.shape[0], a.shape[1:], a.dtype
+        self.nch, self.rate = None, None
+        del a
+
+    def blocks(self, frames):
+        for i in range(0, self.n, frames):
+            a = np.load(self.path, mmap_mode="r")
+            block = np.array(a[i:i + frames])
+            del a
+            yield block
+
+
+def _results(src, k, mode, correlate, method, workers, progress):
+    """The mode's output of the source convolved with ``k`` along its first
+    axis, in blocks."""
+    n, K = src.n, k.shape[0]
     if mode == "valid" and K > n:
-        raise StreamingError("mode 'valid' with a kernel longer than the recording needs the "
-                             "recording in memory (leave out --stream)")
+        raise StreamingError("mode 'valid' with a kernel longer than the signal needs the signal "
+                             "in memory (leave out --stream)")
     kern = np.conj(k[::-1]) if correlate else k
     stream = Stream(kern, axis=0, mode="full", method=method, workers=workers)
     start, length = _crop(mode, n, K)
@@ -92,7 +130,7 @@ def _results(path, k, mode, correlate, method, workers, progress):
         pos += y.shape[0]
         return y[lo:hi] if hi > lo else y[:0]
 
-    for block in _blocks(path, BLOCK_FRAMES):
+    for block in src.blocks(BLOCK_FRAMES):
         y = keep(stream.process(block))
         progress.step("convolving")
         if y.shape[0]:
@@ -109,37 +147,42 @@ def _open_close(path):
 
 
 def apply(args, k, label):
-    """Stream ``args.input`` (WAV) through ``k`` into ``args.output`` (.wav or .npy)."""
+    """Stream ``args.input`` (WAV, or .npy along its first axis) through ``k``
+    into ``args.output`` (.wav or .npy)."""
     if (args.boundary or "constant") != "constant" or args.cval != 0:
-        raise StreamingError("a streamed recording is zero before its start and after its "
-                             "end: --boundary %s --cval %g need the whole recording in memory "
+        raise StreamingError("a streamed signal is zero before its start and after its end: "
+                             "--boundary %s --cval %g need the whole signal in memory "
                              "(leave out --stream)" % (args.boundary or "constant", args.cval))
     if args.axes not in (None, [0]):
-        raise StreamingError("a streamed recording is convolved along time (--axes 0)")
+        raise StreamingError("a streamed signal is convolved along its first axis (--axes 0)")
     if k.ndim != 1:
-        raise StreamingError("kernel %s is %d-D (shape %s) but a WAV file needs a 1-D kernel"
-                             % (label, k.ndim, k.shape))
-    _, nch, _, rate, n = _open_close(args.input)
+        raise StreamingError("kernel %s is %d-D (shape %s) but a streamed signal needs a 1-D "
+                             "kernel" % (label, k.ndim, k.shape))
+    src = _Wav(args.input) if _io.extension(args.input) in _io.WAV else _Npy(args.input)
     ext = _io.extension(args.output)
     if ext not in _io.WAV + _io.NPY:
-        raise StreamingError("a streamed recording is written as .wav or .npy, not %s" % ext)
-    blocks_per_pass = -(-n // BLOCK_FRAMES)
+        raise StreamingError("a streamed signal is written as .wav or .npy, not %s" % ext)
+    if ext in _io.WAV and len(src.rest) > 1:
+        raise StreamingError("a WAV file holds (samples,) or (samples, channels); the input's "
+                             "blocks are %s" % ((None,) + src.rest,))
+    n = src.n
     passes = 2 if ext in _io.WAV else 1
     quiet = getattr(args, "no_progress", False)
-    progress = Progress(blocks_per_pass * passes, enabled=False if quiet else None)
-    run = (args.input, k, args.mode, args.correlate, args.method, args.workers, progress)
+    progress = Progress(-(-n // BLOCK_FRAMES) * passes, enabled=False if quiet else None)
+    run = (src, k, args.mode, args.correlate, args.method, args.workers, progress)
+    mono = src.nch == 1
     notes = []
     try:
         if ext in _io.NPY:
             length = _crop(args.mode, n, k.shape[0])[1]
-            shape = (length,) if nch == 1 else (length, nch)
-            dtype = np.result_type(k, np.float64)
+            shape = (length,) if mono else (length,) + src.rest
+            dtype = result_dtype(np.empty(0, src.dtype), k)
             with _io.replaced_when_complete(args.output) as f:
                 np.lib.format.write_array_header_1_0(
                     f, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
                         "fortran_order": False, "shape": shape})
                 for y in _results(*run):
-                    f.write(np.ascontiguousarray(y[:, 0] if nch == 1 else y, dtype).tobytes())
+                    f.write(np.ascontiguousarray(y[:, 0] if mono else y, dtype).tobytes())
         else:
             peak = 0.0
             for y in _results(*run):
@@ -158,14 +201,15 @@ def apply(args, k, label):
             else:
                 def scaled(y):
                     return y
-            out_rate = _io.check_rate(args.rate or rate, "the sample rate of %s" % args.output)
+            out_rate = _io.check_rate(args.rate or src.rate or 44100,
+                                      "the sample rate of %s" % args.output)
             with _io.replaced_when_complete(args.output) as f:
                 with wave.open(f, "wb") as w:
-                    w.setnchannels(nch)
+                    w.setnchannels(1 if not src.rest else src.rest[0])
                     w.setsampwidth(2)
                     w.setframerate(out_rate)
                     for y in _results(*run):
                         w.writeframes(_io.float_to_pcm16(scaled(y)).tobytes())
     finally:
         progress.close()
-    return notes, (n,) if nch == 1 else (n, nch)
+    return notes, (n,) if mono or not src.rest else (n,) + src.rest
