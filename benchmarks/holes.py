@@ -121,7 +121,7 @@ def _label(row):
 def write_table(data, outdir):
     ref = data["rows"][-1]
     with open(os.path.join(outdir, "timing.csv"), "w", newline="") as f:
-        w = csv.writer(f)
+        w = csv.writer(f, lineterminator="\n")
         w.writerow(["call", "median (ms)", "astropy / it", "CPU median (ms)",
                     "astropy / it (CPU)"])
         for r in data["rows"]:
@@ -211,6 +211,7 @@ def main(argv=None):
         data = measure(args.reps, args.astropy_reps, args.side, command)
         with open(path, "w") as f:
             json.dump(data, f, indent=1)
+            f.write("\n")
     write_table(data, args.out)
     draw(args.out)
     for r in data["rows"]:

@@ -157,6 +157,7 @@ def main(argv=None):
                 "t_s": [round(t, 3) for t in ts], "rss_bytes": rss}
         with open(json_path, "w") as f:
             json.dump(data, f)
+            f.write("\n")
         plot(data, png_path)
         print("peak RSS %.3f GiB over %.0f s; slab check max |diff| %.2e; load %s -> %s"
               % (max(rss) / GiB, wall, diff, load_before, data["load_after"]))
