@@ -35,6 +35,7 @@ ROOT = os.path.dirname(HERE)
 if importlib.util.find_spec("ndconv") is None:  # run from a source checkout with an in-place build
     sys.path.insert(0, ROOT)
 import ndconv  # noqa: E402
+from ndconv._tools.bench.measure import _cpu_model  # noqa: E402
 
 DEFAULT_OUT = os.path.join(ROOT, "docs", "_static", "holes")
 SIDE, KSIDE, SIGMA, HOLES = 2048, 15, 2.5, 0.10
@@ -66,17 +67,6 @@ def _load():
         return float("nan")
 
 
-def _cpu():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:   # pragma: no cover
-        pass
-    return platform.processor() or platform.machine()
-
-
 def measure(reps, astropy_reps, side=SIDE, command=""):
     from astropy import __version__ as astropy_version
     from astropy.convolution import convolve as astropy_convolve
@@ -102,7 +92,7 @@ def measure(reps, astropy_reps, side=SIDE, command=""):
                      call='convolve(x, k, nan_treatment="interpolate")'))
     return {"command": command, "rows": rows, "side": side, "kernel": KSIDE, "sigma": SIGMA, "holes": HOLES,
             "reps": reps, "astropy_reps": astropy_reps, "load": [load0, _load()],
-            "cpu": _cpu(), "cores": os.cpu_count(),
+            "cpu": _cpu_model(), "cores": os.cpu_count(),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "versions": {"ndconv": ndconv.__version__, "numpy": np.__version__,
                          "astropy": astropy_version, "python": platform.python_version()}}

@@ -560,13 +560,18 @@ _PROPAGATE = "propagate"
 _NO_MIN = 0.0
 
 
+def _n_axes(axes):
+    """How many axes ``axes`` (an int or a sequence, not None) names."""
+    return 1 if np.ndim(axes) == 0 else len(axes)
+
+
 def _batched(x, k, axes, call, n_parallel=1):
     """A batch of kernels: ``k``'s leading axes broadcast against the axes of
     ``x`` that are not convolved (aligned at the right), one ``call(x_part,
     kernel, axes_in_part)`` per kernel, each result written into its place;
     ``n_parallel`` calls at a time (threads across the batch: the core
     releases the GIL)."""
-    conv = normalize_axes(axes, x.ndim, len((axes,) if np.ndim(axes) == 0 else axes))
+    conv = normalize_axes(axes, x.ndim, _n_axes(axes))
     nb = k.ndim - len(conv)
     paired = _batch_pairs(x, k, conv)
     parts = []
@@ -607,7 +612,7 @@ def _batch_threads(x, k, axes, workers):
     one slice is too small to occupy them itself (else 1: each call threads
     within its slice)."""
     n = resolve_workers(workers, _dispatch.omp_max_threads(), _dispatch.omp_num_procs())
-    n_conv = 1 if np.ndim(axes) == 0 else len(axes)
+    n_conv = _n_axes(axes)
     n_kernels = math.prod(k.shape[:k.ndim - n_conv])
     if n <= 1 or n_kernels < 2:
         return 1
@@ -622,7 +627,7 @@ def _batched_fft(x, k, mode, boundary, cval, origin, axes, workers, flip, conj, 
     """A batch of kernels by FFT in one pass: the input's spectra times every
     kernel's (broadcast), one inverse transform.  Arguments as ``correlate_nd``'s;
     ``k``'s leading axes are the batch."""
-    n_conv = 1 if np.ndim(axes) == 0 else len(axes)
+    n_conv = _n_axes(axes)
     nb = k.ndim - n_conv
     first = k[(0,) * nb]
     _, _, conv, dtype, boundary, cval, origins, n_threads = prepare(
@@ -684,7 +689,7 @@ def _extended(op, flip, conj, x, k, mode, boundary, cval, origin, axes, method, 
     elif casting is not None:
         raise ValueError("casting needs an integer dtype= (got dtype=None)")
 
-    batched = axes is not None and k.ndim > len((axes,) if np.ndim(axes) == 0 else axes)
+    batched = axes is not None and k.ndim > _n_axes(axes)
     n_across = _batch_threads(x, k, axes, workers) if batched and method != "fft" else 1
     per_call = 1 if n_across > 1 else workers
 
@@ -695,7 +700,7 @@ def _extended(op, flip, conj, x, k, mode, boundary, cval, origin, axes, method, 
     if batched and isinstance(boundary, dict):
         # a dict names axes of x, which the slices of a batch number otherwise:
         # the same names as a sequence in the convolved axes' order
-        n_conv = 1 if np.ndim(axes) == 0 else len(axes)
+        n_conv = _n_axes(axes)
         conv = normalize_axes(axes, x.ndim, n_conv)
         names = _validation.normalize_boundary(boundary, conv, x.ndim)
         boundary = names if isinstance(names, str) else [names[a] for a in conv]
@@ -740,7 +745,7 @@ def _operation(name: str, *, flip: bool = False, conj: bool = False) -> _Operati
             return _on_dask(name, x, k, mode, boundary, cval, origin, axes, method, workers, out,
                             {"nan_policy": nan_policy, "mask": mask, "min_weight": min_weight,
                              "preserve_nan": preserve_nan})
-        batched = axes is not None and np.ndim(k) > (1 if np.ndim(axes) == 0 else len(axes))
+        batched = axes is not None and np.ndim(k) > _n_axes(axes)
         # the defaults are these very objects: the plain path costs four identity tests
         if (mask is not None or preserve_nan is not False or nan_policy is not _PROPAGATE
                 or min_weight is not _NO_MIN or (type(boundary) is str and boundary == "missing")):

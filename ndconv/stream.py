@@ -181,7 +181,6 @@ class Stream:
         self._flushed = False
         self._n_in = 0          # samples received
         self._n_full = 0        # "full"-index of the next output to compute
-        self._n_emitted = 0     # outputs returned
         self._hist = None
         self._ola = None
         self._order = None      # the direct method's axis order, fixed per stream
@@ -481,7 +480,6 @@ class Stream:
                 self._fade = None
                 if self._ola is not None:
                     self._ola.drop_old_kernel()
-        self._n_emitted += y.shape[self.axis]
         return y
 
 
