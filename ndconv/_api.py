@@ -245,29 +245,6 @@ _key = _dispatch._base.call_key
 _FAST_KINDS = ("f4", "f8", "c8", "c16", "i8")
 
 
-def _planned(x, k, mode, boundary, cval, origin, axes, method, workers, flip, conj):
-    """The result of a call of ``correlate``/``convolve`` without ``out`` that a
-    plan serves directly (``_CALLS``), or None: the call takes ``correlate_nd``.
-
-    The shortest way from the public functions to the kernel for repeated small
-    calls: one key, one look-up, one call into the core.  Plans that check the
-    kernel's values first (``separable_axes``) are left to ``correlate_nd``.
-    """
-    # the key as _call_key makes it, without its frame: the state read straight
-    # from the modules holding it (function calls would cost a tenth of the call)
-    key = _key(x, k, mode, boundary, cval, origin, axes, method, workers, None, flip, conj, None,
-               False, _dispatch._module, _tuning._generation)
-    if key is None:
-        return None
-    plan = _CALLS.get(key)
-    if plan is None or plan.separable_axes is not None:
-        return None
-    fast = plan.fast
-    if fast is not None:
-        return fast.run(x, k)
-    return plan.run(x, k)
-
-
 class _CallPlan:
     """One call's validated geometry and direct plan, for arrays of its key."""
 
@@ -730,14 +707,21 @@ def _operation(name: str, *, flip: bool = False, conj: bool = False) -> _Operati
     def operation(x, k, mode="full", *, boundary="constant", cval=0.0, origin=0, axes=None,
                   method="auto", workers=None, out=None, dtype=None, casting=None,
                   nan_policy=_PROPAGATE, mask=None, min_weight=_NO_MIN, preserve_nan=False):
-        # a planned small call: only with every keyword the key does not hold at
-        # its default (these very objects: identity tests cost nothing)
+        # A planned small call (``_CALLS``): one key, one look-up, one call into the
+        # core -- written out here, as a function call would cost a tenth of it.
+        # Only with every keyword the key does not hold at its default (these very
+        # objects: identity tests cost nothing); the key as ``_call_key`` makes it,
+        # the state read straight from the modules holding it.  Plans that check the
+        # kernel's values first (``separable_axes``) are left to ``correlate_nd``.
         if (out is None and type(x) is np.ndarray and dtype is None and casting is None
                 and mask is None and nan_policy is _PROPAGATE and min_weight is _NO_MIN
                 and preserve_nan is False):
-            res = _planned(x, k, mode, boundary, cval, origin, axes, method, workers, flip, conj)
-            if res is not None:
-                return res
+            key = _key(x, k, mode, boundary, cval, origin, axes, method, workers, None, flip, conj,
+                       None, False, _dispatch._module, _tuning._generation)
+            plan = None if key is None else _CALLS.get(key)
+            if plan is not None and plan.separable_axes is None:
+                fast = plan.fast
+                return fast.run(x, k) if fast is not None else plan.run(x, k)
         if type(x).__module__.startswith("dask"):   # never imports dask for other inputs
             if dtype is not None or casting is not None:
                 raise TypeError("dtype= and casting= are not supported for dask arrays yet: "

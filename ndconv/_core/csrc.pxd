@@ -13,6 +13,8 @@ cdef extern from "src/ndconv_scratch.h" nogil:
     ndconv_scratch_spec ndconv_scratch_parts(size_t b0, size_t b1, size_t b2, size_t b3, size_t b4,
                                              size_t b5, unsigned zero_mask) noexcept
     ndconv_scratch ndconv_scratch_alloc(const ndconv_scratch_spec* spec, int* failed) noexcept
+    ndconv_scratch ndconv_scratch_alloc_in(const ndconv_scratch_spec* spec, int* failed,
+                                           void* buf, size_t cap) noexcept
     void ndconv_scratch_free(ndconv_scratch* s) noexcept
 
 

@@ -78,6 +78,7 @@ from ndconv._core.csrc cimport (
     ndconv_roll_width,
     ndconv_scratch,
     ndconv_scratch_alloc,
+    ndconv_scratch_alloc_in,
     ndconv_scratch_free,
     ndconv_scratch_parts,
     ndconv_scratch_spec,
@@ -842,6 +843,59 @@ def row_mode(str kind, Py_ssize_t n_lead, Py_ssize_t kb, Py_ssize_t m_last):
     return RowMode(_row_mode(0, 0, n_lead, 1, kb, m_last))
 
 
+# Bytes of a single-threaded call's scratch kept on the stack (below that, no malloc).
+DEF _STACK_SCRATCH = 8192
+
+
+cdef inline void _nd_cline(ndconv_scratch* sc, Py_ssize_t gstride, num_t cval) noexcept nogil:
+    """Fill the line of cval in a thread's scratch of ``_correlate_nd``."""
+    cdef num_t* cline = <num_t*>sc.part[3]
+    cdef Py_ssize_t i
+    for i in range(gstride):
+        cline[i] = cval
+
+
+cdef inline void _nd_items(
+        Py_ssize_t i0, Py_ssize_t i1, const ndconv_scratch* sc, int armed, bint roll, bint quad,
+        Py_ssize_t th, Py_ssize_t tpp, Py_ssize_t rw,
+        const num_t* x, num_t* out, const num_t* w, Py_ssize_t n_rows,
+        Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t klast, Py_ssize_t kb,
+        Py_ssize_t n_lead, Py_ssize_t nla,
+        const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
+        const AxisMap* maps, const Py_ssize_t* bounds,
+        Py_ssize_t c0, Py_ssize_t c1, bint unit, num_t cval, bint skip_cval,
+        int n_threads, Py_ssize_t x_span, Py_ssize_t gstride, Py_ssize_t tstride) noexcept nogil:
+    """Work items ``i0 <= item < i1`` of ``_correlate_nd`` with one thread's
+    scratch ``sc`` (see there); stops early once SIGINT is seen."""
+    cdef Py_ssize_t* idx = <Py_ssize_t*>sc.part[0]
+    cdef Py_ssize_t* jdx = idx + nla
+    cdef Py_ssize_t* offs = jdx + nla
+    cdef Py_ssize_t* qoffs = offs + n_lead
+    cdef Py_ssize_t* toffs = qoffs + 4 * n_lead
+    cdef const num_t** ptrs = <const num_t**>sc.part[1]
+    cdef const num_t** wrows = <const num_t**>sc.part[2]
+    cdef const num_t* cline = <const num_t*>sc.part[3]
+    cdef num_t* gbuf = <num_t*>sc.part[4]
+    cdef Py_ssize_t item
+    for item in range(i0, i1):
+        if ndconv_stop_requested(armed):
+            return
+        if roll:
+            _do_tile(item, th, tpp, rw, x, out, w, n_chunks, m_last, klast, kb, nla,
+                     out_lead, k_lead, maps, bounds, unit, cval, x_span,
+                     idx, jdx, offs, toffs, ptrs, gbuf, tstride, cline)
+        elif quad:
+            _do_quad(item, n_rows, x, out, w, n_chunks, m_last, klast, n_lead, nla,
+                     out_lead, k_lead, maps, bounds, c0, c1, unit,
+                     cval, skip_cval, 4 * n_threads if n_chunks == 1 else 0, x_span,
+                     n_rows * m_last, idx, jdx, offs, qoffs, ptrs, wrows, gbuf, gstride, cline)
+        else:
+            _do_item(item, x, out, w, n_chunks, m_last, klast, n_lead, nla,
+                     out_lead, k_lead, maps, bounds, c0, c1, unit,
+                     cval, skip_cval, n_threads if n_chunks == 1 else 0, x_span,
+                     n_rows * m_last, idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline)
+
+
 cdef int _correlate_nd(
         const num_t* x, num_t* out, const num_t* w,
         Py_ssize_t n_rows, Py_ssize_t m_last, Py_ssize_t klast,
@@ -854,7 +908,6 @@ cdef int _correlate_nd(
     With ``armed`` (see ``_arm``) SIGINT stops it between work items."""
     cdef Py_ssize_t n_items = n_rows * n_chunks
     cdef Py_ssize_t gstride = max_chunk + klast - 1
-    cdef Py_ssize_t* qoffs
     cdef Py_ssize_t i
     # rows in fours, sharing their loads (ndconv_blk4_*; AVX-512, AVX2 and NEON
     # builds, each with a block width its registers hold)
@@ -873,7 +926,6 @@ cdef int _correlate_nd(
     cdef Py_ssize_t n_planes = 1, kb = k_lead[nla - 1] if nla > 0 else 1
     cdef Py_ssize_t rw = 0, th = ndconv_tile_rows(kb), tpp = 0, tstride = _TILE_GATHER + klast - 1
     cdef bint roll = False, finite = True
-    cdef Py_ssize_t* toffs
     if mode == ROWS_ROLLING:
         rw = ndconv_roll_width(kb, lanes)
         if num_t is float or num_t is double:
@@ -905,13 +957,7 @@ cdef int _correlate_nd(
     cdef int* failp = &failed   # shared: plain locals are thread-private in a parallel block
     cdef ndconv_scratch sc
     cdef ndconv_scratch_spec spec
-    cdef Py_ssize_t* idx
-    cdef Py_ssize_t* jdx
-    cdef Py_ssize_t* offs
-    cdef const num_t** ptrs
-    cdef const num_t** wrows
-    cdef num_t* gbuf
-    cdef num_t* cline
+    cdef char stack_scratch[_STACK_SCRATCH]
     # with unit stride only the border segments (at most one chunk wide) gather
     cdef bint need_gather = (not unit) or c0 > 0 or c1 < m_last or roll
     if n_items <= 0:
@@ -930,44 +976,29 @@ cdef int _correlate_nd(
         n_threads = 1
     if n_threads > n_items:
         n_threads = <int>n_items
-    i = 0
-    idx = jdx = offs = qoffs = toffs = NULL   # set per thread below
-    ptrs = wrows = NULL
-    gbuf = cline = NULL
+    if n_threads == 1:
+        # no parallel region: entering one costs as much as a 16-sample call's
+        # arithmetic, and a small call's scratch fits on the stack
+        sc = ndconv_scratch_alloc_in(&spec, failp, stack_scratch, _STACK_SCRATCH)
+        if sc.block != NULL:
+            _nd_cline(&sc, gstride, cval)
+            _nd_items(0, n_items, &sc, armed, roll, quad, th, tpp, rw, x, out, w, n_rows,
+                      n_chunks, m_last, klast, kb, n_lead, nla, out_lead, k_lead, maps, bounds,
+                      c0, c1, unit, cval, skip_cval, 1, x_span, gstride, tstride)
+        ndconv_scratch_free(&sc)
+        return -1 if failed else 0
     with parallel(num_threads=n_threads):
         sc = ndconv_scratch_alloc(&spec, failp)
         if sc.block != NULL:
-            idx = <Py_ssize_t*>sc.part[0]
-            jdx = idx + nla
-            offs = jdx + nla
-            qoffs = offs + n_lead
-            toffs = qoffs + 4 * n_lead
-            ptrs = <const num_t**>sc.part[1]
-            wrows = <const num_t**>sc.part[2]
-            cline = <num_t*>sc.part[3]
-            gbuf = <num_t*>sc.part[4]
-            for i in range(gstride):
-                cline[i] = cval
+            _nd_cline(&sc, gstride, cval)
         # guided: runs of neighbouring rows (source rows still in cache), and
         # fewer grabs of the shared counter than one row at a time, which
         # cost time at 2 threads on 3x3 rows of a few hundred nanoseconds
         for item in prange(n_items, schedule="guided", chunksize=1):
-            if sc.block == NULL or ndconv_stop_requested(armed):
-                pass
-            elif roll:
-                _do_tile(item, th, tpp, rw, x, out, w, n_chunks, m_last, klast, kb, nla,
-                         out_lead, k_lead, maps, bounds, unit, cval, x_span,
-                         idx, jdx, offs, toffs, ptrs, gbuf, tstride, cline)
-            elif quad:
-                _do_quad(item, n_rows, x, out, w, n_chunks, m_last, klast, n_lead, nla,
-                         out_lead, k_lead, maps, bounds, c0, c1, unit,
-                         cval, skip_cval, 4 * n_threads if n_chunks == 1 else 0, x_span,
-                         n_rows * m_last, idx, jdx, offs, qoffs, ptrs, wrows, gbuf, gstride, cline)
-            else:
-                _do_item(item, x, out, w, n_chunks, m_last, klast, n_lead, nla,
-                         out_lead, k_lead, maps, bounds, c0, c1, unit,
-                         cval, skip_cval, n_threads if n_chunks == 1 else 0, x_span,
-                         n_rows * m_last, idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline)
+            if sc.block != NULL:
+                _nd_items(item, item + 1, &sc, armed, roll, quad, th, tpp, rw, x, out, w, n_rows,
+                          n_chunks, m_last, klast, kb, n_lead, nla, out_lead, k_lead, maps, bounds,
+                          c0, c1, unit, cval, skip_cval, n_threads, x_span, gstride, tstride)
         ndconv_scratch_free(&sc)
     return -1 if failed else 0
 

@@ -39,11 +39,16 @@ static inline ndconv_scratch_spec ndconv_scratch_parts(size_t b0, size_t b1, siz
 typedef struct {
     void* block;
     void* part[NDCONV_SCRATCH_PARTS];
+    int owned;      /* block came from malloc (not the caller's buffer) */
 } ndconv_scratch;
 
-/* Allocate one thread's scratch.  On failure (or a size that overflows) the
-   block is NULL and *failed is set to 1; several threads may set it. */
-static inline ndconv_scratch ndconv_scratch_alloc(const ndconv_scratch_spec* spec, int* failed) {
+/* One thread's scratch, in the caller's buffer `buf` of `cap` bytes when it
+   fits (a single-threaded call's stack: a small call then makes no malloc,
+   which cost a tenth of a 16-sample call), else from malloc.  On failure (or
+   a size that overflows) the block is NULL and *failed is set to 1; several
+   threads may set it. */
+static inline ndconv_scratch ndconv_scratch_alloc_in(const ndconv_scratch_spec* spec, int* failed,
+                                                     void* buf, size_t cap) {
     ndconv_scratch s;
     size_t off[NDCONV_SCRATCH_PARTS], total = 0;
     int i;
@@ -57,10 +62,16 @@ static inline ndconv_scratch ndconv_scratch_alloc(const ndconv_scratch_spec* spe
         total += (b + NDCONV_SCRATCH_ALIGN - 1) / NDCONV_SCRATCH_ALIGN * NDCONV_SCRATCH_ALIGN;
     }
     s.block = NULL;
+    s.owned = 0;
     if (total != (size_t)-1) {
         /* over-allocate by one alignment unit rather than use aligned_alloc,
            which MSVC lacks */
-        s.block = malloc(total + NDCONV_SCRATCH_ALIGN);
+        if (buf != NULL && total <= cap && cap - total >= NDCONV_SCRATCH_ALIGN) {
+            s.block = buf;
+        } else {
+            s.block = malloc(total + NDCONV_SCRATCH_ALIGN);
+            s.owned = 1;
+        }
     }
     for (i = 0; i < NDCONV_SCRATCH_PARTS; i++) s.part[i] = NULL;
     if (s.block == NULL) {
@@ -84,8 +95,13 @@ static inline ndconv_scratch ndconv_scratch_alloc(const ndconv_scratch_spec* spe
     return s;
 }
 
+/* One thread's scratch from malloc (see ndconv_scratch_alloc_in). */
+static inline ndconv_scratch ndconv_scratch_alloc(const ndconv_scratch_spec* spec, int* failed) {
+    return ndconv_scratch_alloc_in(spec, failed, NULL, 0);
+}
+
 static inline void ndconv_scratch_free(ndconv_scratch* s) {
-    free(s->block);
+    if (s->owned) free(s->block);
     s->block = NULL;
 }
 
