@@ -542,7 +542,7 @@ def with_missing(op, x, k, mode, boundary, cval, origin, axes, method, workers, 
 
     return _missing.normalized(correlate, x, kk, mode, boundary, cval, nan_policy, mask,
                                min_weight, preserve_nan, flip=flip, dtype=dtype,
-                               fft_possible=fft_possible, out=out)
+                               fft_possible=fft_possible, axes=axes, out=out)
 
 
 def _fft_possible(a, k, mode, origin, axes, workers, flip):
@@ -748,7 +748,9 @@ def _operation(name: str, *, flip: bool = False, conj: bool = False) -> _Operati
         batched = axes is not None and np.ndim(k) > _n_axes(axes)
         # the defaults are these very objects: the plain path costs four identity tests
         if (mask is not None or preserve_nan is not False or nan_policy is not _PROPAGATE
-                or min_weight is not _NO_MIN or (type(boundary) is str and boundary == "missing")):
+                or min_weight is not _NO_MIN
+                or (boundary == "missing" if type(boundary) is str
+                    else _missing.names_missing(boundary))):
             if dtype is not None or casting is not None or batched:
                 raise TypeError("the missing-data keywords (nan_policy, mask, min_weight, "
                                 "preserve_nan, boundary='missing') do not combine with dtype= "

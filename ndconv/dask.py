@@ -387,7 +387,8 @@ def _with_missing(op, x, k, mode, boundary, cval, origin, axes, method, workers,
 
     return _missing.normalized(correlate, x, kk, mode, boundary, cval, nan_policy, mask,
                                min_weight, preserve_nan, flip=op == "convolve", dtype=dtype,
-                               fft_possible=lambda present: method != "direct", lazy=True)
+                               fft_possible=lambda present: method != "direct", axes=axes,
+                               lazy=True)
 
 
 def correlate(x: Any, k: ArrayLike, mode: Mode = "full", *, boundary: Boundaries = "constant",
