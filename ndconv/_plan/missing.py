@@ -250,7 +250,7 @@ def finish(num, den, ksum, min_weight, zero, xnan, in_place):
     below ``min_weight`` (negative fractions too) or the weight is zero
     (``|den| <= zero``), and NaN where ``xnan`` is set (``preserve_nan``).
     ``den=None``: only the last step.  ``in_place``: numpy arrays, ``num`` and
-    ``den`` overwritten; otherwise expressions (dask arrays)."""
+    ``den`` overwritten; otherwise dask arrays, the same steps per block."""
     nan = np.asarray(np.nan, dtype=num.dtype)
     if den is None:
         if in_place:
@@ -265,23 +265,33 @@ def finish(num, den, ksum, min_weight, zero, xnan, in_place):
         signed = den if ksum > 0 else -den
         return signed < limit if limit > zero else signed <= zero
 
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if in_place:
-            def rescale(num, den, xnan):
-                bad = signed_bad(den)
-                if xnan is not None:
-                    bad |= xnan
-                # ksum / den is exactly 1 where every tap is present (see
-                # kernel_sum), and NaN where the output is to be NaN
-                scale = np.divide(ksum, den, out=den)
-                nan_where(scale, bad)
-                np.multiply(num, scale, out=num)
-            by_blocks(rescale, num, den, xnan)
-            return num
+    def rescale(num, den, xnan):
         bad = signed_bad(den)
         if xnan is not None:
-            bad = bad | xnan
-        return np.where(bad, nan, num * (ksum / den))
+            bad |= xnan
+        # ksum / den is exactly 1 where every tap is present (see
+        # kernel_sum), and NaN where the output is to be NaN
+        scale = np.divide(ksum, den, out=den)
+        nan_where(scale, bad)
+        np.multiply(num, scale, out=num)
+
+    if in_place:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            by_blocks(rescale, num, den, xnan)
+        return num
+
+    def block(num, den, xnan):
+        # a task's own copies (dask may hand the same block to other tasks),
+        # and the division's warnings silenced where it runs: when computed
+        num = np.array(num, dtype=num.dtype, order="C")
+        den = np.array(den, dtype=den.dtype, order="C")
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            rescale(num, den, xnan)
+        return num
+
+    if xnan is not None:
+        xnan = xnan.rechunk(num.chunks)   # x's chunks: the output's may be merged ones
+    return num.map_blocks(block, den.rechunk(num.chunks), xnan, dtype=num.dtype)
 
 
 # Masked writes (``np.copyto(..., where=)``) branch on every element, and on
