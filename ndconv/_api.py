@@ -38,14 +38,14 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike, DTypeLike, NDArray
 
     from ._plan.cast import Casting
-    from ._plan.validation import Boundary, BoundaryOrMissing, Method, Mode, NanPolicy
+    from ._plan.validation import BoundaryOrMissing, Method, Mode, NanPolicy
 
     class _Operation(Protocol):
         """``correlate`` / ``convolve`` as type checkers see them."""
 
         def __call__(self, x: ArrayLike, k: ArrayLike, mode: Mode = "full", *,
-                     boundary: BoundaryOrMissing | Sequence[Boundary] | Mapping[int, Boundary]
-                     = "constant",
+                     boundary: BoundaryOrMissing | Sequence[BoundaryOrMissing]
+                     | Mapping[int, BoundaryOrMissing] = "constant",
                      cval: complex | np.number[Any] | Sequence[complex | np.number[Any]] = 0.0,
                      origin: int | Sequence[int] = 0, axes: int | Sequence[int] | None = None,
                      method: Method = "auto", workers: int | None = None,
@@ -87,7 +87,9 @@ _DOC_PARAMS = """
         It matters for ``"full"`` and ``"same"``; ``"valid"`` reads no extension
         (where ``k`` is larger than ``x``, the part of ``k`` outside ``x`` meets
         zeros, as in scipy.signal).  The extension of a missing sample (NaN under
-        ``nan_policy="omit"``, False in ``mask``) is missing too.
+        ``nan_policy="omit"``, False in ``mask``) is missing too, and
+        ``"missing"`` may be the name of some axes only (``("missing", "wrap")``:
+        no samples past the ends of the first axis, the second wraps).
     cval : scalar or sequence, optional
         Value past the edges for ``boundary="constant"``, or one per convolved
         axis (``axes`` order).  Default 0.

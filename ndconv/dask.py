@@ -36,10 +36,11 @@ if TYPE_CHECKING:
 
     from numpy.typing import ArrayLike
 
-    from ._plan.validation import Boundary, BoundaryOrMissing, Method, Mode, NanPolicy
+    from ._plan.validation import BoundaryOrMissing, Method, Mode, NanPolicy
 
     # one name, one per convolved axis, or {axis: name}; one fill or one per axis
-    Boundaries = BoundaryOrMissing | Sequence[Boundary] | Mapping[int, Boundary]
+    Boundaries = (BoundaryOrMissing | Sequence[BoundaryOrMissing]
+                  | Mapping[int, BoundaryOrMissing])
     Cvals = complex | np.number[Any] | Sequence[complex | np.number[Any]]
 
 __all__ = ["convolve", "correlate"]
