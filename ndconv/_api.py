@@ -38,14 +38,14 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike, DTypeLike, NDArray
 
     from ._plan.cast import Casting
-    from ._plan.validation import Boundary, BoundaryOrMissing, Method, Mode, NanPolicy
+    from ._plan.validation import BoundaryOrMissing, Method, Mode, NanPolicy
 
     class _Operation(Protocol):
         """``correlate`` / ``convolve`` as type checkers see them."""
 
         def __call__(self, x: ArrayLike, k: ArrayLike, mode: Mode = "full", *,
-                     boundary: BoundaryOrMissing | Sequence[Boundary] | Mapping[int, Boundary]
-                     = "constant",
+                     boundary: BoundaryOrMissing | Sequence[BoundaryOrMissing]
+                     | Mapping[int, BoundaryOrMissing] = "constant",
                      cval: complex | np.number[Any] | Sequence[complex | np.number[Any]] = 0.0,
                      origin: int | Sequence[int] = 0, axes: int | Sequence[int] | None = None,
                      method: Method = "auto", workers: int | None = None,
@@ -87,7 +87,9 @@ _DOC_PARAMS = """
         It matters for ``"full"`` and ``"same"``; ``"valid"`` reads no extension
         (where ``k`` is larger than ``x``, the part of ``k`` outside ``x`` meets
         zeros, as in scipy.signal).  The extension of a missing sample (NaN under
-        ``nan_policy="omit"``, False in ``mask``) is missing too.
+        ``nan_policy="omit"``, False in ``mask``) is missing too, and
+        ``"missing"`` may be the name of some axes only (``("missing", "wrap")``:
+        no samples past the ends of the first axis, the second wraps).
     cval : scalar or sequence, optional
         Value past the edges for ``boundary="constant"``, or one per convolved
         axis (``axes`` order).  Default 0.
@@ -519,7 +521,7 @@ def with_missing(op, x, k, mode, boundary, cval, origin, axes, method, workers, 
 
     return _missing.normalized(correlate, x, kk, mode, boundary, cval, nan_policy, mask,
                                min_weight, preserve_nan, flip=flip, dtype=dtype,
-                               fft_possible=fft_possible, out=out)
+                               fft_possible=fft_possible, axes=axes, out=out)
 
 
 def _fft_possible(a, k, mode, origin, axes, workers, flip):
@@ -732,7 +734,9 @@ def _operation(name: str, *, flip: bool = False, conj: bool = False) -> _Operati
         batched = axes is not None and np.ndim(k) > _n_axes(axes)
         # the defaults are these very objects: the plain path costs four identity tests
         if (mask is not None or preserve_nan is not False or nan_policy is not _PROPAGATE
-                or min_weight is not _NO_MIN or (type(boundary) is str and boundary == "missing")):
+                or min_weight is not _NO_MIN
+                or (boundary == "missing" if type(boundary) is str
+                    else _missing.names_missing(boundary))):
             if dtype is not None or casting is not None or batched:
                 raise TypeError("the missing-data keywords (nan_policy, mask, min_weight, "
                                 "preserve_nan, boundary='missing') do not combine with dtype= "

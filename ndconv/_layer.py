@@ -21,6 +21,7 @@ adjoint of the boundary extension.
 """
 from __future__ import annotations
 
+import copy
 import numbers
 import operator
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -233,19 +234,42 @@ def _setup(x, w, bias, stride, padding, dilation, groups, boundary, cval, layout
 
 def _boundary_per_axis(boundary, cval, nsp, dtype):
     """``(boundary, cval)`` for the spatial axes: one name or one per spatial axis
-    (a sequence, or a dict keyed by spatial axis 0..nsp-1), and one fill."""
+    (a sequence, or a dict keyed by spatial axis 0..nsp-1), and one fill or
+    the fills of the "constant" axes (``AxisCvals``, see ``_filled``)."""
     spatial = tuple(range(nsp))
     if not isinstance(boundary, str):
         boundary = normalize_boundary(boundary, spatial, nsp)
     if isinstance(cval, (list, tuple, np.ndarray)):
+        # a scalar where the "constant" axes agree, else their (axis, fill) pairs
         cval = normalize_cvals(cval, boundary, spatial, dtype)
-        if isinstance(cval, _boundary.AxisCvals):
-            # the core's border reads take one fill pixel
-            raise ValueError("cval: ndconv.conv takes one fill value for all its \"constant\" "
-                             "axes, got %r; ndconv.convolve takes one per axis" % (dict(cval),))
     else:
         cval = normalize_cval(cval, dtype)
     return boundary, cval
+
+
+def _filled(p):
+    """``p`` itself, or, where "constant" axes have fills of their own (an
+    ``AxisCvals``), a copy that reads the input extended beforehand with no
+    padding: the core's border reads take one fill pixel, which cannot tell
+    the axes apart, while a corner takes the fill of the later axis (numpy.pad
+    one spatial axis at a time, in order).  Index maps and the adjoint
+    (``_fold``) do not depend on the fills, so only the forward pass and the
+    weight gradient read this copy."""
+    if not isinstance(p.cval, _boundary.AxisCvals):
+        return p
+    nsp = len(p.out_spatial)
+    names = p.boundary
+    if not isinstance(names, str):   # per array axis: batch, spatial, channels
+        names = ("constant",) + tuple(names) + ("constant",)
+    fills = _boundary.AxisCvals((a + 1, c) for a, c in p.cval)
+    starts = [-before for before, _ in p.pads]
+    lengths = [n + before + after for n, (before, after) in zip(p.x.shape[1:-1], p.pads)]
+    q = copy.copy(p)
+    q.x = np.ascontiguousarray(_boundary.extend(p.x, starts, lengths, names, fills,
+                                                tuple(range(1, nsp + 1))))
+    q.pads = [(0, 0)] * nsp
+    q.boundary, q.cval = "constant", p.dtype.type(0)
+    return q
 
 
 def _user_shape(p, spatial, channels):
@@ -374,6 +398,7 @@ def _pack_weights(w, groups, vw):
 def _forward(p, out=None):
     """Channels-last batched result of the layer described by ``p`` (into ``out``,
     a C-contiguous array of the result's shape, if given)."""
+    p = _filled(p)
     kern = _dispatch.core()   # once per call: packing and kernel agree on the vector width
     vw = kern.vector_width(p.dtype.itemsize)
     depthwise = _depthwise(p)
@@ -405,6 +430,7 @@ def _forward(p, out=None):
 
 def _weight_grad(p, g):
     """Gradient with respect to ``p.w`` (channels-last layout) of ``sum(g * conv)``."""
+    p = _filled(p)
     kern = _dispatch.core()
     vw = kern.vector_width(p.dtype.itemsize)
     cg, c_out = p.w.shape[-2:]
@@ -576,8 +602,10 @@ _PARAMS = """
             wrap       b c d | a b c d | a b c
 
     cval : float or sequence of float, optional
-        Value past the edges for ``boundary="constant"``.  Default 0.  A
-        sequence (one per spatial axis) must agree on the ``"constant"`` axes.
+        Value past the edges for ``boundary="constant"``, or one per spatial
+        axis.  Default 0.  The extension is ``numpy.pad`` applied one spatial
+        axis at a time in order, so where two ``"constant"`` axes with fills
+        of their own meet (a corner), the later axis' fill wins.
     layout : {"channels_last", "channels_first"}, optional
         Axis order of ``x``, ``w`` and the result; see above.  Default
         ``"channels_last"`` (the chapter's, and the fast one: channels-first input
@@ -625,7 +653,9 @@ conv.__doc__ = """Multi-channel convolution layer (cross-correlation, as in deep
     -----
     The input is read in place through index tables (no padded copy, no
     im2col matrix); the extra memory is the output plus a table of one pointer
-    per kernel tap and output pixel of each work item in flight.  float32
+    per kernel tap and output pixel of each work item in flight.  Only
+    ``"constant"`` axes with different ``cval`` make a padded copy of the
+    input (the corners' fill depends on the axes' order).  float32
     accumulates in float32, each output in a fixed order.
 
     Examples

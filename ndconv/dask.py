@@ -36,10 +36,11 @@ if TYPE_CHECKING:
 
     from numpy.typing import ArrayLike
 
-    from ._plan.validation import Boundary, BoundaryOrMissing, Method, Mode, NanPolicy
+    from ._plan.validation import BoundaryOrMissing, Method, Mode, NanPolicy
 
     # one name, one per convolved axis, or {axis: name}; one fill or one per axis
-    Boundaries = BoundaryOrMissing | Sequence[Boundary] | Mapping[int, Boundary]
+    Boundaries = (BoundaryOrMissing | Sequence[BoundaryOrMissing]
+                  | Mapping[int, BoundaryOrMissing])
     Cvals = complex | np.number[Any] | Sequence[complex | np.number[Any]]
 
 __all__ = ["convolve", "correlate"]
@@ -387,7 +388,8 @@ def _with_missing(op, x, k, mode, boundary, cval, origin, axes, method, workers,
 
     return _missing.normalized(correlate, x, kk, mode, boundary, cval, nan_policy, mask,
                                min_weight, preserve_nan, flip=op == "convolve", dtype=dtype,
-                               fft_possible=lambda present: method != "direct", lazy=True)
+                               fft_possible=lambda present: method != "direct", axes=axes,
+                               lazy=True)
 
 
 def correlate(x: Any, k: ArrayLike, mode: Mode = "full", *, boundary: Boundaries = "constant",

@@ -245,10 +245,118 @@ def test_layer_per_axis():
         gx, _, _ = ndconv.conv_grad(x, w, g, padding=pads, boundary=names, cval=cval)
         moved = ndconv.conv(x + dx, w, padding=pads, boundary=names, cval=cval) - got
         np.testing.assert_allclose(np.vdot(moved, g), np.vdot(dx, gx), rtol=1e-9)
-    with pytest.raises(ValueError, match="cval: ndconv.conv takes one fill"):
-        ndconv.conv(x, w, padding=1, cval=[1.0, 2.0])
     with pytest.raises(ValueError, match="boundary must be one name, or one per"):
         ndconv.conv(x, w, padding=1, boundary=["wrap"])
+    with pytest.raises(ValueError, match=r"cval must be a scalar, or one value per convolved axis \(2\)"):
+        ndconv.conv(x, w, padding=1, cval=[1.0, 2.0, 3.0])
+
+
+def naive_layer_per_axis(x, w, stride, pads, dilation, groups, names, cvals):
+    """The layer on channels-last batched ``x``: a loop over the taps and groups,
+    each adding the strided view of the input that the tap reads (for every
+    output position) times its weights, on ``x`` padded by numpy.pad one
+    spatial axis at a time (float64)."""
+    nsp = x.ndim - 2
+    xe = sequential_pad(x.astype(np.float64), pads, names, cvals, range(1, nsp + 1))
+    ks, (cg, cout) = w.shape[:-2], w.shape[-2:]
+    dg = cout // groups
+    osz = [(xe.shape[1 + a] - dilation[a] * (ks[a] - 1) - 1) // stride[a] + 1 for a in range(nsp)]
+    out = np.zeros((x.shape[0],) + tuple(osz) + (cout,))
+    for t in np.ndindex(*ks):
+        pix = xe[(slice(None),) + tuple(
+            slice(t[a] * dilation[a], t[a] * dilation[a] + (osz[a] - 1) * stride[a] + 1, stride[a])
+            for a in range(nsp))]
+        for g in range(groups):
+            out[..., g * dg:(g + 1) * dg] += (pix[..., g * cg:(g + 1) * cg]
+                                              @ w[t][:, g * dg:(g + 1) * dg].astype(np.float64))
+    return out
+
+
+# spatial, kernel, stride, pads, dilation, groups, c_in, c_out, names, cvals
+LAYER_CASES = [
+    ((6, 7), (3, 2), (1, 1), [(2, 1), (1, 2)], (1, 1), 1, 3, 4,
+     ["constant", "constant"], [1.5, -2.0]),
+    ((6, 7), (3, 3), (2, 1), [(3, 3), (2, 0)], (1, 2), 2, 4, 6,
+     ["constant", "constant"], [-1.0, 4.0]),
+    ((5, 8), (2, 3), (1, 2), [(4, 2), (3, 5)], (2, 1), 3, 3, 3,
+     ["wrap", "constant"], [9.0, 2.5]),
+    ((7,), (4,), (2,), [(5, 6)], (1,), 1, 2, 3, ["reflect"], [0.0]),
+    ((3, 4, 5), (2, 2, 3), (1, 2, 1), [(2, 1), (1, 1), (2, 3)], (1, 1, 1), 1, 2, 2,
+     ["constant", "symmetric", "constant"], [3.0, 0.0, -5.0]),
+    ((4, 5, 3), (2, 3, 2), (1, 1, 1), [(1, 2), (2, 2), (1, 1)], (1, 1, 2), 1, 1, 2,
+     ["edge", "constant", "constant"], [0.0, 7.0, -7.0]),
+]
+
+
+@pytest.mark.parametrize("case", LAYER_CASES)
+@pytest.mark.parametrize("layout", ["channels_last", "channels_first"])
+def test_layer_per_axis_fills(case, layout):
+    """Per-axis names and fills of their own on ndconv.conv/conv_grad against
+    sequential numpy.pad + loops; the gradients against the layer's linear
+    maps probed one unit at a time in the reference (exact: the layer is
+    affine in x and linear in w)."""
+    sp, ks, st_, pads, dl, groups, c_in, c_out, names, cvals = case
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2,) + sp + (c_in,))
+    w = rng.standard_normal(ks + (c_in // groups, c_out))
+    kw = dict(stride=st_, padding=pads, dilation=dl, groups=groups, boundary=names, cval=cvals)
+    want = naive_layer_per_axis(x, w, st_, pads, dl, groups, names, cvals)
+    g = rng.standard_normal(want.shape)
+    if layout == "channels_first":
+        cf = (0, x.ndim - 1) + tuple(range(1, x.ndim - 1))
+        got = ndconv.conv(x.transpose(cf), w.transpose((-1, -2) + tuple(range(len(sp)))),
+                          layout=layout, **kw)
+        got = np.moveaxis(got, 1, -1)
+        gx, gw, gb = ndconv.conv_grad(x.transpose(cf),
+                                      w.transpose((-1, -2) + tuple(range(len(sp)))),
+                                      np.moveaxis(g, -1, 1), layout=layout, **kw)
+        gx, gw = np.moveaxis(gx, 1, -1), np.moveaxis(gw, (0, 1), (-1, -2))
+    else:
+        got = ndconv.conv(x, w, **kw)
+        gx, gw, gb = ndconv.conv_grad(x, w, g, **kw)
+    scale = naive_layer_per_axis(np.abs(x), np.abs(w), st_, pads, dl, groups, names,
+                                 np.abs(cvals)).max()
+    np.testing.assert_allclose(got, want, rtol=0, atol=8 * w.size * 2.2e-16 * scale)
+    # d/dx: the change of the reference layer's output for a unit step of each sample
+    ref_gx = np.zeros(x.shape)
+    for i in np.ndindex(*x.shape):
+        e = x.copy()
+        e[i] += 1.0
+        ref_gx[i] = np.vdot(naive_layer_per_axis(e, w, st_, pads, dl, groups, names, cvals)
+                            - want, g)
+    ref_gw = np.zeros(w.shape)
+    for i in np.ndindex(*w.shape):
+        e = np.zeros(w.shape)
+        e[i] = 1.0
+        ref_gw[i] = np.vdot(naive_layer_per_axis(x, e, st_, pads, dl, groups, names, cvals), g)
+    gscale = np.abs(g).sum() * (np.abs(x).max() + np.abs(cvals).max() + 1)
+    np.testing.assert_allclose(gx, ref_gx, rtol=0, atol=1e-12 * gscale)
+    np.testing.assert_allclose(gw, ref_gw, rtol=0, atol=1e-12 * gscale)
+    np.testing.assert_allclose(gb, g.reshape(-1, c_out).sum(axis=0), rtol=1e-12)
+
+
+def test_layer_per_axis_fills_dict_and_float32():
+    """A dict boundary keyed by spatial axis; float32 stays float32; ``out=``;
+    nothing the caller passed is modified."""
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((6, 5, 2)).astype(np.float32)        # unbatched
+    w = rng.standard_normal((3, 3, 2, 3)).astype(np.float32)
+    cvals = [2.0, -3.0]
+    x0, cv0 = x.copy(), list(cvals)
+    got = ndconv.conv(x, w, padding="same", boundary={1: "constant"}, cval=cvals)
+    assert got.dtype == np.float32 and got.shape == (6, 5, 3)
+    want = naive_layer_per_axis(x[None], w, (1, 1), [(1, 1), (1, 1)], (1, 1), 1,
+                                ["constant", "constant"], cvals)[0]
+    scale = naive_layer_per_axis(np.abs(x[None]), np.abs(w), (1, 1), [(1, 1), (1, 1)], (1, 1),
+                                 1, ["constant"] * 2, np.abs(cvals))[0]
+    np.testing.assert_array_less(np.abs(got - want), 4 * w[..., 0].size * 1.2e-7 * scale)
+    out = np.empty_like(got)
+    assert ndconv.conv(x, w, padding="same", cval=cvals, out=out) is out
+    np.testing.assert_array_equal(out, got)
+    assert np.array_equal(x, x0) and cvals == cv0
+    # one fill per axis that agree: the scalar's result, bit for bit
+    np.testing.assert_array_equal(ndconv.conv(x, w, padding=2, cval=[1.5, 1.5]),
+                                  ndconv.conv(x, w, padding=2, cval=1.5))
 
 
 # ------------------------------------------------------------------ property

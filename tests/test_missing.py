@@ -375,6 +375,189 @@ def test_no_holes_is_propagate_bitwise(data, boundary, mode, dtype):
     # too, where the weights are summed tap by tap (the direct plain path)
 
 
+# ----------------------------------------------------------------------------- per axis
+def nan_pad_reference(x, k, mode, names, cvals, axes, op="correlate"):
+    """``(num, den, ksum)`` with a boundary per convolved axis: ``x`` (NaN =
+    missing) padded by numpy.pad one convolved axis at a time in ``axes``
+    order -- NaN past the edges of a ``"missing"`` axis, the cval past a
+    ``"constant"`` one, the rule elsewhere -- then, over every window, the
+    sums of k * x and of k over the taps that are not NaN (float64)."""
+    x = np.asarray(x, dtype=np.float64)
+    k = np.asarray(k, dtype=np.float64)
+    if op == "convolve":
+        k = k[(slice(None, None, -1),) * k.ndim]
+    # the kernel with one axis per axis of x (extent 1 where not convolved)
+    full = [1] * x.ndim
+    for i, a in enumerate(axes):
+        full[a] = k.shape[i]
+    kk = np.transpose(k, np.argsort(axes)).reshape(full)
+    xe = x
+    if mode != "valid":
+        for a, name, c in zip(axes, names, cvals):
+            width = [(0, 0)] * x.ndim
+            width[a] = _widths(x.shape[a], full[a], mode)
+            if name in ("missing", "constant"):
+                fill = np.nan if name == "missing" else c
+                xe = np.pad(xe, width, mode="constant", constant_values=fill)
+            else:
+                xe = np.pad(xe, width, mode=name)
+    present = ~np.isnan(xe)
+    windows = tuple(range(x.ndim, 2 * x.ndim))
+    num = np.sum(np.lib.stride_tricks.sliding_window_view(np.where(present, xe, 0), kk.shape)
+                 * kk, axis=windows)
+    den = np.sum(np.lib.stride_tricks.sliding_window_view(present, kk.shape) * kk, axis=windows)
+    return num, den, float(k.sum())
+
+
+# (shape, kernel shape, axes, names, cvals); the fill of a "missing" axis is never read
+PER_AXIS = [
+    ((11, 9), (4, 3), (0, 1), ["missing", "wrap"], [9.0, 0.0]),
+    ((11, 9), (3, 4), (0, 1), ["reflect", "missing"], [0.0, -4.0]),
+    ((10, 12), (3, 5), (0, 1), ["missing", "constant"], [6.0, 2.5]),
+    ((10, 12), (5, 2), (0, 1), ["constant", "missing"], [-1.5, 8.0]),
+    ((7, 6, 8), (3, 2, 4), (0, 1, 2), ["symmetric", "missing", "edge"], [0.0, 5.0, 0.0]),
+    ((7, 6, 8), (4, 3), (2, 0), ["missing", "wrap"], [3.0, 0.0]),
+    ((7, 6, 8), (2, 3), (1, 2), ["constant", "missing"], [3.0, 0.0]),
+    ((40,), (6,), (0,), ["missing"], [2.0]),
+]
+
+
+@pytest.mark.parametrize("case", PER_AXIS)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("method", ["direct", "fft"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_missing_per_axis_against_nan_pad(rng, case, mode, method, dtype):
+    """"missing" as one axis' boundary: past that axis' edges samples are
+    missing, the other axes extend by their rule (the data and whether it is
+    present alike), numpy.pad one axis at a time."""
+    shape, kshape, axes, names, cvals = case
+    x = rng.standard_normal(shape) + 2.0
+    x[rng.random(shape) < 0.2] = np.nan
+    k = rng.random(kshape) + 0.1
+    for op in ("correlate", "convolve"):
+        num, den, ksum = nan_pad_reference(x, k, mode, names, cvals, axes, op)
+        ref = ratio(num, den, ksum)
+        res = getattr(ndconv, op)(x.astype(dtype), k.astype(dtype), mode, boundary=names,
+                                  cval=cvals, axes=axes, nan_policy="omit", method=method)
+        assert res.dtype == np.dtype(dtype)
+        _check(res, ref, den, ksum, dtype, k.size, fft=method == "fft")
+        # a dict {axis: name} says the same
+        res2 = getattr(ndconv, op)(x.astype(dtype), k.astype(dtype), mode,
+                                   boundary=dict(zip(axes, names)), cval=cvals, axes=axes,
+                                   nan_policy="omit", method=method)
+        assert np.array_equal(res, res2, equal_nan=True)
+
+
+def test_missing_per_axis_mask_min_weight_preserve_nan(rng):
+    x = rng.standard_normal((13, 10)) + 1.0
+    holes = rng.random(x.shape) < 0.25
+    nans = rng.random(x.shape) < 0.1
+    k = rng.random((5, 4)) + 0.1
+    names = ["wrap", "missing"]
+    xn = np.where(nans, np.nan, x)
+    # a mask and NaN under "omit": both missing; the reference sees NaN for both
+    num, den, ksum = nan_pad_reference(np.where(holes | nans, np.nan, x), k, "same", names,
+                                       [0, 0], (0, 1), "convolve")
+    for method in ("direct", "fft"):
+        res = ndconv.convolve(xn, k, "same", boundary=names, mask=~holes, nan_policy="omit",
+                              min_weight=0.6, preserve_nan=True, method=method)
+        ref = ratio(num, den, ksum, min_weight=0.6)
+        ref[nans] = np.nan
+        _check(res, ref, den, ksum, "float64", k.size, fft=method == "fft")
+    assert np.isnan(ref).sum() > nans.sum()      # min_weight decided some outputs
+
+
+def test_nan_fill_per_axis_is_missing_under_omit(rng):
+    """A NaN cval of one "constant" axis: missing samples past that axis'
+    edges under "omit" (as a NaN cval is for every axis), NaN spreading under
+    "propagate"."""
+    x = rng.standard_normal((9, 11))
+    k = rng.random((3, 3)) + 0.1
+    names, cvals = ["constant", "edge"], [np.nan, 0.0]
+    num, den, ksum = nan_pad_reference(x, k, "same", names, cvals, (0, 1))
+    for method in ("direct", "fft"):
+        res = ndconv.correlate(x, k, "same", boundary=names, cval=cvals, nan_policy="omit",
+                               method=method)
+        _check(res, ratio(num, den, ksum), den, ksum, "float64", k.size, fft=method == "fft")
+        same = ndconv.correlate(x, k, "same", boundary=["missing", "edge"], nan_policy="omit",
+                                method=method)
+        assert np.array_equal(res, same)
+    res = ndconv.correlate(x, k, "same", boundary=names, cval=cvals, method="direct")
+    assert np.isnan(res[[0, -1]]).all() and not np.isnan(res[1:-1]).any()
+    # under "omit" with both axes constant, the fill of the other axis is a present sample
+    num, den, ksum = nan_pad_reference(x, k, "full", ["constant", "constant"], [2.0, np.nan],
+                                       (0, 1))
+    res = ndconv.correlate(x, k, "full", cval=[2.0, np.nan], nan_policy="omit", method="direct")
+    _check(res, ratio(num, den, ksum), den, ksum, "float64", k.size)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_missing_per_axis_without_holes_keeps_plain_bits(rng, dtype):
+    """No sample missing in x: outputs all of whose taps lie inside the
+    "missing" axes are the plain result bit for bit (direct); per-axis names
+    without "missing" under "omit" are the plain call."""
+    x = rng.standard_normal((16, 14)).astype(dtype)
+    k = (rng.random((5, 4)) + 0.1).astype(dtype)
+    res = ndconv.correlate(x, k, "same", boundary=["missing", "wrap"], cval=[0.0, 0.0],
+                           nan_policy="omit", method="direct")
+    plain = ndconv.correlate(x, k, "same", boundary=["constant", "wrap"], method="direct")
+    assert np.array_equal(res[2:-2], plain[2:-2])
+    assert not np.array_equal(res[:2], plain[:2])
+    for names in (["reflect", "wrap"], {1: "edge"}):
+        a = ndconv.correlate(x, k, "full", boundary=names, cval=[1.0, 2.0], nan_policy="omit",
+                             method="direct")
+        b = ndconv.correlate(x, k, "full", boundary=names, cval=[1.0, 2.0], method="direct")
+        assert np.array_equal(a, b)
+
+
+def test_missing_per_axis_errors():
+    x = np.ones((4, 5))
+    k = np.ones((2, 2))
+    with pytest.raises(ValueError, match="boundary must be one of"):
+        ndconv.correlate(x, k, "same", boundary=["missing", "nearest"])
+    with pytest.raises(ValueError, match="boundary must be one name, or one per convolved axis"):
+        ndconv.correlate(x, k, "same", boundary=["missing"])
+    with pytest.raises(ValueError, match="cval must be a scalar, or one value per convolved"):
+        ndconv.correlate(x, k, "same", boundary=["missing", "wrap"], cval=[1.0])
+    with pytest.raises(ValueError, match="sums to zero"):
+        ndconv.correlate(x, [[1.0, -1.0]] * 2, "same", boundary={0: "missing"})
+    with pytest.raises(ValueError, match="boundary has an entry for axis 3"):
+        ndconv.correlate(x, k, "same", boundary={3: "missing"})
+    # the layer and the drop-ins have no missing samples
+    with pytest.raises(ValueError, match="boundary must be one of"):
+        ndconv.conv(np.ones((1, 4, 4, 1)), np.ones((2, 2, 1, 1)), padding=1,
+                    boundary=["missing", "wrap"])
+
+
+@st.composite
+def per_axis_problems(draw):
+    nd = draw(st.integers(1, 3))
+    shape = tuple(draw(st.integers(1, 7)) for _ in range(nd))
+    n_conv = draw(st.integers(1, nd))
+    axes = tuple(draw(st.permutations(range(nd)))[:n_conv])
+    kshape = tuple(draw(st.integers(1, 4)) for _ in axes)
+    mode = draw(st.sampled_from(MODES))
+    if mode == "valid":
+        kshape = tuple(min(K, shape[a]) for K, a in zip(kshape, axes))
+    names = [draw(st.sampled_from(BOUNDARIES)) for _ in axes]
+    cvals = [draw(st.sampled_from([0.0, 1.0, -2.5])) for _ in axes]
+    return shape, kshape, axes, mode, names, cvals, draw(st.integers(0, 2 ** 16))
+
+
+@settings(max_examples=80, deadline=None)
+@given(per_axis_problems(), st.sampled_from(["direct", "fft"]))
+def test_property_missing_per_axis_is_nan_pad(p, method):
+    shape, kshape, axes, mode, names, cvals, seed = p
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape) + 2.0
+    x[rng.random(shape) < 0.2] = np.nan
+    k = rng.random(kshape) + 0.1
+    num, den, ksum = nan_pad_reference(x, k, mode, names, cvals, axes)
+    res = ndconv.correlate(x, k, mode, boundary=names, cval=cvals, axes=axes, nan_policy="omit",
+                           method=method)
+    _check(res, ratio(num, den, ksum), den, ksum, "float64", k.size, fft=method == "fft")
+
+
 # ----------------------------------------------------------------------------- astropy
 @pytest.mark.parametrize("boundary, ours", [("fill", "constant"), ("extend", "edge"),
                                             ("wrap", "wrap")])

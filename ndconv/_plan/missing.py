@@ -25,7 +25,15 @@ import numbers
 import numpy as np
 
 from . import fft as _fft
-from .validation import BOUNDARIES, as_array, check_choice
+from .boundary import on_axis
+from .validation import (
+    BOUNDARIES,
+    as_array,
+    check_choice,
+    cval_per_axis,
+    normalize_axes,
+    normalize_boundary,
+)
 
 NAN_POLICIES = ("propagate", "omit", "raise")
 MISSING = "missing"
@@ -37,7 +45,19 @@ def requested(nan_policy, mask, min_weight, preserve_nan, boundary):
     return (mask is not None or preserve_nan is not False
             or not (type(nan_policy) is str and nan_policy == "propagate")
             or not (type(min_weight) is float and min_weight == 0.0)
-            or (type(boundary) is str and boundary == MISSING))
+            or names_missing(boundary))
+
+
+def names_missing(boundary):
+    """True if ``boundary`` (a name, a sequence of names or a dict) says
+    ``"missing"`` for some axis."""
+    if isinstance(boundary, str):
+        return boundary == MISSING
+    if isinstance(boundary, dict):
+        boundary = boundary.values()
+    elif not isinstance(boundary, (list, tuple)):
+        return False
+    return any(isinstance(name, str) and name == MISSING for name in boundary)
 
 
 def check_keywords(nan_policy, min_weight, preserve_nan, mode):
@@ -73,11 +93,40 @@ def check_mask(mask, shape):
                          % (tuple(mask.shape), tuple(shape))) from None
 
 
-def check_boundary(boundary):
-    """A boundary name of this path: numpy.pad's five or ``"missing"``."""
-    if isinstance(boundary, str):
+def _is_nan(value):
+    return isinstance(value, numbers.Number) and value != value
+
+
+def edge_rules(boundary, cval, axes, ndim, omit):
+    """How the data and the weights are extended past the edges.
+
+    Returns ``(data, weights, missing)``: the ``(boundary, cval)`` of the
+    data's correlation and of the weights', and whether the extension of
+    some axis is missing.  Per axis (``axes``, the convolved axes of an
+    ``ndim``-dimensional ``x``): a missing extension (``"missing"``, or under
+    ``omit`` a NaN fill) is 0 in both; ``"constant"`` is the cval in the data
+    and 1 (present) in the weights; the other rules extend both by the same
+    index map.  The extensions are numpy.pad's one axis at a time in ``axes``
+    order, in the data and the weights alike, so at a corner the later axis
+    decides a sample's value and its presence together.
+    """
+    values = None if axes is None else cval_per_axis(cval, len(axes))
+    if isinstance(boundary, str) and values is None:
         check_choice(boundary, "boundary", BOUNDARIES + (MISSING,))
-    return boundary
+        if boundary == MISSING or (omit and boundary == "constant" and _is_nan(cval)):
+            return ("constant", 0.0), ("constant", 0.0), True
+        return (boundary, cval), (boundary, 1.0 if boundary == "constant" else cval), False
+    names = normalize_boundary(boundary, axes, ndim, BOUNDARIES + (MISSING,))
+    names = [on_axis(names, a) for a in axes]
+    if values is None:
+        values = [cval] * len(axes)
+    gone = [name == MISSING or (omit and name == "constant" and _is_nan(c))
+            for name, c in zip(names, values)]
+    if not any(gone):
+        return (boundary, cval), (boundary, 1.0), False
+    data_names = ["constant" if g else name for name, g in zip(names, gone)]
+    return ((data_names, [0.0 if g else c for c, g in zip(values, gone)]),
+            (data_names, [0.0 if g else 1.0 for g in gone]), True)
 
 
 def weights_kernel(k, flip):
@@ -132,23 +181,24 @@ def zero_weight(fft_possible, kf, dtype, size):
 
 
 def normalized(correlate, x, k, mode, boundary, cval, nan_policy, mask, min_weight,
-               preserve_nan, *, flip, dtype, fft_possible, lazy=False, out=None):
+               preserve_nan, *, flip, dtype, fft_possible, axes=None, lazy=False, out=None):
     """A call with missing-data keywords, on a numpy array (``lazy=False``) or a
     dask array (``lazy=True``: nothing is computed; ``"raise"`` is checked by
     the caller).
 
     ``correlate(a, boundary, cval, out)`` is the plain operation with every
-    other argument bound; ``dtype`` the compute dtype of ``x`` with ``k``;
-    ``fft_possible(present)`` tells whether the weights' correlation may take
-    the FFT path (then their zero is the FFT's rounding, see ``zero_weight``).
+    other argument bound (``axes`` among them: the call's, as given);
+    ``dtype`` the compute dtype of ``x`` with ``k``; ``fft_possible(present)``
+    tells whether the weights' correlation may take the FFT path (then their
+    zero is the FFT's rounding, see ``zero_weight``).
     """
-    check_boundary(boundary)
+    # the convolved axes, where the rules are per axis
+    per_axis = not isinstance(boundary, str) or isinstance(cval, (list, tuple, np.ndarray))
+    conv = normalize_axes(axes, x.ndim, np.ndim(k)) if per_axis else None
+    (data_bnd, data_cval), (weight_bnd, weight_cval), edge_missing = edge_rules(
+        boundary, cval, conv, x.ndim, nan_policy == "omit")
     min_weight = check_keywords(nan_policy, min_weight, preserve_nan, mode)
     mask = check_mask(mask, x.shape)
-    edge_missing = isinstance(boundary, str) and boundary == MISSING
-    if (nan_policy == "omit" and isinstance(boundary, str) and boundary == "constant"
-            and isinstance(cval, numbers.Number) and cval != cval):
-        edge_missing = True   # a NaN fill is missing data too
     normalize = nan_policy == "omit" or mask is not None or edge_missing
     floating = x.dtype.kind in "fc"
     xnan = None
@@ -187,15 +237,9 @@ def normalized(correlate, x, k, mode, boundary, cval, nan_policy, mask, min_weig
             zero_where(xz, missing)
             np.subtract(one, missing, out=present)
         by_blocks(fill, xz, present, x, missing)
-    if edge_missing:
-        num_bc = den_bc = ("constant", 0.0)
-    elif isinstance(boundary, str) and boundary == "constant":
-        num_bc, den_bc = (boundary, cval), (boundary, 1.0)
-    else:
-        num_bc = den_bc = (boundary, cval)
     with _fft.shared_spectra():
-        num = correlate(xz, num_bc[0], num_bc[1], out)
-        den = correlate(present, den_bc[0], den_bc[1], None)
+        num = correlate(xz, data_bnd, data_cval, out)
+        den = correlate(present, weight_bnd, weight_cval, None)
     ksum = kernel_sum(kf, den.dtype)
     zero = zero_weight(fft_possible(present), kf, den.dtype, x.size)
     return finish(num, den, ksum, min_weight, zero, xnan if preserve_nan else None, not lazy)
@@ -206,7 +250,7 @@ def finish(num, den, ksum, min_weight, zero, xnan, in_place):
     below ``min_weight`` (negative fractions too) or the weight is zero
     (``|den| <= zero``), and NaN where ``xnan`` is set (``preserve_nan``).
     ``den=None``: only the last step.  ``in_place``: numpy arrays, ``num`` and
-    ``den`` overwritten; otherwise expressions (dask arrays)."""
+    ``den`` overwritten; otherwise dask arrays, the same steps per block."""
     nan = np.asarray(np.nan, dtype=num.dtype)
     if den is None:
         if in_place:
@@ -221,23 +265,33 @@ def finish(num, den, ksum, min_weight, zero, xnan, in_place):
         signed = den if ksum > 0 else -den
         return signed < limit if limit > zero else signed <= zero
 
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if in_place:
-            def rescale(num, den, xnan):
-                bad = signed_bad(den)
-                if xnan is not None:
-                    bad |= xnan
-                # ksum / den is exactly 1 where every tap is present (see
-                # kernel_sum), and NaN where the output is to be NaN
-                scale = np.divide(ksum, den, out=den)
-                nan_where(scale, bad)
-                np.multiply(num, scale, out=num)
-            by_blocks(rescale, num, den, xnan)
-            return num
+    def rescale(num, den, xnan):
         bad = signed_bad(den)
         if xnan is not None:
-            bad = bad | xnan
-        return np.where(bad, nan, num * (ksum / den))
+            bad |= xnan
+        # ksum / den is exactly 1 where every tap is present (see
+        # kernel_sum), and NaN where the output is to be NaN
+        scale = np.divide(ksum, den, out=den)
+        nan_where(scale, bad)
+        np.multiply(num, scale, out=num)
+
+    if in_place:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            by_blocks(rescale, num, den, xnan)
+        return num
+
+    def block(num, den, xnan):
+        # a task's own copies (dask may hand the same block to other tasks),
+        # and the division's warnings silenced where it runs: when computed
+        num = np.array(num, dtype=num.dtype, order="C")
+        den = np.array(den, dtype=den.dtype, order="C")
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            rescale(num, den, xnan)
+        return num
+
+    if xnan is not None:
+        xnan = xnan.rechunk(num.chunks)   # x's chunks: the output's may be merged ones
+    return num.map_blocks(block, den.rechunk(num.chunks), xnan, dtype=num.dtype)
 
 
 # Masked writes (``np.copyto(..., where=)``) branch on every element, and on

@@ -188,17 +188,18 @@ def _cval(cval, dtype):
     return dtype.type(c)
 
 
-def normalize_boundary(boundary, axes, x_ndim):
+def normalize_boundary(boundary, axes, x_ndim, valid=BOUNDARIES):
     """``boundary`` as one name (str) or one name per axis of ``x`` (tuple).
 
     A sequence names the convolved axes in ``axes`` order; a dict maps axes of
     ``x`` (negative ones counted from the end) to names, its convolved axes
     without an entry taking ``"constant"``.  Per-axis names that all agree
     collapse to that name.  Axes that are not convolved are never extended;
-    they get ``"constant"``.
+    they get ``"constant"``.  ``valid``: the names allowed (the missing-data
+    path adds ``"missing"``).
     """
     if isinstance(boundary, str):
-        return check_choice(boundary, "boundary", BOUNDARIES)
+        return check_choice(boundary, "boundary", valid)
     if isinstance(boundary, dict):
         names = {a: "constant" for a in axes}
         for key, name in boundary.items():
@@ -219,7 +220,7 @@ def normalize_boundary(boundary, axes, x_ndim):
         raise TypeError("boundary must be a name, a sequence of names (one per convolved axis) "
                         "or a dict {axis: name}, got %r" % (boundary,))
     for name in seq:
-        check_choice(name, "boundary", BOUNDARIES)
+        check_choice(name, "boundary", valid)
     if len(set(seq)) == 1:
         return seq[0]
     per_axis = ["constant"] * x_ndim
@@ -232,14 +233,10 @@ def normalize_cvals(cval, boundary, axes, dtype):
     """``cval`` (a scalar, or one per convolved axis in ``axes`` order) as what the
     paths take: a scalar of the compute dtype where every "constant" axis has
     the same one (the others never read it), else a ``boundary.AxisCvals``."""
-    if isinstance(cval, (list, tuple)) or (isinstance(cval, np.ndarray) and cval.ndim == 1):
-        values = list(cval)
-        if len(values) != len(axes):
-            raise ValueError("cval must be a scalar, or one value per convolved axis (%d), got %d "
-                             "values" % (len(axes), len(values)))
-        values = [normalize_cval(c, dtype) for c in values]
-    else:
+    values = cval_per_axis(cval, len(axes))
+    if values is None:
         return normalize_cval(cval, dtype)
+    values = [normalize_cval(c, dtype) for c in values]
     pairs = [(a, c) for a, c in zip(axes, values) if on_axis(boundary, a) == "constant"]
     # equal as bits: a scalar serves them all (-0.0 and 0.0, or NaNs, differ)
     if not pairs:
@@ -247,6 +244,18 @@ def normalize_cvals(cval, boundary, axes, dtype):
     if all(np.array(c).tobytes() == np.array(pairs[0][1]).tobytes() for _, c in pairs):
         return pairs[0][1]
     return AxisCvals(pairs)
+
+
+def cval_per_axis(cval, n_axes):
+    """``cval`` given per convolved axis (a sequence, or a 1-D array) as a list
+    of its ``n_axes`` values; None for a scalar."""
+    if not (isinstance(cval, (list, tuple)) or (isinstance(cval, np.ndarray) and cval.ndim == 1)):
+        return None
+    values = list(cval)
+    if len(values) != n_axes:
+        raise ValueError("cval must be a scalar, or one value per convolved axis (%d), got %d "
+                         "values" % (n_axes, len(values)))
+    return values
 
 
 def check_out_memory(out, name="out"):

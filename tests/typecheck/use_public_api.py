@@ -23,6 +23,8 @@ b = ndconv.correlate([1.0, 2.0, 3.0], [0.0, 1.0], origin=0, axes=None, method="d
 ndconv.convolve(x, k, out=np.empty((34, 34)), cval=np.float32(1))
 filled = ndconv.convolve(x, k, "same", boundary="missing", nan_policy="omit", mask=x > 0,
                          min_weight=0.5, preserve_nan=True)
+strip = ndconv.convolve(x, k, "same", boundary=("missing", "wrap"), nan_policy="omit")
+ndconv.conv(x[None, :, :, None], np.ones((3, 3, 1, 2)), padding=1, cval=[1.0, 2.0])
 y = ndconv.conv(x[None, :, :, None], np.ones((3, 3, 1, 2)), padding="same", stride=(1, 2))
 gx, gw, gb = ndconv.conv_grad(x[None, :, :, None], np.ones((3, 3, 1, 2)), np.ones((1, 30, 30, 2)))
 ndconv.show_config(file=io.StringIO())
