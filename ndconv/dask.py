@@ -155,25 +155,31 @@ class _Block:
     """What one output block's task needs besides the kernel and the pieces
     (an opaque object, so that dask reads none of it as a key or a task)."""
 
-    __slots__ = ("win_shape", "out_shape", "places", "fills", "cval", "dtype", "method",
-                 "workers", "order", "starts", "boundary")
+    __slots__ = ("win_shape", "out_shape", "places", "picks", "fills", "cval", "dtype",
+                 "method", "workers", "order", "starts", "boundary")
 
     def __init__(self, **kw):
         for name, value in kw.items():
             setattr(self, name, value)
 
 
-class _Select:
-    """A basic index (slices) of one input chunk, opaque to dask."""
+class _Pieces:
+    """The basic indices (slices) of the parts of one input chunk that other
+    blocks' windows read, opaque to dask."""
 
-    __slots__ = ("index",)
+    __slots__ = ("indices",)
 
-    def __init__(self, index):
-        self.index = index
+    def __init__(self, indices):
+        self.indices = indices
 
 
-def _take(chunk, select):
-    return np.asarray(chunk)[select.index]
+def _take_pieces(chunk, pieces):
+    """Every part of ``chunk`` that a window reads, as views: one task per
+    chunk rather than one per part (the threaded scheduler's overhead per
+    task is of the order of a block's copy), and under dask.distributed a
+    block fetches its neighbours' edges, not their whole chunks."""
+    chunk = np.asarray(chunk)
+    return tuple(chunk[index] for index in pieces.indices)
 
 
 def _run_slice(first, length, step):
@@ -234,8 +240,35 @@ def _window_buffer(shape, dtype):
     return buf[:nbytes].view(dtype).reshape(shape)
 
 
-def _compute_block(w, spec, *pieces):
-    """One output block: assemble its window, then its valid correlation."""
+_HUGE_PAGE = 2 << 20
+
+
+def _block_array(shape, dtype):
+    """An uninitialised array for one output block, starting on a 2 MiB
+    boundary when it is at least that large.
+
+    numpy asks Linux for huge pages on allocations of 4 MiB and more, but a
+    huge page backs only a 2 MiB-aligned range, and glibc's large blocks start
+    just past a page boundary: a 1024^2 float32 block then took about 500
+    page faults instead of 2, which cost the tasks of a 4096^2 5x5 filter
+    about as much CPU time as the filtering itself on a virtual machine.  The
+    unused head and tail of the allocation are never touched (no memory).
+    """
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes < _HUGE_PAGE:
+        return np.empty(shape, dtype=dtype)
+    raw = np.empty(nbytes + _HUGE_PAGE, dtype=np.uint8)
+    skip = -raw.ctypes.data % _HUGE_PAGE
+    return raw[skip:skip + nbytes].view(dtype).reshape(shape)
+
+
+def _compute_block(w, spec, *deps):
+    """One output block: assemble its window, then its valid correlation.
+
+    ``deps`` are input chunks and the parts tuples of ``_take_pieces``;
+    ``spec.picks`` gives, per piece of the window, the part it is (``-1``:
+    the chunk itself)."""
+    pieces = [d if pick < 0 else d[pick] for d, pick in zip(deps, spec.picks)]
     if len(pieces) == 1 and not spec.fills and pieces[0].shape == spec.win_shape:
         win = np.asarray(pieces[0], dtype=spec.dtype)   # the window is one chunk's part
     else:
@@ -249,7 +282,7 @@ def _compute_block(w, spec, *pieces):
         # the in-memory call's axis order (its rows run along the same axis):
         # the taps are then summed in the same order, so the bits are the same
         order = spec.order
-        out = np.empty([spec.out_shape[a] for a in order], dtype=spec.dtype)
+        out = _block_array([spec.out_shape[a] for a in order], spec.dtype)
         out = out.transpose(np.argsort(order))
         _direct.correlate_direct(win, w, spec.starts, spec.out_shape, spec.boundary, spec.cval,
                                  n_threads, out, order=order)
@@ -310,13 +343,16 @@ def _lazy(op, x, k, mode, boundary, cval, origin, axes, method, workers):
     kname = "ndconv-kernel-" + tokenize(w)
     pname = "ndconv-halo-" + token
     dsk: dict[Any, Any] = {kname: w}
-    n_piece = 0
+    # per input chunk, the parts of it that windows read: (first, length,
+    # step) per axis -> position among the chunk's parts
+    parts: dict[tuple[int, ...], dict[tuple[tuple[int, int, int], ...], int]] = {}
+    blocks = []
     for bidx in np.ndindex(*[len(p.runs) for p in plans]):
         axis_runs = [plans[a].runs[b] for a, b in enumerate(bidx)]
         block_shape = tuple(plans[a].out_bounds[b + 1] - plans[a].out_bounds[b]
                             for a, b in enumerate(bidx))
         win_shape = tuple(sum(r[1] - r[0] for r in runs) for runs in axis_runs)
-        places, fills, deps = [], [], []
+        places, picks, fills, deps = [], [], [], []
         for combo in _product(axis_runs):
             win_index = tuple(slice(r[0], r[1]) for r in combo)
             if any(r[2] < 0 for r in combo):
@@ -325,23 +361,29 @@ def _lazy(op, x, k, mode, boundary, cval, origin, axes, method, workers):
                     value = fill_of[next(a for a in fill_axes if combo[a][2] < 0)]
                 fills.append((win_index, value))
                 continue
-            ckey = (x.name,) + tuple(r[2] for r in combo)
+            cidx = tuple(r[2] for r in combo)
             cshape = tuple(x.chunks[a][r[2]] for a, r in enumerate(combo))
             whole = all(r[3] == 0 and r[4] == 1 and r[1] - r[0] == n
                         for r, n in zip(combo, cshape))
             if whole:
-                deps.append(ckey)
+                deps.append((x.name,) + cidx)
+                picks.append(-1)
             else:
-                select = tuple(_run_slice(r[3], r[1] - r[0], r[4]) for r in combo)
-                pkey = (pname, n_piece)
-                n_piece += 1
-                dsk[pkey] = (_take, ckey, _Select(select))
-                deps.append(pkey)
+                # (slices are not hashable before Python 3.12: keyed by the runs)
+                known = parts.setdefault(cidx, {})
+                picks.append(known.setdefault(tuple((r[3], r[1] - r[0], r[4]) for r in combo),
+                                              len(known)))
+                deps.append((pname,) + cidx)
             places.append(win_index)
-        spec = _Block(win_shape=win_shape, out_shape=block_shape, places=places, fills=fills,
-                      cval=cval, dtype=dtype, method=method, workers=workers, order=order,
-                      starts=[p.start for p in plans], boundary=boundary)
-        dsk[(name,) + tuple(bidx)] = (_compute_block, kname, spec) + tuple(deps)
+        spec = _Block(win_shape=win_shape, out_shape=block_shape, places=places, picks=picks,
+                      fills=fills, cval=cval, dtype=dtype, method=method, workers=workers,
+                      order=order, starts=[p.start for p in plans], boundary=boundary)
+        blocks.append(((name,) + tuple(bidx), spec, deps))
+    for cidx, known in parts.items():
+        indices = tuple(tuple(_run_slice(*run) for run in runs) for runs in known)
+        dsk[(pname,) + cidx] = (_take_pieces, (x.name,) + cidx, _Pieces(indices))
+    for key, spec, deps in blocks:
+        dsk[key] = (_compute_block, kname, spec) + tuple(deps)
     chunks = tuple(tuple(np.diff(p.out_bounds).tolist()) for p in plans)
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
     return da.Array(graph, name, chunks, meta=np.empty((0,) * x.ndim, dtype=dtype))
