@@ -59,16 +59,18 @@ def is_dask_array(x):
 
 # ------------------------------------------------------------------ the plan
 class _Axis:
-    """One axis of the plan: the output chunk boundaries, per output chunk
-    the runs of its window (see :func:`_runs`), and the start the core reads
-    the window at (0 where the window is extended already)."""
+    """One axis of the plan: the output chunk boundaries, and per output
+    chunk the runs of its window (see :func:`_runs`) and the start the core
+    reads the window at (0 where the window is extended already; negative
+    where the core extends it before its first sample, as the in-memory call
+    does at the array's edge)."""
 
-    __slots__ = ("out_bounds", "runs", "start")
+    __slots__ = ("out_bounds", "runs", "starts")
 
-    def __init__(self, out_bounds, runs, start):
+    def __init__(self, out_bounds, runs, starts):
         self.out_bounds = out_bounds
         self.runs = runs
-        self.start = start
+        self.starts = starts
 
 
 def _out_bounds(in_bounds, n, k, start, out_len, mode):
@@ -131,7 +133,10 @@ def _runs(idx, in_bounds):
     return runs
 
 
-def _plan_axis(chunks, n, k, start, out_len, mode, boundary, whole=False, extend=False):
+def _plan_axis(chunks, n, k, start, out_len, mode, boundary, whole=False, extend=False,
+               core_extends=False):
+    """The plan of one axis.  ``core_extends``: the direct core computes the
+    blocks, and may extend a window past the array's edges itself."""
     in_bounds = [0]
     for c in chunks:
         in_bounds.append(in_bounds[-1] + c)
@@ -139,16 +144,30 @@ def _plan_axis(chunks, n, k, start, out_len, mode, boundary, whole=False, extend
         # one block reads the whole axis, extended here (the in-memory call
         # extends the input before the core reads it)
         idx = _boundary.extension_indices(n, start, out_len + k - 1, boundary)
-        return _Axis([0, out_len], [_runs(idx, in_bounds)], 0)
+        return _Axis([0, out_len], [_runs(idx, in_bounds)], [0])
     if whole:
         # one block reads the whole axis, and the core extends it itself
-        return _Axis([0, out_len], [_runs(np.arange(n, dtype=np.intp), in_bounds)], start)
+        return _Axis([0, out_len], [_runs(np.arange(n, dtype=np.intp), in_bounds)], [start])
     out_bounds = _out_bounds(in_bounds, n, k, start, out_len, mode)
-    runs = []
+    runs, starts = [], []
     for o0, o1 in zip(out_bounds[:-1], out_bounds[1:]):
-        idx = _boundary.extension_indices(n, start + o0, o1 - o0 + k - 1, boundary)
+        first, length = start + o0, o1 - o0 + k - 1
+        idx = _boundary.extension_indices(n, first, length, boundary)
+        lo, hi = max(0, first), min(n, first + length)
+        if core_extends and not extend and lo < hi and (lo > first or hi < first + length):
+            # A window past an edge of the array: where the core, extending
+            # the window's samples of the array by the boundary, reads the
+            # same samples (a reach the window's samples cover; not "wrap"
+            # unless they are the whole axis), it does so as the in-memory call
+            # does -- no extended copy, and the window can stay a view.
+            own = _boundary.extension_indices(hi - lo, first - lo, length, boundary)
+            if np.array_equal(np.where(own >= 0, own + lo, own), idx):
+                runs.append(_runs(np.arange(lo, hi, dtype=np.intp), in_bounds))
+                starts.append(first - lo)
+                continue
         runs.append(_runs(idx, in_bounds))
-    return _Axis(out_bounds, runs, 0)
+        starts.append(0)
+    return _Axis(out_bounds, runs, starts)
 
 
 class _Block:
@@ -262,6 +281,42 @@ def _block_array(shape, dtype):
     return raw[skip:skip + nbytes].view(dtype).reshape(shape)
 
 
+def _root(a):
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _shared_view(pieces, places, win_shape, dtype):
+    """The window as a view, without a copy, where its pieces are parts of one
+    array laid out as the window is (the chunks of ``da.from_array`` of an
+    array in memory, away from the array's edges); else None.
+
+    Each piece is placed where the window's layout puts it (the same strides,
+    and its first element at the window's origin plus its place's offset),
+    and the pieces tile the window (no fills), so every element of the view
+    is an element of a piece: the view addresses nothing else.
+    """
+    first = pieces[0]
+    if not all(isinstance(p, np.ndarray) and p.dtype == dtype and p.strides == first.strides
+               for p in pieces):
+        return None
+    root = _root(first)
+    origin = None
+    for p, index in zip(pieces, places):
+        if _root(p) is not root:
+            return None
+        at = p.__array_interface__["data"][0] - sum(i.start * st for i, st in
+                                                    zip(index, first.strides))
+        if origin is None:
+            origin = at
+        elif at != origin:
+            return None
+    corner = next(p for p, index in zip(pieces, places) if all(i.start == 0 for i in index))
+    return np.lib.stride_tricks.as_strided(corner, shape=win_shape, strides=first.strides,
+                                           writeable=False)
+
+
 def _compute_block(w, spec, *deps):
     """One output block: assemble its window, then its valid correlation.
 
@@ -269,9 +324,12 @@ def _compute_block(w, spec, *deps):
     ``spec.picks`` gives, per piece of the window, the part it is (``-1``:
     the chunk itself)."""
     pieces = [d if pick < 0 else d[pick] for d, pick in zip(deps, spec.picks)]
+    win = None
     if len(pieces) == 1 and not spec.fills and pieces[0].shape == spec.win_shape:
         win = np.asarray(pieces[0], dtype=spec.dtype)   # the window is one chunk's part
-    else:
+    elif not spec.fills:
+        win = _shared_view(pieces, spec.places, spec.win_shape, spec.dtype)
+    if win is None:
         win = _window_buffer(spec.win_shape, spec.dtype)
         for index, value in spec.fills:
             win[index] = value
@@ -334,7 +392,8 @@ def _lazy(op, x, k, mode, boundary, cval, origin, axes, method, workers):
     fill_of = dict(cval) if isinstance(cval, _boundary.AxisCvals) else None
     plans = [_plan_axis(x.chunks[a], x.shape[a], w.shape[a], starts[a], out_shape[a], mode,
                         _boundary.on_axis(boundary, a), whole=a == whole,
-                        extend=fill_of is not None) for a in range(x.ndim)]
+                        extend=fill_of is not None, core_extends=method == "direct")
+             for a in range(x.ndim)]
     if fill_of is not None:
         boundary, cval = "constant", dtype.type(0)
         fill_axes = [a for a, _ in reversed(list(fill_of.items()))]
@@ -377,7 +436,8 @@ def _lazy(op, x, k, mode, boundary, cval, origin, axes, method, workers):
             places.append(win_index)
         spec = _Block(win_shape=win_shape, out_shape=block_shape, places=places, picks=picks,
                       fills=fills, cval=cval, dtype=dtype, method=method, workers=workers,
-                      order=order, starts=[p.start for p in plans], boundary=boundary)
+                      order=order, starts=[p.starts[b] for p, b in zip(plans, bidx)],
+                      boundary=boundary)
         blocks.append(((name,) + tuple(bidx), spec, deps))
     for cidx, known in parts.items():
         indices = tuple(tuple(_run_slice(*run) for run in runs) for runs in known)

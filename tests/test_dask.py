@@ -477,3 +477,43 @@ def test_bitwise_with_large_and_small_blocks(rng, mode):
     assert any(b.nbytes >= 2 << 20 for b in blocks) and any(b.nbytes < 2 << 20 for b in blocks)
     assert all(b.ctypes.data % (2 << 20) == 0 for b in blocks if b.nbytes >= 2 << 20)
     assert same_bits(lazy.compute(), ref)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("dtype", ["float32", "complex128", "int16"])
+def test_bitwise_when_chunks_are_separate_arrays(rng, mode, boundary, dtype):
+    # chunks that are arrays of their own (as read from a store): windows are
+    # assembled, extended by the core at the array's edges where it reads the
+    # same samples, by the assembly elsewhere
+    x = random_array(rng, (70, 45), dtype)
+    k = random_array(rng, (5, 4), dtype)
+    xd = da.from_array(x, chunks=((20, 30, 20), (15, 15, 15))).map_blocks(np.copy)
+    assert xd.chunks == ndask.convolve(xd, k, "same").chunks   # 3 x 3 blocks
+    for origin in (0, (1, -1)) if mode == "same" else (0,):
+        ref = ndconv.convolve(x, k, mode, boundary=boundary, origin=origin, method="direct")
+        lazy = ndask.convolve(xd, k, mode, boundary=boundary, origin=origin, method="direct")
+        assert same_bits(lazy.compute(), ref)
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_windows_of_an_array_in_memory_are_views(rng, monkeypatch, boundary):
+    # chunks of da.from_array are parts of one array: a window is a view of it
+    # (extended by the core at the edges), never a copy -- except "wrap" at the
+    # edges, whose window joins the array's two ends
+    x = rng.standard_normal((60, 50)).astype(np.float32)
+    k = rng.standard_normal((5, 3)).astype(np.float32)
+    copies = []
+    real = ndask._window_buffer
+
+    def counted(shape, dtype):
+        copies.append(shape)
+        return real(shape, dtype)
+    monkeypatch.setattr(ndask, "_window_buffer", counted)
+    ref = ndconv.convolve(x, k, "same", boundary=boundary, method="direct")
+    lazy = ndask.convolve(da.from_array(x, chunks=(20, 25)), k, "same", boundary=boundary,
+                          method="direct")
+    with dask.config.set(scheduler="sync"):
+        assert same_bits(lazy.compute(), ref)
+    # 3 x 2 blocks: with wrap every block touches an edge of the array
+    assert len(copies) == (6 if boundary == "wrap" else 0)
