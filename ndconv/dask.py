@@ -11,8 +11,11 @@ coordinates, the *window*.  Its coordinates are mapped to input indices by
 ``ndconv._plan.boundary``'s index maps over the whole array (numpy.pad's
 meaning, for any width, wrap around the whole array), the window is
 assembled from the input chunks it touches (a cval fill where the boundary is
-``constant``), and the block is the "valid" correlation of the window -- the
-same sums in the same order as the in-memory call makes for those samples.
+``constant``; a view where the chunks are parts of one array laid out as the
+window; with the direct method, extended past the array's edges by the core
+itself where that reads the same samples), and the block is the "valid"
+correlation of the window -- the same sums in the same order as the
+in-memory call makes for those samples.
 See ``docs/dask.rst`` for the rules on chunks and threads.
 """
 from __future__ import annotations
