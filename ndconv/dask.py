@@ -196,10 +196,11 @@ class _Pieces:
 
 
 def _take_pieces(chunk, pieces):
-    """Every part of ``chunk`` that a window reads, as views: one task per
-    chunk rather than one per part (the threaded scheduler's overhead per
-    task is of the order of a block's copy), and under dask.distributed a
-    block fetches its neighbours' edges, not their whole chunks."""
+    """Every part of ``chunk`` that other windows read, as views: one task
+    per chunk rather than one per part (dask's ordering and scheduling cost
+    per task is of the order of a block's copy).  Under dask.distributed a
+    block on another worker fetches these thin parts (all of them, also those
+    its neighbours read), never the whole chunk."""
     chunk = np.asarray(chunk)
     return tuple(chunk[index] for index in pieces.indices)
 
