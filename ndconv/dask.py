@@ -11,8 +11,11 @@ coordinates, the *window*.  Its coordinates are mapped to input indices by
 ``ndconv._plan.boundary``'s index maps over the whole array (numpy.pad's
 meaning, for any width, wrap around the whole array), the window is
 assembled from the input chunks it touches (a cval fill where the boundary is
-``constant``), and the block is the "valid" correlation of the window -- the
-same sums in the same order as the in-memory call makes for those samples.
+``constant``; a view where the chunks are parts of one array laid out as the
+window; with the direct method, extended past the array's edges by the core
+itself where that reads the same samples), and the block is the "valid"
+correlation of the window -- the same sums in the same order as the
+in-memory call makes for those samples.
 See ``docs/dask.rst`` for the rules on chunks and threads.
 """
 from __future__ import annotations
@@ -60,16 +63,18 @@ def is_dask_array(x):
 
 # ------------------------------------------------------------------ the plan
 class _Axis:
-    """One axis of the plan: the output chunk boundaries, per output chunk
-    the runs of its window (see :func:`_runs`), and the start the core reads
-    the window at (0 where the window is extended already)."""
+    """One axis of the plan: the output chunk boundaries, and per output
+    chunk the runs of its window (see :func:`_runs`) and the start the core
+    reads the window at (0 where the window is extended already; negative
+    where the core extends it before its first sample, as the in-memory call
+    does at the array's edge)."""
 
-    __slots__ = ("out_bounds", "runs", "start")
+    __slots__ = ("out_bounds", "runs", "starts")
 
-    def __init__(self, out_bounds, runs, start):
+    def __init__(self, out_bounds, runs, starts):
         self.out_bounds = out_bounds
         self.runs = runs
-        self.start = start
+        self.starts = starts
 
 
 def _out_bounds(in_bounds, n, k, start, out_len, mode):
@@ -132,7 +137,10 @@ def _runs(idx, in_bounds):
     return runs
 
 
-def _plan_axis(chunks, n, k, start, out_len, mode, boundary, whole=False, extend=False):
+def _plan_axis(chunks, n, k, start, out_len, mode, boundary, whole=False, extend=False,
+               core_extends=False):
+    """The plan of one axis.  ``core_extends``: the direct core computes the
+    blocks, and may extend a window past the array's edges itself."""
     in_bounds = [0]
     for c in chunks:
         in_bounds.append(in_bounds[-1] + c)
@@ -140,41 +148,62 @@ def _plan_axis(chunks, n, k, start, out_len, mode, boundary, whole=False, extend
         # one block reads the whole axis, extended here (the in-memory call
         # extends the input before the core reads it)
         idx = _boundary.extension_indices(n, start, out_len + k - 1, boundary)
-        return _Axis([0, out_len], [_runs(idx, in_bounds)], 0)
+        return _Axis([0, out_len], [_runs(idx, in_bounds)], [0])
     if whole:
         # one block reads the whole axis, and the core extends it itself
-        return _Axis([0, out_len], [_runs(np.arange(n, dtype=np.intp), in_bounds)], start)
+        return _Axis([0, out_len], [_runs(np.arange(n, dtype=np.intp), in_bounds)], [start])
     out_bounds = _out_bounds(in_bounds, n, k, start, out_len, mode)
-    runs = []
+    runs, starts = [], []
     for o0, o1 in zip(out_bounds[:-1], out_bounds[1:]):
-        idx = _boundary.extension_indices(n, start + o0, o1 - o0 + k - 1, boundary)
+        first, length = start + o0, o1 - o0 + k - 1
+        idx = _boundary.extension_indices(n, first, length, boundary)
+        lo, hi = max(0, first), min(n, first + length)
+        if core_extends and not extend and lo < hi and (lo > first or hi < first + length):
+            # A window past an edge of the array: where the core, extending
+            # the window's samples of the array by the boundary, reads the
+            # same samples (a reach the window's samples cover; not "wrap"
+            # unless they are the whole axis), it does so as the in-memory call
+            # does -- no extended copy, and the window can stay a view.
+            own = _boundary.extension_indices(hi - lo, first - lo, length, boundary)
+            if np.array_equal(np.where(own >= 0, own + lo, own), idx):
+                runs.append(_runs(np.arange(lo, hi, dtype=np.intp), in_bounds))
+                starts.append(first - lo)
+                continue
         runs.append(_runs(idx, in_bounds))
-    return _Axis(out_bounds, runs, 0)
+        starts.append(0)
+    return _Axis(out_bounds, runs, starts)
 
 
 class _Block:
     """What one output block's task needs besides the kernel and the pieces
     (an opaque object, so that dask reads none of it as a key or a task)."""
 
-    __slots__ = ("win_shape", "out_shape", "places", "fills", "cval", "dtype", "method",
-                 "workers", "order", "starts", "boundary")
+    __slots__ = ("win_shape", "out_shape", "places", "picks", "fills", "cval", "dtype",
+                 "method", "workers", "order", "starts", "boundary")
 
     def __init__(self, **kw):
         for name, value in kw.items():
             setattr(self, name, value)
 
 
-class _Select:
-    """A basic index (slices) of one input chunk, opaque to dask."""
+class _Pieces:
+    """The basic indices (slices) of the parts of one input chunk that other
+    blocks' windows read, opaque to dask."""
 
-    __slots__ = ("index",)
+    __slots__ = ("indices",)
 
-    def __init__(self, index):
-        self.index = index
+    def __init__(self, indices):
+        self.indices = indices
 
 
-def _take(chunk, select):
-    return np.asarray(chunk)[select.index]
+def _take_pieces(chunk, pieces):
+    """Every part of ``chunk`` that other windows read, as views: one task
+    per chunk rather than one per part (dask's ordering and scheduling cost
+    per task is of the order of a block's copy).  Under dask.distributed a
+    block on another worker fetches these thin parts (all of them, also those
+    its neighbours read), never the whole chunk."""
+    chunk = np.asarray(chunk)
+    return tuple(chunk[index] for index in pieces.indices)
 
 
 def _run_slice(first, length, step):
@@ -235,11 +264,77 @@ def _window_buffer(shape, dtype):
     return buf[:nbytes].view(dtype).reshape(shape)
 
 
-def _compute_block(w, spec, *pieces):
-    """One output block: assemble its window, then its valid correlation."""
+_HUGE_PAGE = 2 << 20
+
+
+def _block_array(shape, dtype):
+    """An uninitialised array for one output block, starting on a 2 MiB
+    boundary when it is at least that large.
+
+    numpy asks Linux for huge pages on allocations of 4 MiB and more, but a
+    huge page backs only a 2 MiB-aligned range, and glibc's large blocks start
+    just past a page boundary: a 1024^2 float32 block then took about 500
+    page faults instead of 2, which cost the tasks of a 4096^2 5x5 filter
+    about as much CPU time as the filtering itself on a virtual machine.  The
+    unused head and tail of the allocation are never touched (no memory).
+    """
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes < _HUGE_PAGE:
+        return np.empty(shape, dtype=dtype)
+    raw = np.empty(nbytes + _HUGE_PAGE, dtype=np.uint8)
+    skip = -raw.ctypes.data % _HUGE_PAGE
+    return raw[skip:skip + nbytes].view(dtype).reshape(shape)
+
+
+def _root(a):
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _shared_view(pieces, places, win_shape, dtype):
+    """The window as a view, without a copy, where its pieces are parts of one
+    array laid out as the window is (the chunks of ``da.from_array`` of an
+    array in memory, away from the array's edges); else None.
+
+    Each piece is placed where the window's layout puts it (the same strides,
+    and its first element at the window's origin plus its place's offset),
+    and the pieces tile the window (no fills), so every element of the view
+    is an element of a piece: the view addresses nothing else.
+    """
+    first = pieces[0]
+    if not all(isinstance(p, np.ndarray) and p.dtype == dtype and p.strides == first.strides
+               for p in pieces):
+        return None
+    root = _root(first)
+    origin = None
+    for p, index in zip(pieces, places):
+        if _root(p) is not root:
+            return None
+        at = p.__array_interface__["data"][0] - sum(i.start * st for i, st in
+                                                    zip(index, first.strides))
+        if origin is None:
+            origin = at
+        elif at != origin:
+            return None
+    corner = next(p for p, index in zip(pieces, places) if all(i.start == 0 for i in index))
+    return np.lib.stride_tricks.as_strided(corner, shape=win_shape, strides=first.strides,
+                                           writeable=False)
+
+
+def _compute_block(w, spec, *deps):
+    """One output block: assemble its window, then its valid correlation.
+
+    ``deps`` are input chunks and the parts tuples of ``_take_pieces``;
+    ``spec.picks`` gives, per piece of the window, the part it is (``-1``:
+    the chunk itself)."""
+    pieces = [d if pick < 0 else d[pick] for d, pick in zip(deps, spec.picks)]
+    win = None
     if len(pieces) == 1 and not spec.fills and pieces[0].shape == spec.win_shape:
         win = np.asarray(pieces[0], dtype=spec.dtype)   # the window is one chunk's part
-    else:
+    elif not spec.fills:
+        win = _shared_view(pieces, spec.places, spec.win_shape, spec.dtype)
+    if win is None:
         win = _window_buffer(spec.win_shape, spec.dtype)
         for index, value in spec.fills:
             win[index] = value
@@ -250,7 +345,7 @@ def _compute_block(w, spec, *pieces):
         # the in-memory call's axis order (its rows run along the same axis):
         # the taps are then summed in the same order, so the bits are the same
         order = spec.order
-        out = np.empty([spec.out_shape[a] for a in order], dtype=spec.dtype)
+        out = _block_array([spec.out_shape[a] for a in order], spec.dtype)
         out = out.transpose(np.argsort(order))
         _direct.correlate_direct(win, w, spec.starts, spec.out_shape, spec.boundary, spec.cval,
                                  n_threads, out, order=order)
@@ -302,7 +397,8 @@ def _lazy(op, x, k, mode, boundary, cval, origin, axes, method, workers):
     fill_of = dict(cval) if isinstance(cval, _boundary.AxisCvals) else None
     plans = [_plan_axis(x.chunks[a], x.shape[a], w.shape[a], starts[a], out_shape[a], mode,
                         _boundary.on_axis(boundary, a), whole=a == whole,
-                        extend=fill_of is not None) for a in range(x.ndim)]
+                        extend=fill_of is not None, core_extends=method == "direct")
+             for a in range(x.ndim)]
     if fill_of is not None:
         boundary, cval = "constant", dtype.type(0)
         fill_axes = [a for a, _ in reversed(list(fill_of.items()))]
@@ -311,13 +407,16 @@ def _lazy(op, x, k, mode, boundary, cval, origin, axes, method, workers):
     kname = "ndconv-kernel-" + tokenize(w)
     pname = "ndconv-halo-" + token
     dsk: dict[Any, Any] = {kname: w}
-    n_piece = 0
+    # per input chunk, the parts of it that windows read: (first, length,
+    # step) per axis -> position among the chunk's parts
+    parts: dict[tuple[int, ...], dict[tuple[tuple[int, int, int], ...], int]] = {}
+    blocks = []
     for bidx in np.ndindex(*[len(p.runs) for p in plans]):
         axis_runs = [plans[a].runs[b] for a, b in enumerate(bidx)]
         block_shape = tuple(plans[a].out_bounds[b + 1] - plans[a].out_bounds[b]
                             for a, b in enumerate(bidx))
         win_shape = tuple(sum(r[1] - r[0] for r in runs) for runs in axis_runs)
-        places, fills, deps = [], [], []
+        places, picks, fills, deps = [], [], [], []
         for combo in _product(axis_runs):
             win_index = tuple(slice(r[0], r[1]) for r in combo)
             if any(r[2] < 0 for r in combo):
@@ -326,23 +425,30 @@ def _lazy(op, x, k, mode, boundary, cval, origin, axes, method, workers):
                     value = fill_of[next(a for a in fill_axes if combo[a][2] < 0)]
                 fills.append((win_index, value))
                 continue
-            ckey = (x.name,) + tuple(r[2] for r in combo)
+            cidx = tuple(r[2] for r in combo)
             cshape = tuple(x.chunks[a][r[2]] for a, r in enumerate(combo))
             whole = all(r[3] == 0 and r[4] == 1 and r[1] - r[0] == n
                         for r, n in zip(combo, cshape))
             if whole:
-                deps.append(ckey)
+                deps.append((x.name,) + cidx)
+                picks.append(-1)
             else:
-                select = tuple(_run_slice(r[3], r[1] - r[0], r[4]) for r in combo)
-                pkey = (pname, n_piece)
-                n_piece += 1
-                dsk[pkey] = (_take, ckey, _Select(select))
-                deps.append(pkey)
+                # (slices are not hashable before Python 3.12: keyed by the runs)
+                known = parts.setdefault(cidx, {})
+                picks.append(known.setdefault(tuple((r[3], r[1] - r[0], r[4]) for r in combo),
+                                              len(known)))
+                deps.append((pname,) + cidx)
             places.append(win_index)
-        spec = _Block(win_shape=win_shape, out_shape=block_shape, places=places, fills=fills,
-                      cval=cval, dtype=dtype, method=method, workers=workers, order=order,
-                      starts=[p.start for p in plans], boundary=boundary)
-        dsk[(name,) + tuple(bidx)] = (_compute_block, kname, spec) + tuple(deps)
+        spec = _Block(win_shape=win_shape, out_shape=block_shape, places=places, picks=picks,
+                      fills=fills, cval=cval, dtype=dtype, method=method, workers=workers,
+                      order=order, starts=[p.starts[b] for p, b in zip(plans, bidx)],
+                      boundary=boundary)
+        blocks.append(((name,) + tuple(bidx), spec, deps))
+    for cidx, known in parts.items():
+        indices = tuple(tuple(_run_slice(*run) for run in runs) for runs in known)
+        dsk[(pname,) + cidx] = (_take_pieces, (x.name,) + cidx, _Pieces(indices))
+    for key, spec, deps in blocks:
+        dsk[key] = (_compute_block, kname, spec) + tuple(deps)
     chunks = tuple(tuple(np.diff(p.out_bounds).tolist()) for p in plans)
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
     return da.Array(graph, name, chunks, meta=np.empty((0,) * x.ndim, dtype=dtype))

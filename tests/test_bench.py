@@ -338,7 +338,16 @@ def test_bench_dask_rows_follow_from_the_times(tiny_dask):
     assert all(r["cpu_s"] >= 0 for r in rows)
     assert "load_before" in result["meta"] and result["meta"]["versions"]["dask"]
     table = tiny_dask.format_table(result)
-    assert "tiny-1d" in table and table.count("bitwise") == 4 and "load average" in table
+    # the da.store rows: into a preallocated array, bitwise too
+    stores = [r for r in rows if r["lib"] == "ndconv.dask threads, da.store"]
+    assert [(r["case"], r["chunks"]) for r in stores] == [(r["case"], r["chunks"]) for r in dask_rows]
+    assert all(r["bitwise"] is True for r in stores)
+    outs = [r for r in rows if r["lib"] == "ndconv in memory, out="]
+    assert [r["case"] for r in outs] == ["tiny-2d", "tiny-1d"]
+    for r in stores + outs:
+        assert r["ratio"] == pytest.approx(r["median_s"] / mem[r["case"]])
+    assert all(r["faults"] >= 0 for r in rows)
+    assert "tiny-1d" in table and table.count("bitwise") == 8 and "load average" in table
 
 
 def test_bench_dask_command_line(tiny_dask, capsys, tmp_path):
@@ -361,7 +370,7 @@ def test_asv_dask_benchmark_runs_every_runner(tiny_dask):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     ran = []
-    for runner in ("in memory", "threads", "dask-image"):
+    for runner in ("in memory", "threads", "in memory, out=", "store", "dask-image"):
         b = mod.DaskConvolve()
         try:
             b.setup("tiny-2d", 0, runner)
@@ -371,6 +380,6 @@ def test_asv_dask_benchmark_runs_every_runner(tiny_dask):
         b.time_convolve("tiny-2d", 0, runner)
         b.teardown()
         ran.append(runner)
-    assert ran[:2] == ["in memory", "threads"]
+    assert ran[:4] == ["in memory", "threads", "in memory, out=", "store"]
     with pytest.raises(NotImplementedError):
         mod.DaskConvolve().setup("tiny-2d", 1, "in memory")

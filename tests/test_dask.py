@@ -420,3 +420,100 @@ def test_distributed_local_cluster(tmp_path):
     exact, threads, n_kernels, kernel_fetches = words[0], " ".join(words[1:3]), words[3], words[4]
     assert (exact, threads, n_kernels) == ("True", "[1, 1]", "1"), out.stdout
     assert int(kernel_fetches) <= 1, out.stdout
+
+
+def test_one_halo_task_per_input_chunk():
+    # each input chunk's parts that other windows read are one task (a tuple of
+    # views), whatever the number of neighbours reading it
+    x = da.ones((64, 64, 64), chunks=16)
+    lazy = ndask.convolve(x, np.ones((3, 3, 3)), "same", boundary="reflect", method="direct")
+    graph = dict(lazy.__dask_graph__())
+    n_chunks = 4 ** 3
+    halo = [key for key in graph if isinstance(key, tuple) and str(key[0]).startswith("ndconv-halo")]
+    own = [key for key in graph if isinstance(key, tuple) and key[0] == lazy.name]
+    assert len(own) == n_chunks and 0 < len(halo) <= n_chunks
+    # the input's tasks, one per block and per chunk's halo, the kernel
+    assert len(graph) <= len(dict(x.__dask_graph__())) + 2 * n_chunks + 1
+    assert same_bits(lazy.compute(), ndconv.convolve(np.ones((64, 64, 64)), np.ones((3, 3, 3)),
+                                                     "same", boundary="reflect", method="direct"))
+
+
+@pytest.mark.parametrize("boundary", ["reflect", "symmetric", "wrap", "constant"])
+def test_window_reads_several_parts_of_one_chunk(rng, boundary):
+    # one chunk, extended at both ends from itself: its window is the chunk
+    # and two reflected (or wrapped) parts of it, all from one halo task
+    x = rng.standard_normal(12)
+    k = rng.standard_normal(9)
+    ref, lazy = both("convolve", x, k, (12,), mode="full", boundary=boundary, method="direct")
+    assert same_bits(lazy.compute(), ref)
+    ref, lazy = both("correlate", x, k, (3, 9), mode="same", boundary=boundary,
+                     method="direct", origin=2)
+    assert same_bits(lazy.compute(), ref)
+
+
+def test_block_array_starts_on_a_huge_page():
+    for shape, dtype in (((1024, 1024), np.float32), ((700, 800), np.float64),
+                         ((3, 5), np.int16), ((256, 1024), np.float64)):
+        dtype = np.dtype(dtype)
+        a = ndask._block_array(shape, dtype)
+        assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable
+        if a.nbytes >= 2 << 20:
+            assert a.ctypes.data % (2 << 20) == 0
+        a[...] = 7   # the whole of it is writable memory
+        assert (a == 7).all()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_bitwise_with_large_and_small_blocks(rng, mode):
+    # blocks of 2 MiB and more (aligned output) next to smaller ones
+    x = rng.standard_normal((1100, 700))
+    k = rng.standard_normal((5, 4))
+    # float64 blocks of 800 x 350 (2.1 MiB), 800 x 200, 300 x 150 ...
+    ref, lazy = both("convolve", x, k, ((800, 300), (350, 200, 150)), mode=mode,
+                     boundary="reflect", method="direct")
+    graph = dict(lazy.__dask_graph__())
+    blocks = dask.get(graph, [key for key in graph
+                              if isinstance(key, tuple) and key[0] == lazy.name])
+    assert any(b.nbytes >= 2 << 20 for b in blocks) and any(b.nbytes < 2 << 20 for b in blocks)
+    assert all(b.ctypes.data % (2 << 20) == 0 for b in blocks if b.nbytes >= 2 << 20)
+    assert same_bits(lazy.compute(), ref)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("dtype", ["float32", "complex128", "int16"])
+def test_bitwise_when_chunks_are_separate_arrays(rng, mode, boundary, dtype):
+    # chunks that are arrays of their own (as read from a store): windows are
+    # assembled, extended by the core at the array's edges where it reads the
+    # same samples, by the assembly elsewhere
+    x = random_array(rng, (70, 45), dtype)
+    k = random_array(rng, (5, 4), dtype)
+    xd = da.from_array(x, chunks=((20, 30, 20), (15, 15, 15))).map_blocks(np.copy)
+    assert xd.chunks == ndask.convolve(xd, k, "same").chunks   # 3 x 3 blocks
+    for origin in (0, (1, -1)) if mode == "same" else (0,):
+        ref = ndconv.convolve(x, k, mode, boundary=boundary, origin=origin, method="direct")
+        lazy = ndask.convolve(xd, k, mode, boundary=boundary, origin=origin, method="direct")
+        assert same_bits(lazy.compute(), ref)
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_windows_of_an_array_in_memory_are_views(rng, monkeypatch, boundary):
+    # chunks of da.from_array are parts of one array: a window is a view of it
+    # (extended by the core at the edges), never a copy -- except "wrap" at the
+    # edges, whose window joins the array's two ends
+    x = rng.standard_normal((60, 50)).astype(np.float32)
+    k = rng.standard_normal((5, 3)).astype(np.float32)
+    copies = []
+    real = ndask._window_buffer
+
+    def counted(shape, dtype):
+        copies.append(shape)
+        return real(shape, dtype)
+    monkeypatch.setattr(ndask, "_window_buffer", counted)
+    ref = ndconv.convolve(x, k, "same", boundary=boundary, method="direct")
+    lazy = ndask.convolve(da.from_array(x, chunks=(20, 25)), k, "same", boundary=boundary,
+                          method="direct")
+    with dask.config.set(scheduler="sync"):
+        assert same_bits(lazy.compute(), ref)
+    # 3 x 2 blocks: with wrap every block touches an edge of the array
+    assert len(copies) == (6 if boundary == "wrap" else 0)

@@ -3,9 +3,12 @@
 
 Parameters: case, chunk side (the case's first or second), and the runner:
 ``in memory`` (one ``ndconv.convolve`` call, every thread; the chunk side does
-not apply and only the first is run), ``threads`` (ndconv.dask under dask's
-threaded scheduler), ``cluster`` (a ``LocalCluster`` of two single-threaded
-processes started in setup, holding the input), ``dask-image`` (``dask_image.ndfilters.convolve``
+not apply and only the first is run; ``in memory, out=`` the same into a
+preallocated output), ``threads`` (ndconv.dask under dask's threaded scheduler,
+``.compute()``: it ends in dask gathering the blocks into one new array),
+``store`` (the same written by ``da.store`` into a preallocated array),
+``cluster`` (a ``LocalCluster`` of two single-threaded processes started in
+setup, holding the input), ``dask-image`` (``dask_image.ndfilters.convolve``
 on the same chunks, where the case allows).  Skipped without dask.
 """
 import math
@@ -15,7 +18,7 @@ import numpy as np
 from ndconv._tools.bench import chunked as _chunked
 
 CASE_IDS = [c[0] for c in _chunked.CASES]
-RUNNERS = ["in memory", "threads", "cluster", "dask-image"]
+RUNNERS = ["in memory", "in memory, out=", "threads", "store", "cluster", "dask-image"]
 
 
 class DaskConvolve:
@@ -34,7 +37,7 @@ class DaskConvolve:
         import ndconv
         import ndconv.dask
         _, shape, kshape, sides, _ = next(c for c in _chunked.CASES if c[0] == case)
-        if runner == "in memory" and chunks:
+        if runner.startswith("in memory") and chunks:
             raise NotImplementedError("one in-memory call per case")
         rng = np.random.default_rng(0)
         x = rng.random(shape, dtype=np.float32)
@@ -42,6 +45,11 @@ class DaskConvolve:
         self.client = None
         if runner == "in memory":
             self.fn = lambda: ndconv.convolve(x, k, "same", boundary="reflect", method="direct")
+            return
+        if runner == "in memory, out=":
+            target = np.empty_like(x)
+            self.fn = lambda: ndconv.convolve(x, k, "same", boundary="reflect", method="direct",
+                                              out=target)
             return
         xd = da.from_array(x, chunks=sides[chunks])
         if runner == "dask-image":
@@ -69,9 +77,16 @@ class DaskConvolve:
                 wait(xd)
             lazy = ndconv.dask.convolve(xd, k, "same", boundary="reflect", method="direct")
 
-        def compute():
-            with dask.config.set(scheduler=sched):
-                return lazy.compute()
+        if runner == "store":
+            target = np.empty_like(x)
+
+            def compute():
+                with dask.config.set(scheduler=sched):
+                    da.store(lazy, target, lock=False)
+        else:
+            def compute():
+                with dask.config.set(scheduler=sched):
+                    return lazy.compute()
         self.fn = compute
 
     def teardown(self, *params):

@@ -1,8 +1,10 @@
 """``ndconv bench --dask``: ndconv.dask against one in-memory call and dask-image.
 
 Each case convolves a float32 array (``"same"``, reflect) with a random kernel:
-one in-memory ``ndconv.convolve`` call (every thread), ``ndconv.dask.convolve``
-computed by dask's threaded scheduler at each chunk size (and, with
+one in-memory ``ndconv.convolve`` call (every thread; again into a preallocated
+``out=``), ``ndconv.dask.convolve`` computed by dask's threaded scheduler at
+each chunk size (``.compute()``, which ends in dask gathering the blocks into
+one new array, and ``da.store`` into a preallocated array) (and, with
 ``cluster=True``, by a ``LocalCluster(n_workers=2, threads_per_worker=1,
 processes=True)``, the input held by the workers), and
 ``dask_image.ndfilters.convolve`` (scipy.ndimage per
@@ -39,20 +41,36 @@ CASES = [
 DASK_IMAGE_MAX_SIDE = 7
 
 
+def _minor_faults():
+    try:
+        import resource
+    except ImportError:   # not on Windows
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def _timed(fn, budget, min_reps, max_reps):
-    """``(median wall s, median CPU s of this process, result)`` of repeated
-    calls (see ``median_time``).  The CPU time counts every thread of the
-    process: on a shared machine it varies less with the load than the wall
-    time (a LocalCluster's worker processes are not counted)."""
-    cpu = []
+    """``(median wall s, median CPU s of this process, result, median minor
+    page faults)`` of repeated calls (see ``median_time``).  The CPU time
+    counts every thread of the process: on a shared machine it varies less
+    with the load than the wall time (a LocalCluster's worker processes are
+    not counted).  The page faults (0 where the platform does not count
+    them) are those of memory touched for the first time: fresh large
+    allocations, whose pages the kernel zeroes."""
+    cpu, faults = [], []
 
     def call():
-        c0 = time.process_time()
+        f0, c0 = _minor_faults(), time.process_time()
         out = fn()
         cpu.append(time.process_time() - c0)
+        faults.append(_minor_faults() - f0)
         return out
     t, _, result = median_time(call, budget, min_reps, max_reps)
-    return t, statistics.median(cpu[1:] or cpu), result
+    return t, statistics.median(cpu[1:] or cpu), result, int(statistics.median(faults[1:] or faults))
+
+
+def _same_bits(a, b):
+    return bool(np.array_equal(a.view(np.uint8), b.view(np.uint8)))
 
 
 def cases(big=False, only=""):
@@ -67,8 +85,11 @@ def cases(big=False, only=""):
 def run(big=False, only="", cluster=False, method="direct", budget=1.0, progress=None, seed=0):
     """Time the cases; returns ``{"meta": ..., "rows": [...]}``, one row per
     (case, chunks, library) with ``median_s``, ``cpu_s`` (the median CPU time
-    of this process's threads), ``ratio`` (its median / the
-    in-memory call's) and, for ndconv.dask, ``bitwise`` and ``vs_dask_image``
+    of this process's threads), ``faults`` (its median minor page faults),
+    ``ratio`` (its median / the in-memory call's; the ``"ndconv in memory,
+    out="`` and ``"..., da.store"`` rows write into a preallocated array) and,
+    for ndconv.dask, ``bitwise``, ``tasks`` (the graph's, for compute rows) and
+    ``vs_dask_image``
     (dask-image's median / ndconv.dask's on the same chunks: the throughput
     ratio; ``vs_dask_image_cpu`` the same in CPU time)."""
     import dask
@@ -98,10 +119,16 @@ def run(big=False, only="", cluster=False, method="direct", budget=1.0, progress
             x = rng.random(shape, dtype=np.float32)
             k = (rng.standard_normal(kshape) / math.sqrt(math.prod(kshape))).astype(np.float32)
             kw = dict(boundary="reflect", method=method)
-            t_mem, cpu_mem, ref = _timed(functools.partial(ndconv.convolve, x, k, "same", **kw),
-                                         budget, 3, 7)
+            t_mem, cpu_mem, ref, flt = _timed(
+                functools.partial(ndconv.convolve, x, k, "same", **kw), budget, 3, 7)
             rows.append({"case": cid, "chunks": None, "lib": "ndconv in memory",
-                         "median_s": t_mem, "cpu_s": cpu_mem, "ratio": 1.0})
+                         "median_s": t_mem, "cpu_s": cpu_mem, "ratio": 1.0, "faults": flt})
+            # the same into a preallocated output: what da.store below is compared with
+            target = np.empty_like(ref)
+            t, cpu, _, flt = _timed(functools.partial(ndconv.convolve, x, k, "same", out=target,
+                                                      **kw), budget, 3, 7)
+            rows.append({"case": cid, "chunks": None, "lib": "ndconv in memory, out=",
+                         "median_s": t, "cpu_s": cpu, "ratio": t / t_mem, "faults": flt})
             for side in sides:
                 bar.update("%s chunks %d" % (cid, side))
                 xd = da.from_array(x, chunks=side)
@@ -119,23 +146,37 @@ def run(big=False, only="", cluster=False, method="direct", budget=1.0, progress
                 t_threads = None
                 for sched, label, lazy in schedulers:
                     with dask.config.set(scheduler=sched):
-                        t, cpu, res = _timed(lazy.compute, budget, 3, 7)
+                        t, cpu, res, flt = _timed(lazy.compute, budget, 3, 7)
                     row = {"case": cid, "chunks": side, "lib": label, "median_s": t, "cpu_s": cpu,
-                           "ratio": t / t_mem, "tasks": len(lazy.__dask_graph__())}
+                           "ratio": t / t_mem, "tasks": len(lazy.__dask_graph__()),
+                           "faults": flt}
                     if method == "direct":
-                        row["bitwise"] = bool(np.array_equal(res.view(np.uint8),
-                                                             ref.view(np.uint8)))
+                        row["bitwise"] = _same_bits(res, ref)
                     rows.append(row)
-                    if sched == "threads":
-                        t_threads = row
                     del res
+                    if sched != "threads":
+                        continue
+                    t_threads = row
+                    # compute() ends in dask gathering the blocks into one new array (one
+                    # copy of the result, by one thread, after every task); da.store writes
+                    # each block into a preallocated array as it is computed instead
+                    target[...] = 0
+                    with dask.config.set(scheduler=sched):
+                        t, cpu, _, flt = _timed(functools.partial(da.store, lazy, target,
+                                                                  lock=False), budget, 3, 7)
+                    row = {"case": cid, "chunks": side, "lib": label + ", da.store",
+                           "median_s": t, "cpu_s": cpu, "ratio": t / t_mem, "faults": flt}
+                    if method == "direct":
+                        row["bitwise"] = _same_bits(target, ref)
+                    rows.append(row)
                 if ndfilters is not None and len(shape) > 1 \
                         and max(kshape) <= DASK_IMAGE_MAX_SIDE:
                     lazy_di = ndfilters.convolve(xd, k, mode="mirror")
                     with dask.config.set(scheduler="threads"):
-                        t, cpu, _ = _timed(lazy_di.compute, budget, 1, 3)
+                        t, cpu, _, flt = _timed(lazy_di.compute, budget, 1, 3)
                     rows.append({"case": cid, "chunks": side, "lib": "dask_image threads",
-                                 "median_s": t, "cpu_s": cpu, "ratio": t / t_mem})
+                                 "median_s": t, "cpu_s": cpu, "ratio": t / t_mem,
+                                 "faults": flt})
                     t_threads["vs_dask_image"] = t / t_threads["median_s"]
                     t_threads["vs_dask_image_cpu"] = cpu / max(t_threads["cpu_s"], 1e-9)
                 bar.step()
@@ -155,18 +196,18 @@ def run(big=False, only="", cluster=False, method="direct", budget=1.0, progress
 
 def format_table(result):
     """The rows as a plain-text table, with the machine and its load."""
-    head = ("case", "chunks", "library", "median ms", "CPU ms", "/in memory",
+    head = ("case", "chunks", "library", "median ms", "CPU ms", "faults", "/in memory",
             "dask-image/this (CPU)", "")
     body = []
     for r in result["rows"]:
         body.append((r["case"], str(r["chunks"] or "-"), r["lib"], "%.1f" % (1e3 * r["median_s"]),
-                     "%.1f" % (1e3 * r["cpu_s"]),
+                     "%.1f" % (1e3 * r["cpu_s"]), str(r.get("faults", "")),
                      "%.2f" % r["ratio"],
                      "%.1f (%.1f)" % (r["vs_dask_image"], r["vs_dask_image_cpu"])
                      if "vs_dask_image" in r else "",
                      "" if "bitwise" not in r else ("bitwise" if r["bitwise"] else "NOT BITWISE")))
     widths = [max(len(row[i]) for row in [head] + body) for i in range(len(head))]
-    lines = ["  ".join(c.rjust(w) if 3 <= i <= 6 else c.ljust(w)
+    lines = ["  ".join(c.rjust(w) if 3 <= i <= 7 else c.ljust(w)
                        for i, (c, w) in enumerate(zip(row, widths))).rstrip()
              for row in [head] + body]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -176,7 +217,10 @@ def format_table(result):
                  % (m["method"], m["cpu"], m["cores"],
                     ", ".join("%s %s" % kv for kv in m["versions"].items()), m["date"]))
     lines.append("CPU ms: CPU time of this process's threads (not a LocalCluster's workers), "
-                 "steadier than the wall time on a busy machine.")
+                 "steadier than the wall time on a busy machine; faults: its minor page faults "
+                 "(fresh memory).")
+    lines.append("compute() includes dask's gathering of the blocks into one new array; "
+                 "da.store rows write into a preallocated one (compare: in memory, out=).")
     lines.append("load average before %s, after %s%s"
                  % ("/".join("%.1f" % v for v in m["load_before"]),
                     "/".join("%.1f" % v for v in m["load_after"]),
