@@ -184,3 +184,20 @@ def installed_metadata():
         return importlib.metadata.metadata("ndconv")
     except importlib.metadata.PackageNotFoundError:
         pytest.skip("ndconv is not installed here (built in place): no distribution metadata")
+
+
+def per_axis_geometry(draw, st, names, max_k, fills):
+    """A hypothesis draw of a per-axis-boundary problem: ``(shape, kshape, axes,
+    mode, names, cvals)`` with 1-3 axes of length 1-7, a random subset and order of
+    convolved axes, kernels of 1..``max_k`` taps ("valid": no longer than the axis),
+    one boundary from ``names`` and one fill from ``fills`` per convolved axis."""
+    nd = draw(st.integers(1, 3))
+    shape = tuple(draw(st.integers(1, 7)) for _ in range(nd))
+    n_conv = draw(st.integers(1, nd))
+    axes = tuple(draw(st.permutations(range(nd)))[:n_conv])
+    kshape = tuple(draw(st.integers(1, max_k)) for _ in axes)
+    mode = draw(st.sampled_from(("full", "same", "valid")))
+    if mode == "valid":
+        kshape = tuple(min(K, shape[a]) for K, a in zip(kshape, axes))
+    return (shape, kshape, axes, mode, [draw(st.sampled_from(names)) for _ in axes],
+            [draw(st.sampled_from(fills)) for _ in axes])

@@ -6,6 +6,7 @@ direct sum over the kernel taps of the padded array.
 """
 import numpy as np
 import pytest
+from conftest import per_axis_geometry
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -362,16 +363,7 @@ def test_layer_per_axis_fills_dict_and_float32():
 # ------------------------------------------------------------------ property
 @st.composite
 def problems(draw):
-    nd = draw(st.integers(1, 3))
-    xs = tuple(draw(st.integers(1, 7)) for _ in range(nd))
-    n_conv = draw(st.integers(1, nd))
-    axes = tuple(draw(st.permutations(range(nd)))[:n_conv])
-    ks = tuple(draw(st.integers(1, 5)) for _ in axes)
-    mode = draw(st.sampled_from(MODES))
-    if mode == "valid":
-        ks = tuple(min(k, xs[a]) for k, a in zip(ks, axes))
-    names = [draw(st.sampled_from(NAMES)) for _ in axes]
-    cvals = [draw(st.sampled_from([0.0, 1.0, -2.5, 4.0])) for _ in axes]
+    xs, ks, axes, mode, names, cvals = per_axis_geometry(draw, st, NAMES, 5, [0.0, 1.0, -2.5, 4.0])
     seed = draw(st.integers(0, 2 ** 16))
     method = draw(st.sampled_from(["direct", "fft", "auto"]))
     op = draw(st.sampled_from(["correlate", "convolve"]))

@@ -10,6 +10,7 @@ import itertools
 
 import numpy as np
 import pytest
+from conftest import per_axis_geometry
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -531,17 +532,8 @@ def test_missing_per_axis_errors():
 
 @st.composite
 def per_axis_problems(draw):
-    nd = draw(st.integers(1, 3))
-    shape = tuple(draw(st.integers(1, 7)) for _ in range(nd))
-    n_conv = draw(st.integers(1, nd))
-    axes = tuple(draw(st.permutations(range(nd)))[:n_conv])
-    kshape = tuple(draw(st.integers(1, 4)) for _ in axes)
-    mode = draw(st.sampled_from(MODES))
-    if mode == "valid":
-        kshape = tuple(min(K, shape[a]) for K, a in zip(kshape, axes))
-    names = [draw(st.sampled_from(BOUNDARIES)) for _ in axes]
-    cvals = [draw(st.sampled_from([0.0, 1.0, -2.5])) for _ in axes]
-    return shape, kshape, axes, mode, names, cvals, draw(st.integers(0, 2 ** 16))
+    return (*per_axis_geometry(draw, st, BOUNDARIES, 4, [0.0, 1.0, -2.5]),
+            draw(st.integers(0, 2 ** 16)))
 
 
 @settings(max_examples=80, deadline=None)
