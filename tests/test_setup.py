@@ -108,7 +108,9 @@ def _build_flags(machine, **env):
     script = os.path.join(root, "tools", "build_flags.py")
     if not os.path.isfile(script):
         pytest.skip("tools/build_flags.py is not beside the tests")
-    out = subprocess.run([sys.executable, script, machine], env=dict(os.environ, **env), capture_output=True,
+    # the defaults: a CI job's own switches (NDCONV_DISABLE_AVX512 on a CPU without it) left out
+    base = {k: v for k, v in os.environ.items() if not k.startswith("NDCONV_DISABLE_")}
+    out = subprocess.run([sys.executable, script, machine], env=dict(base, **env), capture_output=True,
                          text=True, check=True, timeout=300)
     return {line.split("\t")[1]: line.split("\t")[3] for line in out.stdout.splitlines()
             if line.startswith("module\t")}
