@@ -1648,8 +1648,9 @@ def correlate_sep2d(const sep_t[::1] x, sep_t[:, ::1] out, const sep_t[::1] wv,
     # ring rows padded to whole cache lines, so the rows start aligned alike
     rstr = (chunk * sizeof(sep_t) + 63) // 64 * 64 // sizeof(sep_t)
     width = chunk + kh - 1
-    spec = ndconv_scratch_parts(kv * rstr * sizeof(sep_t), width * sizeof(sep_t),
-                                width * sizeof(sep_t), max(kv, kh) * sizeof(sep_t*), 0, 0, 0)
+    # the ring holds kv + 1 filtered rows (output rows are summed in pairs)
+    spec = ndconv_scratch_parts((kv + 1) * rstr * sizeof(sep_t), width * sizeof(sep_t),
+                                width * sizeof(sep_t), max(kv + 1, kh) * sizeof(sep_t*), 0, 0, 0)
     if n_threads < 1:
         n_threads = 1
     if n_threads > n_items:
