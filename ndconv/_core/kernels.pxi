@@ -950,7 +950,11 @@ cdef int _correlate_nd(
                 cline[i] = cval
         # guided: runs of neighbouring rows (source rows still in cache), and
         # fewer grabs of the shared counter than one row at a time, which
-        # cost time at 2 threads on 3x3 rows of a few hundred nanoseconds
+        # cost time at 2 threads on 3x3 rows of a few hundred nanoseconds.
+        # A thread's next item is then, as a rule, the next one, whatever the
+        # number of threads: the rows a quad or a row prefetches for it are
+        # the next quad's (4 rows on) or the next row's (1 row on), where
+        # items dealt round the threads one by one would be n_threads on.
         for item in prange(n_items, schedule="guided", chunksize=1):
             if sc.block == NULL or ndconv_stop_requested(armed):
                 pass
@@ -961,12 +965,12 @@ cdef int _correlate_nd(
             elif quad:
                 _do_quad(item, n_rows, x, out, w, n_chunks, m_last, klast, n_lead, nla,
                          out_lead, k_lead, maps, bounds, c0, c1, unit,
-                         cval, skip_cval, 4 * n_threads if n_chunks == 1 else 0, x_span,
+                         cval, skip_cval, 4 if n_chunks == 1 else 0, x_span,
                          n_rows * m_last, idx, jdx, offs, qoffs, ptrs, wrows, gbuf, gstride, cline)
             else:
                 _do_item(item, x, out, w, n_chunks, m_last, klast, n_lead, nla,
                          out_lead, k_lead, maps, bounds, c0, c1, unit,
-                         cval, skip_cval, n_threads if n_chunks == 1 else 0, x_span,
+                         cval, skip_cval, 1 if n_chunks == 1 else 0, x_span,
                          n_rows * m_last, idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline)
         ndconv_scratch_free(&sc)
     return -1 if failed else 0
