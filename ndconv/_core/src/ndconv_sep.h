@@ -62,10 +62,10 @@
    weight: 11 of AVX2's registers), so a chunk (a multiple of NDV_SEP_NV
    vectors) is a whole number of blocks.  Pairing the rows halves the
    vertical pass's loads, which with one load per multiply-add set its pace:
-   on the AMD EPYC (AVX2) where this was measured, `make time` in
-   benchmarks/c went from 8.0-8.6 to 6.4-6.8 ms (chunks of 256-320 columns,
-   2048^2 15x15, one thread, under SCHED_FIFO (`chrt -f 10`) on a shared
-   machine). */
+   on the AMD EPYC (AVX2) where this was measured, the fused 2048^2 15x15
+   lines of `make time` in benchmarks/c went from 6.9-8.9 to 6.5-7.1 ms
+   (chunks of 256-320 columns, one thread; builds before and after run in
+   turn under `chrt -f 10` on a shared, loaded machine: re-measure quiet). */
 #define NDV_SEP_NV2 (NDV_SEP_NV / 2)
 
 #ifndef NDV_SEP_PF

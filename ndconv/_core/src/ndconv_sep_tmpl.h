@@ -61,68 +61,43 @@ NDV_NOINLINE void FN(ndv_sep_sum_)(NDV_T* o, const NDV_T* const* rows, ptrdiff_t
    chains, so the pass loads about half as many vectors as two calls of
    ndv_sep_sum_; every output keeps its own chain, t = 0 .. k - 1 from +0.0,
    so the bits are that function's.  Blocks of NDV_SEP_NV2 vectors per row,
-   then single vectors, then scalars, with the same overlapping remainder. */
+   the last one overlapping as there; rows narrower than a block take that
+   function twice. */
 NDV_NOINLINE void FN(ndv_sep_sum2_)(NDV_T* o0, NDV_T* o1, const NDV_T* const* rows, ptrdiff_t n,
                                     const NDV_T* w, ptrdiff_t k) {
     const ptrdiff_t B = NDV_SEP_NV2 * NDV_L;
-    ptrdiff_t c = 0;
-    if (n >= B) {
-        for (;;) {
-            if (c + B > n)
-                c = n - B;
-            V a0[NDV_SEP_NV2], a1[NDV_SEP_NV2];
-            NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV2; v++) a0[v] = a1[v] = OP(_zero)();
-            V wv = OP(_set1)(w[0]);
-            NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV2; v++)
-                a0[v] = OP(_fma)(wv, OP(_loadu)(rows[0] + c + v * NDV_L), a0[v]);
-            for (ptrdiff_t t = 1; t < k; t++) {
-                V w0 = OP(_set1)(w[t]), w1 = OP(_set1)(w[t - 1]);
-                const NDV_T* p = rows[t] + c;
-                NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV2; v++) {
-                    V x = OP(_loadu)(p + v * NDV_L);
-                    a0[v] = OP(_fma)(w0, x, a0[v]);
-                    a1[v] = OP(_fma)(w1, x, a1[v]);
-                }
-            }
-            wv = OP(_set1)(w[k - 1]);
-            NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV2; v++)
-                a1[v] = OP(_fma)(wv, OP(_loadu)(rows[k] + c + v * NDV_L), a1[v]);
+    if (n < B) {
+        FN(ndv_sep_sum_)(o0, rows, n, w, k);
+        FN(ndv_sep_sum_)(o1, rows + 1, n, w, k);
+        return;
+    }
+    for (ptrdiff_t c = 0;;) {
+        if (c + B > n)
+            c = n - B;
+        V a0[NDV_SEP_NV2], a1[NDV_SEP_NV2];
+        NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV2; v++) a0[v] = a1[v] = OP(_zero)();
+        V wv = OP(_set1)(w[0]);
+        NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV2; v++)
+            a0[v] = OP(_fma)(wv, OP(_loadu)(rows[0] + c + v * NDV_L), a0[v]);
+        for (ptrdiff_t t = 1; t < k; t++) {
+            V w0 = OP(_set1)(w[t]), w1 = OP(_set1)(w[t - 1]);
+            const NDV_T* p = rows[t] + c;
             NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV2; v++) {
-                OP(_storeu)(o0 + c + v * NDV_L, a0[v]);
-                OP(_storeu)(o1 + c + v * NDV_L, a1[v]);
+                V x = OP(_loadu)(p + v * NDV_L);
+                a0[v] = OP(_fma)(w0, x, a0[v]);
+                a1[v] = OP(_fma)(w1, x, a1[v]);
             }
-            c += B;
-            if (c >= n)
-                return;
         }
-    }
-    if (n >= NDV_L) {
-        for (;;) {
-            if (c + NDV_L > n)
-                c = n - NDV_L;
-            V a0 = OP(_zero)(), a1 = OP(_zero)();
-            for (ptrdiff_t t = 0; t < k; t++) {
-                a0 = OP(_fma)(OP(_set1)(w[t]), OP(_loadu)(rows[t] + c), a0);
-                a1 = OP(_fma)(OP(_set1)(w[t]), OP(_loadu)(rows[t + 1] + c), a1);
-            }
-            OP(_storeu)(o0 + c, a0);
-            OP(_storeu)(o1 + c, a1);
-            c += NDV_L;
-            if (c >= n)
-                return;
+        wv = OP(_set1)(w[k - 1]);
+        NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV2; v++)
+            a1[v] = OP(_fma)(wv, OP(_loadu)(rows[k] + c + v * NDV_L), a1[v]);
+        NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV2; v++) {
+            OP(_storeu)(o0 + c + v * NDV_L, a0[v]);
+            OP(_storeu)(o1 + c + v * NDV_L, a1[v]);
         }
-    }
-    for (; c < n; c++) {
-        V a0 = OP(_zero)(), a1 = OP(_zero)();
-        for (ptrdiff_t t = 0; t < k; t++) {
-            a0 = OP(_fma)(OP(_set1)(w[t]), OP(_set1)(rows[t][c]), a0);
-            a1 = OP(_fma)(OP(_set1)(w[t]), OP(_set1)(rows[t + 1][c]), a1);
-        }
-        NDV_T lane[NDV_L];
-        OP(_storeu)(lane, a0);
-        o0[c] = lane[0];
-        OP(_storeu)(lane, a1);
-        o1[c] = lane[0];
+        c += B;
+        if (c >= n)
+            return;
     }
 }
 
