@@ -191,6 +191,7 @@ def machine(monkeypatch, tuned):
         monkeypatch.setattr(threads, "runnable_others", lambda now: others)
         monkeypatch.setattr(threads, "_own_until", (-1.0, 1))
         monkeypatch.setattr(threads, "own_runnable", lambda: 0)
+        monkeypatch.setattr(threads, "_seen", threads.collections.deque(maxlen=32))
     return set_state
 
 
@@ -207,6 +208,35 @@ def test_busy_machine_calls_use_only_idle_cpus(machine):
     assert threads_for(1, 10**6) == 1
     machine(4, 40)
     assert threads_for(4, 10**6) == 1
+
+
+def test_long_calls_ignore_a_burst_but_not_steady_load(machine, monkeypatch):
+    """A long call that finds one other thread runnable takes every thread if
+    the machine was idle at an instant of the last _STEADY_SECONDS (a burst),
+    not if every recent count saw the load; short calls follow the instant."""
+    from ndconv._plan import threads
+
+    big, small = threads._STEADY_WORK, threads._STEADY_WORK // 2
+    machine(2, 1)
+    assert threads.threads_for(2, big) == 1          # steady so far: every count busy
+    assert threads.threads_for(2, big) == 1
+    machine(2, 0)
+    assert threads.threads_for(2, small) == 2        # an idle instant
+    monkeypatch.setattr(threads, "runnable_others", lambda now: 1)
+    monkeypatch.setattr(threads, "_own_until", (-1.0, 1))
+    assert threads.threads_for(2, small) == 1        # short calls: the instant
+    assert threads.threads_for(2, big) == 2          # long calls: a burst
+    # the idle instant ages out of the window: the load is steady again
+    # (and the call just made has surely ended: its workers are not counted)
+    monkeypatch.setattr(threads, "_own_until", (-1.0, 1))
+    now = time.monotonic()
+    monkeypatch.setattr(threads, "_seen", threads.collections.deque(
+        [(now - 2 * threads._STEADY_SECONDS, 0), (now - 0.01, 1)], maxlen=32))
+    assert threads.threads_for(2, big) == 1
+    machine(8, 7)                                    # a burst on a larger machine
+    monkeypatch.setattr(threads, "_seen", threads.collections.deque(
+        [(time.monotonic(), 5)], maxlen=32))
+    assert threads.threads_for(8, big) == 3          # the least recent count: 5 others
 
 
 def test_own_spinning_workers_are_not_load(machine, monkeypatch):

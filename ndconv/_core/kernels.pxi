@@ -864,7 +864,7 @@ cdef inline void _nd_items(
         const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
         const AxisMap* maps, const Py_ssize_t* bounds,
         Py_ssize_t c0, Py_ssize_t c1, bint unit, num_t cval, bint skip_cval,
-        int n_threads, Py_ssize_t x_span, Py_ssize_t gstride, Py_ssize_t tstride) noexcept nogil:
+        Py_ssize_t x_span, Py_ssize_t gstride, Py_ssize_t tstride) noexcept nogil:
     """Work items ``i0 <= item < i1`` of ``_correlate_nd`` with one thread's
     scratch ``sc`` (see there); stops early once SIGINT is seen."""
     cdef Py_ssize_t* idx = <Py_ssize_t*>sc.part[0]
@@ -887,12 +887,12 @@ cdef inline void _nd_items(
         elif quad:
             _do_quad(item, n_rows, x, out, w, n_chunks, m_last, klast, n_lead, nla,
                      out_lead, k_lead, maps, bounds, c0, c1, unit,
-                     cval, skip_cval, 4 * n_threads if n_chunks == 1 else 0, x_span,
+                     cval, skip_cval, 4 if n_chunks == 1 else 0, x_span,
                      n_rows * m_last, idx, jdx, offs, qoffs, ptrs, wrows, gbuf, gstride, cline)
         else:
             _do_item(item, x, out, w, n_chunks, m_last, klast, n_lead, nla,
                      out_lead, k_lead, maps, bounds, c0, c1, unit,
-                     cval, skip_cval, n_threads if n_chunks == 1 else 0, x_span,
+                     cval, skip_cval, 1 if n_chunks == 1 else 0, x_span,
                      n_rows * m_last, idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline)
 
 
@@ -984,7 +984,7 @@ cdef int _correlate_nd(
             _nd_cline(&sc, gstride, cval)
             _nd_items(0, n_items, &sc, armed, roll, quad, th, tpp, rw, x, out, w, n_rows,
                       n_chunks, m_last, klast, kb, n_lead, nla, out_lead, k_lead, maps, bounds,
-                      c0, c1, unit, cval, skip_cval, 1, x_span, gstride, tstride)
+                      c0, c1, unit, cval, skip_cval, x_span, gstride, tstride)
         ndconv_scratch_free(&sc)
         return -1 if failed else 0
     with parallel(num_threads=n_threads):
@@ -993,12 +993,16 @@ cdef int _correlate_nd(
             _nd_cline(&sc, gstride, cval)
         # guided: runs of neighbouring rows (source rows still in cache), and
         # fewer grabs of the shared counter than one row at a time, which
-        # cost time at 2 threads on 3x3 rows of a few hundred nanoseconds
+        # cost time at 2 threads on 3x3 rows of a few hundred nanoseconds.
+        # A thread's next item is then, as a rule, the next one, whatever the
+        # number of threads: the rows a quad or a row prefetches for it are
+        # the next quad's (4 rows on) or the next row's (1 row on), where
+        # items dealt round the threads one by one would be n_threads on.
         for item in prange(n_items, schedule="guided", chunksize=1):
             if sc.block != NULL:
                 _nd_items(item, item + 1, &sc, armed, roll, quad, th, tpp, rw, x, out, w, n_rows,
                           n_chunks, m_last, klast, kb, n_lead, nla, out_lead, k_lead, maps, bounds,
-                          c0, c1, unit, cval, skip_cval, n_threads, x_span, gstride, tstride)
+                          c0, c1, unit, cval, skip_cval, x_span, gstride, tstride)
         ndconv_scratch_free(&sc)
     return -1 if failed else 0
 
@@ -1679,8 +1683,9 @@ def correlate_sep2d(const sep_t[::1] x, sep_t[:, ::1] out, const sep_t[::1] wv,
     # ring rows padded to whole cache lines, so the rows start aligned alike
     rstr = (chunk * sizeof(sep_t) + 63) // 64 * 64 // sizeof(sep_t)
     width = chunk + kh - 1
-    spec = ndconv_scratch_parts(kv * rstr * sizeof(sep_t), width * sizeof(sep_t),
-                                width * sizeof(sep_t), max(kv, kh) * sizeof(sep_t*), 0, 0, 0)
+    # the ring holds kv + 1 filtered rows (output rows are summed in pairs)
+    spec = ndconv_scratch_parts((kv + 1) * rstr * sizeof(sep_t), width * sizeof(sep_t),
+                                width * sizeof(sep_t), max(kv + 1, kh) * sizeof(sep_t*), 0, 0, 0)
     if n_threads < 1:
         n_threads = 1
     if n_threads > n_items:

@@ -28,7 +28,20 @@ calls ran on one thread (21.9 ms instead of 12.3 ms, W6 of peerbench, right
 after torch's timing loop).  So a call large enough to afford it
 (``_OWN_CHECK_WORK``) that would lose threads to the load counts the runnable
 threads of its own process (``own_runnable``) and does not count them as load.
+
+One count is one instant.  On a machine that is quiet but for short bursts
+(a shell, a monitor, another program waking now and then: a tenth of a CPU
+or so), an instant now and then finds one of them runnable, and a long call
+that starts then ran its whole length on one thread for a burst of a
+millisecond: 2-thread runs of 2048^2 15x15 (tens of milliseconds) came out
+nearly as slow as 1-thread ones, while libraries that always take every
+thread got their full speed-up.  Sustained load is another matter: it shows
+in every count.  So a long call (``_STEADY_WORK``) takes the least count seen
+over the last ``_STEADY_SECONDS``: a burst is ignored if an idle instant came
+shortly before, a busy process is not.  ``benchmarks/busy_machine.py``
+measures both sides.
 """
+import collections
 import os
 import time
 
@@ -44,6 +57,11 @@ _SLOW_RATE = 1e9
 _CPUS = os.cpu_count() or 1
 _load_fd = None              # /proc/loadavg, kept open; False where it cannot be read
 _load = (-1.0, 0)            # (when read, runnable threads besides the caller)
+# Multiply-adds (tens of milliseconds) from which a call takes the least count
+# of the last _STEADY_SECONDS (the counts calls have seen, own workers taken off)
+_STEADY_WORK = 1 << 27
+_STEADY_SECONDS = 0.1
+_seen = collections.deque(maxlen=32)   # (when, runnable threads of other processes)
 _own_until = (-1.0, 1)       # (until when, how many threads) of the last threaded call
 
 
@@ -104,6 +122,9 @@ def threads_for(n_threads, work):
         return n_threads
     if now < _own_until[0]:
         others = max(0, others - (_own_until[1] - 1))
+    _seen.append((now, others))
+    if others > _CPUS - n_threads and work >= _STEADY_WORK:
+        others = min(o for t, o in _seen if now - t <= _STEADY_SECONDS)
     if others > _CPUS - n_threads and work >= _OWN_CHECK_WORK:
         others = max(0, others - own_runnable())
     n = max(1, min(n_threads, _CPUS - others))

@@ -7,8 +7,8 @@
    the filtered rows.  Done as two sweeps, the intermediate image goes out to
    memory (or L3) and back.  Here one sweep does both: a work item is a tile
    of output rows by a chunk of columns; each source row it needs is filtered
-   horizontally into a ring of kv rows, and as soon as the ring holds kv rows
-   the next output row is their vertical sum.  The ring is sized (per ISA,
+   horizontally into a ring of kv + 1 rows, and as soon as the ring holds
+   kv + 1 rows the next two output rows are their vertical sums.  The ring is sized (per ISA,
    NDV_SEP_RING_BYTES) to stay in L1, so the intermediate never leaves the
    core; a tile recomputes only the kv - 1 filtered rows it shares with the
    tile above.
@@ -57,6 +57,17 @@
    at one thread with 1-8 rows ahead (the harness's `make time`; a shared,
    loaded machine, so only the direction is reliable); the same image held
    in L2 takes 4.8 ms, the rest is memory. */
+/* Vectors per row of the vertical pass's two-row blocks: 2 x NDV_SEP_NV2
+   accumulators, as many as the one-row blocks have (plus a second broadcast
+   weight: 11 of AVX2's registers), so a chunk (a multiple of NDV_SEP_NV
+   vectors) is a whole number of blocks.  Pairing the rows halves the
+   vertical pass's loads, which with one load per multiply-add set its pace:
+   on the AMD EPYC (AVX2) where this was measured, the fused 2048^2 15x15
+   lines of `make time` in benchmarks/c went from 6.9-8.9 to 6.5-7.1 ms
+   (chunks of 256-320 columns, one thread; builds before and after run in
+   turn under `chrt -f 10` on a shared, loaded machine: re-measure quiet). */
+#define NDV_SEP_NV2 (NDV_SEP_NV / 2)
+
 #ifndef NDV_SEP_PF
 #define NDV_SEP_PF 4
 #endif
@@ -79,13 +90,13 @@
    one-row blocks the compiler vectorises better than scalar blocks. */
 #define NDCONV_SEP_FUSED (NDV_ISA >= 2)
 
-/* Columns per chunk for a kernel of kv rows: the ring of kv filtered rows
-   within NDV_SEP_RING_BYTES, at least one block wide; itemsize is the
+/* Columns per chunk for a kernel of kv rows: the ring of kv + 1 filtered
+   rows within NDV_SEP_RING_BYTES, at least one block wide; itemsize is the
    element's size in bytes. */
 static inline ptrdiff_t ndconv_sep_chunk(ptrdiff_t kv, ptrdiff_t itemsize) {
     ptrdiff_t lanes = itemsize == 4 ? NDV_F32_LANES : NDV_F64_LANES;
     ptrdiff_t block = NDV_SEP_NV * lanes;
-    ptrdiff_t cw = NDV_SEP_RING_BYTES / (kv > 0 ? kv : 1) / itemsize;
+    ptrdiff_t cw = NDV_SEP_RING_BYTES / (kv > 0 ? kv + 1 : 1) / itemsize;
     cw -= cw % block;
     return cw < block ? block : cw;
 }

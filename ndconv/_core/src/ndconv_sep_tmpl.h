@@ -55,14 +55,62 @@ NDV_NOINLINE void FN(ndv_sep_sum_)(NDV_T* o, const NDV_T* const* rows, ptrdiff_t
     }
 }
 
+/* o0[c] = sum_t w[t] * rows[t][c] and o1[c] = sum_t w[t] * rows[t + 1][c]
+   for c < n: two neighbouring output rows of the vertical pass, from k + 1
+   filtered rows.  Each loaded vector of rows 1 .. k - 1 feeds both rows'
+   chains, so the pass loads about half as many vectors as two calls of
+   ndv_sep_sum_; every output keeps its own chain, t = 0 .. k - 1 from +0.0,
+   so the bits are that function's.  Blocks of NDV_SEP_NV2 vectors per row,
+   the last one overlapping as there; rows narrower than a block take that
+   function twice. */
+NDV_NOINLINE void FN(ndv_sep_sum2_)(NDV_T* o0, NDV_T* o1, const NDV_T* const* rows, ptrdiff_t n,
+                                    const NDV_T* w, ptrdiff_t k) {
+    const ptrdiff_t B = NDV_SEP_NV2 * NDV_L;
+    if (n < B) {
+        FN(ndv_sep_sum_)(o0, rows, n, w, k);
+        FN(ndv_sep_sum_)(o1, rows + 1, n, w, k);
+        return;
+    }
+    for (ptrdiff_t c = 0;;) {
+        if (c + B > n)
+            c = n - B;
+        V a0[NDV_SEP_NV2], a1[NDV_SEP_NV2];
+        NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV2; v++) a0[v] = a1[v] = OP(_zero)();
+        V wv = OP(_set1)(w[0]);
+        NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV2; v++)
+            a0[v] = OP(_fma)(wv, OP(_loadu)(rows[0] + c + v * NDV_L), a0[v]);
+        for (ptrdiff_t t = 1; t < k; t++) {
+            V w0 = OP(_set1)(w[t]), w1 = OP(_set1)(w[t - 1]);
+            const NDV_T* p = rows[t] + c;
+            NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV2; v++) {
+                V x = OP(_loadu)(p + v * NDV_L);
+                a0[v] = OP(_fma)(w0, x, a0[v]);
+                a1[v] = OP(_fma)(w1, x, a1[v]);
+            }
+        }
+        wv = OP(_set1)(w[k - 1]);
+        NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV2; v++)
+            a1[v] = OP(_fma)(wv, OP(_loadu)(rows[k] + c + v * NDV_L), a1[v]);
+        NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV2; v++) {
+            OP(_storeu)(o0 + c + v * NDV_L, a0[v]);
+            OP(_storeu)(o1 + c + v * NDV_L, a1[v]);
+        }
+        c += B;
+        if (c >= n)
+            return;
+    }
+}
+
 /* One work item of the fused passes: output rows i0 .. i1 - 1, columns
    c0 .. c1 - 1, of a kernel of kv x kh taps (wv, wh), into out (rows ostr
    apart).  Extended row r of the input is the source row at element offset
    vrow[r] of x, or a row of cval where vrow[r] < 0; extended column e is
    element hcol[e] of a row, or cval where hcol[e] < 0, and the columns
    lin_lo <= e < lin_hi are consecutive elements (read in place).  Scratch:
-   ring (kv rows, rstr apart, of c1 - c0 samples), g and cline (c1 - c0 +
-   kh - 1 samples; cline filled with cval), rp (max(kv, kh) pointers). */
+   ring (kv + 1 rows, rstr apart, of c1 - c0 samples), g and cline (c1 - c0 +
+   kh - 1 samples; cline filled with cval), rp (max(kv + 1, kh) pointers).
+   Output rows are summed in pairs (ndv_sep_sum2_) as soon as the ring holds
+   their kv + 1 filtered rows; an odd last row alone. */
 static inline void FN(ndconv_sep_tile_)(const NDV_T* x, NDV_T* out, ptrdiff_t ostr,
                                         const ptrdiff_t* vrow, const ptrdiff_t* hcol,
                                         ptrdiff_t lin_lo, ptrdiff_t lin_hi,
@@ -73,6 +121,8 @@ static inline void FN(ndconv_sep_tile_)(const NDV_T* x, NDV_T* out, ptrdiff_t os
     ptrdiff_t n = c1 - c0, span = n + kh - 1;
     int inplace = c0 >= lin_lo && c1 + kh - 1 <= lin_hi;
     const NDV_T* lin = inplace ? x + hcol[lin_lo] + (c0 - lin_lo) : NULL;
+    const ptrdiff_t nring = kv + 1;
+    ptrdiff_t next = i0; /* the first output row not written yet */
     for (ptrdiff_t r = i0; r < i1 + kv - 1; r++) {
         const NDV_T* src;
         if (vrow[r] < 0) {
@@ -95,12 +145,16 @@ static inline void FN(ndconv_sep_tile_)(const NDV_T* x, NDV_T* out, ptrdiff_t os
             NDCONV_PREFETCH(q + span - 1);
         }
         for (ptrdiff_t j = 0; j < kh; j++) rp[j] = src + j;
-        FN(ndv_sep_sum_)(ring + ((r - i0) % kv) * rstr, rp, n, wh, kh);
-        if (r - i0 >= kv - 1) {
-            ptrdiff_t i = r - kv + 1;
-            for (ptrdiff_t t = 0; t < kv; t++) rp[t] = ring + ((i - i0 + t) % kv) * rstr;
-            FN(ndv_sep_sum_)(out + i * ostr + c0, rp, n, wv, kv);
+        FN(ndv_sep_sum_)(ring + ((r - i0) % nring) * rstr, rp, n, wh, kh);
+        if (r == next + kv) {
+            for (ptrdiff_t t = 0; t <= kv; t++) rp[t] = ring + ((next - i0 + t) % nring) * rstr;
+            FN(ndv_sep_sum2_)(out + next * ostr + c0, out + (next + 1) * ostr + c0, rp, n, wv, kv);
+            next += 2;
         }
+    }
+    if (next < i1) {
+        for (ptrdiff_t t = 0; t < kv; t++) rp[t] = ring + ((next - i0 + t) % nring) * rstr;
+        FN(ndv_sep_sum_)(out + next * ostr + c0, rp, n, wv, kv);
     }
 }
 
