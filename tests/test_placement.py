@@ -1,0 +1,71 @@
+"""Where the large outputs go in memory (ndconv._plan.placement): half a page
+from the input modulo the page, on huge pages; every result the same bits."""
+import numpy as np
+import pytest
+
+import ndconv
+from ndconv._plan import placement
+
+
+def _addr(a):
+    return a.__array_interface__["data"][0]
+
+
+@pytest.mark.parametrize("shape, dtype", [((1024, 1024), np.float32), ((700, 800), np.float64),
+                                          ((3, 5), np.int16), ((256, 1024), np.float64),
+                                          ((2, 600, 700), np.complex64)])
+@pytest.mark.parametrize("near_offset", [None, 16, 2048, 4080, 100 * 4096 + 64])
+def test_large_outputs_are_placed(shape, dtype, near_offset):
+    dtype = np.dtype(dtype)
+    near = None if near_offset is None else near_offset
+    a = placement.empty(shape, dtype, near=near)
+    assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable
+    if a.nbytes >= placement.MIN_PLACED:
+        start = _addr(a)
+        assert start % 64 == 0
+        # on a huge page's boundary but for the spread from the input's page offset
+        assert start % placement.HUGE_PAGE < placement.PAGE
+        if near is not None:
+            assert (start - near) % placement.PAGE in range(placement.SPREAD - 63,
+                                                             placement.SPREAD + 1)
+        else:
+            assert start % placement.HUGE_PAGE == 0
+    a[...] = 7   # the whole of it is writable memory of its own
+    assert (a == 7).all()
+
+
+def test_memory_order_is_kept():
+    a = placement.empty((300, 400, 50), np.float32, near=0, perm=(2, 0, 1))
+    assert a.shape == (300, 400, 50)
+    assert a.transpose(2, 0, 1).flags.c_contiguous
+    assert (_addr(a) - 0) % placement.PAGE == placement.SPREAD
+
+
+def _placed_from(out, x):
+    return _addr(out) % placement.PAGE == (_addr(x) + placement.SPREAD) % placement.PAGE // 64 * 64
+
+
+def test_results_are_placed(rng):
+    # a direct call's own output (unplanned, then planned calls), the layer's:
+    # placed apart from the input, and the naive sum
+    x = rng.standard_normal((800, 700)).astype(np.float32)
+    k = rng.standard_normal((3, 3)).astype(np.float32)
+    ref = np.zeros((798, 698), np.float64)
+    for i in range(3):
+        for j in range(3):
+            ref += k[i, j].astype(np.float64) * x[i:i + 798, j:j + 698]
+    # nine float32 products and sums: a few ulps of the sum of magnitudes
+    bound = 9 * 2 * np.finfo(np.float32).eps * (np.abs(k).sum() * np.abs(x).max())
+    for workers in (1, 1, 2):
+        out = ndconv.correlate(x, k, "valid", workers=workers, method="direct")
+        assert _placed_from(out, x)
+        assert np.abs(out - ref).max() <= bound
+    xl = rng.standard_normal((2, 120, 100, 64)).astype(np.float32)
+    wl = rng.standard_normal((3, 3, 64, 32)).astype(np.float32)
+    y = ndconv.conv(xl, wl, padding="same", layout="channels_last")
+    assert _placed_from(y, xl)
+    i, j, c = 37, 0, 5   # a pixel at the left edge: zero padding
+    patch = np.zeros((3, 3, 64))
+    patch[:, 1:] = xl[1, i - 1:i + 2, :2]
+    assert np.isclose(y[1, i, j, c], np.einsum("ijc,ijc->", patch, wl[..., c]), rtol=1e-4,
+                      atol=1e-4)
