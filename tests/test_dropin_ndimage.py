@@ -12,6 +12,10 @@ from ndconv import ndimage  # noqa: E402
 from ndconv._plan import dropin  # noqa: E402
 from ndconv._plan.dropin import c_cast  # noqa: E402
 
+# scipy's and numpy's semantics over grids of tiny calls: the library's own thread
+# rule (the threaded schedule is checked by test_correlate and test_threads)
+pytestmark = pytest.mark.library_threads
+
 RNG = np.random.default_rng(777)
 
 # Two behaviours ndconv follows that the oldest supported scipy (1.11) lacks:

@@ -7,6 +7,10 @@ import pytest
 
 from ndconv import numpy as npc
 
+# scipy's and numpy's semantics over grids of tiny calls: the library's own thread
+# rule (the threaded schedule is checked by test_correlate and test_threads)
+pytestmark = pytest.mark.library_threads
+
 RNG = np.random.default_rng(1234)
 
 DTYPES = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,

@@ -8,6 +8,10 @@ scipy_signal = pytest.importorskip("scipy.signal")
 
 from ndconv import signal  # noqa: E402
 
+# scipy's and numpy's semantics over grids of tiny calls: the library's own thread
+# rule (the threaded schedule is checked by test_correlate and test_threads)
+pytestmark = pytest.mark.library_threads
+
 RNG = np.random.default_rng(4321)
 
 DTYPES = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
