@@ -385,5 +385,3 @@ def empty_like_order(x, shape, dtype):
     perm = memory_order(x)
     return _placement.empty(shape, dtype, near=x,
                             perm=None if perm == tuple(range(len(perm))) else perm)
-
-
