@@ -100,8 +100,11 @@ BASELINE_MODULES = ["ndconv._core.baseline"]
 # The baseline build is the unfused core (each product rounded, as in scipy's and numpy's
 # loops), which integer outputs and tests rely on: compilers must not contract a*b + c into
 # fused multiply-adds there.  gcc does by default wherever the ISA has them (aarch64, not
-# x86-64's baseline), in some loops and not others; clang within an expression.  The ISA
-# builds keep contraction: their one-row blocks get their fused multiply-adds from it.
+# x86-64's baseline), in some loops and not others; clang within an expression.  The direct
+# path's blocks never rely on contraction: their multiply-adds are spelled out (ndconv_fmaf/
+# _fmad, the vector layer's), fused in the ISA builds at every optimisation level, whereas
+# gcc contracts only from -O2 on, so that an -O1 build (NDCONV_EXTRA_CFLAGS) is bitwise
+# the same across blocks too.
 UNFUSED_MODULE = "ndconv._core.baseline"
 
 OPENMP_PROBE = r"""

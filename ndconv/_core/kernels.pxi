@@ -184,14 +184,36 @@ cdef inline void _cmac(num_t* acc, num_t w, const num_t* x) noexcept nogil:
         ad[0], ad[1] = rd, jd
 
 
+cdef inline num_t _madd(num_t w, num_t x, num_t acc) noexcept nogil:
+    """``w * x + acc`` with the build's multiply-add for float and double
+    (``ndconv_fmaf``/``_fmad``: fused in the FMA builds, product then sum in the
+    others); the blocks call it for every real and integer ``num_t``, and
+    ``_cmac`` for complex ones.
+
+    Spelled out, not written ``acc + w * x`` and left to the compiler to
+    contract: gcc contracts only from -O2 on (at -O0 and -O1 it rounds the
+    product, whatever -ffp-contract says), and at -O3 it vectorised the 8-wide
+    loop with the product rounded.  The row-sharing blocks' multiply-adds are
+    explicit (ndconv_vec.h), so a one-row block left to contraction equalled
+    them only at the optimisation levels, and in the loops, where the compiler
+    chose to contract.  This way every block's chain is fixed by the source.
+    """
+    if num_t is float:
+        return ndconv_fmaf(w, x, acc)
+    elif num_t is double:
+        return ndconv_fmad(w, x, acc)
+    else:
+        return acc + w * x
+
+
 cdef inline void _block32(num_t* o, Py_ssize_t c, const num_t** ptrs, const num_t** wrows,
                           Py_ssize_t ntaps, Py_ssize_t klast) noexcept nogil:
     """o[c:c+32] = sum_r sum_j wrows[r][j] * ptrs[r][c + j : c + j + 32].
 
     A fixed trip count and a local accumulator array: the compiler keeps the 32
     sums in vector registers (4 ymm of floats / 8 of doubles) across the whole
-    tap loop, so each tap costs one load and one FMA per vector, and the output
-    is stored once.
+    tap loop, so each tap costs one load and one multiply-add (``_madd``) per
+    vector, and the output is stored once.
     """
     cdef num_t acc[32]
     cdef Py_ssize_t r, j, u
@@ -209,7 +231,7 @@ cdef inline void _block32(num_t* o, Py_ssize_t c, const num_t** ptrs, const num_
                 if num_t is cython.floatcomplex or num_t is cython.doublecomplex:
                     _cmac(&acc[u], wj, &p[j + u])
                 else:
-                    acc[u] = acc[u] + wj * p[j + u]
+                    acc[u] = _madd(wj, p[j + u], acc[u])
     for u in range(32):
         o[c + u] = acc[u]
 
@@ -235,7 +257,7 @@ cdef inline void _block64(num_t* o, Py_ssize_t c, const num_t** ptrs, const num_
                 if num_t is cython.floatcomplex or num_t is cython.doublecomplex:
                     _cmac(&acc[u], wj, &p[j + u])
                 else:
-                    acc[u] = acc[u] + wj * p[j + u]
+                    acc[u] = _madd(wj, p[j + u], acc[u])
     for u in range(64):
         o[c + u] = acc[u]
 
@@ -260,16 +282,14 @@ cdef inline void _block128(num_t* o, Py_ssize_t c, const num_t** ptrs, const num
                 if num_t is cython.floatcomplex or num_t is cython.doublecomplex:
                     _cmac(&acc[u], wj, &p[j + u])
                 else:
-                    acc[u] = acc[u] + wj * p[j + u]
+                    acc[u] = _madd(wj, p[j + u], acc[u])
     for u in range(128):
         o[c + u] = acc[u]
 
 
 cdef inline void _block8(num_t* o, Py_ssize_t c, const num_t** ptrs, const num_t** wrows,
                          Py_ssize_t ntaps, Py_ssize_t klast) noexcept nogil:
-    """As _block32 for 8 outputs (short rows).  The multiply-add is spelled
-    out: written as acc + w * p, gcc vectorised this loop with each product
-    rounded before the add, 1 ulp off the wider blocks."""
+    """As _block32 for 8 outputs (short rows)."""
     cdef num_t acc[8]
     cdef Py_ssize_t r, j, u
     cdef const num_t* p
@@ -283,14 +303,10 @@ cdef inline void _block8(num_t* o, Py_ssize_t c, const num_t** ptrs, const num_t
         for j in range(klast):
             wj = wr[j]
             for u in range(8):
-                if num_t is float:
-                    acc[u] = ndconv_fmaf(wj, p[j + u], acc[u])
-                elif num_t is double:
-                    acc[u] = ndconv_fmad(wj, p[j + u], acc[u])
-                elif num_t is cython.floatcomplex or num_t is cython.doublecomplex:
+                if num_t is cython.floatcomplex or num_t is cython.doublecomplex:
                     _cmac(&acc[u], wj, &p[j + u])
                 else:
-                    acc[u] = acc[u] + wj * p[j + u]
+                    acc[u] = _madd(wj, p[j + u], acc[u])
     for u in range(8):
         o[c + u] = acc[u]
 
@@ -359,14 +375,10 @@ cdef inline void _block_sum(num_t* o, Py_ssize_t n, const num_t** ptrs,
             p = ptrs[r] + c
             wr = wrows[r]
             for j in range(klast):
-                if num_t is float:
-                    s = ndconv_fmaf(wr[j], p[j], s)
-                elif num_t is double:
-                    s = ndconv_fmad(wr[j], p[j], s)
-                elif num_t is cython.floatcomplex or num_t is cython.doublecomplex:
+                if num_t is cython.floatcomplex or num_t is cython.doublecomplex:
                     _cmac(&s, wr[j], &p[j])
                 else:
-                    s = s + wr[j] * p[j]
+                    s = _madd(wr[j], p[j], s)
         o[c] = s
         c += 1
 

@@ -21,11 +21,13 @@
 #define NDCONV_NEON 0
 #endif
 
-/* The multiply-add of the narrow blocks (8 wide, scalar tail), fused
-   where the wide blocks are (the FMA builds), so that an output is the same
-   sum whichever code computes it.  Written as a*b + c, gcc vectorised
-   those loops with each product rounded before the add: 1 ulp off.
-   NDCONV_FUSED says which of the two this build's scalar multiply-add is. */
+/* The multiply-add of the one-row blocks (kernels.pxi's _madd, _cmac),
+   fused where the row-sharing blocks are (the FMA builds), so that an
+   output is the same sum whichever code computes it.  Explicit, because
+   contraction of a*b + c is the compiler's choice: gcc vectorised the
+   8-wide loop with each product rounded before the add (1 ulp off), and
+   contracts nothing at -O0/-O1.  NDCONV_FUSED says which of the two this
+   build's scalar multiply-add is. */
 #if defined(__FMA__) || (NDCONV_NEON && defined(__ARM_FEATURE_FMA))
 #define NDCONV_FUSED 1
 #define ndconv_fmaf(a, b, c) __builtin_fmaf((a), (b), (c))
