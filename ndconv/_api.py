@@ -275,7 +275,7 @@ class _CallPlan:
         # goes straight to the kernel
         self.flat = (self.perm is None and self.direct.perm is None and self.direct.merge is None
                      and x.flags.c_contiguous and x.flags.aligned)
-        self.placed = math.prod(out_shape) * dtype.itemsize >= _placement.MIN_PLACED
+        self.placed = _placement.placed(out_shape, dtype)
         # ... and where the arrays come in the compute dtype, the core makes the
         # output and the kernel's copy itself: no numpy call per step
         self.fast = None

@@ -14,10 +14,9 @@ def _addr(a):
 @pytest.mark.parametrize("shape, dtype", [((1024, 1024), np.float32), ((700, 800), np.float64),
                                           ((3, 5), np.int16), ((256, 1024), np.float64),
                                           ((2, 600, 700), np.complex64)])
-@pytest.mark.parametrize("near_offset", [None, 16, 2048, 4080, 100 * 4096 + 64])
-def test_large_outputs_are_placed(shape, dtype, near_offset):
+@pytest.mark.parametrize("near", [None, 16, 2048, 4080, 100 * 4096 + 64])
+def test_large_outputs_are_placed(shape, dtype, near):
     dtype = np.dtype(dtype)
-    near = None if near_offset is None else near_offset
     a = placement.empty(shape, dtype, near=near)
     assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable
     if a.nbytes >= placement.MIN_PLACED:

@@ -45,6 +45,12 @@ def address(a):
     return a if isinstance(a, int) else a.__array_interface__["data"][0]
 
 
+def placed(shape, dtype):
+    """Whether ``empty`` places an array of ``shape`` and ``dtype`` (the rule, for
+    callers that decide once and then skip the call for small arrays)."""
+    return math.prod(shape) * np.dtype(dtype).itemsize >= MIN_PLACED
+
+
 def empty(shape, dtype, near=None, perm=None):
     """An uninitialised C-ordered array of ``shape`` and ``dtype``, placed (see
     the module's docstring) for a kernel that reads ``near`` (an array or its
@@ -57,10 +63,10 @@ def empty(shape, dtype, near=None, perm=None):
     dtype = np.dtype(dtype)
     if perm is not None:
         shape = [shape[a] for a in perm]
-    nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes < MIN_PLACED:
+    if not placed(shape, dtype):
         out = np.empty(shape, dtype=dtype)
     else:
+        nbytes = math.prod(shape) * dtype.itemsize
         target = 0 if near is None else (address(near) + SPREAD) % PAGE // _LINE * _LINE
         raw = np.empty(nbytes + HUGE_PAGE + PAGE, dtype=np.uint8)
         skip = -address(raw) % HUGE_PAGE + target
