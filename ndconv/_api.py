@@ -524,9 +524,54 @@ def with_missing(op, x, k, mode, boundary, cval, origin, axes, method, workers, 
         return method == "fft" or (method == "auto" and _fft_possible(present, kk, mode, origin,
                                                                       axes, workers, flip))
 
+    def one_pass(a, bnd, cv, finish, dst):
+        return _one_pass(a, kk, mode, bnd, cv, origin, axes, method, workers, dst, flip, finish)
+
     return _missing.normalized(correlate, x, kk, mode, boundary, cval, nan_policy, mask,
                                min_weight, preserve_nan, flip=flip, dtype=dtype,
-                               fft_possible=fft_possible, axes=axes, out=out)
+                               fft_possible=fft_possible, axes=axes, out=out,
+                               one_pass=one_pass)
+
+
+# The one-pass kernel for missing samples: where the two passes' correlations
+# would both take the plain direct path (every geometry of method="direct",
+# and those method="auto" sends there by size alone), it computes their bits
+# in one pass over x (``_direct.DirectPlan.run``'s ``missing``).
+def _one_pass(x, k, mode, boundary, cval, origin, axes, method, workers, out, flip, finish):
+    """The normalized correlation of ``x`` (NaN missing) by the one-pass
+    kernel, or None where it does not apply (see ``_missing.normalized``)."""
+    if method not in ("direct", "auto") or _tuning.SETTINGS.missing_one_pass is False:
+        return None
+    k, w, axes, dtype, boundary, cval, origins, n_threads = prepare(
+        x, k, mode, boundary, cval, origin, axes, method, workers, flip, False, None)
+    if dtype.kind != "f" or isinstance(cval, _boundary.AxisCvals):
+        return None
+    x = np.asarray(x, dtype=dtype)
+    starts, out_shape = geometry(x.shape, w.shape, mode, origins)
+    if method == "auto" and not all(_method.direct_by_size(x, w, out_shape, n)
+                                    for n in range(1, n_threads + 1)):
+        return None
+    chosen = _tuning.SETTINGS.missing_one_pass
+    if chosen is False or (chosen is None and not _direct.one_pass_pays(w.shape, out_shape)):
+        return None
+    work = w.size * math.prod(out_shape)
+    by_size = min(n_threads, max(1, work // _tuning.SETTINGS.work_per_thread))
+    n_threads = _threads.threads_for(by_size, work)
+    if out is not None:
+        _check_out(out, out_shape, dtype)
+    target = out
+    if out is not None and np.shares_memory(out, x):
+        target = None
+    if target is None:
+        target = _direct.empty_like_order(x, out_shape, dtype)
+    # the two passes correlate C-ordered copies: their order of taps, whatever x's layout
+    order = _direct.compute_order_c(x.shape, out_shape, dtype)
+    _direct.DirectPlan(x, w.shape, starts, out_shape, boundary, n_threads, order=order).run(
+        x, w, cval, target, finish)
+    if out is not None and target is not out:
+        out[...] = target
+        return out
+    return target
 
 
 def _fft_possible(a, k, mode, origin, axes, workers, flip):

@@ -52,6 +52,15 @@ cdef extern from "src/ndconv_blocks.h" nogil:
                          Py_ssize_t klast) noexcept
 
 
+cdef extern from "src/ndconv_missing.h" nogil:
+    void ndconv_split_f32(const float* src, float* xz, float* pr, Py_ssize_t n) noexcept
+    void ndconv_split_f64(const double* src, double* xz, double* pr, Py_ssize_t n) noexcept
+    void ndconv_finish_f32(float* o, const float* den, Py_ssize_t n, float ksum, float limit,
+                           int strict, int neg) noexcept
+    void ndconv_finish_f64(double* o, const double* den, Py_ssize_t n, double ksum, double limit,
+                           int strict, int neg) noexcept
+
+
 cdef extern from "src/ndconv_sep.h" nogil:
     int NDCONV_SEP_FUSED
     int NDV_SEP_NV

@@ -72,6 +72,8 @@ from ndconv._core.csrc cimport (
     ndconv_blk128_f32,
     ndconv_copy_kernel,
     ndconv_fmad,
+    ndconv_finish_f32,
+    ndconv_finish_f64,
     ndconv_fmaf,
     ndconv_roll_f32,
     ndconv_roll_f64,
@@ -85,6 +87,8 @@ from ndconv._core.csrc cimport (
     ndconv_sep_chunk,
     ndconv_sep_tile_f32,
     ndconv_sep_tile_f64,
+    ndconv_split_f32,
+    ndconv_split_f64,
     ndconv_stop_arm,
     ndconv_stop_disarm,
     ndconv_stop_requested,
@@ -557,6 +561,92 @@ cdef inline void _do_item(
         _block_sum(orow + sa, sb - sa, ptrs, wrows, ntaps, klast)
 
 
+cdef struct MissingSpec:
+    # The one-pass kernel for missing samples (``correlate_nd``'s ``missing``):
+    # how an output is finished, in the compute dtype (see ndconv_finish_*)
+    double ksum     # the kernel's sum, taps added in C order (missing.kernel_sum)
+    double limit    # NaN where the signed weight is below it (strict) or at most it
+    int strict
+    int neg         # ksum < 0: the signed weight is -den
+
+
+cdef inline void _do_item_missing(
+        Py_ssize_t item, const num_t* x, num_t* out, const num_t* w,
+        Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t klast,
+        Py_ssize_t n_lead, Py_ssize_t nla,
+        const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
+        const AxisMap* maps, const Py_ssize_t* bounds,
+        Py_ssize_t c0, Py_ssize_t c1, bint unit, num_t cval, bint skip_cval,
+        Py_ssize_t* idx, Py_ssize_t* jdx, Py_ssize_t* offs, const num_t** ptrs,
+        const num_t** wrows, num_t* gbuf, Py_ssize_t gstride,
+        const num_t* cline, num_t* den, const MissingSpec* ms) noexcept nogil:
+    """``_do_item`` for missing samples (NaN): the normalized correlation of
+    one output row's column chunk, finished in place.
+
+    Per segment, each leading tap's source row (in place or gathered, as
+    ``_do_item`` reads it) is split into its zeroed values and its presence
+    (``ndconv_split_*``, ``2 n_lead`` rows of scratch); the one-row blocks sum
+    both with the plain path's order and multiply-adds, so the numerator and
+    the weight are bitwise the plain correlations of the two arrays the
+    two-pass path makes, and the finish is ``missing.finish``'s.  Rows in a
+    band of cval: skipped where the cval is NaN (missing: 0 in both sums, as
+    the two passes skip their cval 0), else ``cline`` (the cval, then a line of
+    ones: present).  x is read once, the output written once."""
+    cdef Py_ssize_t row = item // n_chunks
+    cdef Py_ssize_t q = item - row * n_chunks
+    cdef Py_ssize_t a = bounds[q], b = bounds[q + 1]
+    cdef Py_ssize_t seg, sa, sb, ntaps, lt, nbuf, span, first
+    cdef num_t* orow = out + row * m_last
+    cdef const num_t** pres = ptrs + n_lead
+    cdef const AxisMap* last = maps + nla
+    cdef num_t* g
+    cdef const num_t* src
+    if b <= a:
+        return
+    _row_offsets(row, n_lead, nla, out_lead, k_lead, maps, idx, jdx, offs)
+    for seg in range(3):
+        if seg == 0:
+            sa, sb = a, (b if b < c0 else c0)
+        elif seg == 1:
+            sa, sb = (a if a > c0 else c0), (b if b < c1 else c1)
+        else:
+            sa, sb = (a if a > c1 else c1), b
+        if sb <= sa:
+            continue
+        span = sb - sa + klast - 1
+        first = _offset(last, sa) if seg == 1 and unit else 0
+        ntaps = nbuf = 0
+        for lt in range(n_lead):
+            if offs[lt] < 0:
+                if skip_cval:
+                    continue
+                ptrs[ntaps] = cline
+                pres[ntaps] = cline + gstride
+            else:
+                g = gbuf + 2 * nbuf * gstride
+                nbuf += 1
+                if seg == 1 and unit:
+                    src = x + offs[lt] + first
+                else:
+                    _gather(g, x + offs[lt], last, sa, span, cval)
+                    src = g
+                if num_t is float:
+                    ndconv_split_f32(src, g, g + gstride, span)
+                elif num_t is double:
+                    ndconv_split_f64(src, g, g + gstride, span)
+                ptrs[ntaps] = g
+                pres[ntaps] = g + gstride
+            wrows[ntaps] = w + lt * klast
+            ntaps += 1
+        _block_sum(orow + sa, sb - sa, ptrs, wrows, ntaps, klast)
+        _block_sum(den, sb - sa, pres, wrows, ntaps, klast)
+        if num_t is float:
+            ndconv_finish_f32(orow + sa, den, sb - sa, <float>ms.ksum, <float>ms.limit,
+                              ms.strict, ms.neg)
+        elif num_t is double:
+            ndconv_finish_f64(orow + sa, den, sb - sa, ms.ksum, ms.limit, ms.strict, ms.neg)
+
+
 cdef inline void _do_quad(
         Py_ssize_t item, Py_ssize_t n_rows, const num_t* x, num_t* out, const num_t* w,
         Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t klast,
@@ -859,12 +949,17 @@ def row_mode(str kind, Py_ssize_t n_lead, Py_ssize_t kb, Py_ssize_t m_last):
 DEF _STACK_SCRATCH = 8192
 
 
-cdef inline void _nd_cline(ndconv_scratch* sc, Py_ssize_t gstride, num_t cval) noexcept nogil:
-    """Fill the line of cval in a thread's scratch of ``_correlate_nd``."""
+cdef inline void _nd_cline(ndconv_scratch* sc, Py_ssize_t gstride, num_t cval,
+                           bint missing) noexcept nogil:
+    """Fill the line of cval in a thread's scratch of ``_correlate_nd`` (with
+    ``missing``, then a line of ones: the cval's presence)."""
     cdef num_t* cline = <num_t*>sc.part[3]
     cdef Py_ssize_t i
     for i in range(gstride):
         cline[i] = cval
+    if missing:
+        for i in range(gstride):
+            cline[gstride + i] = 1
 
 
 cdef inline void _nd_items(
@@ -876,7 +971,8 @@ cdef inline void _nd_items(
         const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
         const AxisMap* maps, const Py_ssize_t* bounds,
         Py_ssize_t c0, Py_ssize_t c1, bint unit, num_t cval, bint skip_cval,
-        Py_ssize_t x_span, Py_ssize_t gstride, Py_ssize_t tstride) noexcept nogil:
+        Py_ssize_t x_span, Py_ssize_t gstride, Py_ssize_t tstride,
+        const MissingSpec* ms) noexcept nogil:
     """Work items ``i0 <= item < i1`` of ``_correlate_nd`` with one thread's
     scratch ``sc`` (see there); stops early once SIGINT is seen."""
     cdef Py_ssize_t* idx = <Py_ssize_t*>sc.part[0]
@@ -892,7 +988,12 @@ cdef inline void _nd_items(
     for item in range(i0, i1):
         if ndconv_stop_requested(armed):
             return
-        if roll:
+        if ms != NULL:
+            _do_item_missing(item, x, out, w, n_chunks, m_last, klast, n_lead, nla,
+                             out_lead, k_lead, maps, bounds, c0, c1, unit, cval, skip_cval,
+                             idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline,
+                             <num_t*>sc.part[5], ms)
+        elif roll:
             _do_tile(item, th, tpp, rw, x, out, w, n_chunks, m_last, klast, kb, nla,
                      out_lead, k_lead, maps, bounds, unit, cval, x_span,
                      idx, jdx, offs, toffs, ptrs, gbuf, tstride, cline)
@@ -915,9 +1016,12 @@ cdef int _correlate_nd(
         const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
         const AxisMap* maps, const Py_ssize_t* bounds, Py_ssize_t n_chunks,
         Py_ssize_t max_chunk, Py_ssize_t c0, Py_ssize_t c1, bint unit,
-        num_t cval, bint skip_cval, int n_threads, Py_ssize_t x_span, int armed) noexcept nogil:
+        num_t cval, bint skip_cval, int n_threads, Py_ssize_t x_span, int armed,
+        const MissingSpec* ms=NULL) noexcept nogil:
     """Returns 0 on success, -1 if a thread could not allocate its scratch.
-    With ``armed`` (see ``_arm``) SIGINT stops it between work items."""
+    With ``armed`` (see ``_arm``) SIGINT stops it between work items.  With
+    ``ms``, the one-pass normalized correlation of x's NaN as missing
+    samples (``_do_item_missing``; one row at a time)."""
     cdef Py_ssize_t n_items = n_rows * n_chunks
     cdef Py_ssize_t gstride = max_chunk + klast - 1
     cdef Py_ssize_t i
@@ -929,7 +1033,7 @@ cdef int _correlate_nd(
     elif num_t is double:
         lanes, quad_cols = NDCONV_ROW_LANES_F64, NDCONV_QUAD_COLS_F64
     cdef RowMode mode = _row_mode(lanes, quad_cols, n_lead, nla, k_lead[nla - 1] if nla > 0 else 1,
-                                  m_last)
+                                  m_last) if ms == NULL else ROWS_ONE
     cdef bint quad = mode == ROWS_FOUR
     # rolling rows (ndconv_roll_*; AVX-512, AVX2 and NEON builds): kernels whose leading taps
     # are 2-7 rows of one axis (every 2-D kernel of up to 7 rows; AVX2: up to 6).  Rows that
@@ -974,16 +1078,24 @@ cdef int _correlate_nd(
     cdef bint need_gather = (not unit) or c0 > 0 or c1 < m_last or roll
     if n_items <= 0:
         return 0
+    if ms != NULL:
+        # split rows (values, presence) of every tap, the cval line and its
+        # presence, a line of weights
+        spec = ndconv_scratch_parts(
+            (2 * nla + n_lead) * sizeof(Py_ssize_t), 2 * n_lead * sizeof(num_t*),
+            (n_lead + 1) * sizeof(num_t*), 2 * gstride * sizeof(num_t),
+            2 * n_lead * gstride * sizeof(num_t), gstride * sizeof(num_t), 0)
+    else:
     # per-thread scratch: O(taps x chunk), independent of the input size.
     # idx, jdx, offs, qoffs (a quad's four rows) and toffs (a tile's th + kb - 1
     # source rows); a quad's source rows are (kb + 3) per group of kb taps, at
     # most 4 * n_lead, and so are the rows a quad gathers
-    spec = ndconv_scratch_parts(
-        (2 * nla + 5 * n_lead + th + kb) * sizeof(Py_ssize_t),
-        (4 * n_lead + th + kb) * sizeof(num_t*), (n_lead + 1) * sizeof(num_t*),
-        gstride * sizeof(num_t),
-        (((th + kb - 1) * tstride if roll else (4 * n_lead if quad else n_lead) * gstride)
-         if need_gather else 1) * sizeof(num_t), 0, 0)
+        spec = ndconv_scratch_parts(
+            (2 * nla + 5 * n_lead + th + kb) * sizeof(Py_ssize_t),
+            (4 * n_lead + th + kb) * sizeof(num_t*), (n_lead + 1) * sizeof(num_t*),
+            gstride * sizeof(num_t),
+            (((th + kb - 1) * tstride if roll else (4 * n_lead if quad else n_lead) * gstride)
+             if need_gather else 1) * sizeof(num_t), 0, 0)
     if n_threads < 1:
         n_threads = 1
     if n_threads > n_items:
@@ -993,16 +1105,16 @@ cdef int _correlate_nd(
         # arithmetic, and a small call's scratch fits on the stack
         sc = ndconv_scratch_alloc_in(&spec, failp, stack_scratch, _STACK_SCRATCH)
         if sc.block != NULL:
-            _nd_cline(&sc, gstride, cval)
+            _nd_cline(&sc, gstride, cval, ms != NULL)
             _nd_items(0, n_items, &sc, armed, roll, quad, th, tpp, rw, x, out, w, n_rows,
                       n_chunks, m_last, klast, kb, n_lead, nla, out_lead, k_lead, maps, bounds,
-                      c0, c1, unit, cval, skip_cval, x_span, gstride, tstride)
+                      c0, c1, unit, cval, skip_cval, x_span, gstride, tstride, ms)
         ndconv_scratch_free(&sc)
         return -1 if failed else 0
     with parallel(num_threads=n_threads):
         sc = ndconv_scratch_alloc(&spec, failp)
         if sc.block != NULL:
-            _nd_cline(&sc, gstride, cval)
+            _nd_cline(&sc, gstride, cval, ms != NULL)
         # guided: runs of neighbouring rows (source rows still in cache), and
         # fewer grabs of the shared counter than one row at a time, which
         # cost time at 2 threads on 3x3 rows of a few hundred nanoseconds.
@@ -1014,7 +1126,7 @@ cdef int _correlate_nd(
             if sc.block != NULL:
                 _nd_items(item, item + 1, &sc, armed, roll, quad, th, tpp, rw, x, out, w, n_rows,
                           n_chunks, m_last, klast, kb, n_lead, nla, out_lead, k_lead, maps, bounds,
-                          c0, c1, unit, cval, skip_cval, x_span, gstride, tstride)
+                          c0, c1, unit, cval, skip_cval, x_span, gstride, tstride, ms)
         ndconv_scratch_free(&sc)
     return -1 if failed else 0
 
@@ -1343,7 +1455,7 @@ def widest_block(str kind):
 
 
 def correlate_nd(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] w,
-                 num_t cval, bint skip_cval, int n_threads):
+                 num_t cval, bint skip_cval, int n_threads, missing=None):
     """Valid correlation of an index-extended input; see the comment at the top.
 
     The tables ``t`` and the arrays are prepared by ``ndconv._plan.direct``; this
@@ -1353,6 +1465,14 @@ def correlate_nd(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] 
     kernel's axis order), ``w`` the C-contiguous kernel.  ``skip_cval`` (for
     ``cval == 0``) lets rows lying wholly in a band of cval be skipped; it is
     ignored when a weight is inf or nan.
+
+    ``missing=(ksum, limit, strict)`` (float and double only, finite weights):
+    normalized correlation in one pass, NaN samples (and a NaN cval) missing;
+    ``skip_cval`` must then say whether cval is NaN.  Each output is
+    ``num * (ksum / den)``, num the correlation of x with NaN as 0, den that
+    of its presence, NaN where the signed weight (``den``, or ``-den`` for a
+    negative ``ksum``) is below ``limit`` (``strict``) or at most ``limit``:
+    ``_plan.missing.finish``, bit for bit.
     """
     cdef const Py_ssize_t[::1] out_shape = t.out_shape
     cdef const Py_ssize_t[::1] k_shape = t.k_shape
@@ -1398,15 +1518,25 @@ def correlate_nd(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] 
                                  and c1 + k_shape[nd - 1] - 1 <= maps[nd - 1].hi):
         raise ValueError("invalid interior columns")
     # skipping a band of cval 0 is exact only if no weight is inf or nan (0 * inf is nan)
-    if skip_cval and not _all_finite(&w[0], n_k):
+    cdef MissingSpec ms
+    cdef const MissingSpec* msp = NULL
+    if missing is not None:
+        if not (num_t is float or num_t is double):
+            raise TypeError("the one-pass missing-sample kernel is for float and double")
+        if not _all_finite(&w[0], n_k):
+            raise ValueError("the one-pass missing-sample kernel needs finite weights")
+        ms.ksum, ms.limit, ms.strict = missing
+        ms.neg = ms.ksum < 0
+        msp = &ms
+    elif skip_cval and not _all_finite(&w[0], n_k):
         skip_cval = False
-    armed = _arm(<double>n_out * n_k)
+    armed = _arm(<double>n_out * n_k * (2 if missing is not None else 1))
     while True:
         with nogil:
             rc = _correlate_nd(&x[0], &out[0], &w[0], n_rows, out_shape[nd - 1], k_shape[nd - 1],
                                n_lead, nd - 1, &out_shape[0], &k_shape[0], maps, &bounds[0],
                                n_chunks, max_chunk, c0, c1, unit, cval, skip_cval, n_threads, span,
-                               armed)
+                               armed, msp)
         if not _interrupted(armed):
             break
         armed = 0

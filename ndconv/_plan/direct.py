@@ -261,25 +261,35 @@ class DirectPlan:
         self.n_threads = int(n_threads)
         self.merge = _merge_plan(self.oshape, wshape, xp.itemsize, self.n_threads)
 
-    def run(self, x, w, cval, out):
-        """Compute into ``out`` (returned); ``x``, ``w`` laid out as when planned."""
+    def run(self, x, w, cval, out, missing=None):
+        """Compute into ``out`` (returned); ``x``, ``w`` laid out as when planned.
+
+        ``missing=(ksum, limit, strict)``: the normalized correlation of
+        ``x``'s NaN as missing samples, in one pass (``_core.correlate_nd``'s
+        ``missing``; float and double, on the plain path whatever the merge
+        plan)."""
         op = out if self.perm is None else out.transpose(self.perm)
         if not op.flags.c_contiguous:
             # the kernel writes C-contiguous rows in the compute order; compute
             # there, then copy (one pass over the output)
             tmp = _placement.empty(self.oshape, out.dtype, near=x)
-            self._run(x, w, cval, tmp)
+            self._run(x, w, cval, tmp, missing)
             op[...] = tmp
             return out
-        self._run(x, w, cval, op)
+        self._run(x, w, cval, op, missing)
         return out
 
-    def _run(self, x, w, cval, op):
+    def _run(self, x, w, cval, op, missing=None):
         if self.perm is None:
             xp, wp = x, np.ascontiguousarray(w)
         else:
             xp, wp = x.transpose(self.perm), np.ascontiguousarray(w.transpose(self.perm))
         flat = _flat_span(xp)[0]
+        if missing is not None:
+            # a NaN cval is missing: its rows add nothing to either sum
+            self.mod.correlate_nd(self.tables, flat, op.reshape(-1), wp.reshape(-1), cval,
+                                  bool(cval != cval), self.n_threads, missing)
+            return
         if self.merge is not None:
             self.mod.correlate_merged(self.tables, flat, op.reshape(-1), wp.reshape(-1),
                                       self.merge[0], self.merge[1], cval, self.n_threads)
@@ -385,3 +395,9 @@ def empty_like_order(x, shape, dtype):
     perm = memory_order(x)
     return _placement.empty(shape, dtype, near=x,
                             perm=None if perm == tuple(range(len(perm))) else perm)
+
+
+def one_pass_pays(w_shape, out_shape):
+    """Whether the one-pass kernel for missing samples (``DirectPlan.run``'s
+    ``missing``) beats the two passes of ``_plan.missing``."""
+    return True

@@ -181,7 +181,8 @@ def zero_weight(fft_possible, kf, dtype, size):
 
 
 def normalized(correlate, x, k, mode, boundary, cval, nan_policy, mask, min_weight,
-               preserve_nan, *, flip, dtype, fft_possible, axes=None, lazy=False, out=None):
+               preserve_nan, *, flip, dtype, fft_possible, axes=None, lazy=False, out=None,
+               one_pass=None):
     """A call with missing-data keywords, on a numpy array (``lazy=False``) or a
     dask array (``lazy=True``: nothing is computed; ``"raise"`` is checked by
     the caller).
@@ -191,6 +192,11 @@ def normalized(correlate, x, k, mode, boundary, cval, nan_policy, mask, min_weig
     ``dtype`` the compute dtype of ``x`` with ``k``; ``fft_possible(present)``
     tells whether the weights' correlation may take the FFT path (then their
     zero is the FFT's rounding, see ``zero_weight``).
+
+    ``one_pass(a, boundary, cval, (ksum, limit, strict), out)``: the direct
+    kernel that computes the whole ratio in one pass over ``a`` (NaN samples
+    and a NaN cval missing, see ``one_pass_edges``), or returns None where it
+    does not apply or would be slower; its result is bitwise the two passes'.
     """
     # the convolved axes, where the rules are per axis
     per_axis = not isinstance(boundary, str) or isinstance(cval, (list, tuple, np.ndarray))
@@ -220,6 +226,13 @@ def normalized(correlate, x, k, mode, boundary, cval, nan_policy, mask, min_weig
         return res
 
     real = np.finfo(dtype).dtype
+    if one_pass is not None and not lazy and nan_policy != "propagate" and dtype.kind == "f":
+        res = _one_pass(one_pass, x, kf, boundary, cval, conv, nan_policy == "omit", missing,
+                        mask, min_weight, dtype, out)
+        if res is not None:
+            if preserve_nan and xnan is not None:
+                res = finish(res, None, None, None, None, xnan, True)
+            return res
     if missing is None:
         xz = x.astype(dtype)
         present = np.ones_like(x, dtype=real)
@@ -243,6 +256,50 @@ def normalized(correlate, x, k, mode, boundary, cval, nan_policy, mask, min_weig
     ksum = kernel_sum(kf, den.dtype)
     zero = zero_weight(fft_possible(present), kf, den.dtype, x.size)
     return finish(num, den, ksum, min_weight, zero, xnan if preserve_nan else None, not lazy)
+
+
+def one_pass_edges(boundary, cval, axes, ndim):
+    """The data's ``(boundary, cval)`` for the one-pass kernel, in which a NaN
+    (sample or cval) is missing: a ``"missing"`` axis becomes ``"constant"``
+    with a NaN cval, whose extension the kernel then finds missing as it
+    reads it, as ``edge_rules`` rules.  None where that takes a cval per axis
+    (a ``"constant"`` axis with a number and a ``"missing"`` one, or a
+    sequence of cvals): the two passes serve those."""
+    if isinstance(cval, (list, tuple, np.ndarray)):
+        return None
+    if isinstance(boundary, str):
+        return ("constant", np.nan) if boundary == MISSING else (boundary, cval)
+    names = normalize_boundary(boundary, axes, ndim, BOUNDARIES + (MISSING,))
+    names = [on_axis(names, a) for a in axes]
+    if MISSING not in names:
+        return boundary, cval
+    if "constant" in names and not _is_nan(cval):
+        return None
+    return ["constant" if name == MISSING else name for name in names], np.nan
+
+
+def _one_pass(one_pass, x, kf, boundary, cval, axes, omit, missing, mask, min_weight, dtype,
+              out):
+    """``normalized`` by the one-pass kernel (``one_pass``), or None.
+
+    A mask takes one pass of its own first: a copy of ``x`` with NaN where
+    the mask is False (only under ``"omit"``/``"raise"``, where every NaN of
+    ``x`` is missing too)."""
+    edges = one_pass_edges(boundary, cval, axes, x.ndim)
+    if edges is None or (not omit and _is_nan(cval)):
+        # without omit, a NaN cval is a value (it propagates)
+        return None
+    src = x
+    if mask is not None:
+        src = np.array(x, dtype=dtype, order="C")
+        by_blocks(nan_where, src, missing)
+    ksum = kernel_sum(kf, dtype)
+    # finish's test, with its numbers rounded as numpy compares them with an
+    # array of the compute dtype (and a zero weight of 0: direct sums)
+    limit = min_weight * abs(float(ksum))
+    strict = limit > 0.0
+    return one_pass(src, edges[0], edges[1],
+                    (float(ksum), float(dtype.type(limit)), strict), out)
 
 
 def finish(num, den, ksum, min_weight, zero, xnan, in_place):

@@ -49,6 +49,11 @@ class Settings:
     #: (None: the planner's choice; the columns from the build's ring size).
     sep_tile_rows: int | None = None
     sep_chunk: int | None = None
+    #: Whether missing samples (``nan_policy="omit"`` and the like) take the
+    #: one-pass direct kernel where it applies (``_plan.missing``): None where
+    #: the planner finds it faster than two passes, True wherever it applies,
+    #: False never.
+    missing_one_pass: bool | None = None
     #: Samples per group of FFT blocks: at most this many, or an eighth of the
     #: output if that is larger.  A group holds its extended input, its spectra,
     #: the inverse and its cropped copy, and scipy.fft pads the input once more:
