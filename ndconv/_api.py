@@ -524,8 +524,9 @@ def with_missing(op, x, k, mode, boundary, cval, origin, axes, method, workers, 
         return method == "fft" or (method == "auto" and _fft_possible(present, kk, mode, origin,
                                                                       axes, workers, flip))
 
-    def one_pass(a, bnd, cv, finish, dst):
-        return _one_pass(a, kk, mode, bnd, cv, origin, axes, method, workers, dst, flip, finish)
+    def one_pass(a, bnd, cv, finish, preserve_nan, dst):
+        return _one_pass(a, kk, mode, bnd, cv, origin, axes, method, workers, dst, flip, finish,
+                         preserve_nan)
 
     return _missing.normalized(correlate, x, kk, mode, boundary, cval, nan_policy, mask,
                                min_weight, preserve_nan, flip=flip, dtype=dtype,
@@ -537,7 +538,8 @@ def with_missing(op, x, k, mode, boundary, cval, origin, axes, method, workers, 
 # would both take the plain direct path (every geometry of method="direct",
 # and those method="auto" sends there by size alone), it computes their bits
 # in one pass over x (``_direct.DirectPlan.run``'s ``missing``).
-def _one_pass(x, k, mode, boundary, cval, origin, axes, method, workers, out, flip, finish):
+def _one_pass(x, k, mode, boundary, cval, origin, axes, method, workers, out, flip, finish,
+              preserve_nan):
     """The normalized correlation of ``x`` (NaN missing) by the one-pass
     kernel, or None where it does not apply (see ``_missing.normalized``)."""
     if method not in ("direct", "auto") or _tuning.SETTINGS.missing_one_pass is False:
@@ -551,8 +553,10 @@ def _one_pass(x, k, mode, boundary, cval, origin, axes, method, workers, out, fl
     if method == "auto" and not all(_method.direct_by_size(x, w, out_shape, n)
                                     for n in range(1, n_threads + 1)):
         return None
-    chosen = _tuning.SETTINGS.missing_one_pass
-    if chosen is False or (chosen is None and not _direct.one_pass_pays(w.shape, out_shape)):
+    # the two passes correlate C-ordered copies: their order of taps, whatever x's layout
+    order = _direct.compute_order_c(x.shape, out_shape, dtype)
+    if (_tuning.SETTINGS.missing_one_pass is None
+            and not _direct.one_pass_pays(w.size, w.shape[order[-1]])):
         return None
     work = w.size * math.prod(out_shape)
     by_size = min(n_threads, max(1, work // _tuning.SETTINGS.work_per_thread))
@@ -564,10 +568,14 @@ def _one_pass(x, k, mode, boundary, cval, origin, axes, method, workers, out, fl
         target = None
     if target is None:
         target = _direct.empty_like_order(x, out_shape, dtype)
-    # the two passes correlate C-ordered copies: their order of taps, whatever x's layout
-    order = _direct.compute_order_c(x.shape, out_shape, dtype)
+    # preserve_nan ("same"): output i reads its own sample x[i] with tap -starts
+    own_lead, own_last = -1, 0
+    if preserve_nan:
+        tap = [-starts[a] for a in order]
+        own_last = tap[-1]
+        own_lead = int(np.ravel_multi_index(tap[:-1], [w.shape[a] for a in order[:-1]]))
     _direct.DirectPlan(x, w.shape, starts, out_shape, boundary, n_threads, order=order).run(
-        x, w, cval, target, finish)
+        x, w, cval, target, tuple(finish) + (own_lead, own_last))
     if out is not None and target is not out:
         out[...] = target
         return out

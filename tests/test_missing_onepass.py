@@ -100,7 +100,8 @@ def test_bitwise_options(rng, one_pass_calls, dtype):
         dict(min_weight=0.5), dict(min_weight=1.0), dict(preserve_nan=True, min_weight=0.3),
         dict(origin=-1), dict(origin=(0, -1, 1)), dict(axes=(0, 2)), dict(axes=(2, 1)),
         dict(mask=rng.random(x.shape[1:]) > 0.3),
-        dict(mask=rng.random(x.shape) > 0.5, boundary="missing", preserve_nan=True),
+        dict(mask=rng.random(x.shape) > 0.5, boundary="missing", min_weight=0.3),
+        dict(boundary="missing", preserve_nan=True, origin=(0, -1, 1)),
         dict(boundary=["wrap", "missing", "symmetric"], min_weight=0.2),
         dict(workers=2), dict(workers=1),
     ]
@@ -241,6 +242,7 @@ def test_out_and_aliasing(rng, one_pass_calls):
     dict(nan_policy="omit", cval=[1.0, np.nan], boundary="constant"),
     dict(nan_policy="omit", boundary=["constant", "missing"], cval=2.0),
     dict(nan_policy="raise", mask="m", boundary="constant", cval=np.nan),
+    dict(nan_policy="omit", mask="m", preserve_nan=True),   # preserves x's NaN, not the mask's
 ])
 def test_two_passes_where_one_does_not_apply(rng, one_pass_calls, kw):
     x = rng.standard_normal((20, 30))
@@ -298,3 +300,18 @@ def test_dask_equals_in_memory(rng, one_pass_calls):
                               **kw).compute()
         assert_bitwise(lazy, mem)
     assert len(one_pass_calls) == 3
+
+
+@pytest.mark.parametrize("shape,kshape,origin", [((50,), (4,), -1), ((50,), (1,), 0),
+                                                  ((5, 4, 6, 30), (2, 1, 3, 3), (0, 0, -1, 1))])
+def test_preserve_nan_other_dimensions(rng, one_pass_calls, shape, kshape, origin):
+    """preserve_nan is the kernel's own test of the tap that reads each
+    output's sample: 1-D (no leading taps) and 4-D with origins."""
+    x = _holes(rng, shape, 0.2, np.float64)
+    k = rng.random(kshape) + 0.1
+    one, two = _both(lambda: ndconv.correlate(x, k, "same", origin=origin, nan_policy="omit",
+                                              preserve_nan=True, min_weight=0.2,
+                                              method="direct"))
+    assert_bitwise(one, two)
+    assert np.isnan(one[np.isnan(x)]).all()
+    assert len(one_pass_calls) == 1

@@ -56,9 +56,9 @@ cdef extern from "src/ndconv_missing.h" nogil:
     void ndconv_split_f32(const float* src, float* xz, float* pr, Py_ssize_t n) noexcept
     void ndconv_split_f64(const double* src, double* xz, double* pr, Py_ssize_t n) noexcept
     void ndconv_finish_f32(float* o, const float* den, Py_ssize_t n, float ksum, float limit,
-                           int strict, int neg) noexcept
+                           int strict, int neg, const float* own) noexcept
     void ndconv_finish_f64(double* o, const double* den, Py_ssize_t n, double ksum, double limit,
-                           int strict, int neg) noexcept
+                           int strict, int neg, const double* own) noexcept
 
 
 cdef extern from "src/ndconv_sep.h" nogil:

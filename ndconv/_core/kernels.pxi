@@ -568,6 +568,10 @@ cdef struct MissingSpec:
     double limit    # NaN where the signed weight is below it (strict) or at most it
     int strict
     int neg         # ksum < 0: the signed weight is -den
+    # preserve_nan: the tap that reads each output's own input sample (its
+    # leading tap and its column; own_lead -1: none), NaN where that is missing
+    Py_ssize_t own_lead
+    Py_ssize_t own_last
 
 
 cdef inline void _do_item_missing(
@@ -601,6 +605,7 @@ cdef inline void _do_item_missing(
     cdef const AxisMap* last = maps + nla
     cdef num_t* g
     cdef const num_t* src
+    cdef const num_t* own
     if b <= a:
         return
     _row_offsets(row, n_lead, nla, out_lead, k_lead, maps, idx, jdx, offs)
@@ -616,6 +621,7 @@ cdef inline void _do_item_missing(
         span = sb - sa + klast - 1
         first = _offset(last, sa) if seg == 1 and unit else 0
         ntaps = nbuf = 0
+        own = NULL
         for lt in range(n_lead):
             if offs[lt] < 0:
                 if skip_cval:
@@ -636,15 +642,17 @@ cdef inline void _do_item_missing(
                     ndconv_split_f64(src, g, g + gstride, span)
                 ptrs[ntaps] = g
                 pres[ntaps] = g + gstride
+            if lt == ms.own_lead:
+                own = pres[ntaps] + ms.own_last
             wrows[ntaps] = w + lt * klast
             ntaps += 1
         _block_sum(orow + sa, sb - sa, ptrs, wrows, ntaps, klast)
         _block_sum(den, sb - sa, pres, wrows, ntaps, klast)
         if num_t is float:
             ndconv_finish_f32(orow + sa, den, sb - sa, <float>ms.ksum, <float>ms.limit,
-                              ms.strict, ms.neg)
+                              ms.strict, ms.neg, own)
         elif num_t is double:
-            ndconv_finish_f64(orow + sa, den, sb - sa, ms.ksum, ms.limit, ms.strict, ms.neg)
+            ndconv_finish_f64(orow + sa, den, sb - sa, ms.ksum, ms.limit, ms.strict, ms.neg, own)
 
 
 cdef inline void _do_quad(
@@ -1466,13 +1474,16 @@ def correlate_nd(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] 
     ``cval == 0``) lets rows lying wholly in a band of cval be skipped; it is
     ignored when a weight is inf or nan.
 
-    ``missing=(ksum, limit, strict)`` (float and double only, finite weights):
+    ``missing=(ksum, limit, strict, own_lead, own_last)`` (float and double
+    only, finite weights):
     normalized correlation in one pass, NaN samples (and a NaN cval) missing;
     ``skip_cval`` must then say whether cval is NaN.  Each output is
     ``num * (ksum / den)``, num the correlation of x with NaN as 0, den that
     of its presence, NaN where the signed weight (``den``, or ``-den`` for a
     negative ``ksum``) is below ``limit`` (``strict``) or at most ``limit``:
-    ``_plan.missing.finish``, bit for bit.
+    ``_plan.missing.finish``, bit for bit; and NaN where the sample that
+    leading tap ``own_lead`` (-1: none) and column tap ``own_last`` read is
+    missing (``preserve_nan``: each output's own input sample).
     """
     cdef const Py_ssize_t[::1] out_shape = t.out_shape
     cdef const Py_ssize_t[::1] k_shape = t.k_shape
@@ -1525,8 +1536,12 @@ def correlate_nd(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] 
             raise TypeError("the one-pass missing-sample kernel is for float and double")
         if not _all_finite(&w[0], n_k):
             raise ValueError("the one-pass missing-sample kernel needs finite weights")
-        ms.ksum, ms.limit, ms.strict = missing
+        ms.ksum, ms.limit, ms.strict, ms.own_lead, ms.own_last = missing
         ms.neg = ms.ksum < 0
+        if ms.own_lead >= n_lead or ms.own_last < 0 or ms.own_last >= k_shape[nd - 1]:
+            raise ValueError("invalid own-sample tap")
+        if ms.own_lead < 0:
+            ms.own_lead = -1
         msp = &ms
     elif skip_cval and not _all_finite(&w[0], n_k):
         skip_cval = False

@@ -193,7 +193,7 @@ def normalized(correlate, x, k, mode, boundary, cval, nan_policy, mask, min_weig
     tells whether the weights' correlation may take the FFT path (then their
     zero is the FFT's rounding, see ``zero_weight``).
 
-    ``one_pass(a, boundary, cval, (ksum, limit, strict), out)``: the direct
+    ``one_pass(a, boundary, cval, (ksum, limit, strict), preserve_nan, out)``: the direct
     kernel that computes the whole ratio in one pass over ``a`` (NaN samples
     and a NaN cval missing, see ``one_pass_edges``), or returns None where it
     does not apply or would be slower; its result is bitwise the two passes'.
@@ -228,10 +228,8 @@ def normalized(correlate, x, k, mode, boundary, cval, nan_policy, mask, min_weig
     real = np.finfo(dtype).dtype
     if one_pass is not None and not lazy and nan_policy != "propagate" and dtype.kind == "f":
         res = _one_pass(one_pass, x, kf, boundary, cval, conv, nan_policy == "omit", missing,
-                        mask, min_weight, dtype, out)
+                        mask, min_weight, preserve_nan, dtype, out)
         if res is not None:
-            if preserve_nan and xnan is not None:
-                res = finish(res, None, None, None, None, xnan, True)
             return res
     if missing is None:
         xz = x.astype(dtype)
@@ -278,15 +276,17 @@ def one_pass_edges(boundary, cval, axes, ndim):
     return ["constant" if name == MISSING else name for name in names], np.nan
 
 
-def _one_pass(one_pass, x, kf, boundary, cval, axes, omit, missing, mask, min_weight, dtype,
-              out):
+def _one_pass(one_pass, x, kf, boundary, cval, axes, omit, missing, mask, min_weight,
+              preserve_nan, dtype, out):
     """``normalized`` by the one-pass kernel (``one_pass``), or None.
 
     A mask takes one pass of its own first: a copy of ``x`` with NaN where
     the mask is False (only under ``"omit"``/``"raise"``, where every NaN of
-    ``x`` is missing too)."""
+    ``x`` is missing too).  ``preserve_nan`` is the kernel's own test of each
+    output's input sample: x's NaN, so not with a mask (whose missing samples
+    it does not preserve)."""
     edges = one_pass_edges(boundary, cval, axes, x.ndim)
-    if edges is None or (not omit and _is_nan(cval)):
+    if edges is None or (not omit and _is_nan(cval)) or (preserve_nan and mask is not None):
         # without omit, a NaN cval is a value (it propagates)
         return None
     src = x
@@ -299,7 +299,7 @@ def _one_pass(one_pass, x, kf, boundary, cval, axes, omit, missing, mask, min_we
     limit = min_weight * abs(float(ksum))
     strict = limit > 0.0
     return one_pass(src, edges[0], edges[1],
-                    (float(ksum), float(dtype.type(limit)), strict), out)
+                    (float(ksum), float(dtype.type(limit)), strict), bool(preserve_nan), out)
 
 
 def finish(num, den, ksum, min_weight, zero, xnan, in_place):

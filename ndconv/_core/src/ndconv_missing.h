@@ -47,13 +47,17 @@ static inline void ndconv_split_f64(const double* src, double* xz, double* pr, p
 
 /* o[i] = o[i] * (ksum / den[i]), NaN where the signed weight (den, or -den
    when the kernel sums below zero) is below `limit` (strict) or at most
-   `limit` (not strict: the weight counts as none), as missing.finish. */
+   `limit` (not strict: the weight counts as none), as missing.finish; and,
+   with `own` (the presence of each output's own input sample: preserve_nan),
+   NaN where it is 0 -- the same NaN, ORed into the scale. */
 static inline void ndconv_finish_f32(float* o, const float* den, ptrdiff_t n, float ksum,
-                                     float limit, int strict, int neg) {
+                                     float limit, int strict, int neg, const float* own) {
     ptrdiff_t i;
     for (i = 0; i < n; i++) {
         float d = den[i], s = neg ? -d : d, scale = ksum / d;
         uint32_t b, bad = (uint32_t)(strict ? (s < limit) : (s <= limit));
+        if (own)
+            bad |= (uint32_t)(own[i] == 0);
         memcpy(&b, &scale, sizeof b);
         b |= ((uint32_t)0 - bad) & (uint32_t)0x7FC00000u;
         memcpy(&scale, &b, sizeof b);
@@ -62,11 +66,13 @@ static inline void ndconv_finish_f32(float* o, const float* den, ptrdiff_t n, fl
 }
 
 static inline void ndconv_finish_f64(double* o, const double* den, ptrdiff_t n, double ksum,
-                                     double limit, int strict, int neg) {
+                                     double limit, int strict, int neg, const double* own) {
     ptrdiff_t i;
     for (i = 0; i < n; i++) {
         double d = den[i], s = neg ? -d : d, scale = ksum / d;
         uint64_t b, bad = (uint64_t)(strict ? (s < limit) : (s <= limit));
+        if (own)
+            bad |= (uint64_t)(own[i] == 0);
         memcpy(&b, &scale, sizeof b);
         b |= ((uint64_t)0 - bad) & (uint64_t)0x7FF8000000000000ull;
         memcpy(&scale, &b, sizeof b);
