@@ -34,12 +34,12 @@ def one_pass_calls(monkeypatch):
     return calls
 
 
-def _both(fn):
-    """``fn()`` by the one-pass kernel and by the two passes."""
+def _both(fn, *args, **kw):
+    """``fn(*args, **kw)`` by the one-pass kernel and by the two passes."""
     with tuning.override(missing_one_pass=True):
-        one = fn()
+        one = fn(*args, **kw)
     with tuning.override(missing_one_pass=False):
-        two = fn()
+        two = fn(*args, **kw)
     return one, two
 
 
@@ -82,8 +82,8 @@ def test_bitwise_two_pass_2d(rng, one_pass_calls, dtype, mode, boundary, cval, f
         for kshape in ks:
             k = rng.random(kshape).astype(dtype) + 0.1
             n = len(one_pass_calls)
-            one, two = _both(lambda: getattr(ndconv, op)(
-                x, k, mode, boundary=boundary, cval=cval, nan_policy="omit", method="direct"))
+            one, two = _both(getattr(ndconv, op), x, k, mode, boundary=boundary, cval=cval,
+                             nan_policy="omit", method="direct")
             assert_bitwise(one, two)
             # where nothing is missing, normalize returns the plain result first
             used = len(one_pass_calls) > n
@@ -113,7 +113,7 @@ def test_bitwise_options(rng, one_pass_calls, dtype):
         for xx in (x, strided, np.asfortranarray(x)):
             n = len(one_pass_calls)
             with tuning.override(work_per_thread=1):
-                one, two = _both(lambda: ndconv.convolve(xx, k, mode, method="direct", **kw))
+                one, two = _both(ndconv.convolve, xx, k, mode, method="direct", **kw)
             assert_bitwise(one, two)
             assert len(one_pass_calls) > n, kw
 
@@ -129,8 +129,8 @@ def test_threads_and_blocks_bitwise(rng, one_pass_calls):
         prev = mod.use_row_sharing(sharing)
         try:
             with tuning.override(work_per_thread=1, load_aware=False):
-                res.extend(_both(lambda: ndconv.correlate(x, k, "same", nan_policy="omit",
-                                                          method="direct", workers=workers)))
+                res.extend(_both(ndconv.correlate, x, k, "same", nan_policy="omit",
+                                 method="direct", workers=workers))
         finally:
             mod.use_row_sharing(prev)
     for r in res[1:]:
@@ -266,8 +266,8 @@ def test_complex_and_integer(rng, one_pass_calls):
     assert not one_pass_calls
     i = rng.integers(-50, 50, (12, 14))
     m = rng.random(i.shape) > 0.3
-    one, two = _both(lambda: ndconv.correlate(i, np.ones((2, 3)), mask=m, nan_policy="omit",
-                                              method="direct"))
+    one, two = _both(ndconv.correlate, i, np.ones((2, 3)), mask=m, nan_policy="omit",
+                     method="direct")
     assert_bitwise(one, two)
     assert len(one_pass_calls) == 1
 
@@ -309,9 +309,8 @@ def test_preserve_nan_other_dimensions(rng, one_pass_calls, shape, kshape, origi
     output's sample: 1-D (no leading taps) and 4-D with origins."""
     x = _holes(rng, shape, 0.2, np.float64)
     k = rng.random(kshape) + 0.1
-    one, two = _both(lambda: ndconv.correlate(x, k, "same", origin=origin, nan_policy="omit",
-                                              preserve_nan=True, min_weight=0.2,
-                                              method="direct"))
+    one, two = _both(ndconv.correlate, x, k, "same", origin=origin, nan_policy="omit",
+                     preserve_nan=True, min_weight=0.2, method="direct")
     assert_bitwise(one, two)
     assert np.isnan(one[np.isnan(x)]).all()
     assert len(one_pass_calls) == 1

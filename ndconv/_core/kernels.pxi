@@ -1094,10 +1094,10 @@ cdef int _correlate_nd(
             (n_lead + 1) * sizeof(num_t*), 2 * gstride * sizeof(num_t),
             2 * n_lead * gstride * sizeof(num_t), gstride * sizeof(num_t), 0)
     else:
-    # per-thread scratch: O(taps x chunk), independent of the input size.
-    # idx, jdx, offs, qoffs (a quad's four rows) and toffs (a tile's th + kb - 1
-    # source rows); a quad's source rows are (kb + 3) per group of kb taps, at
-    # most 4 * n_lead, and so are the rows a quad gathers
+        # per-thread scratch: O(taps x chunk), independent of the input size.
+        # idx, jdx, offs, qoffs (a quad's four rows) and toffs (a tile's th + kb - 1
+        # source rows); a quad's source rows are (kb + 3) per group of kb taps, at
+        # most 4 * n_lead, and so are the rows a quad gathers
         spec = ndconv_scratch_parts(
             (2 * nla + 5 * n_lead + th + kb) * sizeof(Py_ssize_t),
             (4 * n_lead + th + kb) * sizeof(num_t*), (n_lead + 1) * sizeof(num_t*),
