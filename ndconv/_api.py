@@ -556,7 +556,7 @@ def _one_pass(x, k, mode, boundary, cval, origin, axes, method, workers, out, fl
     # the two passes correlate C-ordered copies: their order of taps, whatever x's layout
     order = _direct.compute_order_c(x.shape, out_shape, dtype)
     if (_tuning.SETTINGS.missing_one_pass is None
-            and not _direct.one_pass_pays(w.size, w.shape[order[-1]])):
+            and not _direct.one_pass_pays([w.shape[a] for a in order])):
         return None
     work = w.size * math.prod(out_shape)
     by_size = min(n_threads, max(1, work // _tuning.SETTINGS.work_per_thread))

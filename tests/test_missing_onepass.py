@@ -314,3 +314,30 @@ def test_preserve_nan_other_dimensions(rng, one_pass_calls, shape, kshape, origi
     assert_bitwise(one, two)
     assert np.isnan(one[np.isnan(x)]).all()
     assert len(one_pass_calls) == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kshape", [(2, 3), (3, 3), (5, 4), (7, 1), (15, 2), (2, 2, 3)])
+@pytest.mark.parametrize("boundary,cval", [("missing", 0.0), ("reflect", 0.0),
+                                           ("constant", 1.5), ("wrap", np.nan)])
+def test_four_row_blocks(rng, one_pass_calls, dtype, kshape, boundary, cval):
+    """Rows long enough for the four-row blocks (and borders gathered), tall
+    enough for many quads: the one-pass kernel on them, on one row at a
+    time, and the two passes agree bit for bit (preserve_nan too)."""
+    shape = (41, 263) if len(kshape) == 2 else (9, 23, 263)
+    x = _holes(rng, shape, 0.1, dtype)
+    x[5:9, 100:140] = np.nan          # a hole wider than the kernel
+    k = rng.random(kshape).astype(dtype) + 0.05
+    kw = dict(boundary=boundary, cval=cval, nan_policy="omit", method="direct",
+              preserve_nan=True, min_weight=0.3)
+    one, two = _both(ndconv.correlate, x, k, "same", **kw)
+    mod = _direct.core()
+    prev = mod.use_row_sharing(False)
+    try:
+        with tuning.override(missing_one_pass=True):
+            single = ndconv.correlate(x, k, "same", **kw)
+    finally:
+        mod.use_row_sharing(prev)
+    assert_bitwise(one, two)
+    assert_bitwise(single, two)
+    assert len(one_pass_calls) == 2

@@ -583,9 +583,11 @@ cdef inline void _do_item_missing(
         Py_ssize_t c0, Py_ssize_t c1, bint unit, num_t cval, bint skip_cval,
         Py_ssize_t* idx, Py_ssize_t* jdx, Py_ssize_t* offs, const num_t** ptrs,
         const num_t** wrows, num_t* gbuf, Py_ssize_t gstride,
-        const num_t* cline, num_t* den, const MissingSpec* ms) noexcept nogil:
+        const num_t* cline, num_t* den, const MissingSpec* ms, int skip=0,
+        bint offs_ready=False) noexcept nogil:
     """``_do_item`` for missing samples (NaN): the normalized correlation of
-    one output row's column chunk, finished in place.
+    one output row's column chunk, finished in place (``skip``,
+    ``offs_ready``: as ``_do_item``'s, for ``_do_quad_missing``).
 
     Per segment, each leading tap's source row (in place or gathered, as
     ``_do_item`` reads it) is split into its zeroed values and its presence
@@ -608,7 +610,8 @@ cdef inline void _do_item_missing(
     cdef const num_t* own
     if b <= a:
         return
-    _row_offsets(row, n_lead, nla, out_lead, k_lead, maps, idx, jdx, offs)
+    if not offs_ready:
+        _row_offsets(row, n_lead, nla, out_lead, k_lead, maps, idx, jdx, offs)
     for seg in range(3):
         if seg == 0:
             sa, sb = a, (b if b < c0 else c0)
@@ -616,7 +619,7 @@ cdef inline void _do_item_missing(
             sa, sb = (a if a > c0 else c0), (b if b < c1 else c1)
         else:
             sa, sb = (a if a > c1 else c1), b
-        if sb <= sa:
+        if sb <= sa or (skip >> seg) & 1:
             continue
         span = sb - sa + klast - 1
         first = _offset(last, sa) if seg == 1 and unit else 0
@@ -655,6 +658,115 @@ cdef inline void _do_item_missing(
             ndconv_finish_f64(orow + sa, den, sb - sa, ms.ksum, ms.limit, ms.strict, ms.neg, own)
 
 
+cdef inline void _do_quad_missing(
+        Py_ssize_t item, Py_ssize_t n_rows, const num_t* x, num_t* out, const num_t* w,
+        Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t klast,
+        Py_ssize_t n_lead, Py_ssize_t nla,
+        const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
+        const AxisMap* maps, const Py_ssize_t* bounds,
+        Py_ssize_t c0, Py_ssize_t c1, bint unit, num_t cval, bint skip_cval,
+        Py_ssize_t* idx, Py_ssize_t* jdx, Py_ssize_t* offs, Py_ssize_t* qoffs,
+        const num_t** ptrs, const num_t** wrows, num_t* gbuf, Py_ssize_t gstride,
+        const num_t* cline, num_t* den, const MissingSpec* ms) noexcept nogil:
+    """Output rows 4p .. 4p + 3 of one column chunk for missing samples:
+    ``_do_quad``'s four-row blocks (``_quad_sum``) on split source rows
+    (``kb + 3`` per group, each split once for the four rows), numerator and
+    weight, then each row finished as ``_do_item_missing`` does.  Rows that
+    do not share their sources, and segments narrower than a block, run as
+    single rows (the same sums: the blocks agree bit for bit)."""
+    cdef Py_ssize_t quad = item // n_chunks, q = item - (item // n_chunks) * n_chunks
+    cdef Py_ssize_t r0 = 4 * quad, i, g, t, e, kb, n_groups, sa, sb, first, cb, seg, span, ns
+    cdef Py_ssize_t a = bounds[q], b = bounds[q + 1]
+    cdef const AxisMap* last = maps + nla
+    cdef const num_t** pres = ptrs + 4 * n_lead
+    cdef num_t* o = out + r0 * m_last
+    cdef num_t* gz
+    cdef const num_t* src
+    cdef const num_t* own
+    cdef int done = 0
+    cdef bint ok = r0 + 3 < n_rows and b > a and _quad_shares(r0, n_lead, nla, out_lead, k_lead,
+                                                               maps, idx, jdx, qoffs)
+    kb = k_lead[nla - 1]
+    n_groups = n_lead // kb
+    if num_t is float:
+        cb = NDCONV_QUAD_COLS_F32
+    else:
+        cb = NDCONV_QUAD_COLS_F64
+    if ok:
+        for seg in range(3):
+            if seg == 0:
+                sa, sb = a, (b if b < c0 else c0)
+            elif seg == 1:
+                sa, sb = (a if a > c0 else c0), (b if b < c1 else c1)
+            else:
+                sa, sb = (a if a > c1 else c1), b
+            if sb - sa < cb:
+                continue
+            done |= 1 << seg
+            first = _offset(last, sa) if seg == 1 and unit else 0
+            span = sb - sa + klast - 1
+            for g in range(n_groups):
+                for t in range(kb + 3):
+                    e = qoffs[g * kb + t] if t < kb else qoffs[(t - kb + 1) * n_lead + g * kb + kb - 1]
+                    ns = g * (kb + 3) + t
+                    gz = gbuf + 2 * ns * gstride
+                    if seg == 1 and unit:
+                        src = x + e + first
+                    else:
+                        _gather(gz, x + e, last, sa, span, cval)
+                        src = gz
+                    if num_t is float:
+                        ndconv_split_f32(src, gz, gz + gstride, span)
+                    elif num_t is double:
+                        ndconv_split_f64(src, gz, gz + gstride, span)
+                    ptrs[ns] = gz
+                    pres[ns] = gz + gstride
+            _quad_sum(o + sa, m_last, sb - sa, ptrs, w, n_groups, kb, klast, NULL, 0)
+            _quad_sum(den, gstride, sb - sa, pres, w, n_groups, kb, klast, NULL, 0)
+            for i in range(4):
+                own = NULL
+                if ms.own_lead >= 0:
+                    own = pres[(ms.own_lead // kb) * (kb + 3) + ms.own_lead % kb + i] + ms.own_last
+                if num_t is float:
+                    ndconv_finish_f32(o + i * m_last + sa, den + i * gstride, sb - sa,
+                                      <float>ms.ksum, <float>ms.limit, ms.strict, ms.neg, own)
+                elif num_t is double:
+                    ndconv_finish_f64(o + i * m_last + sa, den + i * gstride, sb - sa, ms.ksum,
+                                      ms.limit, ms.strict, ms.neg, own)
+    if done == 7:
+        return
+    for i in range(4):
+        if r0 + i >= n_rows:
+            break
+        _do_item_missing((r0 + i) * n_chunks + q, x, out, w, n_chunks, m_last, klast, n_lead,
+                         nla, out_lead, k_lead, maps, bounds, c0, c1, unit, cval, skip_cval,
+                         idx, jdx, qoffs + i * n_lead if ok else offs, ptrs, wrows, gbuf,
+                         gstride, cline, den, ms, done, ok)
+
+
+cdef inline bint _quad_shares(Py_ssize_t r0, Py_ssize_t n_lead, Py_ssize_t nla,
+                              const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
+                              const AxisMap* maps, Py_ssize_t* idx, Py_ssize_t* jdx,
+                              Py_ssize_t* qoffs) noexcept nogil:
+    """Fill ``qoffs`` with the source offsets of output rows r0 .. r0 + 3 (one
+    row of ``n_lead`` after another); True if the four rows read the same
+    source rows, each shifted by one, none in a cval band (the four-row
+    blocks' layout: ``kb + 3`` rows per group of ``kb`` leading taps)."""
+    cdef Py_ssize_t i, g, t, e, kb = k_lead[nla - 1], n_groups = n_lead // kb
+    for i in range(4):
+        _row_offsets(r0 + i, n_lead, nla, out_lead, k_lead, maps, idx, jdx, qoffs + i * n_lead)
+    # row i, tap (g, t) must read what row 0 reads with tap (g, t + i), or,
+    # past the group's last row, what row t + i - kb + 1 reads with tap (g, kb - 1)
+    for g in range(n_groups):
+        for i in range(4):
+            for t in range(kb):
+                e = t + i
+                e = qoffs[g * kb + e] if e < kb else qoffs[(e - kb + 1) * n_lead + g * kb + kb - 1]
+                if e < 0 or qoffs[i * n_lead + g * kb + t] != e:
+                    return False
+    return True
+
+
 cdef inline void _do_quad(
         Py_ssize_t item, Py_ssize_t n_rows, const num_t* x, num_t* out, const num_t* w,
         Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t klast,
@@ -682,27 +794,14 @@ cdef inline void _do_quad(
     cdef const num_t* pf = NULL
     cdef num_t* o = out + r0 * m_last
     cdef int done = 0
-    cdef bint ok = r0 + 3 < n_rows and b > a
+    cdef bint ok = r0 + 3 < n_rows and b > a and _quad_shares(r0, n_lead, nla, out_lead, k_lead,
+                                                               maps, idx, jdx, qoffs)
+    kb = k_lead[nla - 1]
+    n_groups = n_lead // kb
     if num_t is float:
         cb = NDCONV_QUAD_COLS_F32
     else:
         cb = NDCONV_QUAD_COLS_F64
-    if ok:
-        for i in range(4):
-            _row_offsets(r0 + i, n_lead, nla, out_lead, k_lead, maps, idx, jdx, qoffs + i * n_lead)
-        # row i, tap (g, t) must read what row 0 reads with tap (g, t + i), or,
-        # past the group's last row, what row t + i - kb + 1 reads with tap (g, kb - 1)
-        kb = k_lead[nla - 1]
-        n_groups = n_lead // kb
-        for g in range(n_groups):
-            for i in range(4):
-                for t in range(kb):
-                    if not ok:
-                        break
-                    e = t + i
-                    e = qoffs[g * kb + e] if e < kb else qoffs[(e - kb + 1) * n_lead + g * kb + kb - 1]
-                    if e < 0 or qoffs[i * n_lead + g * kb + t] != e:
-                        ok = False
     if not ok:
         for i in range(r0, r0 + 4 if r0 + 4 <= n_rows else n_rows):
             _do_item(i * n_chunks + q, x, out, w, n_chunks, m_last, klast, n_lead, nla,
@@ -996,7 +1095,12 @@ cdef inline void _nd_items(
     for item in range(i0, i1):
         if ndconv_stop_requested(armed):
             return
-        if ms != NULL:
+        if ms != NULL and quad:
+            _do_quad_missing(item, n_rows, x, out, w, n_chunks, m_last, klast, n_lead, nla,
+                             out_lead, k_lead, maps, bounds, c0, c1, unit, cval, skip_cval,
+                             idx, jdx, offs, qoffs, ptrs, wrows, gbuf, gstride, cline,
+                             <num_t*>sc.part[5], ms)
+        elif ms != NULL:
             _do_item_missing(item, x, out, w, n_chunks, m_last, klast, n_lead, nla,
                              out_lead, k_lead, maps, bounds, c0, c1, unit, cval, skip_cval,
                              idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline,
@@ -1029,7 +1133,8 @@ cdef int _correlate_nd(
     """Returns 0 on success, -1 if a thread could not allocate its scratch.
     With ``armed`` (see ``_arm``) SIGINT stops it between work items.  With
     ``ms``, the one-pass normalized correlation of x's NaN as missing
-    samples (``_do_item_missing``; one row at a time)."""
+    samples (``_do_quad_missing`` where the plain path shares rows, else
+    ``_do_item_missing``)."""
     cdef Py_ssize_t n_items = n_rows * n_chunks
     cdef Py_ssize_t gstride = max_chunk + klast - 1
     cdef Py_ssize_t i
@@ -1041,8 +1146,12 @@ cdef int _correlate_nd(
     elif num_t is double:
         lanes, quad_cols = NDCONV_ROW_LANES_F64, NDCONV_QUAD_COLS_F64
     cdef RowMode mode = _row_mode(lanes, quad_cols, n_lead, nla, k_lead[nla - 1] if nla > 0 else 1,
-                                  m_last) if ms == NULL else ROWS_ONE
-    cdef bint quad = mode == ROWS_FOUR
+                                  m_last)
+    # missing samples: rolling rows have no split-row variant; four rows do
+    cdef bint quad = mode == ROWS_FOUR or (ms != NULL and mode == ROWS_ROLLING
+                                           and m_last >= quad_cols)
+    if ms != NULL:
+        mode = ROWS_FOUR if quad else ROWS_ONE
     # rolling rows (ndconv_roll_*; AVX-512, AVX2 and NEON builds): kernels whose leading taps
     # are 2-7 rows of one axis (every 2-D kernel of up to 7 rows; AVX2: up to 6).  Rows that
     # lie in a cval band are computed from a line of cval, not skipped: the
@@ -1087,12 +1196,14 @@ cdef int _correlate_nd(
     if n_items <= 0:
         return 0
     if ms != NULL:
-        # split rows (values, presence) of every tap, the cval line and its
-        # presence, a line of weights
+        # idx, jdx, offs, qoffs; split rows (values, presence) of every tap (of
+        # a quad's sources: at most 4 n_lead), the cval line and its presence,
+        # a line of weights per row
         spec = ndconv_scratch_parts(
-            (2 * nla + n_lead) * sizeof(Py_ssize_t), 2 * n_lead * sizeof(num_t*),
+            (2 * nla + 5 * n_lead) * sizeof(Py_ssize_t), 8 * n_lead * sizeof(num_t*),
             (n_lead + 1) * sizeof(num_t*), 2 * gstride * sizeof(num_t),
-            2 * n_lead * gstride * sizeof(num_t), gstride * sizeof(num_t), 0)
+            (8 if quad else 2) * n_lead * gstride * sizeof(num_t),
+            (4 if quad else 1) * gstride * sizeof(num_t), 0)
     else:
         # per-thread scratch: O(taps x chunk), independent of the input size.
         # idx, jdx, offs, qoffs (a quad's four rows) and toffs (a tile's th + kb - 1

@@ -397,19 +397,20 @@ def empty_like_order(x, shape, dtype):
                             perm=None if perm == tuple(range(len(perm))) else perm)
 
 
-# The one-pass kernel for missing samples runs one row at a time and splits
-# each source row of every leading tap (values, presence) per output row; the
-# two passes run the row-sharing blocks, plus about ten elementwise passes
-# over whole arrays.  CPU time of the one pass / the two, 2048^2 float32, 10 %
-# NaN, 1 thread, AVX2: 2x2 0.37, 1x9 0.40, 3x3 0.45, 1x31 0.53, 5x5 0.72-0.83,
-# 3x15 0.83, 7x7 0.90; 9x9 1.04, 11x11 1.32, 15x3 1.36, 31x1 1.34, 15x15 1.55.
-_ONE_PASS_LEAD = 7
-_ONE_PASS_TAPS = 64
+# The one-pass kernel for missing samples (the four-row blocks on split rows,
+# or one row at a time) against the two passes (the row-sharing blocks and
+# the merged path, plus about ten elementwise passes over whole arrays).  CPU
+# time of the one pass / the two, float32 with 10 % NaN, 1 thread, AVX2:
+# 2048^2: 1x9 0.36, 3x3 0.46, 5x5 0.61, 7x7 0.63, 9x9 0.69, 15x3 0.70, 31x1
+# 0.71, 11x11 0.77, 15x15 0.86, 31x31 0.93; 128^3: 3x3x3 0.57, but 5x5x5 1.17,
+# where the two passes take the merged path.  Kernels spanning two leading
+# axes with more leading taps than that stay on the two passes.
+_ONE_PASS_LEAD = 9
 
 
-def one_pass_pays(n_taps, k_last):
+def one_pass_pays(k_shape):
     """Whether the one-pass kernel for missing samples (``DirectPlan.run``'s
     ``missing``) beats the two passes of ``_plan.missing`` for a kernel of
-    ``n_taps`` taps, ``k_last`` of them along the rows it runs on."""
-    n_lead = n_taps // max(1, k_last)
-    return n_lead == 1 or (n_lead <= _ONE_PASS_LEAD and n_taps <= _ONE_PASS_TAPS)
+    ``k_shape`` in the order it runs in (rows along the last axis)."""
+    lead = [n for n in k_shape[:-1] if n > 1]
+    return len(lead) <= 1 or math.prod(lead) <= _ONE_PASS_LEAD

@@ -53,31 +53,57 @@ static inline void ndconv_split_f64(const double* src, double* xz, double* pr, p
 static inline void ndconv_finish_f32(float* o, const float* den, ptrdiff_t n, float ksum,
                                      float limit, int strict, int neg, const float* own) {
     ptrdiff_t i;
-    for (i = 0; i < n; i++) {
-        float d = den[i], s = neg ? -d : d, scale = ksum / d;
-        uint32_t b, bad = (uint32_t)(strict ? (s < limit) : (s <= limit));
-        if (own)
-            bad |= (uint32_t)(own[i] == 0);
-        memcpy(&b, &scale, sizeof b);
-        b |= ((uint32_t)0 - bad) & (uint32_t)0x7FC00000u;
-        memcpy(&scale, &b, sizeof b);
-        o[i] = o[i] * scale;
+    /* one loop per case: with `own` tested inside, gcc loaded own[i] with a
+       masked load from NULL, which AMD cores replay slowly (4x the call) */
+#define NDCONV_FINISH_LOOP(BAD)                                                \
+    for (i = 0; i < n; i++) {                                                  \
+        float d = den[i], s = neg ? -d : d, scale = ksum / d;                  \
+        uint32_t b, bad = (uint32_t)(BAD);                                     \
+        memcpy(&b, &scale, sizeof b);                                          \
+        b |= ((uint32_t)0 - bad) & (uint32_t)0x7FC00000u;                      \
+        memcpy(&scale, &b, sizeof b);                                          \
+        o[i] = o[i] * scale;                                                   \
     }
+    if (own == NULL) {
+        if (strict)
+            NDCONV_FINISH_LOOP(s < limit)
+        else
+            NDCONV_FINISH_LOOP(s <= limit)
+    } else {
+        if (strict)
+            NDCONV_FINISH_LOOP((s < limit) | (own[i] == 0))
+        else
+            NDCONV_FINISH_LOOP((s <= limit) | (own[i] == 0))
+    }
+#undef NDCONV_FINISH_LOOP
 }
 
 static inline void ndconv_finish_f64(double* o, const double* den, ptrdiff_t n, double ksum,
                                      double limit, int strict, int neg, const double* own) {
     ptrdiff_t i;
-    for (i = 0; i < n; i++) {
-        double d = den[i], s = neg ? -d : d, scale = ksum / d;
-        uint64_t b, bad = (uint64_t)(strict ? (s < limit) : (s <= limit));
-        if (own)
-            bad |= (uint64_t)(own[i] == 0);
-        memcpy(&b, &scale, sizeof b);
-        b |= ((uint64_t)0 - bad) & (uint64_t)0x7FF8000000000000ull;
-        memcpy(&scale, &b, sizeof b);
-        o[i] = o[i] * scale;
+    /* one loop per case: with `own` tested inside, gcc loaded own[i] with a
+       masked load from NULL, which AMD cores replay slowly (4x the call) */
+#define NDCONV_FINISH_LOOP(BAD)                                                \
+    for (i = 0; i < n; i++) {                                                  \
+        double d = den[i], s = neg ? -d : d, scale = ksum / d;                 \
+        uint64_t b, bad = (uint64_t)(BAD);                                     \
+        memcpy(&b, &scale, sizeof b);                                          \
+        b |= ((uint64_t)0 - bad) & (uint64_t)0x7FF8000000000000ull;            \
+        memcpy(&scale, &b, sizeof b);                                          \
+        o[i] = o[i] * scale;                                                   \
     }
+    if (own == NULL) {
+        if (strict)
+            NDCONV_FINISH_LOOP(s < limit)
+        else
+            NDCONV_FINISH_LOOP(s <= limit)
+    } else {
+        if (strict)
+            NDCONV_FINISH_LOOP((s < limit) | (own[i] == 0))
+        else
+            NDCONV_FINISH_LOOP((s <= limit) | (own[i] == 0))
+    }
+#undef NDCONV_FINISH_LOOP
 }
 
 #endif
