@@ -60,6 +60,13 @@ CHILD = textwrap.dedent("""
             xs = r(300, 300, dtype=f32)
             return (lambda: ndconv.convolve(x, k, "same", method="direct"),
                     lambda: ndconv.convolve(xs, k, "same", method="direct"))
+        if name == "missing":        # the one-pass kernel for NaN under "omit"
+            x, k = big(5000, 5000, dtype=f32), r(61, 61, dtype=f32) ** 2
+            x[::7, ::5] = np.nan
+            xs = r(300, 300, dtype=f32)
+            xs[::7, ::5] = np.nan
+            return (lambda: ndconv.convolve(x, k, "same", method="direct", nan_policy="omit"),
+                    lambda: ndconv.convolve(xs, k, "same", method="direct", nan_policy="omit"))
         if name == "direct-3d":
             x, k = r(200, 200, 200), r(21, 21, 21)
             xs = r(40, 40, 40)
@@ -116,7 +123,7 @@ CHILD = textwrap.dedent("""
         del long_call, small_call
 """)
 
-PATHS = ["direct-2d", "direct-3d", "direct-1d", "separable", "merged", "conv", "conv_grad", "fft"]
+PATHS = ["direct-2d", "missing", "direct-3d", "direct-1d", "separable", "merged", "conv", "conv_grad", "fft"]
 
 
 @pytest.fixture(scope="module")
