@@ -685,7 +685,7 @@ cdef inline void _do_quad_missing(
     cdef const num_t* own
     cdef int done = 0
     cdef bint ok = r0 + 3 < n_rows and b > a and _quad_shares(r0, n_lead, nla, out_lead, k_lead,
-                                                               maps, idx, jdx, qoffs)
+                                                              maps, idx, jdx, qoffs)
     kb = k_lead[nla - 1]
     n_groups = n_lead // kb
     if num_t is float:
@@ -795,7 +795,7 @@ cdef inline void _do_quad(
     cdef num_t* o = out + r0 * m_last
     cdef int done = 0
     cdef bint ok = r0 + 3 < n_rows and b > a and _quad_shares(r0, n_lead, nla, out_lead, k_lead,
-                                                               maps, idx, jdx, qoffs)
+                                                              maps, idx, jdx, qoffs)
     kb = k_lead[nla - 1]
     n_groups = n_lead // kb
     if num_t is float:
