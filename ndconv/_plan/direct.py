@@ -264,10 +264,10 @@ class DirectPlan:
     def run(self, x, w, cval, out, missing=None):
         """Compute into ``out`` (returned); ``x``, ``w`` laid out as when planned.
 
-        ``missing=(ksum, limit, strict)``: the normalized correlation of
-        ``x``'s NaN as missing samples, in one pass (``_core.correlate_nd``'s
-        ``missing``; float and double, on the plain path whatever the merge
-        plan)."""
+        ``missing=(ksum, limit, strict, own_lead, own_last)``: the normalized
+        correlation of ``x``'s NaN as missing samples, in one pass
+        (``_core.correlate_nd``'s ``missing``; float and double, on the plain
+        path whatever the merge plan)."""
         op = out if self.perm is None else out.transpose(self.perm)
         if not op.flags.c_contiguous:
             # the kernel writes C-contiguous rows in the compute order; compute
