@@ -11,7 +11,9 @@ processes=True)``, the input held by the workers), and
 chunk, its mode "mirror" being numpy's reflect) on the same chunks where it is
 installed and the case allows (2-D and 3-D, at most 7 taps a side: scipy.ndimage
 takes minutes on the larger kernels).  With ``method="direct"`` each dask result
-is first checked bitwise against the in-memory one.  The quick default is the
+is checked bitwise against the in-memory one.  All the rows of a case are timed
+in the same interleaved rounds, so each ratio compares calls made under the
+same conditions (``_rounds``).  The quick default is the
 4096^2 5x5 case, the issue's target (threaded at most 1.25x the in-memory time
 with 1024^2 chunks; at least 5x dask-image's throughput on the same chunks);
 ``big=True`` adds 4096^2 31x31, 8192^2 5x5 and 31x31, 1-D 10^8 samples with
@@ -25,8 +27,6 @@ import time
 import warnings
 
 import numpy as np
-
-from ..timing import median_time
 
 # (case id, shape, kernel shape, chunk sides, big)
 CASES = [
@@ -49,24 +49,49 @@ def _minor_faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
-def _timed(fn, budget, min_reps, max_reps):
-    """``(median wall s, median CPU s of this process, result, median minor
-    page faults)`` of repeated calls (see ``median_time``).  The CPU time
-    counts every thread of the process: on a shared machine it varies less
-    with the load than the wall time (a LocalCluster's worker processes are
-    not counted).  The page faults (0 where the platform does not count
-    them) are those of memory touched for the first time: fresh large
-    allocations, whose pages the kernel zeroes."""
-    cpu, faults = [], []
+def _rounds(fns, budget, min_reps, max_reps):
+    """Time ``fns`` in interleaved rounds: per function ``(median wall s,
+    median CPU s of this process, result of its untimed first call, median
+    minor page faults)``.
 
-    def call():
-        f0, c0 = _minor_faults(), time.process_time()
-        out = fn()
-        cpu.append(time.process_time() - c0)
-        faults.append(_minor_faults() - f0)
+    Every round calls each function once (the order rotated from round to
+    round), so the slow and fast periods of a shared machine -- seconds long
+    on some virtual machines -- fall on all of them alike and their ratios
+    compare calls made under the same conditions; timed one after another,
+    a period change between two rows moved their ratio by up to 1.6x.  The
+    rounds fill about ``budget`` seconds per function, within
+    ``[min_reps, max_reps]`` (two where one round takes more than twice the
+    budget).  The CPU time counts every thread of the process: on a shared
+    machine it varies less with the load than the wall time (a LocalCluster's
+    worker processes are not counted).  The page faults (0 where the platform
+    does not count them) are those of memory touched for the first time:
+    fresh large allocations, whose pages the kernel zeroes."""
+    n = len(fns)
+    wall, cpu, faults = ([[] for _ in fns] for _ in range(3))
+
+    def call(i):
+        f0, c0, t0 = _minor_faults(), time.process_time(), time.perf_counter()
+        out = fns[i]()
+        wall[i].append(time.perf_counter() - t0)
+        cpu[i].append(time.process_time() - c0)
+        faults[i].append(_minor_faults() - f0)
         return out
-    t, _, result = median_time(call, budget, min_reps, max_reps)
-    return t, statistics.median(cpu[1:] or cpu), result, int(statistics.median(faults[1:] or faults))
+
+    # the untimed first calls pay for caches, thread start-up and imports
+    first = [call(i) for i in range(n)]
+    round_s = sum(w[0] for w in wall)
+    if round_s > 2 * budget * n:
+        reps = min(2, max_reps)
+    else:
+        reps = int(min(max_reps, max(min_reps, math.ceil(budget * n / max(round_s, 1e-9)))))
+    for series in (wall, cpu, faults):
+        for s in series:
+            s.clear()
+    for r in range(reps):
+        for j in range(n):
+            call((j + r) % n)
+    return [(statistics.median(wall[i]), statistics.median(cpu[i]), first[i],
+             int(statistics.median(faults[i]))) for i in range(n)]
 
 
 def _same_bits(a, b):
@@ -110,30 +135,37 @@ def run(big=False, only="", cluster=False, method="direct", budget=1.0, progress
         from distributed import Client, LocalCluster
         client = Client(LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                      dashboard_address=None))
-    bar = Progress(sum(len(c[3]) for c in chosen), enabled=progress)
+    bar = Progress(len(chosen), enabled=progress)
     rows = []
     load_before = os.getloadavg()
     try:
         for cid, shape, kshape, sides, _ in chosen:
+            bar.update(cid)
             rng = np.random.default_rng(seed)
             x = rng.random(shape, dtype=np.float32)
             k = (rng.standard_normal(kshape) / math.sqrt(math.prod(kshape))).astype(np.float32)
             kw = dict(boundary="reflect", method=method)
-            t_mem, cpu_mem, ref, flt = _timed(
-                functools.partial(ndconv.convolve, x, k, "same", **kw), budget, 3, 7)
-            rows.append({"case": cid, "chunks": None, "lib": "ndconv in memory",
-                         "median_s": t_mem, "cpu_s": cpu_mem, "ratio": 1.0, "faults": flt})
-            # the same into a preallocated output: what da.store below is compared with
-            target = np.empty_like(ref)
-            t, cpu, _, flt = _timed(functools.partial(ndconv.convolve, x, k, "same", out=target,
-                                                      **kw), budget, 3, 7)
-            rows.append({"case": cid, "chunks": None, "lib": "ndconv in memory, out=",
-                         "median_s": t, "cpu_s": cpu, "ratio": t / t_mem, "faults": flt})
+            # every row of the case, timed in the same rounds (see _rounds): a row is
+            # (its fields, the call, whether the call's result is to be bitwise the
+            # in-memory one)
+            target = np.empty(shape, np.float32)
+            plan = [({"chunks": None, "lib": "ndconv in memory"},
+                     functools.partial(ndconv.convolve, x, k, "same", **kw), False),
+                    # into a preallocated output: what da.store below is compared with
+                    ({"chunks": None, "lib": "ndconv in memory, out="},
+                     functools.partial(ndconv.convolve, x, k, "same", out=target, **kw), False)]
             for side in sides:
-                bar.update("%s chunks %d" % (cid, side))
                 xd = da.from_array(x, chunks=side)
                 lazy = ndconv.dask.convolve(xd, k, "same", **kw)
-                schedulers = [("threads", "ndconv.dask threads", lazy)]
+                tasks = len(lazy.__dask_graph__())
+                label = "ndconv.dask threads"
+                plan.append(({"chunks": side, "lib": label, "tasks": tasks},
+                             functools.partial(_compute, "threads", lazy), True))
+                # compute() ends in dask gathering the blocks into one new array (one
+                # copy of the result, by one thread, after every task); da.store writes
+                # each block into a preallocated array as it is computed instead
+                plan.append(({"chunks": side, "lib": label + ", da.store"},
+                             functools.partial(_store, lazy, np.zeros(shape, np.float32)), True))
                 if client is not None:
                     # the input held by the workers, as if they had read it: the time is the
                     # computation and the gathering of the result, not the shipping of x
@@ -141,45 +173,35 @@ def run(big=False, only="", cluster=False, method="direct", budget=1.0, progress
                         warnings.filterwarnings("ignore", "Sending large graph")
                         xc = client.persist(xd)
                     distributed.wait(xc)
-                    schedulers.append((client, "ndconv.dask LocalCluster 2x1",
-                                       ndconv.dask.convolve(xc, k, "same", **kw)))
-                t_threads = None
-                for sched, label, lazy in schedulers:
-                    with dask.config.set(scheduler=sched):
-                        t, cpu, res, flt = _timed(lazy.compute, budget, 3, 7)
-                    row = {"case": cid, "chunks": side, "lib": label, "median_s": t, "cpu_s": cpu,
-                           "ratio": t / t_mem, "tasks": len(lazy.__dask_graph__()),
-                           "faults": flt}
-                    if method == "direct":
-                        row["bitwise"] = _same_bits(res, ref)
-                    rows.append(row)
-                    del res
-                    if sched != "threads":
-                        continue
-                    t_threads = row
-                    # compute() ends in dask gathering the blocks into one new array (one
-                    # copy of the result, by one thread, after every task); da.store writes
-                    # each block into a preallocated array as it is computed instead
-                    target[...] = 0
-                    with dask.config.set(scheduler=sched):
-                        t, cpu, _, flt = _timed(functools.partial(da.store, lazy, target,
-                                                                  lock=False), budget, 3, 7)
-                    row = {"case": cid, "chunks": side, "lib": label + ", da.store",
-                           "median_s": t, "cpu_s": cpu, "ratio": t / t_mem, "faults": flt}
-                    if method == "direct":
-                        row["bitwise"] = _same_bits(target, ref)
-                    rows.append(row)
+                    on_cluster = ndconv.dask.convolve(xc, k, "same", **kw)
+                    plan.append(({"chunks": side, "lib": "ndconv.dask LocalCluster 2x1",
+                                  "tasks": len(on_cluster.__dask_graph__())},
+                                 functools.partial(_compute, client, on_cluster), True))
                 if ndfilters is not None and len(shape) > 1 \
                         and max(kshape) <= DASK_IMAGE_MAX_SIDE:
-                    lazy_di = ndfilters.convolve(xd, k, mode="mirror")
-                    with dask.config.set(scheduler="threads"):
-                        t, cpu, _, flt = _timed(lazy_di.compute, budget, 1, 3)
-                    rows.append({"case": cid, "chunks": side, "lib": "dask_image threads",
-                                 "median_s": t, "cpu_s": cpu, "ratio": t / t_mem,
-                                 "faults": flt})
-                    t_threads["vs_dask_image"] = t / t_threads["median_s"]
-                    t_threads["vs_dask_image_cpu"] = cpu / max(t_threads["cpu_s"], 1e-9)
-                bar.step()
+                    plan.append(({"chunks": side, "lib": "dask_image threads"},
+                                 functools.partial(_compute, "threads",
+                                                   ndfilters.convolve(xd, k, mode="mirror")),
+                                 False))
+            timed = _rounds([fn for _, fn, _ in plan], budget, 3, 7)
+            ref = timed[0][2]
+            t_mem = timed[0][0]
+            case_rows = []
+            for (fields, _, check), (t, cpu, res, flt) in zip(plan, timed):
+                row = dict({"case": cid}, **fields, median_s=t, cpu_s=cpu, ratio=t / t_mem,
+                           faults=flt)
+                if check and method == "direct":
+                    row["bitwise"] = _same_bits(res, ref)
+                case_rows.append(row)
+            del timed, ref, res
+            for row in case_rows:
+                if row["lib"] == "dask_image threads":
+                    mine = next(r for r in case_rows if r["chunks"] == row["chunks"]
+                                and r["lib"] == "ndconv.dask threads")
+                    mine["vs_dask_image"] = row["median_s"] / mine["median_s"]
+                    mine["vs_dask_image_cpu"] = row["cpu_s"] / max(mine["cpu_s"], 1e-9)
+            rows += case_rows
+            bar.step()
     finally:
         bar.close()
         if client is not None:
@@ -192,6 +214,20 @@ def run(big=False, only="", cluster=False, method="direct", budget=1.0, progress
         from importlib.metadata import version
         meta["versions"]["dask-image"] = version("dask-image")
     return {"meta": meta, "rows": rows}
+
+
+def _compute(scheduler, lazy):
+    import dask
+    with dask.config.set(scheduler=scheduler):
+        return lazy.compute()
+
+
+def _store(lazy, target):
+    import dask
+    import dask.array as da
+    with dask.config.set(scheduler="threads"):
+        da.store(lazy, target, lock=False)
+    return target
 
 
 def format_table(result):
