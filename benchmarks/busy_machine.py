@@ -11,7 +11,7 @@ times the default ``workers`` against ``workers=1``:
   rightly adds threads only for idle CPUs (the count of runnable threads is
   printed).
 
-Each time is the median of interleaved calls (default, 1 thread, default, ...)
+Each time is the median of alternating runs of calls (default, 1 thread, ...)
 over about ``--seconds`` per problem and setting.  The machine's load average
 is printed first: on a shared machine the quiet column is only as quiet as
 the machine.  Runs in 2-4 minutes::
@@ -66,21 +66,30 @@ def problems():
     return out
 
 
+# Calls of one setting run in runs of this many: a median is then the steady
+# state of repeated calls, as in every other benchmark here.  Alternating single
+# calls made each 2-thread call follow a 1-thread one, and pay for the switch:
+# the other core's cache cold, the output's lines in the first core's cache,
+# the pool's sleeping thread woken (2048^2 5x5, quiet: 2.39 ms alternating
+# singly vs 2.22 ms in a run; the 1-thread call 4.03 ms either way).
+RUN = 5
+
+
 def paired_medians(fa, fb, seconds):
-    """Medians (seconds) of interleaved calls of ``fa`` and ``fb``."""
+    """Medians (seconds) of calls of ``fa`` and ``fb``, in alternating runs of
+    ``RUN`` calls (so drifting load hits both alike)."""
     fa(), fb()
     t0 = time.perf_counter()
     fa()
     one = max(time.perf_counter() - t0, 1e-6)
     n = int(min(2000, max(5, seconds / 2 / one)))
     ta, tb = [], []
-    for _ in range(n):
-        t = time.perf_counter()
-        fa()
-        ta.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        fb()
-        tb.append(time.perf_counter() - t)
+    for _ in range(-(-n // RUN)):
+        for f, ts in ((fa, ta), (fb, tb)):
+            for _ in range(RUN):
+                t = time.perf_counter()
+                f()
+                ts.append(time.perf_counter() - t)
     return statistics.median(ta), statistics.median(tb)
 
 
