@@ -31,6 +31,7 @@ from ndconv._tools import timing as _timing
 DIRECT_CASES = [
     ((64,), (3,)), ((32, 32), (3, 3)), ((8, 8, 8), (3, 3, 3)),
     ((1 << 18,), (3,)), ((1 << 18,), (15,)), ((1 << 18,), (63,)), ((1 << 16,), (255,)),
+    ((1 << 18,), (511,)), ((4096, 256), (1, 127)),
     ((512, 512), (3, 3)), ((512, 512), (5, 5)), ((512, 512), (9, 9)), ((512, 512), (15, 15)),
     ((1024, 64), (5, 5)), ((64, 1024), (7, 3)), ((2048, 16), (3, 3)),
     ((64, 64, 64), (3, 3, 3)), ((64, 64, 64), (5, 5, 5)), ((32, 32, 32), (7, 7, 7)),
@@ -104,7 +105,7 @@ def main(argv=None):
             rows.append(_method.direct_features(x.shape, k.shape, dt, 1))
             times.append(t)
         (call, per_tap, per_setup, per_row_tap, per_merged, per_roll, per_roll_shift,
-         per_roll_out), worst = fit(rows, times)
+         per_roll_out, per_tap_single), worst = fit(rows, times)
         x, k = data((1024, 1024), dt, rng), data((7, 7), dt, rng)
         t1 = median_time(functools.partial(ndconv.correlate, x, k, "same", method="direct", workers=1))
         t2 = median_time(functools.partial(ndconv.correlate, x, k, "same", method="direct", workers=2))
@@ -112,11 +113,13 @@ def main(argv=None):
         constants[dt] = {"call": call, "per_tap": per_tap, "per_setup": per_setup,
                          "per_row_tap": per_row_tap, "per_merged": per_merged,
                          "per_roll": per_roll, "per_roll_shift": per_roll_shift,
-                         "per_roll_out": per_roll_out, "thread_eff": round(eff, 3)}
+                         "per_roll_out": per_roll_out, "per_tap_single": per_tap_single,
+                         "thread_eff": round(eff, 3)}
         print("direct %-10s call %.2e s, %.2f Gtap/s, setup %.1f ns, row-tap %.3f ns, merged %.2f G/s, "
-              "rolling %.2f G/s, 2-thread eff %.2f, worst fit x%.2f"
+              "rolling %.2f G/s, one-row %.2f G/s, 2-thread eff %.2f, worst fit x%.2f"
               % (dt, call, 1e-9 / max(per_tap, 1e-30), per_setup * 1e9, per_row_tap * 1e9,
-                 1e-9 / max(per_merged, 1e-30), 1e-9 / max(per_roll, 1e-30), eff, worst))
+                 1e-9 / max(per_merged, 1e-30), 1e-9 / max(per_roll, 1e-30),
+                 1e-9 / max(per_tap + per_tap_single, 1e-30), eff, worst))
     if not args.direct_only:
         fit_fft(model, rng, today)
     text = json.dumps(model, indent=2)

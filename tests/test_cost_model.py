@@ -9,7 +9,7 @@ from ndconv import _core
 from ndconv._plan import method as _method
 
 FIELDS = {"call", "per_tap", "per_setup", "per_row_tap", "per_merged", "per_roll",
-          "per_roll_shift", "per_roll_out", "thread_eff"}
+          "per_roll_shift", "per_roll_out", "per_tap_single", "thread_eff"}
 DTYPES = ("float32", "float64", "complex64", "complex128")
 
 
@@ -52,6 +52,7 @@ def test_estimates_follow_the_build_in_use():
                                       + features[4] * want["per_merged"]
                                       + features[5] * want["per_roll"]
                                       + features[6] * want["per_roll_shift"]
-                                      + features[7] * want["per_roll_out"], rel=1e-12)
+                                      + features[7] * want["per_roll_out"]
+                                      + features[8] * want["per_tap_single"], rel=1e-12)
             seen[name] = t
     assert len(seen) == len(_core.builds())

@@ -57,20 +57,26 @@ def _key(dtype):
 def direct_features(out_shape, w_shape, dtype, n_threads, order=None):
     """The direct model's features: ``[1, multiply-adds, pointer setups,
     (output, leading tap) pairs, merged-path cost, rolling-rows multiply-adds,
-    rolling-rows shifted vectors, rolling-rows outputs]``.
+    rolling-rows shifted vectors, rolling-rows outputs, multiply-adds in
+    one-row blocks]``.
 
     The merged path (its cost in multiply-adds, copies included) and the
     rolling rows have features of their own (the rolling rows build one
     shifted vector per output and tap of a kernel row, shared by the kernel
     rows, and small kernels there are bound by that and by memory); the
     plain path has the second to fourth, with a quarter of the block starts
-    when the core computes four rows at a time (``_core.row_mode``)."""
+    when the core computes four rows at a time (``_core.row_mode``), and the
+    last where it does not: a one-row block loads an input vector per
+    multiply-add where the four-row blocks share each load between rows, so
+    its rate is lower (AVX2, float32: 1-D 10^6 x 316 ran at 26 G/s where the
+    common rate, fitted mostly on four-row blocks, said 34, and auto chose it
+    over an FFT 1.6x faster)."""
     if order is not None:
         out_shape = tuple(out_shape[a] for a in order)
         w_shape = tuple(w_shape[a] for a in order)
     plan = _direct._merge_plan(out_shape, w_shape, np.dtype(dtype).itemsize, n_threads)
     if plan is not None:
-        return [1.0, 0.0, 0.0, 0.0, float(plan[2]), 0.0, 0.0, 0.0]
+        return [1.0, 0.0, 0.0, 0.0, float(plan[2]), 0.0, 0.0, 0.0, 0.0]
     taps = math.prod(w_shape)
     n_out = math.prod(out_shape)
     m_last, k_last = out_shape[-1], w_shape[-1]
@@ -78,16 +84,20 @@ def direct_features(out_shape, w_shape, dtype, n_threads, order=None):
     core = _direct.core()
     mode = core.row_mode(np.dtype(dtype).char, n_lead, w_shape[-2] if len(w_shape) > 1 else 1, m_last)
     if mode == core.RowMode.ROWS_ROLLING:
-        return [1.0, 0.0, 0.0, 0.0, 0.0, float(n_out * taps), float(n_out * k_last), float(n_out)]
+        return [1.0, 0.0, 0.0, 0.0, 0.0, float(n_out * taps), float(n_out * k_last), float(n_out),
+                0.0]
     chunks = -(-m_last // _direct._MAX_CHUNK) if m_last else 0
     setups = (n_out // max(1, m_last)) * chunks * n_lead
-    row_taps = n_out * n_lead / (4 if mode == core.RowMode.ROWS_FOUR else 1)
-    return [1.0, float(n_out * taps), float(setups), float(row_taps), 0.0, 0.0, 0.0, 0.0]
+    four = mode == core.RowMode.ROWS_FOUR
+    row_taps = n_out * n_lead / (4 if four else 1)
+    return [1.0, float(n_out * taps), float(setups), float(row_taps), 0.0, 0.0, 0.0, 0.0,
+            0.0 if four else float(n_out * taps)]
 
 
 def direct_seconds(out_shape, w_shape, dtype, n_threads, order=None):
     """Estimated seconds of the direct kernel: a per-call cost, then the plain
-    path's multiply-adds, per-(row, chunk, leading tap) pointer setups and
+    path's multiply-adds (and those of one-row blocks again, at their extra
+    cost), per-(row, chunk, leading tap) pointer setups and
     per-(output, leading tap) block starts, or the merged path's cost, or the
     rolling rows' multiply-adds, shifted vectors and outputs.  ``order`` is the
     axis permutation the kernel runs in (rows along its last)."""
@@ -95,7 +105,8 @@ def direct_seconds(out_shape, w_shape, dtype, n_threads, order=None):
     f = direct_features(out_shape, w_shape, dtype, n_threads, order)
     work = (f[1] * p["per_tap"] + f[2] * p["per_setup"] + f[3] * p.get("per_row_tap", 0.0)
             + f[4] * p.get("per_merged", p["per_tap"]) + f[5] * p.get("per_roll", p["per_tap"])
-            + f[6] * p.get("per_roll_shift", 0.0) + f[7] * p.get("per_roll_out", 0.0))
+            + f[6] * p.get("per_roll_shift", 0.0) + f[7] * p.get("per_roll_out", 0.0)
+            + f[8] * p.get("per_tap_single", 0.0))
     return p["call"] + work / max(1.0, p["thread_eff"] * n_threads)
 
 
