@@ -253,10 +253,10 @@ class _CallPlan:
     """One call's validated geometry and direct plan, for arrays of its key."""
 
     __slots__ = ("dtype", "conj", "kflip", "korder", "wshape", "out_shape", "perm", "cval",
-                 "skip_cval", "direct", "flat", "separable_axes", "fast", "placed")
+                 "skip_cval", "direct", "flat", "separable_axes", "fast", "placed", "into")
 
     def __init__(self, x, k, w, dtype, conj, flip, axes, starts, out_shape, boundary, cval,
-                 unfused, separable_axes=None, given_dtypes=()):
+                 unfused, separable_axes=None, given_dtypes=(), out=None):
         self.separable_axes = separable_axes
         self.dtype = dtype
         self.conj = conj and dtype.kind == "c"
@@ -287,11 +287,23 @@ class _CallPlan:
                 self.direct.tables, x.size, kind, cval, self.skip_cval, order, flip, self.conj,
                 out_shape, dtype, np.empty,
                 functools.partial(_placement.empty, out_shape, dtype) if self.placed else None)
+        # an ``out`` (part of the plan's key) the core writes as it writes its own
+        # output: C-contiguous (the kernel's rows are x's)
+        self.into = self.fast is not None and out is not None and out.flags.c_contiguous
 
-    def run(self, x, k):
-        """The call's result for ``x``, ``k`` (same shapes, strides, dtypes as planned),
-        or None for a kernel that factorizes where ``method="auto"`` weighs the
-        separable passes."""
+    def run(self, x, k, out=None):
+        """The call's result for ``x``, ``k`` (same shapes, strides, dtypes as planned;
+        into ``out`` where it was planned with one), or None for a kernel that
+        factorizes where ``method="auto"`` weighs the separable passes."""
+        if self.into:
+            return self.fast.run(x, k, out)
+        res = self._run(x, k)
+        if out is None or res is None:
+            return res
+        out[...] = res
+        return out
+
+    def _run(self, x, k):
         if self.fast is not None:
             return self.fast.run(x, k)
         x = np.asarray(x, dtype=self.dtype)
@@ -415,7 +427,7 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
     if key is not None:
         plan = _CALLS.get(key)
         if plan is not None:
-            res = plan.run(x, k)
+            res = plan.run(x, k, out)
             if res is not None:
                 return res
             key = None   # this kernel takes another method: the long way, unplanned
@@ -454,14 +466,14 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
             plannable, separable_axes = _method.direct_for_any_values(x, w, out_shape, 1)
     if plannable:
         plan = _CallPlan(x, k, w, dtype, conj, flip, axes, starts, out_shape, boundary, cval,
-                         unfused, separable_axes, (x_given.dtype, k_given.dtype))
+                         unfused, separable_axes, (x_given.dtype, k_given.dtype), out)
         if len(_CALLS) >= _CALLS_MAX:
             try:
                 del _CALLS[next(iter(_CALLS))]   # the oldest entry
             except (KeyError, RuntimeError, StopIteration):
                 pass   # another thread changed the cache meanwhile: it stays bounded
         _CALLS[key] = plan
-        return plan.run(x_given, k_given)
+        return plan.run(x_given, k_given, out)
     if method == "fft":
         if warn_nonfinite:
             _validation.warn_fft_nonfinite((x, w), stacklevel=3)
@@ -773,13 +785,15 @@ def _operation(name: str, *, flip: bool = False, conj: bool = False) -> _Operati
         # objects: identity tests cost nothing); the key as ``_call_key`` makes it,
         # the state read straight from the modules holding it.  Plans that check the
         # kernel's values first (``separable_axes``) are left to ``correlate_nd``.
-        if (out is None and type(x) is np.ndarray and dtype is None and casting is None
+        if (type(x) is np.ndarray and dtype is None and casting is None
                 and mask is None and nan_policy is _PROPAGATE and min_weight is _NO_MIN
                 and preserve_nan is False):
-            key = _key(x, k, mode, boundary, cval, origin, axes, method, workers, None, flip, conj,
+            key = _key(x, k, mode, boundary, cval, origin, axes, method, workers, out, flip, conj,
                        None, False, _dispatch._module, _tuning._generation)
             plan = None if key is None else _CALLS.get(key)
             if plan is not None and plan.separable_axes is None:
+                if out is not None:
+                    return plan.run(x, k, out)
                 fast = plan.fast
                 return fast.run(x, k) if fast is not None else plan.run(x, k)
         if type(x).__module__.startswith("dask"):   # never imports dask for other inputs

@@ -49,16 +49,17 @@ from numpy import ndarray as _ndarray
 def call_key(x, k, mode, boundary, cval, origin, axes, method, workers, out, flip, conj,
              compute_dtype, unfused, module, generation):
     """The plan-cache key of a call of the unified API (``ndconv._api``), or None
-    for a call no plan serves: arrays of other types, an ``out``, sequences
+    for a call no plan serves: arrays of other types (``out`` too), sequences
     (lists are unhashable, and a bool is equal to an int that validation treats
     differently), a NaN ``cval`` (never equal to itself).
 
-    Everything that decides a plan but the arrays' values: layouts, dtypes,
-    options, OpenMP's thread limit, the kernel ``module`` and the tuning
+    Everything that decides a plan but the arrays' values: layouts, dtypes
+    (``out``'s and its flags too), options, OpenMP's thread limit, the kernel ``module`` and the tuning
     settings' ``generation``.  Compiled because it runs on every call: the same
     checks in Python cost a third of a small call.
     """
-    if (type(x) is not _ndarray or type(k) is not _ndarray or out is not None
+    if (type(x) is not _ndarray or type(k) is not _ndarray
+            or not (out is None or type(out) is _ndarray)
             or type(origin) is not int or not (axes is None or type(axes) is int)
             or not (workers is None or type(workers) is int)
             or type(cval) not in (float, int, complex) or cval != cval
@@ -66,4 +67,6 @@ def call_key(x, k, mode, boundary, cval, origin, axes, method, workers, out, fli
         return None
     return (x.shape, x.strides, x.dtype, x.flags.aligned, k.shape, k.dtype, mode, boundary,
             type(cval), cval, origin, axes, method, workers, flip, conj, compute_dtype, unfused,
+            None if out is None else (out.shape, out.strides, out.dtype, out.flags.aligned,
+                                      out.flags.writeable),
             ndconv_omp_max_threads(), module, generation)

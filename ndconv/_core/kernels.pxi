@@ -1785,10 +1785,15 @@ cdef class FlatCall:
     def __dealloc__(self):
         free(self.maps)
 
-    def run(self, x, k):
+    def run(self, x, k, given=None):
         """The result for ``x`` (C-contiguous, aligned, ``span`` elements) and the
-        kernel ``k`` as given (any strides, the planned shape)."""
+        kernel ``k`` as given (any strides, the planned shape): written into
+        ``given`` (a C-contiguous, writable array of the planned size and
+        dtype; returned) where it is not None, else into a new array.  A
+        ``given`` overlapping ``x`` gets the result through a new array (the
+        kernel reads ``x`` while it writes)."""
         cdef Py_buffer xb, kb, ob
+        cdef bint through = False
         cdef Py_ssize_t a, ax, size = 1
         cdef Py_ssize_t step[64]
         cdef Py_ssize_t dims[64]
@@ -1822,10 +1827,17 @@ cdef class FlatCall:
                         raise MemoryError()
                 try:
                     ndconv_copy_kernel(w, src, <int>self.k_nd, dims, step, self.itemsize, self.conj)
-                    if self.place is None:
-                        out = self.empty(self.shape, self.dtype)
-                    else:
-                        out = self.place(<size_t>xb.buf)
+                    out = given
+                    if given is not None:
+                        PyObject_GetBuffer(given, &ob, PyBUF_SIMPLE | PyBUF_WRITABLE)
+                        through = (<char*>ob.buf < <char*>xb.buf + xb.len
+                                   and <char*>xb.buf < <char*>ob.buf + ob.len)
+                        PyBuffer_Release(&ob)
+                    if given is None or through:
+                        if self.place is None:
+                            out = self.empty(self.shape, self.dtype)
+                        else:
+                            out = self.place(<size_t>xb.buf)
                     PyObject_GetBuffer(out, &ob, PyBUF_SIMPLE | PyBUF_WRITABLE)
                     try:
                         if ob.len != self.n_out * self.itemsize:
@@ -1854,6 +1866,9 @@ cdef class FlatCall:
                 PyBuffer_Release(&kb)
         finally:
             PyBuffer_Release(&xb)
+        if through:
+            given[...] = out
+            return given
         return out
 
 
