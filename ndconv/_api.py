@@ -560,6 +560,11 @@ def _one_pass(x, k, mode, boundary, cval, origin, axes, method, workers, out, fl
         x, k, mode, boundary, cval, origin, axes, method, workers, flip, False, None)
     if dtype.kind != "f" or isinstance(cval, _boundary.AxisCvals):
         return None
+    if mode == "valid":
+        # "valid" reads past x's edges only where k is the longer: a zero extension
+        # (``prepare``), zero in the data and the weights alike on the two passes,
+        # so missing samples -- a NaN fill to the one-pass kernel
+        cval = dtype.type(np.nan)
     x = np.asarray(x, dtype=dtype)
     starts, out_shape = geometry(x.shape, w.shape, mode, origins)
     if method == "auto" and not all(_method.direct_by_size(x, w, out_shape, n)

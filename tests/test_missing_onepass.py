@@ -199,6 +199,25 @@ def test_against_reference(rng, one_pass_calls, boundary, cval, mode):
     assert one_pass_calls
 
 
+@pytest.mark.parametrize("boundary", ["constant", "missing", "reflect"])
+def test_valid_with_the_kernel_longer(rng, one_pass_calls, boundary):
+    """"valid" with k longer than x reads past x's edges (a zero extension in the
+    plain call, whatever the boundary): there the samples are missing in both
+    sums -- the "full" result with missing edges, cut to the "valid" part."""
+    x = _holes(rng, (5, 7), 0.3, np.float32)
+    k = (rng.random((9, 12)) + 0.05).astype(np.float32)
+    one, two = _both(ndconv.correlate, x, k, "valid", boundary=boundary, nan_policy="omit",
+                     method="direct")
+    assert_bitwise(one, two)
+    ref, bound = _reference(x, ~np.isnan(x), k, "full", "missing", 0.0, 0.0)
+    ref, bound = ref[4:9, 6:12], bound[4:9, 6:12]
+    assert one.shape == ref.shape
+    np.testing.assert_array_equal(np.isnan(one), np.isnan(ref))
+    ok = ~np.isnan(ref)
+    assert np.all(np.abs(one[ok] - ref[ok]) <= bound[ok])
+    assert one_pass_calls
+
+
 def test_complete_windows_keep_plain_bits(rng, one_pass_calls):
     """An output none of whose taps is missing is the plain correlation's
     value bit for bit (the kernel's sum over its weight is exactly 1)."""
