@@ -409,6 +409,34 @@ def _pre_extend(x, w_shape, starts, out_shape, axes, boundary, cval, dtype):
     return x, starts, "constant", dtype.type(0)
 
 
+def _call_threads(n_threads, work):
+    """``(by_size, n)`` for a call of ``work`` multiply-adds that may use
+    ``n_threads``: threads by the size of the call, then only as many as the
+    machine has idle (``_threads.threads_for``)."""
+    by_size = min(n_threads, max(1, work // _tuning.SETTINGS.work_per_thread))
+    return by_size, _threads.threads_for(by_size, work)
+
+
+def _target(out, x, w, out_shape, dtype):
+    """The array a kernel reading ``x`` and ``w`` writes: ``out`` where it lies
+    in ``x``'s memory order and shares memory with neither, else a new array
+    (``_deliver`` copies it into ``out``)."""
+    if out is not None:
+        perm = _direct.memory_order(x)
+        if (out.transpose(perm).flags.c_contiguous and not np.shares_memory(out, x)
+                and not np.shares_memory(out, w)):
+            return out
+    return _direct.empty_like_order(x, out_shape, dtype)
+
+
+def _deliver(out, target):
+    """``target``, copied into ``out`` if that was given and is another array."""
+    if out is not None and target is not out:
+        out[...] = target
+        return out
+    return target
+
+
 def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
                  *, flip=False, conj=False, compute_dtype=None, unfused=False,
                  warn_nonfinite=False):
@@ -443,10 +471,7 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
 
     if out is not None:
         _check_out(out, out_shape, dtype)
-    work = w.size * math.prod(out_shape)
-    # threads by the size of the call, then only as many as the machine has idle
-    by_size = min(n_threads, max(1, work // _tuning.SETTINGS.work_per_thread))
-    n_threads = _threads.threads_for(by_size, work)
+    by_size, n_threads = _call_threads(n_threads, w.size * math.prod(out_shape))
     factors, requested = None, method
     if method == "auto":
         method, factors = _method.choose(x, w, out_shape, n_threads, cval)
@@ -477,20 +502,10 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
     if method == "fft":
         if warn_nonfinite:
             _validation.warn_fft_nonfinite((x, w), stacklevel=3)
-        res = _fft.correlate_fft(x, w, starts, out_shape, boundary, cval, n_threads)
-        if out is None:
-            return res
-        out[...] = res
-        return out
+        return _deliver(out, _fft.correlate_fft(x, w, starts, out_shape, boundary, cval,
+                                                n_threads))
 
-    target = out
-    if out is not None:
-        perm = _direct.memory_order(x)
-        if (not out.transpose(perm).flags.c_contiguous or np.shares_memory(out, x)
-                or np.shares_memory(out, w)):
-            target = None  # compute into a fresh array, then copy
-    if target is None:
-        target = _direct.empty_like_order(x, out_shape, dtype)
+    target = _target(out, x, w, out_shape, dtype)
     if method == "separable":
         _separable.correlate_separable(x, factors, starts, out_shape, boundary, cval, n_threads, target)
     elif method == "lowrank":
@@ -498,10 +513,7 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
     else:
         _direct.correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, target,
                                  unfused)
-    if out is not None and target is not out:
-        out[...] = target
-        return out
-    return target
+    return _deliver(out, target)
 
 
 def _on_dask(op, x, k, mode, boundary, cval, origin, axes, method, workers, out, missing_kw):
@@ -575,16 +587,10 @@ def _one_pass(x, k, mode, boundary, cval, origin, axes, method, workers, out, fl
     if (_tuning.SETTINGS.missing_one_pass is None
             and not _direct.one_pass_pays([w.shape[a] for a in order])):
         return None
-    work = w.size * math.prod(out_shape)
-    by_size = min(n_threads, max(1, work // _tuning.SETTINGS.work_per_thread))
-    n_threads = _threads.threads_for(by_size, work)
+    n_threads = _call_threads(n_threads, w.size * math.prod(out_shape))[1]
     if out is not None:
         _check_out(out, out_shape, dtype)
-    target = out
-    if out is not None and np.shares_memory(out, x):
-        target = None
-    if target is None:
-        target = _direct.empty_like_order(x, out_shape, dtype)
+    target = _target(out, x, w, out_shape, dtype)
     # preserve_nan ("same"): output i reads its own sample x[i] with tap -starts
     own_lead, own_last = -1, 0
     if preserve_nan:
@@ -593,10 +599,7 @@ def _one_pass(x, k, mode, boundary, cval, origin, axes, method, workers, out, fl
         own_lead = int(np.ravel_multi_index(tap[:-1], [w.shape[a] for a in order[:-1]]))
     _direct.DirectPlan(x, w.shape, starts, out_shape, boundary, n_threads, order=order).run(
         x, w, cval, target, tuple(finish) + (own_lead, own_last))
-    if out is not None and target is not out:
-        out[...] = target
-        return out
-    return target
+    return _deliver(out, target)
 
 
 def _fft_possible(a, k, mode, origin, axes, workers, flip):
