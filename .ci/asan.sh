@@ -53,6 +53,8 @@ levels=$(cd "$dir" && python -c "from ndconv import _core; print(' '.join(l.spli
 for level in $levels; do
     s=$(date +%s)
     log="$work/tests-$level.log"
+    # what this level runs (the AVX-512 level: its own window, four-row and rolling-row blocks)
+    (cd "$dir" && NDCONV_SIMD=$level python -c "from ndconv import _core; print('-- NDCONV_SIMD=$level runs', _core.describe()['direct'])")
     # the sanitizers report on stderr; pytest's capture would hide reports from passing tests
     (cd "$dir" && NDCONV_SIMD=$level python -m pytest -q -x -p no:cacheprovider -s "${TESTS[@]}") \
         > "$log" 2>&1 || { tail -40 "$log"; echo "-- asan: tests failed under NDCONV_SIMD=$level"; exit 1; }

@@ -21,13 +21,41 @@
 
    Memory: the aligned vectors are read only where they contain an element
    the plain block reads, so they never leave the cache lines (and pages)
-   it touches; the part of a line before p that they also cover is not
-   part of the result.  Sanitizers would still flag those bytes, so the
-   block is off under them. */
-#if NDCONV_WIDE_BLOCKS && defined(__AVX512F__) && !defined(__SANITIZE_ADDRESS__)
+   it touches; the part of a line before p (and after the last element
+   read) that they also cover is not part of the result.  Under
+   AddressSanitizer those bytes would be reported, so there the window
+   loads read only the lanes the block uses (NDCONV_WLOAD). */
+#if NDCONV_WIDE_BLOCKS && defined(__AVX512F__)
 #include <immintrin.h>
 #include <stdint.h>
 #define NDCONV_SHUFFLE_BLOCK 1
+#if defined(__SANITIZE_ADDRESS__)
+#define NDCONV_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NDCONV_ASAN 1
+#endif
+#endif
+/* One aligned vector of a window: pa + at .. + L, of which only the lanes
+   lo..hi (indices from pa) hold elements the block reads.  Under ASan
+   exactly those are read, one by one (instrumented), and the other lanes
+   are zero: ASan then checks every byte a result depends on, and a lane
+   outside lo..hi reaching a result would make it differ from the other
+   blocks' (the tests compare them bit for bit).  Same sums, same order. */
+#ifdef NDCONV_ASAN
+#define NDCONV_WLOAD_CHECKED(T, S, L)                                                           \
+static inline ndv_##S ndconv_wload_##S(const T* pa, ptrdiff_t at, ptrdiff_t lo, ptrdiff_t hi) { \
+    T lanes[L] __attribute__((aligned(64)));                                                    \
+    for (ptrdiff_t e = 0; e < L; e++)                                                           \
+        lanes[e] = (at + e >= lo && at + e <= hi) ? pa[at + e] : (T)0;                          \
+    return ndv_##S##_load(lanes);                                                               \
+}
+NDCONV_WLOAD_CHECKED(float, f32, 16)
+NDCONV_WLOAD_CHECKED(double, f64, 8)
+#define NDCONV_WLOAD(S, PA, AT, LO, HI) ndconv_wload_##S((PA), (AT), (LO), (HI))
+#else
+#define NDCONV_WLOAD(S, PA, AT, LO, HI) ndv_##S##_load((PA) + (AT))
+#endif
 static const int32_t ndconv_shift_idx[16][16] __attribute__((aligned(64))) = {
     {0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15}, {1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16},
     {2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17}, {3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18},
@@ -53,17 +81,17 @@ static inline void NAME(T* o, ptrdiff_t c, const T** ptrs, const T** wrows, ptrd
         const T* pa = p - s;                    /* the aligned vector holding p[0] */           \
         ptrdiff_t top = s + (8 * L - 1) + klast - 1;  /* last element read, from pa */          \
         ptrdiff_t next = 9 * L;                 /* next aligned vector, from pa */              \
-        ndv_##S v0 = ndv_##S##_load(pa), v1 = ndv_##S##_load(pa + L),                           \
-                v2 = ndv_##S##_load(pa + 2 * L), v3 = ndv_##S##_load(pa + 3 * L),               \
-                v4 = ndv_##S##_load(pa + 4 * L), v5 = ndv_##S##_load(pa + 5 * L),               \
-                v6 = ndv_##S##_load(pa + 6 * L), v7 = ndv_##S##_load(pa + 7 * L),               \
-                v8 = ndv_##S##_load(pa + 8 * L);                                                \
+        ndv_##S v0 = NDCONV_WLOAD(S, pa, 0, s, top), v1 = NDCONV_WLOAD(S, pa, L, s, top),       \
+                v2 = NDCONV_WLOAD(S, pa, 2 * L, s, top), v3 = NDCONV_WLOAD(S, pa, 3 * L, s, top),   \
+                v4 = NDCONV_WLOAD(S, pa, 4 * L, s, top), v5 = NDCONV_WLOAD(S, pa, 5 * L, s, top),   \
+                v6 = NDCONV_WLOAD(S, pa, 6 * L, s, top), v7 = NDCONV_WLOAD(S, pa, 7 * L, s, top),   \
+                v8 = NDCONV_WLOAD(S, pa, 8 * L, s, top);                                        \
         for (ptrdiff_t j = 0; j < klast; j++, s++) {                                            \
             ndv_##S w = ndv_##S##_set1(wr[j]);                                                  \
             if (s >= L) {   /* slide the window one vector on */                                \
                 s -= L;                                                                         \
                 v0 = v1; v1 = v2; v2 = v3; v3 = v4; v4 = v5; v5 = v6; v6 = v7; v7 = v8;         \
-                if (next <= top) v8 = ndv_##S##_load(pa + next);                                \
+                if (next <= top) v8 = NDCONV_WLOAD(S, pa, next, 0, top);                        \
                 next += L;                                                                      \
             }                                                                                   \
             if (j & 1) {                                                                        \
@@ -135,15 +163,16 @@ NDCONV_BLK1(ndconv_blk64_f64, double, f64, 8, ndconv_shift_idx64, _mm512_permute
     ndv_##S win[NV + 1];                                                                        \
     _Pragma("GCC unroll 8") for (int v = 0; v <= NV; v++) win[v] = ndv_##S##_zero();            \
     if (klast > 1) {                                                                            \
-        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) win[v] = ndv_##S##_load(pa + v * L); \
-        if (NV * L <= top) win[NV] = ndv_##S##_load(pa + NV * L);                               \
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                                    \
+            win[v] = NDCONV_WLOAD(S, pa, v * L, s, top);                                        \
+        if (NV * L <= top) win[NV] = NDCONV_WLOAD(S, pa, NV * L, s, top);                       \
     }
 #define NDCONV_SHIFTED(T, S, L, NV, IDX, PERM)                                                  \
     ndv_##S x[NV];                                                                              \
     if (s >= L) {   /* slide the window one vector on */                                        \
         s -= L;                                                                                 \
         _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) win[v] = win[v + 1];               \
-        if (next <= top) win[NV] = ndv_##S##_load(pa + next);                                   \
+        if (next <= top) win[NV] = NDCONV_WLOAD(S, pa, next, 0, top);                           \
         next += L;                                                                              \
     }                                                                                           \
     if ((j & 1) || klast == 1) {                                                                \
