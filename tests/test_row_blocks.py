@@ -239,3 +239,32 @@ def test_complex_rows_of_any_length_equal_the_wide_row(rng, level, dtype, k_shap
             part = ndconv.correlate(x[:, :n + k_shape[1] - 1], k, "valid", method="direct",
                                     workers=1)
             np.testing.assert_array_equal(part, whole[:, :n], err_msg="row of %d outputs" % n)
+
+
+@pytest.mark.parametrize("level", sorted(_dispatch.builds()))
+@pytest.mark.parametrize("xs,ks", [((300, 170), (3, 3)), ((140, 200), (5, 5)), ((70, 130), (7, 6)),
+                                   ((5, 37, 150), (1, 4, 3))])
+def test_any_tile_height_gives_the_same_bits(rng, level, xs, ks):
+    # tiles re-read kb - 1 source rows and compute kb - 1 ramp rows: every
+    # height (a tile of one row, of the whole image, the CPU's choice) must give
+    # each output the same sums, and within the accuracy contract
+    x = random_array(rng, xs, "float32")
+    k = random_array(rng, ks, "float32")
+    ref, absconv = oracle(x, k, "same", "reflect")
+    with _dispatch.use(level):
+        base = ndconv.correlate(x, k, "same", boundary="reflect", method="direct", workers=1)
+        assert_contract(base, ref, absconv, k.size, "float32")
+        for rows in (1, 7, 16, 32, 128, 4096):
+            with tuning.override(roll_tile_rows=rows):
+                for workers in (1, 2):
+                    res = ndconv.correlate(x, k, "same", boundary="reflect", method="direct",
+                                           workers=workers)
+                    np.testing.assert_array_equal(res, base, err_msg="%d-row tiles" % rows)
+
+
+def test_tile_height_is_checked():
+    mod = _dispatch.core()
+    args = [np.array(a, dtype=np.intp) for a in ([4, 4], [3, 3], np.zeros((2, 5)), [0], [0, 4])]
+    for bad in (-1, 4097):
+        with pytest.raises(ValueError, match="tile_rows"):
+            mod.Tables(*args, 4, 0, 0, True, bad)

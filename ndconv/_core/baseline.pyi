@@ -12,6 +12,7 @@ class Tables:
     max_chunk: int
     c0: int
     c1: int
+    tile_rows: int
     unit: bool
     def __init__(
         self,
@@ -24,6 +25,7 @@ class Tables:
         c0: int,
         c1: int,
         unit: bool,
+        tile_rows: int = 0,
     ) -> None: ...
 
 class FlatCall:

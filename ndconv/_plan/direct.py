@@ -257,7 +257,7 @@ class DirectPlan:
             tables = _tables.__wrapped__(*key)
         oshape_a, kshape_a, params, bands, bounds, width, c0, c1 = tables
         self.tables = self.mod.Tables(oshape_a, kshape_a, params, bands, bounds, width, c0, c1,
-                                      estr[-1] == 1)
+                                      estr[-1] == 1, _tuning.SETTINGS.roll_tile_rows or 0)
         self.n_threads = int(n_threads)
         self.merge = _merge_plan(self.oshape, wshape, xp.itemsize, self.n_threads)
 

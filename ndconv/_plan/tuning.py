@@ -31,6 +31,11 @@ class Settings:
     #: beat 1-2 MB by a few percent on 3-D/4-D inputs (W5, W8 of ``ndconv bench``)
     #: with 1 MB of L2 per core and a shared L3 behind it.
     tile_bytes: int = 4 << 20
+    #: Output rows per tile of the direct path's rolling rows, at most, forced
+    #: (None: the build's, ``ndconv_tile_rows``).  On AMD Zen 4 (2048^2 float32,
+    #: 3x3 to 7x7, 1 and 2 threads, one process) 32 and 64 were no faster than
+    #: the AVX-512 build's 128, though separate processes had suggested so.
+    roll_tile_rows: int | None = None
     #: Whether the direct method may take the merged path at all.
     merged: bool = True
     #: The merged path's fused axis ``g0``, forced (None: the cost model picks).
