@@ -268,3 +268,26 @@ def test_tile_height_is_checked():
     for bad in (-1, 4097):
         with pytest.raises(ValueError, match="tile_rows"):
             mod.Tables(*args, 4, 0, 0, True, bad)
+
+
+@pytest.mark.parametrize("level", sorted(_dispatch.builds()))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("xs,ks", [((300, 390), (3, 3)), ((70, 257), (5, 4)), ((40, 200), (7, 7)),
+                                   ((3, 50, 160), (1, 2, 5))])
+def test_streamed_stores_give_the_same_bits(rng, level, dtype, xs, ks):
+    # large outputs are stored with non-temporal stores (tuning.Settings.stream_bytes):
+    # only where a row starts a cache line, and each work item fenced, so the
+    # same values, whatever the row alignment (odd widths) and thread count
+    x = random_array(rng, xs, dtype)
+    k = random_array(rng, ks, dtype)
+    with _dispatch.use(level):
+        with tuning.override(stream_bytes=None):
+            plain = ndconv.correlate(x, k, "same", boundary="wrap", method="direct", workers=1)
+        with tuning.override(stream_bytes=0):
+            for workers in (1, 2, 3):
+                for out in (None, np.empty_like(plain)):
+                    res = ndconv.correlate(x, k, "same", boundary="wrap", method="direct",
+                                           workers=workers, out=out)
+                    np.testing.assert_array_equal(res, plain)
+    ref, absconv = oracle(x, k, "same", "wrap")
+    assert_contract(plain, ref, absconv, k.size, dtype)

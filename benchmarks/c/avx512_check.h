@@ -4,7 +4,7 @@
 static int check_avx512_##S(void) {                                                           \
     int n = 0;                                                                                \
     T* data = malloc(sizeof(T) * (NROWS * (NCOLS + 256) + 64));                               \
-    T* out = malloc(sizeof(T) * NROWS * (NCOLS + 256));                                       \
+    T* out = aligned_alloc(64, sizeof(T) * NROWS * (NCOLS + 256));                            \
     T* ref = malloc(sizeof(T) * NROWS * (NCOLS + 256));                                       \
     T w[3 * 7 * KLMAX];                                                                       \
     const T* src[NROWS];                                                                      \
@@ -33,7 +33,8 @@ static int check_avx512_##S(void) {                                             
                 for (int t = 0; t < kb; t++) rowsel[t] = t;                                   \
                 memset(out, 0, sizeof(T) * NROWS * ocols);                                    \
                 memset(ref, 0, sizeof(T) * NROWS * ocols);                                    \
-                ndconv_roll_##S(kb, out, ocols, 0, src, h, w, klast, 0);                      \
+                ndconv_roll_##S(kb, out, ocols, 0, src, h, w, klast, 0, klast & 1);           \
+                ndv_stream_fence();                                                           \
                 ref_##S(ref, ocols, 0, rw, src, rowsel, (int)h, kb, klast, w, 1);             \
                 same_##S(out, ref, NROWS * ocols, "avx512 roll " #S " kb, klast", kb, klast); \
                 memset(out, 0, sizeof(T) * NROWS * ocols);                                    \
@@ -75,7 +76,7 @@ static void tight_rows_##S(T* arena, const T** src, int nrows, int mis, ptrdiff_
 static int check_avx512_tight_##S(void) {                                                     \
     int n = 0;                                                                                \
     T* arena = aligned_alloc(64, sizeof(T) * NROWS * TIGHT_STRIDE);                           \
-    T* out = malloc(sizeof(T) * NROWS * TIGHT_STRIDE);                                        \
+    T* out = aligned_alloc(64, sizeof(T) * NROWS * TIGHT_STRIDE);                             \
     T* ref = malloc(sizeof(T) * NROWS * TIGHT_STRIDE);                                        \
     T w[7 * KLMAX];                                                                           \
     const T* src[NROWS];                                                                      \
@@ -97,7 +98,8 @@ static int check_avx512_tight_##S(void) {                                       
                 if (kb < 2) continue;                                                         \
                 ptrdiff_t rw = ndconv_roll_width(kb, L), h = 1 + (kb + mis + klast) % 9;      \
                 tight_rows_##S(arena, src, (int)h + kb - 1, mis, rw + klast - 1);             \
-                ndconv_roll_##S(kb, out, rw, 0, src, h, w, klast, 0);                         \
+                ndconv_roll_##S(kb, out, rw, 0, src, h, w, klast, 0, mis & 1);                \
+                ndv_stream_fence();                                                           \
                 ref_##S(ref, rw, 0, rw, src, rowsel, (int)h, kb, klast, w, 1);                \
                 same_##S(out, ref, rw * h, "tight roll " #S " kb, klast", kb, klast);         \
                 tight_rows_##S(arena, src, kb + 3, mis, 4 * L + klast - 1);                   \

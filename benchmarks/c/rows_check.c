@@ -79,7 +79,7 @@ static int same_##S(const T* a, const T* b, size_t n, const char* what, int p1, 
 static int check_##S(void) {                                                                  \
     int n = 0;                                                                                \
     T* data = malloc(sizeof(T) * (NROWS * (NCOLS + 64) + 64));                                \
-    T* out = malloc(sizeof(T) * NROWS * NCOLS);                                               \
+    T* out = aligned_alloc(64, sizeof(T) * NROWS * NCOLS);                                     \
     T* ref = malloc(sizeof(T) * NROWS * NCOLS);                                               \
     T w[3 * 7 * KLMAX];                                                                       \
     const T* src[NROWS];                                                                      \
@@ -99,7 +99,7 @@ static int check_##S(void) {                                                    
     }                                                                                         \
     /* rolling rows: every kernel height (each block at its own strip width, also where       \
        ndv_roll_width leaves a height to the four-row block), several widths,                 \
-       misalignments, strip positions */                                                      \
+       misalignments, strip positions; half of them with non-temporal stores */               \
     for (int kb = 2; kb <= NDV_ROLL_MAX; kb++)                                                \
         for (int klast = 1; klast <= KLMAX; klast += 2)                                       \
             for (int mis = 0; mis < L + 1; mis += (L > 2 ? L / 2 - 1 : 1)) {                  \
@@ -109,7 +109,9 @@ static int check_##S(void) {                                                    
                 for (int t = 0; t < kb; t++) rowsel[t] = t;                                   \
                 memset(out, 0, sizeof(T) * NROWS * NCOLS);                                    \
                 memset(ref, 0, sizeof(T) * NROWS * NCOLS);                                    \
-                ndv_roll_##S(kb, out, NCOLS, c, src, h, w, klast, mis & 1 ? rw : 0);          \
+                ndv_roll_##S(kb, out, NCOLS, c, src, h, w, klast, mis & 1 ? rw : 0,           \
+                             (kb + klast) & 2);                                               \
+                ndv_stream_fence();                                                           \
                 ref_##S(ref, NCOLS, c, rw, src, rowsel, (int)h, kb, klast, w, 1);             \
                 same_##S(out, ref, NROWS * NCOLS, "roll_" #S " kb, klast", kb, klast);        \
                 n++;                                                                          \
@@ -174,7 +176,7 @@ static void time_f32(void) {
             double t0 = now();
             for (int rep = 0; rep < reps; rep++)
                 for (ptrdiff_t c = 0; c + rw <= COLS; c += rw)
-                    ndv_roll_f32(k, out, COLS, c, src, H, w, k, 0);
+                    ndv_roll_f32(k, out, COLS, c, src, H, w, k, 0, 0);
             double dt = now() - t0;
             double flop = 2.0 * reps * (COLS / rw) * rw * H * k * k;
             if (flop / dt > best) best = flop / dt;
@@ -201,11 +203,12 @@ static void time_f32(void) {
 
 /* Milliseconds of one 2048 x 2048 float32 image swept by the rolling rows in
    tiles of th rows (as the direct path does, one thread): how the tile
-   height trades L2 residency of a tile's source rows against ramp rows. */
+   height trades L2 residency of a tile's source rows against ramp rows, with
+   plain and with non-temporal stores of the output. */
 static void time_tiles(void) {
     enum { N = 2048, PAD = 8 };
     float* x = malloc(sizeof(float) * (size_t)(N + PAD) * (N + PAD));
-    float* o = malloc(sizeof(float) * (size_t)N * N);
+    float* o = aligned_alloc(64, sizeof(float) * (size_t)N * N);
     float w[49];
     const float* src[N + PAD];
     fill_f32(x, (size_t)(N + PAD) * (N + PAD));
@@ -214,21 +217,25 @@ static void time_tiles(void) {
     for (int k = 3; k <= 7; k += 2) {
         ptrdiff_t rw = ndv_roll_width(k, NDV_F32_LANES);
         if (rw == 0) continue;   /* this build runs the four-row block there */
-        for (int th = 16; th <= 128; th *= 2) {
-            double best = 1e30;
-            for (int run = 0; run < 3; run++) {
-                double t0 = now();
-                for (int r0 = 0; r0 < N; r0 += th) {
-                    int h = N - r0 < th ? N - r0 : th;
-                    for (int i = 0; i < h + k - 1; i++) src[i] = x + (size_t)(r0 + i) * (N + PAD);
-                    for (ptrdiff_t c = 0; c + rw <= N; c += rw)
-                        ndv_roll_f32(k, o + (size_t)r0 * N, N, c, src, h, w, k, c + 3 * rw <= N ? 2 * rw : 0);
+        for (int th = 16; th <= 128; th *= 2)
+            for (int nt = 0; nt <= 1; nt++) {   /* plain, then non-temporal stores */
+                double best = 1e30;
+                for (int run = 0; run < 3; run++) {
+                    double t0 = now();
+                    for (int r0 = 0; r0 < N; r0 += th) {
+                        int h = N - r0 < th ? N - r0 : th;
+                        for (int i = 0; i < h + k - 1; i++) src[i] = x + (size_t)(r0 + i) * (N + PAD);
+                        for (ptrdiff_t c = 0; c + rw <= N; c += rw)
+                            ndv_roll_f32(k, o + (size_t)r0 * N, N, c, src, h, w, k,
+                                         c + 3 * rw <= N ? 2 * rw : 0, nt);
+                        ndv_stream_fence();
+                    }
+                    double dt = now() - t0;
+                    if (dt < best) best = dt;
                 }
-                double dt = now() - t0;
-                if (dt < best) best = dt;
+                printf("%-8s %dx%d, tiles of %3d rows%s %10.2f\n", "", k, k, th, nt ? ", streamed" : "         ",
+                       best * 1e3);
             }
-            printf("%-8s %dx%d, tiles of %3d rows %10.2f\n", "", k, k, th, best * 1e3);
-        }
     }
     free(x); free(o);
 }

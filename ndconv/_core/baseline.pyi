@@ -14,6 +14,7 @@ class Tables:
     c1: int
     tile_rows: int
     unit: bool
+    stream: bool
     def __init__(
         self,
         out_shape: NDArray[Any],
@@ -26,6 +27,7 @@ class Tables:
         c1: int,
         unit: bool,
         tile_rows: int = 0,
+        stream: bool = False,
     ) -> None: ...
 
 class FlatCall:

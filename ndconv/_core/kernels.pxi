@@ -92,6 +92,7 @@ from ndconv._core.csrc cimport (
     ndconv_stop_arm,
     ndconv_stop_disarm,
     ndconv_stop_requested,
+    ndconv_stream_fence,
     ndconv_tile_rows,
 )
 
@@ -863,9 +864,11 @@ cdef inline void _roll_sum(num_t* o, Py_ssize_t ostr, Py_ssize_t n, const num_t*
                            Py_ssize_t h, const num_t* w, Py_ssize_t kb, Py_ssize_t klast,
                            bint prefetch, const num_t* pn, Py_ssize_t pn_str,
                            Py_ssize_t pn_rows, const num_t* x, const Py_ssize_t* roffs,
-                           Py_ssize_t nr, Py_ssize_t la, Py_ssize_t lb, Py_ssize_t n_ab) noexcept nogil:
+                           Py_ssize_t nr, Py_ssize_t la, Py_ssize_t lb, Py_ssize_t n_ab,
+                           bint nt) noexcept nogil:
     """``h`` output rows (``ostr`` apart) over ``n`` columns, n at least one
-    strip (the tail overlaps, as in _block_sum); see ndconv_roll_*.
+    strip (the tail overlaps, as in _block_sum); see ndconv_roll_*.  ``nt``:
+    rows that start a cache line are stored with non-temporal stores.
 
     With ``prefetch``, each strip prefetches the strip two on of its source
     rows (one on was slower at 2048^2 5x5; four on no faster),
@@ -899,9 +902,9 @@ cdef inline void _roll_sum(num_t* o, Py_ssize_t ostr, Py_ssize_t n, const num_t*
                     _prefetch(x + roffs[r] + lb, n_ab * sizeof(num_t))
                 r += 1
         if num_t is float:
-            ndconv_roll_f32(kb, o, ostr, c, src, h, w, klast, pfd)
+            ndconv_roll_f32(kb, o, ostr, c, src, h, w, klast, pfd, nt)
         elif num_t is double:
-            ndconv_roll_f64(kb, o, ostr, c, src, h, w, klast, pfd)
+            ndconv_roll_f64(kb, o, ostr, c, src, h, w, klast, pfd, nt)
         c += rw
         si += 1
 
@@ -913,7 +916,8 @@ cdef inline void _do_tile(
         const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
         const AxisMap* maps, const Py_ssize_t* bounds, bint unit, num_t cval, Py_ssize_t x_span,
         Py_ssize_t* idx, Py_ssize_t* jdx, Py_ssize_t* offs, Py_ssize_t* toffs,
-        const num_t** ptrs, num_t* tbuf, Py_ssize_t tstride, const num_t* cline) noexcept nogil:
+        const num_t** ptrs, num_t* tbuf, Py_ssize_t tstride, const num_t* cline,
+        bint nt) noexcept nogil:
     """One tile of the rolling path (kernels whose leading taps are ``kb``
     rows of one axis): up to ``th`` output rows of one plane (``tpp`` tiles
     per plane) x one column chunk (at least one strip wide), column strips
@@ -925,7 +929,8 @@ cdef inline void _do_tile(
     interior has pulled their cache lines in.  A border run narrower than a
     strip is widened into the interior of the chunk: those columns are
     recomputed by this thread to the same values.  Source rows in a cval
-    band read ``cline``.
+    band read ``cline``.  ``nt``: the interior's rows are stored with
+    non-temporal stores where they start a cache line (the caller fences).
     """
     cdef Py_ssize_t q = item % n_chunks, tile = item // n_chunks
     cdef Py_ssize_t M = out_lead[nla - 1], rstr = maps[nla - 1].stride
@@ -974,7 +979,8 @@ cdef inline void _do_tile(
         e = ia - a if ia - a > b - ib else b - ib
         _roll_sum(out + row0 * m_last + ia, m_last, ib - ia, ptrs, h, w, kb, klast, True,
                   pn, rstr, th, x, toffs, h + kb - 1, _offset(last, last.lo),
-                  max(0, _offset(last, last.hi - 1) - e - klast + 1), e + klast - 1 if e > 0 else 0)
+                  max(0, _offset(last, last.hi - 1) - e - klast + 1), e + klast - 1 if e > 0 else 0,
+                  nt)
     for seg in range(2):
         sa, sb = (a, ia) if seg == 0 else (ib, b)
         if ia == ib:
@@ -1001,7 +1007,7 @@ cdef inline void _do_tile(
                 else:
                     ptrs[i] = cline
             _roll_sum(out + row0 * m_last + ua, m_last, ub - ua, ptrs, h, w, kb, klast, False,
-                      NULL, 0, 0, NULL, NULL, 0, 0, 0, 0)
+                      NULL, 0, 0, NULL, NULL, 0, 0, 0, 0, False)
             ua = ub
 
 
@@ -1081,7 +1087,7 @@ cdef inline void _nd_items(
         const AxisMap* maps, const Py_ssize_t* bounds,
         Py_ssize_t c0, Py_ssize_t c1, bint unit, num_t cval, bint skip_cval,
         Py_ssize_t x_span, Py_ssize_t gstride, Py_ssize_t tstride,
-        const MissingSpec* ms) noexcept nogil:
+        const MissingSpec* ms, bint nt) noexcept nogil:
     """Work items ``i0 <= item < i1`` of ``_correlate_nd`` with one thread's
     scratch ``sc`` (see there); stops early once SIGINT is seen."""
     cdef Py_ssize_t* idx = <Py_ssize_t*>sc.part[0]
@@ -1110,7 +1116,9 @@ cdef inline void _nd_items(
         elif roll:
             _do_tile(item, th, tpp, rw, x, out, w, n_chunks, m_last, klast, kb, nla,
                      out_lead, k_lead, maps, bounds, unit, cval, x_span,
-                     idx, jdx, offs, toffs, ptrs, gbuf, tstride, cline)
+                     idx, jdx, offs, toffs, ptrs, gbuf, tstride, cline, nt)
+            if nt:
+                ndconv_stream_fence()
         elif quad:
             _do_quad(item, n_rows, x, out, w, n_chunks, m_last, klast, n_lead, nla,
                      out_lead, k_lead, maps, bounds, c0, c1, unit,
@@ -1131,10 +1139,11 @@ cdef int _correlate_nd(
         const AxisMap* maps, const Py_ssize_t* bounds, Py_ssize_t n_chunks,
         Py_ssize_t max_chunk, Py_ssize_t c0, Py_ssize_t c1, bint unit,
         num_t cval, bint skip_cval, int n_threads, Py_ssize_t x_span, int armed,
-        Py_ssize_t tile_rows, const MissingSpec* ms=NULL) noexcept nogil:
+        Py_ssize_t tile_rows, bint stream, const MissingSpec* ms=NULL) noexcept nogil:
     """Returns 0 on success, -1 if a thread could not allocate its scratch.
     ``tile_rows``: output rows per tile of the rolling rows, at most (0: the
-    build's ``ndconv_tile_rows``).
+    build's ``ndconv_tile_rows``); ``stream``: the rolling rows store with
+    non-temporal stores (for outputs far larger than the caches).
     With ``armed`` (see ``_arm``) SIGINT stops it between work items.  With
     ``ms``, the one-pass normalized correlation of x's NaN as missing
     samples (``_do_quad_missing`` where the plain path shares rows, else
@@ -1232,7 +1241,7 @@ cdef int _correlate_nd(
             _nd_cline(&sc, gstride, cval, ms != NULL)
             _nd_items(0, n_items, &sc, armed, roll, quad, th, tpp, rw, x, out, w, n_rows,
                       n_chunks, m_last, klast, kb, n_lead, nla, out_lead, k_lead, maps, bounds,
-                      c0, c1, unit, cval, skip_cval, x_span, gstride, tstride, ms)
+                      c0, c1, unit, cval, skip_cval, x_span, gstride, tstride, ms, stream)
         ndconv_scratch_free(&sc)
         return -1 if failed else 0
     with parallel(num_threads=n_threads):
@@ -1250,7 +1259,7 @@ cdef int _correlate_nd(
             if sc.block != NULL:
                 _nd_items(item, item + 1, &sc, armed, roll, quad, th, tpp, rw, x, out, w, n_rows,
                           n_chunks, m_last, klast, kb, n_lead, nla, out_lead, k_lead, maps, bounds,
-                          c0, c1, unit, cval, skip_cval, x_span, gstride, tstride, ms)
+                          c0, c1, unit, cval, skip_cval, x_span, gstride, tstride, ms, stream)
         ndconv_scratch_free(&sc)
     return -1 if failed else 0
 
@@ -1451,7 +1460,8 @@ cdef class Tables:
     most ``max_chunk`` wide); output columns ``[c0, c1)`` read only interior
     samples of the last axis, and ``unit`` says that axis has unit stride, so
     those columns read ``x`` in place.  ``tile_rows``: output rows per tile of
-    the rolling rows, at most (0: the build's choice).
+    the rolling rows, at most (0: the build's choice); ``stream``: the rolling
+    rows store the output with non-temporal stores.
     """
     cdef const Py_ssize_t[::1] out_shape
     cdef const Py_ssize_t[::1] k_shape
@@ -1459,19 +1469,19 @@ cdef class Tables:
     cdef const Py_ssize_t[::1] bands
     cdef const Py_ssize_t[::1] bounds
     cdef readonly Py_ssize_t max_chunk, c0, c1, tile_rows
-    cdef readonly bint unit
+    cdef readonly bint unit, stream
 
     def __init__(self, const Py_ssize_t[::1] out_shape, const Py_ssize_t[::1] k_shape,
                  const Py_ssize_t[:, ::1] axis_params, const Py_ssize_t[::1] bands,
                  const Py_ssize_t[::1] bounds, Py_ssize_t max_chunk, Py_ssize_t c0, Py_ssize_t c1,
-                 bint unit, Py_ssize_t tile_rows=0):
+                 bint unit, Py_ssize_t tile_rows=0, bint stream=False):
         if not 0 <= tile_rows <= _MAX_TILE_ROWS:
             raise ValueError("tile_rows must be 0 (the build's choice) or 1 to %d, got %d"
                              % (_MAX_TILE_ROWS, tile_rows))
         self.out_shape, self.k_shape, self.axis_params = out_shape, k_shape, axis_params
         self.bands, self.bounds = bands, bounds
         self.max_chunk, self.c0, self.c1, self.unit = max_chunk, c0, c1, unit
-        self.tile_rows = tile_rows
+        self.tile_rows, self.stream = tile_rows, stream
 
 
 def correlate_merged(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] w,
@@ -1672,7 +1682,7 @@ def correlate_nd(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] 
             rc = _correlate_nd(&x[0], &out[0], &w[0], n_rows, out_shape[nd - 1], k_shape[nd - 1],
                                n_lead, nd - 1, &out_shape[0], &k_shape[0], maps, &bounds[0],
                                n_chunks, max_chunk, c0, c1, unit, cval, skip_cval, n_threads, span,
-                               armed, t.tile_rows, msp)
+                               armed, t.tile_rows, t.stream, msp)
         if not _interrupted(armed):
             break
         armed = 0
@@ -1695,7 +1705,7 @@ cdef int _run_flat(const num_t* x, num_t* out, num_t* w, num_t cval, FlatCall c)
             rc = _correlate_nd(x, out, w, c.n_rows, c.out_shape[c.nd - 1], c.k_shape[c.nd - 1],
                                c.n_lead, c.nd - 1, &c.out_shape[0], &c.k_shape[0], c.maps,
                                &c.bounds[0], c.n_chunks, c.max_chunk, c.c0, c.c1, c.unit, cval,
-                               skip_cval, 1, c.span, armed, c.tables.tile_rows)
+                               skip_cval, 1, c.span, armed, c.tables.tile_rows, c.tables.stream)
         if not _interrupted(armed):
             break
         armed = 0

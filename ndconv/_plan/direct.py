@@ -257,7 +257,8 @@ class DirectPlan:
             tables = _tables.__wrapped__(*key)
         oshape_a, kshape_a, params, bands, bounds, width, c0, c1 = tables
         self.tables = self.mod.Tables(oshape_a, kshape_a, params, bands, bounds, width, c0, c1,
-                                      estr[-1] == 1, _tuning.SETTINGS.roll_tile_rows or 0)
+                                      estr[-1] == 1, _tuning.SETTINGS.roll_tile_rows or 0,
+                                      _streams(self.oshape, x.itemsize))
         self.n_threads = int(n_threads)
         self.merge = _merge_plan(self.oshape, wshape, xp.itemsize, self.n_threads)
 
@@ -382,6 +383,13 @@ def _tile_rows(oshape, kshape, g0, inner, lead, itemsize, n_threads, tile_bytes)
         slabs = min(oshape[g0], -(-slabs // n_threads) * n_threads)
     # balanced slabs: none of them a sliver
     return int(-(-oshape[g0] // slabs))
+
+
+def _streams(oshape, itemsize):
+    """Whether an output of ``oshape`` is stored with non-temporal stores (see
+    ``tuning.Settings.stream_bytes``)."""
+    limit = _tuning.SETTINGS.stream_bytes
+    return limit is not None and math.prod(oshape) * itemsize >= limit
 
 
 @functools.cache

@@ -57,5 +57,7 @@ static inline ptrdiff_t ndconv_tile_rows(ptrdiff_t kb) { return kb <= 5 ? 32 : 1
 #define ndconv_roll_f32 ndv_roll_f32
 #define ndconv_roll_f64 ndv_roll_f64
 #endif
+/* after a work item's non-temporal stores (the rolling rows' nt) */
+#define ndconv_stream_fence ndv_stream_fence
 
 #endif

@@ -29,20 +29,13 @@
 #include <immintrin.h>
 #include <stdint.h>
 #define NDCONV_SHUFFLE_BLOCK 1
-#if defined(__SANITIZE_ADDRESS__)
-#define NDCONV_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NDCONV_ASAN 1
-#endif
-#endif
 /* One aligned vector of a window: pa + at .. + L, of which only the lanes
    lo..hi (indices from pa) hold elements the block reads.  Under ASan
    exactly those are read, one by one (instrumented), and the other lanes
    are zero: ASan then checks every byte a result depends on, and a lane
    outside lo..hi reaching a result would make it differ from the other
    blocks' (the tests compare them bit for bit).  Same sums, same order. */
-#ifdef NDCONV_ASAN
+#if NDCONV_ASAN
 #define NDCONV_WLOAD_CHECKED(T, S, L)                                                           \
 static inline ndv_##S ndconv_wload_##S(const T* pa, ptrdiff_t at, ptrdiff_t lo, ptrdiff_t hi) { \
     T lanes[L] __attribute__((aligned(64)));                                                    \
@@ -249,12 +242,14 @@ NDCONV_BLK4(ndconv_blk4_f64, double, f64, 8, ndconv_shift_idx64, _mm512_permutex
    (KB - 1 rows per strip of ``h``).  Row i accumulates its taps in the
    one-row block's order from +0.0, so the sums are bitwise those of every
    other block.  ``pfd`` > 0: prefetch each row's next strip, ``pfd``
-   samples on.  The arrays of accumulators have constant indices only
-   (every loop over them is unrolled), so gcc keeps them in registers. */
+   samples on.  ``nt``: output rows that start a cache line are stored with
+   non-temporal stores (the caller fences: ndv_stream_fence).  The arrays of
+   accumulators have constant indices only (every loop over them is
+   unrolled), so gcc keeps them in registers. */
 #define NDCONV_ROLL(NAME, T, S, L, NV, KB, IDX, PERM)                                           \
 static __attribute__((noinline)) void NAME(T* o, ptrdiff_t ostr, ptrdiff_t c, const T** src,    \
                                            ptrdiff_t h, const T* w, ptrdiff_t klast,            \
-                                           ptrdiff_t pfd) {                                     \
+                                           ptrdiff_t pfd, int nt) {                             \
     ndv_##S acc[KB][NV];                                                                        \
     _Pragma("GCC unroll 16") for (int t = 0; t < KB; t++)                                       \
         _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[t][v] = ndv_##S##_zero();      \
@@ -283,8 +278,7 @@ static __attribute__((noinline)) void NAME(T* o, ptrdiff_t ostr, ptrdiff_t c, co
             if (pfd > 0)                                                                        \
                 for (ptrdiff_t e = 0; e < NV * L; e += 64 / sizeof(T))                          \
                     NDCONV_PREFETCHW(q + pfd + e);                                              \
-            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                                \
-                ndv_##S##_storeu(q + v * L, acc[KB - 1][v]);                                    \
+            NDV_STORE_ROW(ndv_##S##_stream, ndv_##S##_storeu, L, NV, q, acc[KB - 1], nt)        \
         }                                                                                       \
         _Pragma("GCC unroll 16") for (int t = KB - 1; t > 0; t--)                               \
             _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[t][v] = acc[t - 1][v];     \
@@ -306,14 +300,14 @@ static inline ptrdiff_t ndconv_roll_width(ptrdiff_t kb, ptrdiff_t lanes) {
 }
 #define NDCONV_ROLL_DISPATCH(NAME, T, SUF)                                                      \
 static inline void NAME(ptrdiff_t kb, T* o, ptrdiff_t ostr, ptrdiff_t c, const T** src,         \
-                        ptrdiff_t h, const T* w, ptrdiff_t klast, ptrdiff_t pfd) {              \
+                        ptrdiff_t h, const T* w, ptrdiff_t klast, ptrdiff_t pfd, int nt) {      \
     switch (kb) {                                                                               \
-    case 2: ndconv_roll2_##SUF(o, ostr, c, src, h, w, klast, pfd); break;                       \
-    case 3: ndconv_roll3_##SUF(o, ostr, c, src, h, w, klast, pfd); break;                       \
-    case 4: ndconv_roll4_##SUF(o, ostr, c, src, h, w, klast, pfd); break;                       \
-    case 5: ndconv_roll5_##SUF(o, ostr, c, src, h, w, klast, pfd); break;                       \
-    case 6: ndconv_roll6_##SUF(o, ostr, c, src, h, w, klast, pfd); break;                       \
-    case 7: ndconv_roll7_##SUF(o, ostr, c, src, h, w, klast, pfd); break;                       \
+    case 2: ndconv_roll2_##SUF(o, ostr, c, src, h, w, klast, pfd, nt); break;                   \
+    case 3: ndconv_roll3_##SUF(o, ostr, c, src, h, w, klast, pfd, nt); break;                   \
+    case 4: ndconv_roll4_##SUF(o, ostr, c, src, h, w, klast, pfd, nt); break;                   \
+    case 5: ndconv_roll5_##SUF(o, ostr, c, src, h, w, klast, pfd, nt); break;                   \
+    case 6: ndconv_roll6_##SUF(o, ostr, c, src, h, w, klast, pfd, nt); break;                   \
+    case 7: ndconv_roll7_##SUF(o, ostr, c, src, h, w, klast, pfd, nt); break;                   \
     default: break;                                                                             \
     }                                                                                           \
 }

@@ -39,12 +39,14 @@ NDV_NOINLINE void FN(ndv_quad_)(NDV_T* o, ptrdiff_t ostr, ptrdiff_t c, const NDV
 
 /* Rolling rows: the strip of NV vectors from column c, h output rows, a
    kernel of KB rows (w: KB x klast).  pfd > 0: prefetch each source row's
-   and output row's samples pfd on (the next strips).  KB and NV are
+   and output row's samples pfd on (the next strips).  nt: output rows that
+   start a cache line are stored with non-temporal stores (the caller
+   fences: ndv_stream_fence).  KB and NV are
    constants in every caller, so the loops over them unroll and the
    accumulators stay in registers. */
 NDV_INLINE void FN(ndv_roll_body_)(NDV_T* o, ptrdiff_t ostr, ptrdiff_t c, const NDV_T** src,
                                    ptrdiff_t h, const NDV_T* w, ptrdiff_t klast, ptrdiff_t pfd,
-                                   const int KB, const int NV) {
+                                   int nt, const int KB, const int NV) {
     V acc[NDV_ROLL_MAX][NDV_ROLL_NVMAX];
     NDV_UNROLL(8) for (int t = 0; t < KB; t++)
         NDV_UNROLL(8) for (int v = 0; v < NV; v++) acc[t][v] = OP(_zero)();
@@ -72,7 +74,7 @@ NDV_INLINE void FN(ndv_roll_body_)(NDV_T* o, ptrdiff_t ostr, ptrdiff_t c, const 
             if (pfd > 0)
                 for (ptrdiff_t e = 0; e < NV * NDV_L; e += 64 / (ptrdiff_t)sizeof(NDV_T))
                     NDCONV_PREFETCHW(q + pfd + e);
-            NDV_UNROLL(8) for (int v = 0; v < NV; v++) OP(_storeu)(q + v * NDV_L, acc[KB - 1][v]);
+            NDV_STORE_ROW(OP(_stream), OP(_storeu), NDV_L, NV, q, acc[KB - 1], nt)
         }
         NDV_UNROLL(8) for (int t = KB - 1; t > 0; t--)
             NDV_UNROLL(8) for (int v = 0; v < NV; v++) acc[t][v] = acc[t - 1][v];
@@ -82,8 +84,9 @@ NDV_INLINE void FN(ndv_roll_body_)(NDV_T* o, ptrdiff_t ostr, ptrdiff_t c, const 
 
 #define NDV_ROLL_KB(KB)                                                                       \
     NDV_NOINLINE void NDV_XGLUE(FN(ndv_roll_), _##KB)(NDV_T* o, ptrdiff_t ostr, ptrdiff_t c,   \
-            const NDV_T** src, ptrdiff_t h, const NDV_T* w, ptrdiff_t klast, ptrdiff_t pfd) { \
-        FN(ndv_roll_body_)(o, ostr, c, src, h, w, klast, pfd, KB, NDV_ROLL_NV(KB));           \
+            const NDV_T** src, ptrdiff_t h, const NDV_T* w, ptrdiff_t klast, ptrdiff_t pfd,   \
+            int nt) {                                                                         \
+        FN(ndv_roll_body_)(o, ostr, c, src, h, w, klast, pfd, nt, KB, NDV_ROLL_NV(KB));       \
     }
 NDV_ROLL_KB(2) NDV_ROLL_KB(3) NDV_ROLL_KB(4) NDV_ROLL_KB(5) NDV_ROLL_KB(6) NDV_ROLL_KB(7)
 #undef NDV_ROLL_KB
@@ -91,14 +94,14 @@ NDV_ROLL_KB(2) NDV_ROLL_KB(3) NDV_ROLL_KB(4) NDV_ROLL_KB(5) NDV_ROLL_KB(6) NDV_R
 /* The rolling rows for a kernel of kb rows (2..7; others do nothing). */
 static inline void FN(ndv_roll_)(ptrdiff_t kb, NDV_T* o, ptrdiff_t ostr, ptrdiff_t c,
                                  const NDV_T** src, ptrdiff_t h, const NDV_T* w, ptrdiff_t klast,
-                                 ptrdiff_t pfd) {
+                                 ptrdiff_t pfd, int nt) {
     switch (kb) {
-    case 2: NDV_XGLUE(FN(ndv_roll_), _2)(o, ostr, c, src, h, w, klast, pfd); break;
-    case 3: NDV_XGLUE(FN(ndv_roll_), _3)(o, ostr, c, src, h, w, klast, pfd); break;
-    case 4: NDV_XGLUE(FN(ndv_roll_), _4)(o, ostr, c, src, h, w, klast, pfd); break;
-    case 5: NDV_XGLUE(FN(ndv_roll_), _5)(o, ostr, c, src, h, w, klast, pfd); break;
-    case 6: NDV_XGLUE(FN(ndv_roll_), _6)(o, ostr, c, src, h, w, klast, pfd); break;
-    case 7: NDV_XGLUE(FN(ndv_roll_), _7)(o, ostr, c, src, h, w, klast, pfd); break;
+    case 2: NDV_XGLUE(FN(ndv_roll_), _2)(o, ostr, c, src, h, w, klast, pfd, nt); break;
+    case 3: NDV_XGLUE(FN(ndv_roll_), _3)(o, ostr, c, src, h, w, klast, pfd, nt); break;
+    case 4: NDV_XGLUE(FN(ndv_roll_), _4)(o, ostr, c, src, h, w, klast, pfd, nt); break;
+    case 5: NDV_XGLUE(FN(ndv_roll_), _5)(o, ostr, c, src, h, w, klast, pfd, nt); break;
+    case 6: NDV_XGLUE(FN(ndv_roll_), _6)(o, ostr, c, src, h, w, klast, pfd, nt); break;
+    case 7: NDV_XGLUE(FN(ndv_roll_), _7)(o, ostr, c, src, h, w, klast, pfd, nt); break;
     default: break;
     }
 }

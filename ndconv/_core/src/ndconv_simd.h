@@ -15,6 +15,19 @@
 #define NDCONV_PREFETCHW(p) ((void)0)
 #endif
 
+/* 1 when built with AddressSanitizer (gcc: __SANITIZE_ADDRESS__; clang:
+   the feature): the blocks then read and write only what ASan can check. */
+#if defined(__SANITIZE_ADDRESS__)
+#define NDCONV_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NDCONV_ASAN 1
+#endif
+#endif
+#ifndef NDCONV_ASAN
+#define NDCONV_ASAN 0
+#endif
+
 /* 1 in the NEON build (set by setup.py): aarch64's baseline build, compiled
    from the same sources, has the FMA instructions too but must not use them. */
 #ifndef NDCONV_NEON
