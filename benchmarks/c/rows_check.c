@@ -203,8 +203,9 @@ static void time_f32(void) {
 
 /* Milliseconds of one 2048 x 2048 float32 image swept by the rolling rows in
    tiles of th rows (as the direct path does, one thread): how the tile
-   height trades L2 residency of a tile's source rows against ramp rows, with
-   plain and with non-temporal stores of the output. */
+   height trades L2 residency of a tile's source rows against ramp rows and
+   against reading them in long runs (the short tiles of streaming outputs),
+   with plain and with non-temporal stores of the output. */
 static void time_tiles(void) {
     enum { N = 2048, PAD = 8 };
     float* x = malloc(sizeof(float) * (size_t)(N + PAD) * (N + PAD));
@@ -217,8 +218,10 @@ static void time_tiles(void) {
     for (int k = 3; k <= 7; k += 2) {
         ptrdiff_t rw = ndv_roll_width(k, NDV_F32_LANES);
         if (rw == 0) continue;   /* this build runs the four-row block there */
-        for (int th = 16; th <= 128; th *= 2)
+        static const int heights[] = {4, 6, 8, 16, 32, 64, 128};
+        for (size_t hi = 0; hi < sizeof heights / sizeof heights[0]; hi++)
             for (int nt = 0; nt <= 1; nt++) {   /* plain, then non-temporal stores */
+                int th = heights[hi];
                 double best = 1e30;
                 for (int run = 0; run < 3; run++) {
                     double t0 = now();

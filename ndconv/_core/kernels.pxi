@@ -1142,8 +1142,9 @@ cdef int _correlate_nd(
         Py_ssize_t tile_rows, bint stream, const MissingSpec* ms=NULL) noexcept nogil:
     """Returns 0 on success, -1 if a thread could not allocate its scratch.
     ``tile_rows``: output rows per tile of the rolling rows, at most (0: the
-    build's ``ndconv_tile_rows``); ``stream``: the rolling rows store with
-    non-temporal stores (for outputs far larger than the caches).
+    build's ``ndconv_tile_rows``); ``stream``: the output is far larger than
+    the caches, so the rolling rows store with non-temporal stores (where the
+    build has them) and take the build's tile height for streaming outputs.
     With ``armed`` (see ``_arm``) SIGINT stops it between work items.  With
     ``ms``, the one-pass normalized correlation of x's NaN as missing
     samples (``_do_quad_missing`` where the plain path shares rows, else
@@ -1170,7 +1171,7 @@ cdef int _correlate_nd(
     # lie in a cval band are computed from a line of cval, not skipped: the
     # same sums when every weight is finite, else not used.
     cdef Py_ssize_t n_planes = 1, kb = k_lead[nla - 1] if nla > 0 else 1
-    cdef Py_ssize_t rw = 0, th = tile_rows if tile_rows > 0 else ndconv_tile_rows(kb)
+    cdef Py_ssize_t rw = 0, th = tile_rows if tile_rows > 0 else ndconv_tile_rows(kb, stream)
     cdef Py_ssize_t tpp = 0, tstride = _TILE_GATHER + klast - 1
     cdef bint roll = False, finite = True
     if mode == ROWS_ROLLING:

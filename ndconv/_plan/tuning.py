@@ -32,16 +32,21 @@ class Settings:
     #: with 1 MB of L2 per core and a shared L3 behind it.
     tile_bytes: int = 4 << 20
     #: Output rows per tile of the direct path's rolling rows, at most, forced
-    #: (None: the build's, ``ndconv_tile_rows``).  On AMD Zen 4 (2048^2 float32,
-    #: 3x3 to 7x7, 1 and 2 threads, one process) 32 and 64 were no faster than
-    #: the AVX-512 build's 128, though separate processes had suggested so.
+    #: (None: the build's, ``ndconv_tile_rows``, which also depends on
+    #: ``stream_bytes``).  On AMD Zen 4 (2048^2 float32, 3x3 to 7x7, 1 and 2
+    #: threads, one process) 32 and 64 were no faster than the AVX-512 build's
+    #: 128, though separate processes had suggested so; 4-8 were far faster
+    #: for 2-3 rows.
     roll_tile_rows: int | None = None
-    #: Outputs of at least this many bytes are stored by the rolling rows with
-    #: non-temporal stores where the build has them (AVX-512: lines written
-    #: without being read first, the input not evicted); None: never.  On AMD
-    #: Zen 4 (32 MB L3), 16 MB outputs ran 0.80-0.92x the time (2048^2 float32
-    #: 3x3, 5x5; 4096x1024 5x5), larger ones 0.91-1.02x, and an 8 MB one, which
-    #: stays in L3 for the caller, 1.03-1.12x.
+    #: Outputs of at least this many bytes stream through memory; None: none
+    #: does.  The rolling rows then store with non-temporal stores where the
+    #: build has them (AVX-512: lines written without being read first, the
+    #: input not evicted), and kernels of 2-3 rows take short tiles
+    #: (``NDCONV_STREAM_TILE_ROWS``).  On AMD Zen 4 (32 MB L3), the stores took
+    #: 16 MB outputs to 0.80-0.92x the time (2048^2 float32 3x3, 5x5; 4096x1024
+    #: 5x5), larger ones to 0.91-1.02x, and an 8 MB one, which stays in L3 for
+    #: the caller, to 1.03-1.12x; the short tiles, 2048^2 float32 3x3 to
+    #: 0.5-0.9x, while 1024^2 float32 (4 MB) ran 1.1-1.3x slower with them.
     stream_bytes: int | None = 16 << 20
     #: Whether the direct method may take the merged path at all.
     merged: bool = True

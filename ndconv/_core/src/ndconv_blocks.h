@@ -18,6 +18,23 @@
 #ifndef NDCONV_BLOCKS_H
 #define NDCONV_BLOCKS_H
 
+/* Output rows per tile of the rolling rows, in every build, for kernels of
+   2-3 rows when the output is far larger than the caches (the caller's
+   streaming flag: tuning.Settings.stream_bytes).  A tall tile sweeps each
+   strip down ~130 source rows a row length apart: once those rows no longer
+   stay in L2 between strips, every strip's first loads of a row wait on
+   memory, in a pattern the hardware prefetchers do not follow.  Tiles of 6
+   rows read their 8 source rows along their whole length, as 8 sequential
+   streams, at the cost of 2 source rows of 8 read twice, which kernels this
+   short afford (their multiply-adds per load are few either way).  On AMD
+   Zen 4, one process, 1 and 2 threads: 2048^2 float32 3x3 0.50-0.60x the
+   time of 32-row tiles (AVX2 build) and 0.59-0.88x of 128-row ones
+   (AVX-512), float64 0.50-0.90x, 4096^2 0.63-0.85x; 4 and 8 rows about as
+   fast; taller kernels gained little or lost (their strips are narrower
+   and reuse each load more).  In-cache outputs (512^2 to 1024^2) run
+   1.1-1.3x slower with short tiles, hence the flag. */
+#define NDCONV_STREAM_TILE_ROWS 6
+
 #include "ndconv_blocks_avx512.h"
 
 #if NDCONV_SHUFFLE_BLOCK
@@ -29,8 +46,12 @@
 #define NDCONV_ROW_ISA "avx512 (aligned loads + shuffles)"
 /* Output rows per tile of the rolling rows (fewer when that leaves too few
    tiles to share between threads): 128 rather than 64 was faster on 2048^2
-   5x5, as each tile re-reads kb - 1 source rows and computes kb - 1 ramp rows. */
-static inline ptrdiff_t ndconv_tile_rows(ptrdiff_t kb) { (void)kb; return 128; }
+   5x5, as each tile re-reads kb - 1 source rows and computes kb - 1 ramp rows.
+   Outputs that stream through memory (streaming: see NDCONV_STREAM_TILE_ROWS)
+   take short tiles for kernels of up to 3 rows. */
+static inline ptrdiff_t ndconv_tile_rows(ptrdiff_t kb, int streaming) {
+    return streaming && kb <= 3 ? NDCONV_STREAM_TILE_ROWS : 128;
+}
 #else
 #include "ndconv_rows.h"
 #define NDCONV_ROW_BLOCKS (NDV_ISA >= 2)
@@ -51,7 +72,9 @@ static inline ptrdiff_t ndconv_roll_width(ptrdiff_t kb, ptrdiff_t lanes) {
    noise more often than not: re-measure on a quiet one.  NEON's strips
    (16-24 floats) are as narrow, so it takes the same heights: chosen by
    that reasoning only, as no ARM machine was at hand to time them. */
-static inline ptrdiff_t ndconv_tile_rows(ptrdiff_t kb) { return kb <= 5 ? 32 : 128; }
+static inline ptrdiff_t ndconv_tile_rows(ptrdiff_t kb, int streaming) {
+    return streaming && kb <= 3 ? NDCONV_STREAM_TILE_ROWS : kb <= 5 ? 32 : 128;
+}
 #define ndconv_blk4_f32 ndv_quad_f32
 #define ndconv_blk4_f64 ndv_quad_f64
 #define ndconv_roll_f32 ndv_roll_f32
