@@ -273,11 +273,11 @@ def test_tile_height_is_checked():
 @pytest.mark.parametrize("level", sorted(_dispatch.builds()))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("xs,ks", [((300, 390), (3, 3)), ((70, 257), (5, 4)), ((40, 200), (7, 7)),
-                                   ((3, 50, 160), (1, 2, 5))])
+                                   ((3, 50, 160), (1, 2, 5)), ((200, 90), (3, 7))])
 def test_streamed_stores_give_the_same_bits(rng, level, dtype, xs, ks):
     # large outputs (tuning.Settings.stream_bytes) are stored with non-temporal
     # stores, only where a row starts a cache line, and each work item fenced,
-    # and kernels of 2-3 rows take short tiles: the same values, whatever the
+    # and kernels of 2-3 x 2-5 taps take short tiles: the same values, whatever the
     # row alignment (odd widths) and thread count
     x = random_array(rng, xs, dtype)
     k = random_array(rng, ks, dtype)

@@ -1171,7 +1171,7 @@ cdef int _correlate_nd(
     # lie in a cval band are computed from a line of cval, not skipped: the
     # same sums when every weight is finite, else not used.
     cdef Py_ssize_t n_planes = 1, kb = k_lead[nla - 1] if nla > 0 else 1
-    cdef Py_ssize_t rw = 0, th = tile_rows if tile_rows > 0 else ndconv_tile_rows(kb, stream)
+    cdef Py_ssize_t rw = 0, th = tile_rows if tile_rows > 0 else ndconv_tile_rows(kb, klast, stream)
     cdef Py_ssize_t tpp = 0, tstride = _TILE_GATHER + klast - 1
     cdef bint roll = False, finite = True
     if mode == ROWS_ROLLING:

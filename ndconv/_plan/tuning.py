@@ -41,7 +41,7 @@ class Settings:
     #: Outputs of at least this many bytes stream through memory; None: none
     #: does.  The rolling rows then store with non-temporal stores where the
     #: build has them (AVX-512: lines written without being read first, the
-    #: input not evicted), and kernels of 2-3 rows take short tiles
+    #: input not evicted), and kernels of 2-3 rows by 2-5 columns take short tiles
     #: (``NDCONV_STREAM_TILE_ROWS``).  On AMD Zen 4 (32 MB L3), the stores took
     #: 16 MB outputs to 0.80-0.92x the time (2048^2 float32 3x3, 5x5; 4096x1024
     #: 5x5), larger ones to 0.91-1.02x, and an 8 MB one, which stays in L3 for
