@@ -4,7 +4,9 @@ Times ndconv's direct and FFT paths on a set of problems (one thread, medians),
 fits the constants of ``ndconv/_plan/method.py``'s model by non-negative least
 squares, and writes them to ``ndconv/_plan/cost_model.json`` (or prints them with
 ``--dry-run``): the direct constants of the kernel build this process runs
-(``NDCONV_SIMD`` picks it), and the FFT constants unless ``--direct-only``.
+(``NDCONV_SIMD`` picks it) for this CPU model (``"avx512@AuthenticAMD 25 17"``;
+with ``--generic``, the build's own, used on CPUs without an entry of their
+own), and the FFT constants unless ``--direct-only``.
 Run it on a quiet machine, once per build the CPU can run:
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/calibrate_auto.py
@@ -87,13 +89,18 @@ def main(argv=None):
     ap.add_argument("--dry-run", action="store_true", help="print the model, do not write it")
     ap.add_argument("--direct-only", action="store_true",
                     help="refit the direct constants of this build only, keep the FFT ones")
+    ap.add_argument("--generic", action="store_true",
+                    help="write the build's constants for every CPU without its own entry, "
+                         "not this CPU model's")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
     model = json.loads(json.dumps(_method.MODEL))
     build = _method.build_name()
     today = time.strftime("%Y-%m-%d")
-    print("kernel build:", build)
-    constants = model["direct"].setdefault(build, {})
+    cpu = _method.cpu_model()
+    entry = build if args.generic or cpu is None else build + "@" + cpu
+    print("kernel build:", build, "; writing", entry)
+    constants = model["direct"].setdefault(entry, {})
     constants["_calibrated"] = today
     for dt in DTYPES:
         rows, times = [], []

@@ -253,11 +253,13 @@ class _CallPlan:
     """One call's validated geometry and direct plan, for arrays of its key."""
 
     __slots__ = ("dtype", "conj", "kflip", "korder", "wshape", "out_shape", "perm", "cval",
-                 "skip_cval", "direct", "flat", "separable_axes", "fast", "placed", "into")
+                 "skip_cval", "direct", "flat", "separable_axes", "fast", "placed", "into",
+                 "kseen")
 
     def __init__(self, x, k, w, dtype, conj, flip, axes, starts, out_shape, boundary, cval,
                  unfused, separable_axes=None, given_dtypes=(), out=None):
         self.separable_axes = separable_axes
+        self.kseen = None
         self.dtype = dtype
         self.conj = conj and dtype.kind == "c"
         self.kflip = (slice(None, None, -1),) * k.ndim if flip else None
@@ -280,8 +282,7 @@ class _CallPlan:
         # output and the kernel's copy itself: no numpy call per step
         self.fast = None
         kind = "%s%d" % (dtype.kind, dtype.itemsize)
-        if (self.flat and separable_axes is None and kind in _FAST_KINDS
-                and all(d == dtype for d in given_dtypes)):
+        if self.flat and kind in _FAST_KINDS and all(d == dtype for d in given_dtypes):
             order = tuple(range(k.ndim)) if self.korder is None else self.korder
             self.fast = self.direct.mod.FlatCall(
                 self.direct.tables, x.size, kind, cval, self.skip_cval, order, flip, self.conj,
@@ -291,10 +292,40 @@ class _CallPlan:
         # output: C-contiguous (the kernel's rows are x's)
         self.into = self.fast is not None and out is not None and out.flags.c_contiguous
 
+    def takes_direct(self, k):
+        """Whether kernel ``k`` (as given) takes the planned direct method: always,
+        but where ``method="auto"`` weighs the separable passes for a kernel that
+        factorizes.  The last kernel found not to factorize is remembered by its
+        bytes (kernels up to ``_separable.CACHED_BYTES``), so that a loop over
+        one kernel checks it once, for the price of comparing them."""
+        if self.separable_axes is None:
+            return True
+        kb = k.tobytes() if k.nbytes <= _separable.CACHED_BYTES else None
+        if kb is not None and kb == self.kseen:
+            return True
+        w = self._kernel(k).reshape(self.wshape)
+        if _separable.factorize(w, self.separable_axes) is not None:
+            return False
+        self.kseen = kb
+        return True
+
+    def _kernel(self, k):
+        """``k`` in the compute dtype, conjugated, flipped and in ``x``'s axis order."""
+        k = np.asarray(k, dtype=self.dtype)
+        if self.conj:
+            k = np.conj(k)
+        if self.kflip is not None:
+            k = k[self.kflip]
+        if self.korder is not None:
+            k = k.transpose(self.korder)
+        return k
+
     def run(self, x, k, out=None):
         """The call's result for ``x``, ``k`` (same shapes, strides, dtypes as planned;
         into ``out`` where it was planned with one), or None for a kernel that
         factorizes where ``method="auto"`` weighs the separable passes."""
+        if not self.takes_direct(k):
+            return None
         if self.into:
             return self.fast.run(x, k, out)
         res = self._run(x, k)
@@ -307,16 +338,7 @@ class _CallPlan:
         if self.fast is not None:
             return self.fast.run(x, k)
         x = np.asarray(x, dtype=self.dtype)
-        k = np.asarray(k, dtype=self.dtype)
-        if self.conj:
-            k = np.conj(k)
-        if self.kflip is not None:
-            k = k[self.kflip]
-        if self.korder is not None:
-            k = k.transpose(self.korder)
-        if (self.separable_axes is not None
-                and _separable.factorize(k.reshape(self.wshape), self.separable_axes) is not None):
-            return None
+        k = self._kernel(k)
         if self.flat:
             out = (_placement.empty(self.out_shape, self.dtype, near=x) if self.placed
                    else np.empty(self.out_shape, dtype=self.dtype))
@@ -792,14 +814,15 @@ def _operation(name: str, *, flip: bool = False, conj: bool = False) -> _Operati
         # Only with every keyword the key does not hold at its default (these very
         # objects: identity tests cost nothing); the key as ``_call_key`` makes it,
         # the state read straight from the modules holding it.  Plans that check the
-        # kernel's values first (``separable_axes``) are left to ``correlate_nd``.
+        # kernel's values first (``separable_axes``) do so; a kernel that factorizes
+        # is left to ``correlate_nd``.
         if (type(x) is np.ndarray and dtype is None and casting is None
                 and mask is None and nan_policy is _PROPAGATE and min_weight is _NO_MIN
                 and preserve_nan is False):
             key = _key(x, k, mode, boundary, cval, origin, axes, method, workers, out, flip, conj,
                        None, False, _dispatch._module, _tuning._generation)
             plan = None if key is None else _CALLS.get(key)
-            if plan is not None and plan.separable_axes is None:
+            if plan is not None and plan.takes_direct(k):
                 if out is not None:
                     return plan.run(x, k, out)
                 fast = plan.fast

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import _core as _dispatch
 from ._plan import fft as _fft
+from ._plan import method as _method
 
 
 def config() -> dict[str, Any]:
@@ -24,6 +25,7 @@ def config() -> dict[str, Any]:
         "kernel_module": _dispatch.core().__name__,
         **{"%s_path" % path: what for path, what in _dispatch.describe().items()},
         "fft": _fft.backend(),
+        "auto_cost_model": _method.constants_name(_method.build_name()),
     }
 
 
@@ -40,8 +42,9 @@ def show_config(file: TextIO | None = None) -> None:
     environment, other OpenMP runtimes and subprocesses are left as they
     were), the SIMD level of the kernel module picked for this CPU
     (``NDCONV_SIMD`` overrides it) and what each compiled path runs on it
-    (direct kernels, the layer ``ndconv.conv``, the unfused core), and the FFT
-    library.  Without OpenMP
+    (direct kernels, the layer ``ndconv.conv``, the unfused core), the FFT
+    library, and whose constants ``method="auto"`` weighs the direct method
+    with (the build's own for this CPU model, the build's, or another's).  Without OpenMP
     the core still works, single-threaded.
     """
     file = sys.stdout if file is None else file

@@ -18,11 +18,14 @@ def test_every_calibrated_build_has_complete_constants():
     with open(path) as f:
         model = json.load(f)
     assert model["direct"], "no build is calibrated"
-    for build, table in model["direct"].items():
-        assert build in _method._NEAREST, build
+    for name, table in model["direct"].items():
+        # "build" or "build@cpu model"
+        build, _, cpu = name.partition("@")
+        assert build in _method._NEAREST, name
+        assert cpu == "" or len(cpu.split()) in (2, 3), name
         for dt in DTYPES:
-            assert set(table[dt]) == FIELDS, (build, dt)
-            assert all(v >= 0 for v in table[dt].values()), (build, dt)
+            assert set(table[dt]) == FIELDS, (name, dt)
+            assert all(v >= 0 for v in table[dt].values()), (name, dt)
             assert 0 < table[dt]["thread_eff"] <= 1
 
 
@@ -32,8 +35,53 @@ def test_every_build_gets_constants(build):
     # borrows the nearest calibrated one's, never none
     table = _method.direct_constants(build)
     own = _method.MODEL["direct"].get(build)
-    assert table is own if own is not None else table in _method.MODEL["direct"].values()
+    mine = _method.MODEL["direct"].get("%s@%s" % (build, _method.cpu_model()))
+    if mine is not None:
+        assert table is mine
+    elif own is not None:
+        assert table is own
+    else:
+        assert table in _method.MODEL["direct"].values()
     assert set(DTYPES) <= set(table)
+
+
+CPUINFO_X86 = """processor	: 0
+vendor_id	: AuthenticAMD
+cpu family	: 25
+model		: 17
+model name	: AMD EPYC
+
+processor	: 1
+vendor_id	: GenuineIntel
+cpu family	: 6
+model		: 143
+"""
+CPUINFO_ARM = """processor	: 0
+BogoMIPS	: 50.00
+CPU implementer	: 0x41
+CPU architecture: 8
+CPU part	: 0xd0c
+"""
+
+
+def test_cpu_model_reads_the_first_processor():
+    assert _method._cpu_model_from(CPUINFO_X86) == "AuthenticAMD 25 17"
+    assert _method._cpu_model_from(CPUINFO_ARM) == "0x41 0xd0c"
+    assert _method._cpu_model_from("processor\t: 0\nflags\t: fpu\n") is None
+    assert _method._cpu_model_from("") is None
+
+
+def test_a_cpu_models_constants_come_first(monkeypatch):
+    # constants calibrated for this CPU model beat the build's own, which beat
+    # the nearest build's; other CPU models' are never taken
+    gen, zen4, other = ({"mark": i} for i in range(3))
+    table = {"avx2": gen, "avx2@AuthenticAMD 25 17": zen4, "avx512@GenuineIntel 6 143": other}
+    monkeypatch.setitem(_method.MODEL, "direct", table)
+    for cpu, avx2, avx512 in (("AuthenticAMD 25 17", zen4, gen), ("GenuineIntel 6 143", gen, other),
+                              (None, gen, gen), ("AuthenticAMD 26 68", gen, gen)):
+        monkeypatch.setattr(_method, "cpu_model", lambda cpu=cpu: cpu)
+        assert table[_method.constants_name("avx2")] is avx2, cpu
+        assert table[_method.constants_name("avx512")] is avx512, cpu
 
 
 def test_estimates_follow_the_build_in_use():

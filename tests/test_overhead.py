@@ -338,6 +338,16 @@ def test_a_plan_hands_factorizable_kernels_back(default_threads, rng):
         want = _uncached(ndconv.convolve, x, k, "same", boundary="reflect")
         np.testing.assert_array_equal(got, want)
     assert len(ndconv._api._CALLS) == 1
+    # the kernel's values decide, not the array: the plan remembers the last
+    # kernel that did not factorize by its bytes, so one array changed in place
+    # between calls takes each time the method its values take
+    kk = dense.copy()
+    for v in (dense, gauss, dense, dense, gauss):
+        kk[...] = v
+        got = ndconv.convolve(x, kk, "same", boundary="reflect")
+        np.testing.assert_array_equal(got, _uncached(ndconv.convolve, x, kk, "same",
+                                                     boundary="reflect"))
+    assert len(ndconv._api._CALLS) == 1
     # and the separable answer is the separable method's, within its accuracy contract
     factors = _separable.factorize(np.ascontiguousarray(gauss[::-1, ::-1]), [0, 1])
     assert factors is not None

@@ -4,7 +4,14 @@ The cost model estimates seconds for each method from sizes alone.  Its
 constants live in ``cost_model.json`` beside this file, fitted by least squares
 to timings by ``benchmarks/calibrate_auto.py`` (which rewrites the part it
 measured): the direct method's per kernel build, since each build's blocks have
-their own speeds and thresholds, the FFT's per machine.  The FFT constants are
+their own speeds and thresholds, the FFT's per machine.  One build runs at
+different speeds on different CPUs (the AVX-512 blocks did 97 G multiply-adds
+per second in float32 on the CPU the build was first calibrated on, 40 on an
+AMD Zen 4, which issues 512-bit instructions as two halves), so a build may
+also have constants for particular CPU models (``"avx512@AuthenticAMD 25
+17"``), taken where the CPU is that model: the choice stays a function of the
+machine, never of a timing taken at run time, so ``auto`` picks the same
+method, and gives the same bits, in every process.  The FFT constants are
 used by ``_fft.plan`` too, so the overlap-save block choice and ``auto`` agree.
 """
 import functools
@@ -39,15 +46,52 @@ def build_name(module=None):
     return (module or _direct.core()).__name__.rsplit(".", 1)[-1]
 
 
+def _cpu_model_from(text):
+    """``cpu_model`` from the text of ``/proc/cpuinfo``."""
+    fields = {}
+    for line in text.splitlines():
+        if not line.strip():
+            if fields:
+                break       # the first processor's block is enough
+            continue
+        key, _, val = line.partition(":")
+        fields.setdefault(key.strip(), val.strip())
+    for names in (("vendor_id", "cpu family", "model"), ("CPU implementer", "CPU part")):
+        if all(fields.get(n) for n in names):
+            return " ".join(fields[n] for n in names)
+    return None
+
+
+@functools.cache
+def cpu_model():
+    """The CPU model as the cost model names it: ``"vendor family model"`` on
+    x86 (``"AuthenticAMD 25 17"``), ``"implementer part"`` on ARM, from Linux's
+    ``/proc/cpuinfo``; None where it cannot be read."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return _cpu_model_from(f.read())
+    except OSError:
+        return None
+
+
+def constants_name(build):
+    """The entry of ``cost_model.json`` whose direct constants ``build`` uses on
+    this CPU: its own for this CPU model (``"build@model"``), its own, or the
+    nearest build's (``_NEAREST``)."""
+    table = MODEL["direct"]
+    cpu = cpu_model()
+    names = ((build + "@" + cpu,) if cpu else ()) + (build,) + _NEAREST.get(build, ())
+    for name in names:
+        if name in table:
+            return name
+    return next(iter(table))
+
+
 @functools.cache
 def direct_constants(build):
-    """``{dtype name: constants}`` of the direct model for kernel build ``build``:
-    its own calibration, or the nearest build's (``_NEAREST``)."""
-    table = MODEL["direct"]
-    for name in (build,) + _NEAREST.get(build, ()):
-        if name in table:
-            return table[name]
-    return next(iter(table.values()))
+    """``{dtype name: constants}`` of the direct model for kernel build ``build``
+    on this CPU (see ``constants_name``)."""
+    return MODEL["direct"][constants_name(build)]
 
 
 def _key(dtype):

@@ -17,12 +17,12 @@ from . import tuning as _tuning
 
 # Kernels up to this many bytes have their factorization remembered: loops that
 # filter many arrays with one kernel decide once.
-_CACHED_BYTES = 1 << 16
+CACHED_BYTES = 1 << 16
 
 
 def factorize(w, axes):
     """As ``_factorize``; remembered for small kernels (keyed by their bytes)."""
-    if w.nbytes > _CACHED_BYTES:
+    if w.nbytes > CACHED_BYTES:
         return _factorize(w, axes)
     w = np.ascontiguousarray(w)
     found = _factorize_cached(w.tobytes(), w.shape, w.dtype.str, tuple(axes))
@@ -114,7 +114,7 @@ def lowrank(w, axes, max_terms):
     max_terms = min(max_terms, MAX_TERMS)
     if len(axes) < 2 or max_terms < 2:
         return None
-    if w.nbytes > _CACHED_BYTES:
+    if w.nbytes > CACHED_BYTES:
         return _lowrank(w, tuple(axes), max_terms)
     w = np.ascontiguousarray(w)
     found = _lowrank_cached(w.tobytes(), w.shape, w.dtype.str, tuple(axes))
