@@ -324,7 +324,7 @@ class _CallPlan:
         """The call's result for ``x``, ``k`` (same shapes, strides, dtypes as planned;
         into ``out`` where it was planned with one), or None for a kernel that
         factorizes where ``method="auto"`` weighs the separable passes."""
-        if not self.takes_direct(k):
+        if self.separable_axes is not None and not self.takes_direct(k):
             return None
         if self.into:
             return self.fast.run(x, k, out)
@@ -822,7 +822,7 @@ def _operation(name: str, *, flip: bool = False, conj: bool = False) -> _Operati
             key = _key(x, k, mode, boundary, cval, origin, axes, method, workers, out, flip, conj,
                        None, False, _dispatch._module, _tuning._generation)
             plan = None if key is None else _CALLS.get(key)
-            if plan is not None and plan.takes_direct(k):
+            if plan is not None and (plan.separable_axes is None or plan.takes_direct(k)):
                 if out is not None:
                     return plan.run(x, k, out)
                 fast = plan.fast

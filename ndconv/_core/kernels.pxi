@@ -1461,8 +1461,8 @@ cdef class Tables:
     most ``max_chunk`` wide); output columns ``[c0, c1)`` read only interior
     samples of the last axis, and ``unit`` says that axis has unit stride, so
     those columns read ``x`` in place.  ``tile_rows``: output rows per tile of
-    the rolling rows, at most (0: the build's choice); ``stream``: the rolling
-    rows store the output with non-temporal stores.
+    the rolling rows, at most (0: the build's choice); ``stream``: the output
+    streams through memory (``_correlate_nd``'s ``stream``).
     """
     cdef const Py_ssize_t[::1] out_shape
     cdef const Py_ssize_t[::1] k_shape

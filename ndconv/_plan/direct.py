@@ -386,8 +386,10 @@ def _tile_rows(oshape, kshape, g0, inner, lead, itemsize, n_threads, tile_bytes)
 
 
 def _streams(oshape, itemsize):
-    """Whether an output of ``oshape`` is stored with non-temporal stores (see
-    ``tuning.Settings.stream_bytes``)."""
+    """Whether an output of ``oshape`` streams through memory (see
+    ``tuning.Settings.stream_bytes``): the rolling rows then store it with
+    non-temporal stores where the build has them, and take short tiles for
+    the smallest kernels."""
     limit = _tuning.SETTINGS.stream_bytes
     return limit is not None and math.prod(oshape) * itemsize >= limit
 
