@@ -236,9 +236,13 @@ def test_fused_passes(rng, boundary, dtype, tuned, monkeypatch):
     calls = _fused_calls(monkeypatch)
     cval = -1.25 if boundary == "constant" else 0.0
     base = random_array(rng, (70, 131), dtype)
-    inputs = [base, np.asfortranarray(base), base[::-1, ::2], base[3:50, 7:9]]
+    # rows wider than the AVX-512 horizontal pass's blocks (192 float32 outputs), which shift
+    # lanes for half the taps, with kernels longer than a vector
+    wide = random_array(rng, (19, 437), dtype)
+    inputs = [base, np.asfortranarray(base), base[::-1, ::2], base[3:50, 7:9], wide]
     for x in inputs:
-        for kv, kh, mode in ((15, 15, "same"), (3, 8, "full"), (7, 2, "valid"), (2, 1, "same")):
+        for kv, kh, mode in ((15, 15, "same"), (3, 8, "full"), (7, 2, "valid"), (2, 1, "same"),
+                             (3, 33, "same"), (2, 17, "valid")):
             if mode == "valid" and (x.shape[0] < kv or x.shape[1] < kh):
                 continue
             factors = {0: random_array(rng, (kv,), dtype), 1: random_array(rng, (kh,), dtype)}

@@ -10,12 +10,12 @@
 #include "ndconv_sep.h"
 
 #define SEP_ROWS 45
-#define SEP_COLS 150
+#define SEP_COLS 460
 
 #define DEFINE_SEP_CHECKS(T, S, REF)                                                           \
 static int sep_check_##S(void) {                                                                \
     int n = 0;                                                                                  \
-    enum { KMAX = 16, EXT_R = SEP_ROWS + KMAX, EXT_C = SEP_COLS + KMAX };                       \
+    enum { KMAX = 40, EXT_R = SEP_ROWS + KMAX, EXT_C = SEP_COLS + KMAX };                       \
     T* x = malloc(sizeof(T) * SEP_ROWS * SEP_COLS);                                             \
     T* mid = malloc(sizeof(T) * EXT_R * SEP_COLS);                                              \
     T* ref = malloc(sizeof(T) * SEP_ROWS * SEP_COLS);                                           \
@@ -30,7 +30,8 @@ static int sep_check_##S(void) {                                                
     fill_##S(wv, KMAX);                                                                         \
     fill_##S(wh, KMAX);                                                                         \
     for (int e = 0; e < EXT_C; e++) cline[e] = cval;                                            \
-    static const int ks[][2] = {{1, 1}, {2, 3}, {3, 15}, {15, 15}, {16, 2}, {5, 9}};            \
+    static const int ks[][2] = {{1, 1}, {2, 3}, {3, 15}, {15, 15}, {16, 2}, {5, 9}, {3, 17},      \
+                                {2, 33}, {4, 40}, {1, 31}};                                    \
     for (size_t kc = 0; kc < sizeof(ks) / sizeof(ks[0]); kc++) {                                \
         int kv = ks[kc][0], kh = ks[kc][1];                                                     \
         for (int m1 = 1; m1 <= SEP_COLS - KMAX; m1 += 37) {                                     \
@@ -59,7 +60,7 @@ static int sep_check_##S(void) {                                                
                     for (int t = 0; t < kv; t++) s = REF(wv[t], mid[(i + t) * SEP_COLS + c], s); \
                     ref[i * m1 + c] = s;                                                        \
                 }                                                                               \
-            static const int tiles[][2] = {{1, 1}, {4, 7}, {9, 64}, {100, SEP_COLS}};           \
+            static const int tiles[][2] = {{1, 1}, {4, 7}, {9, 64}, {5, 200}, {100, SEP_COLS}};          \
             for (size_t tc = 0; tc < sizeof(tiles) / sizeof(tiles[0]); tc++) {                  \
                 ptrdiff_t th = tiles[tc][0], cw = tiles[tc][1];                                 \
                 memset(out, 0, sizeof(T) * SEP_ROWS * SEP_COLS);                                \

@@ -24,12 +24,20 @@
    own accumulator (independent chains to hide the multiply-add latency),
    plus one loaded vector and one broadcast weight: 8 + 2 of AVX2's 16
    registers; AVX-512 and NEON have 32 and take more (NEON's vectors hold 4
-   floats only, so it needs them most).  Both passes load every input vector
-   unaligned, one load per multiply-add: on the x86 cores measured two loads
-   and two multiply-adds issue per cycle, so loads do not set the pace
-   while the ring stays in L1. */
+   floats only, so it needs them most).  The vertical pass loads every
+   input vector, half as often as it multiplies (two output rows share
+   each load).  The horizontal pass loads every input vector unaligned in
+   the AVX2 and NEON layers; nearly every such 512-bit load crosses a cache
+   line and costs two load slots, so in the AVX-512 layer the odd taps shift
+   lanes instead (ndv_sep_hsum_): on AMD Zen 4 that pass went from 31-35 to
+   52 G multiply-adds/s, the whole 2048^2 15x15 sweep from 5.6-6.6 to
+   5.1 ms (one thread, interleaved runs of `make time`-like sweeps).  The
+   same shifts with AVX2's two-step lane shift measured no steadier gain
+   than the noise there. */
 #ifndef NDCONV_SEP_H
 #define NDCONV_SEP_H
+
+#include <string.h>
 
 #include "ndconv_simd.h"
 #include "ndconv_vec.h"

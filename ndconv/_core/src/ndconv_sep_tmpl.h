@@ -55,6 +55,62 @@ NDV_NOINLINE void FN(ndv_sep_sum_)(NDV_T* o, const NDV_T* const* rows, ptrdiff_t
     }
 }
 
+/* The horizontal pass: o[c] = sum_j w[j] * s[c + j] for c < n, the sums of
+   ndv_sep_sum_ over the rows s + j (rp: k pointers of scratch).  Where the
+   layer shifts lanes by an immediate (AVX-512), half the loads become lane
+   shifts: for the taps j = q .. q + L - 1 (q a multiple of L) a block loads
+   the window b[v] = s[c + q + v L], v = 0 .. NDV_SEP_NV, once; tap q + R of
+   output vector v is then b[v] for R = 0, the shift of b[v]:b[v + 1] by R
+   for odd R (shuffle pipes) and a plain load for even R (load pipes), so
+   both kinds of pipe feed the multiply-adds.  Same values in the same
+   order: the bits of ndv_sep_sum_.  The window's last vector is read only
+   up to the last element the plain loads read (ndv_*_loadn). */
+NDV_NOINLINE void FN(ndv_sep_hsum_)(NDV_T* o, const NDV_T* s, ptrdiff_t n, const NDV_T* w,
+                                    ptrdiff_t k, const NDV_T** rp) {
+    const ptrdiff_t B = NDV_SEP_NV * NDV_L;
+    if (!NDV_HAS_ALIGNR || n < B) {
+        for (ptrdiff_t j = 0; j < k; j++) rp[j] = s + j;
+        FN(ndv_sep_sum_)(o, rp, n, w, k);
+        return;
+    }
+#if NDV_HAS_ALIGNR
+    for (ptrdiff_t c = 0;;) {
+        if (c + B > n)
+            c = n - B;
+        V acc[NDV_SEP_NV], b[NDV_SEP_NV + 1];
+        NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV; v++) acc[v] = OP(_zero)();
+        for (ptrdiff_t q = 0; q < k; q += NDV_L) {
+            const NDV_T* p = s + c + q;
+            NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV; v++) b[v] = OP(_loadu)(p + v * NDV_L);
+            ptrdiff_t m = k - 1 - q < NDV_L - 1 ? k - 1 - q : NDV_L - 1;
+            b[NDV_SEP_NV] = OP(_loadn)(p + NDV_SEP_NV * NDV_L, (int)m);
+            V w0 = OP(_set1)(w[q]);
+            NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV; v++) acc[v] = OP(_fma)(w0, b[v], acc[v]);
+/* tap q + R: R is a literal, so the shift's amount is an immediate */
+#define NDV_SEP_HTAP(R)                                                                         \
+            if ((R) < NDV_L && q + (R) < k) {                                                  \
+                V wr = OP(_set1)(w[q + (R)]);                                                   \
+                if ((R) & 1) {                                                                  \
+                    NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV; v++)                         \
+                        acc[v] = OP(_fma)(wr, OP(_alignr)(b[v], b[v + 1], (R) & (NDV_L - 1)), acc[v]); \
+                } else {                                                                        \
+                    NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV; v++)                         \
+                        acc[v] = OP(_fma)(wr, OP(_loadu)(p + v * NDV_L + (R)), acc[v]);         \
+                }                                                                               \
+            }
+            NDV_SEP_HTAP(1) NDV_SEP_HTAP(2) NDV_SEP_HTAP(3) NDV_SEP_HTAP(4) NDV_SEP_HTAP(5)
+            NDV_SEP_HTAP(6) NDV_SEP_HTAP(7) NDV_SEP_HTAP(8) NDV_SEP_HTAP(9) NDV_SEP_HTAP(10)
+            NDV_SEP_HTAP(11) NDV_SEP_HTAP(12) NDV_SEP_HTAP(13) NDV_SEP_HTAP(14) NDV_SEP_HTAP(15)
+#undef NDV_SEP_HTAP
+        }
+        NDV_UNROLL(16) for (int v = 0; v < NDV_SEP_NV; v++) OP(_storeu)(o + c + v * NDV_L, acc[v]);
+        c += B;
+        if (c >= n)
+            return;
+    }
+#endif
+}
+
 /* o0[c] = sum_t w[t] * rows[t][c] and o1[c] = sum_t w[t] * rows[t + 1][c]
    for c < n: two neighbouring output rows of the vertical pass, from k + 1
    filtered rows.  Each loaded vector of rows 1 .. k - 1 feeds both rows'
@@ -121,6 +177,9 @@ static inline void FN(ndconv_sep_tile_)(const NDV_T* x, NDV_T* out, ptrdiff_t os
     ptrdiff_t n = c1 - c0, span = n + kh - 1;
     int inplace = c0 >= lin_lo && c1 + kh - 1 <= lin_hi;
     const NDV_T* lin = inplace ? x + hcol[lin_lo] + (c0 - lin_lo) : NULL;
+    /* the extended columns c0 + e_lo .. c0 + e_hi - 1 lie in lin_lo .. lin_hi */
+    ptrdiff_t e_lo = lin_lo - c0 > 0 ? (lin_lo - c0 < span ? lin_lo - c0 : span) : 0;
+    ptrdiff_t e_hi = lin_hi - c0 < span ? lin_hi - c0 : span;
     const ptrdiff_t nring = kv + 1;
     ptrdiff_t next = i0; /* the first output row not written yet */
     for (ptrdiff_t r = i0; r < i1 + kv - 1; r++) {
@@ -130,8 +189,18 @@ static inline void FN(ndconv_sep_tile_)(const NDV_T* x, NDV_T* out, ptrdiff_t os
         } else if (inplace) {
             src = lin + vrow[r];
         } else {
+            /* the chunks at the edges: only the columns outside lin_lo ..
+               lin_hi need the index map, the run inside is one copy (a
+               gather of the whole span cost the 2048^2 15x15 call a third
+               of its time) */
             const NDV_T* xr = x + vrow[r];
-            for (ptrdiff_t e = 0; e < span; e++) {
+            for (ptrdiff_t e = 0; e < e_lo; e++) {
+                ptrdiff_t h = hcol[c0 + e];
+                g[e] = h < 0 ? cval : xr[h];
+            }
+            if (e_hi > e_lo)
+                memcpy(g + e_lo, xr + hcol[lin_lo] + (c0 + e_lo - lin_lo), (size_t)(e_hi - e_lo) * sizeof(NDV_T));
+            for (ptrdiff_t e = e_hi > e_lo ? e_hi : e_lo; e < span; e++) {
                 ptrdiff_t h = hcol[c0 + e];
                 g[e] = h < 0 ? cval : xr[h];
             }
@@ -144,8 +213,7 @@ static inline void FN(ndconv_sep_tile_)(const NDV_T* x, NDV_T* out, ptrdiff_t os
             for (ptrdiff_t e = 0; e < span; e += 64 / (ptrdiff_t)sizeof(NDV_T)) NDCONV_PREFETCH(q + e);
             NDCONV_PREFETCH(q + span - 1);
         }
-        for (ptrdiff_t j = 0; j < kh; j++) rp[j] = src + j;
-        FN(ndv_sep_sum_)(ring + ((r - i0) % nring) * rstr, rp, n, wh, kh);
+        FN(ndv_sep_hsum_)(ring + ((r - i0) % nring) * rstr, src, n, wh, kh, rp);
         if (r == next + kv) {
             for (ptrdiff_t t = 0; t <= kv; t++) rp[t] = ring + ((next - i0 + t) % nring) * rstr;
             FN(ndv_sep_sum2_)(out + next * ostr + c0, out + (next + 1) * ostr + c0, rp, n, wv, kv);
