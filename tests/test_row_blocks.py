@@ -275,20 +275,22 @@ def test_tile_height_is_checked():
 @pytest.mark.parametrize("xs,ks", [((300, 390), (3, 3)), ((70, 257), (5, 4)), ((40, 200), (7, 7)),
                                    ((3, 50, 160), (1, 2, 5)), ((200, 90), (3, 7))])
 def test_streamed_stores_give_the_same_bits(rng, level, dtype, xs, ks):
-    # large outputs (tuning.Settings.stream_bytes) are stored with non-temporal
-    # stores, only where a row starts a cache line, and each work item fenced,
-    # and kernels of 2-3 x 2-5 taps take short tiles: the same values, whatever the
-    # row alignment (odd widths) and thread count
+    # outputs larger than the caches (tuning.Settings.uncached_bytes) take short
+    # tiles for kernels of 2-3 x 2-5 taps; far larger ones (stream_bytes) are also
+    # stored with non-temporal stores, only where a row starts a cache line, and
+    # each work item fenced: the same values, whatever the row alignment (odd
+    # widths) and thread count
     x = random_array(rng, xs, dtype)
     k = random_array(rng, ks, dtype)
     with _dispatch.use(level):
-        with tuning.override(stream_bytes=None):
+        with tuning.override(stream_bytes=None, uncached_bytes=None):
             plain = ndconv.correlate(x, k, "same", boundary="wrap", method="direct", workers=1)
-        with tuning.override(stream_bytes=0):
-            for workers in (1, 2, 3):
-                for out in (None, np.empty_like(plain)):
-                    res = ndconv.correlate(x, k, "same", boundary="wrap", method="direct",
-                                           workers=workers, out=out)
-                    np.testing.assert_array_equal(res, plain)
+        for stream in (None, 0):
+            with tuning.override(stream_bytes=stream, uncached_bytes=0):
+                for workers in (1, 2, 3):
+                    for out in (None, np.empty_like(plain)):
+                        res = ndconv.correlate(x, k, "same", boundary="wrap", method="direct",
+                                               workers=workers, out=out)
+                        np.testing.assert_array_equal(res, plain)
     ref, absconv = oracle(x, k, "same", "wrap")
     assert_contract(plain, ref, absconv, k.size, dtype)

@@ -33,7 +33,7 @@ cdef extern from "src/ndconv_blocks.h" nogil:
     Py_ssize_t NDCONV_QUAD_COLS_F32
     Py_ssize_t NDCONV_QUAD_COLS_F64
     const char* NDCONV_ROW_ISA
-    Py_ssize_t ndconv_tile_rows(Py_ssize_t kb, Py_ssize_t klast, int streaming) noexcept
+    Py_ssize_t ndconv_tile_rows(Py_ssize_t kb, Py_ssize_t klast, int uncached) noexcept
     void ndconv_blk128_f32(float* o, Py_ssize_t c, const float** ptrs, const float** wrows,
                            Py_ssize_t ntaps, Py_ssize_t klast) noexcept
     void ndconv_blk64_f64(double* o, Py_ssize_t c, const double** ptrs, const double** wrows,

@@ -1139,12 +1139,13 @@ cdef int _correlate_nd(
         const AxisMap* maps, const Py_ssize_t* bounds, Py_ssize_t n_chunks,
         Py_ssize_t max_chunk, Py_ssize_t c0, Py_ssize_t c1, bint unit,
         num_t cval, bint skip_cval, int n_threads, Py_ssize_t x_span, int armed,
-        Py_ssize_t tile_rows, bint stream, const MissingSpec* ms=NULL) noexcept nogil:
+        Py_ssize_t tile_rows, bint uncached, bint stream, const MissingSpec* ms=NULL) noexcept nogil:
     """Returns 0 on success, -1 if a thread could not allocate its scratch.
     ``tile_rows``: output rows per tile of the rolling rows, at most (0: the
-    build's ``ndconv_tile_rows``); ``stream``: the output is far larger than
-    the caches, so the rolling rows store with non-temporal stores (where the
-    build has them) and take the build's tile height for streaming outputs.
+    build's ``ndconv_tile_rows``); ``uncached``: the output is larger than the
+    caches hold, so the rolling rows take short tiles for the smallest
+    kernels; ``stream``: it is far larger, so they also store with
+    non-temporal stores (where the build has them).
     With ``armed`` (see ``_arm``) SIGINT stops it between work items.  With
     ``ms``, the one-pass normalized correlation of x's NaN as missing
     samples (``_do_quad_missing`` where the plain path shares rows, else
@@ -1171,7 +1172,7 @@ cdef int _correlate_nd(
     # lie in a cval band are computed from a line of cval, not skipped: the
     # same sums when every weight is finite, else not used.
     cdef Py_ssize_t n_planes = 1, kb = k_lead[nla - 1] if nla > 0 else 1
-    cdef Py_ssize_t rw = 0, th = tile_rows if tile_rows > 0 else ndconv_tile_rows(kb, klast, stream)
+    cdef Py_ssize_t rw = 0, th = tile_rows if tile_rows > 0 else ndconv_tile_rows(kb, klast, uncached)
     cdef Py_ssize_t tpp = 0, tstride = _TILE_GATHER + klast - 1
     cdef bint roll = False, finite = True
     if mode == ROWS_ROLLING:
@@ -1461,8 +1462,9 @@ cdef class Tables:
     most ``max_chunk`` wide); output columns ``[c0, c1)`` read only interior
     samples of the last axis, and ``unit`` says that axis has unit stride, so
     those columns read ``x`` in place.  ``tile_rows``: output rows per tile of
-    the rolling rows, at most (0: the build's choice); ``stream``: the output
-    streams through memory (``_correlate_nd``'s ``stream``).
+    the rolling rows, at most (0: the build's choice); ``uncached`` and
+    ``stream``: the output is larger than the caches hold, or far larger
+    (``_correlate_nd``'s ``uncached`` and ``stream``).
     """
     cdef const Py_ssize_t[::1] out_shape
     cdef const Py_ssize_t[::1] k_shape
@@ -1470,19 +1472,19 @@ cdef class Tables:
     cdef const Py_ssize_t[::1] bands
     cdef const Py_ssize_t[::1] bounds
     cdef readonly Py_ssize_t max_chunk, c0, c1, tile_rows
-    cdef readonly bint unit, stream
+    cdef readonly bint unit, uncached, stream
 
     def __init__(self, const Py_ssize_t[::1] out_shape, const Py_ssize_t[::1] k_shape,
                  const Py_ssize_t[:, ::1] axis_params, const Py_ssize_t[::1] bands,
                  const Py_ssize_t[::1] bounds, Py_ssize_t max_chunk, Py_ssize_t c0, Py_ssize_t c1,
-                 bint unit, Py_ssize_t tile_rows=0, bint stream=False):
+                 bint unit, Py_ssize_t tile_rows=0, bint uncached=False, bint stream=False):
         if not 0 <= tile_rows <= _MAX_TILE_ROWS:
             raise ValueError("tile_rows must be 0 (the build's choice) or 1 to %d, got %d"
                              % (_MAX_TILE_ROWS, tile_rows))
         self.out_shape, self.k_shape, self.axis_params = out_shape, k_shape, axis_params
         self.bands, self.bounds = bands, bounds
         self.max_chunk, self.c0, self.c1, self.unit = max_chunk, c0, c1, unit
-        self.tile_rows, self.stream = tile_rows, stream
+        self.tile_rows, self.uncached, self.stream = tile_rows, uncached or stream, stream
 
 
 def correlate_merged(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] w,
@@ -1683,7 +1685,7 @@ def correlate_nd(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] 
             rc = _correlate_nd(&x[0], &out[0], &w[0], n_rows, out_shape[nd - 1], k_shape[nd - 1],
                                n_lead, nd - 1, &out_shape[0], &k_shape[0], maps, &bounds[0],
                                n_chunks, max_chunk, c0, c1, unit, cval, skip_cval, n_threads, span,
-                               armed, t.tile_rows, t.stream, msp)
+                               armed, t.tile_rows, t.uncached, t.stream, msp)
         if not _interrupted(armed):
             break
         armed = 0
@@ -1706,7 +1708,8 @@ cdef int _run_flat(const num_t* x, num_t* out, num_t* w, num_t cval, FlatCall c)
             rc = _correlate_nd(x, out, w, c.n_rows, c.out_shape[c.nd - 1], c.k_shape[c.nd - 1],
                                c.n_lead, c.nd - 1, &c.out_shape[0], &c.k_shape[0], c.maps,
                                &c.bounds[0], c.n_chunks, c.max_chunk, c.c0, c.c1, c.unit, cval,
-                               skip_cval, 1, c.span, armed, c.tables.tile_rows, c.tables.stream)
+                               skip_cval, 1, c.span, armed, c.tables.tile_rows, c.tables.uncached,
+                               c.tables.stream)
         if not _interrupted(armed):
             break
         armed = 0

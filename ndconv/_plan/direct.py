@@ -258,7 +258,7 @@ class DirectPlan:
         oshape_a, kshape_a, params, bands, bounds, width, c0, c1 = tables
         self.tables = self.mod.Tables(oshape_a, kshape_a, params, bands, bounds, width, c0, c1,
                                       estr[-1] == 1, _tuning.SETTINGS.roll_tile_rows or 0,
-                                      _streams(self.oshape, x.itemsize))
+                                      *_residence(self.oshape, x.itemsize))
         self.n_threads = int(n_threads)
         self.merge = _merge_plan(self.oshape, wshape, xp.itemsize, self.n_threads)
 
@@ -385,13 +385,16 @@ def _tile_rows(oshape, kshape, g0, inner, lead, itemsize, n_threads, tile_bytes)
     return int(-(-oshape[g0] // slabs))
 
 
-def _streams(oshape, itemsize):
-    """Whether an output of ``oshape`` streams through memory (see
-    ``tuning.Settings.stream_bytes``): the rolling rows then store it with
-    non-temporal stores where the build has them, and take short tiles for
-    the smallest kernels."""
-    limit = _tuning.SETTINGS.stream_bytes
-    return limit is not None and math.prod(oshape) * itemsize >= limit
+def _residence(oshape, itemsize):
+    """``(uncached, stream)`` for an output of ``oshape``: whether it is larger
+    than the caches hold (``tuning.Settings.uncached_bytes``: the rolling rows
+    take short tiles for the smallest kernels) and whether it streams through
+    memory (``stream_bytes``: they also store it with non-temporal stores
+    where the build has them)."""
+    nbytes = math.prod(oshape) * itemsize
+    s = _tuning.SETTINGS
+    return (s.uncached_bytes is not None and nbytes >= s.uncached_bytes,
+            s.stream_bytes is not None and nbytes >= s.stream_bytes)
 
 
 @functools.cache

@@ -33,7 +33,7 @@ class Settings:
     tile_bytes: int = 4 << 20
     #: Output rows per tile of the direct path's rolling rows, at most, forced
     #: (None: the build's, ``ndconv_tile_rows``, which also depends on
-    #: ``stream_bytes``).  On AMD Zen 4 (2048^2 float32, 3x3 to 7x7, 1 and 2
+    #: ``uncached_bytes``).  On AMD Zen 4 (2048^2 float32, 3x3 to 7x7, 1 and 2
     #: threads, one process) 32 and 64 were no faster than the AVX-512 build's
     #: 128, though separate processes had suggested so; 4-8 were far faster
     #: for 2-3 rows.
@@ -41,13 +41,20 @@ class Settings:
     #: Outputs of at least this many bytes stream through memory; None: none
     #: does.  The rolling rows then store with non-temporal stores where the
     #: build has them (AVX-512: lines written without being read first, the
-    #: input not evicted), and kernels of 2-3 rows by 2-5 columns take short tiles
-    #: (``NDCONV_STREAM_TILE_ROWS``).  On AMD Zen 4 (32 MB L3), the stores took
-    #: 16 MB outputs to 0.80-0.92x the time (2048^2 float32 3x3, 5x5; 4096x1024
-    #: 5x5), larger ones to 0.91-1.02x, and an 8 MB one, which stays in L3 for
-    #: the caller, to 1.03-1.12x; the short tiles, 2048^2 float32 3x3 to
-    #: 0.5-0.9x, while 1024^2 float32 (4 MB) ran 1.1-1.3x slower with them.
+    #: input not evicted).  On AMD Zen 4 (32 MB L3), the stores took 16 MB
+    #: outputs to 0.80-0.92x the time (2048^2 float32 3x3, 5x5; 4096x1024 5x5),
+    #: larger ones to 0.91-1.02x, and 6-8 MB ones, which stay in L3 for the
+    #: caller, to 1.03-1.3x (with short tiles as well as without).
     stream_bytes: int | None = 16 << 20
+    #: Outputs of at least this many bytes (and those that stream) are larger
+    #: than the caches hold: kernels of 2-3 rows by 2-5 columns take short tiles
+    #: of the rolling rows (``NDCONV_STREAM_TILE_ROWS``).  On AMD Zen 4, one
+    #: process, float32 3x3, short tiles against the build's tall ones: 1024^2
+    #: and 1200^2 (4-6 MB) 1.03-1.36x the time, 1250^2 0.93x at one thread and
+    #: 1.07x at two, 1448^2 (8.4 MB) 0.76 / 0.87x, 1700^2 0.54 / 0.74x, 2048^2
+    #: 0.5-0.9x.  Where in that range the caches end depends on the machine's
+    #: L3 and who shares it; 7 MB takes 1448^2 and leaves 1250^2.
+    uncached_bytes: int | None = 7 << 20
     #: Whether the direct method may take the merged path at all.
     merged: bool = True
     #: The merged path's fused axis ``g0``, forced (None: the cost model picks).

@@ -19,8 +19,8 @@
 #define NDCONV_BLOCKS_H
 
 /* Output rows per tile of the rolling rows, in every build, for kernels of
-   2-3 rows and up to 5 columns when the output is far larger than the caches
-   (the caller's streaming flag: tuning.Settings.stream_bytes).  A tall tile sweeps each
+   2-3 rows and up to 5 columns when the output is larger than the caches hold
+   (the caller's flag: tuning.Settings.uncached_bytes).  A tall tile sweeps each
    strip down ~130 source rows a row length apart: once those rows no longer
    stay in L2 between strips, every strip's first loads of a row wait on
    memory, in a pattern the hardware prefetchers do not follow.  Tiles of 6
@@ -34,10 +34,10 @@
    and reuse each load more), and so did wider ones, whose multiply-adds,
    not memory, set the pace (3x9 to 3x31: 1.05-1.2x the time).  In-cache
    outputs (512^2 to 1024^2) run 1.1-1.3x slower with short tiles, hence
-   the flag. */
+   the flag; from 1448^2 float32 (8 MB) on they gain (0.54-0.87x). */
 #define NDCONV_STREAM_TILE_ROWS 6
-static inline int ndconv_short_tiles(ptrdiff_t kb, ptrdiff_t klast, int streaming) {
-    return streaming && kb <= 3 && klast <= 5;
+static inline int ndconv_short_tiles(ptrdiff_t kb, ptrdiff_t klast, int uncached) {
+    return uncached && kb <= 3 && klast <= 5;
 }
 
 #include "ndconv_blocks_avx512.h"
@@ -52,10 +52,10 @@ static inline int ndconv_short_tiles(ptrdiff_t kb, ptrdiff_t klast, int streamin
 /* Output rows per tile of the rolling rows (fewer when that leaves too few
    tiles to share between threads): 128 rather than 64 was faster on 2048^2
    5x5, as each tile re-reads kb - 1 source rows and computes kb - 1 ramp rows.
-   Outputs that stream through memory take short tiles for the smallest
+   Outputs larger than the caches hold take short tiles for the smallest
    kernels (ndconv_short_tiles). */
-static inline ptrdiff_t ndconv_tile_rows(ptrdiff_t kb, ptrdiff_t klast, int streaming) {
-    return ndconv_short_tiles(kb, klast, streaming) ? NDCONV_STREAM_TILE_ROWS : 128;
+static inline ptrdiff_t ndconv_tile_rows(ptrdiff_t kb, ptrdiff_t klast, int uncached) {
+    return ndconv_short_tiles(kb, klast, uncached) ? NDCONV_STREAM_TILE_ROWS : 128;
 }
 #else
 #include "ndconv_rows.h"
@@ -77,8 +77,8 @@ static inline ptrdiff_t ndconv_roll_width(ptrdiff_t kb, ptrdiff_t lanes) {
    noise more often than not: re-measure on a quiet one.  NEON's strips
    (16-24 floats) are as narrow, so it takes the same heights: chosen by
    that reasoning only, as no ARM machine was at hand to time them. */
-static inline ptrdiff_t ndconv_tile_rows(ptrdiff_t kb, ptrdiff_t klast, int streaming) {
-    return ndconv_short_tiles(kb, klast, streaming) ? NDCONV_STREAM_TILE_ROWS : kb <= 5 ? 32 : 128;
+static inline ptrdiff_t ndconv_tile_rows(ptrdiff_t kb, ptrdiff_t klast, int uncached) {
+    return ndconv_short_tiles(kb, klast, uncached) ? NDCONV_STREAM_TILE_ROWS : kb <= 5 ? 32 : 128;
 }
 #define ndconv_blk4_f32 ndv_quad_f32
 #define ndconv_blk4_f64 ndv_quad_f64
