@@ -30,10 +30,10 @@
    the AVX2 and NEON layers; nearly every such 512-bit load crosses a cache
    line and costs two load slots, so in the AVX-512 layer the odd taps shift
    lanes instead (ndv_sep_hsum_): on AMD Zen 4 that pass went from 31-35 to
-   52 G multiply-adds/s, the whole 2048^2 15x15 sweep from 5.6-6.6 to
-   5.1 ms (one thread, interleaved runs of `make time`-like sweeps).  The
-   same shifts with AVX2's two-step lane shift measured no steadier gain
-   than the noise there. */
+   52 G multiply-adds/s on a row in L1, and a 2048^2 15x15 sweep of
+   interior tiles from 5.6-6.4 to 5.2-5.5 ms (one thread, the two builds
+   run in turn).  The same shifts with AVX2's two-step lane shift measured
+   no steadier gain than the noise there. */
 #ifndef NDCONV_SEP_H
 #define NDCONV_SEP_H
 
