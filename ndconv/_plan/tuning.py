@@ -50,10 +50,11 @@ class Settings:
     #: than the caches hold: kernels of 2-3 rows by 2-5 columns take short tiles
     #: of the rolling rows (``NDCONV_STREAM_TILE_ROWS``).  On AMD Zen 4, one
     #: process, float32 3x3, short tiles against the build's tall ones: 1024^2
-    #: and 1200^2 (4-6 MB) 1.03-1.36x the time, 1250^2 0.93x at one thread and
-    #: 1.07x at two, 1448^2 (8.4 MB) 0.76 / 0.87x, 1700^2 0.54 / 0.74x, 2048^2
-    #: 0.5-0.9x.  Where in that range the caches end depends on the machine's
-    #: L3 and who shares it; 7 MB takes 1448^2 and leaves 1250^2.
+    #: and 1200^2 (4-6 MB) 1.03-1.36x the time, 1250^2 0.93 / 1.07x at one /
+    #: two threads (AVX-512) and 0.67 / 0.82x (AVX2), 1448^2 (8.4 MB) 0.59-0.87x,
+    #: 1700^2 0.51-0.74x, 2048^2 0.5-0.9x.  Where in that range the caches end
+    #: depends on the machine's L3 and who shares it; 7 MB takes 1448^2 and
+    #: leaves 1250^2, whose gain was not the same in both builds.
     uncached_bytes: int | None = 7 << 20
     #: Whether the direct method may take the merged path at all.
     merged: bool = True
