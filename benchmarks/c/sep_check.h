@@ -84,10 +84,30 @@ static int sep_check_##S(void) {                                                
 DEFINE_SEP_CHECKS(float, f32, REF_FMAF)
 DEFINE_SEP_CHECKS(double, f64, REF_FMAD)
 
+/* The sweeps sep_time times: the whole N x N image in tiles of 128 rows by
+   chunks of cw columns, best of 3, in milliseconds. */
+static double sep_sweep_ms(const float* x, float* o, ptrdiff_t N, const ptrdiff_t* vrow,
+                           const ptrdiff_t* hcol, ptrdiff_t lin_lo, ptrdiff_t lin_hi,
+                           const float* w, ptrdiff_t K, ptrdiff_t cw, float* ring, float* g,
+                           const float* cline, const float** rp) {
+    double best = 1e30;
+    for (int run = 0; run < 3; run++) {
+        double t0 = now();
+        for (ptrdiff_t i0 = 0; i0 < N; i0 += 128)
+            for (ptrdiff_t c0 = 0; c0 < N; c0 += cw)
+                ndconv_sep_tile_f32(x, o, N, vrow, hcol, lin_lo, lin_hi, w, K, w, K, 0.0f, i0,
+                                    i0 + 128 < N ? i0 + 128 : N, c0, c0 + cw < N ? c0 + cw : N,
+                                    ring, cw, g, cline, rp);
+        double dt = now() - t0;
+        if (dt < best) best = dt;
+    }
+    return best * 1e3;
+}
+
 /* Milliseconds of a 2048 x 2048 float32 image filtered by a 15 x 15
    separable kernel with the fused passes (one thread, interior rows and
    columns read in place), per chunk width: the ring of 16 filtered rows
-   against L1. */
+   against L1; then with columns reflected at the edges. */
 static void sep_time(void) {
     enum { N = 2048, K = 15, E = N + K - 1 };
     float* x = malloc(sizeof(float) * (size_t)E * E);
@@ -105,39 +125,17 @@ static void sep_time(void) {
     printf("%-8s %-30s %8s\n", NDV_ISA_NAME, "2048^2 float32 15x15 fused", "ms");
     ptrdiff_t def = ndconv_sep_chunk(K, 4);
     ptrdiff_t widths[] = {def, 128, 256, 512, 1024, N};
-    for (size_t wi = 0; wi < sizeof(widths) / sizeof(widths[0]); wi++) {
-        ptrdiff_t cw = widths[wi], th = 128;
-        double best = 1e30;
-        for (int run = 0; run < 3; run++) {
-            double t0 = now();
-            for (ptrdiff_t i0 = 0; i0 < N; i0 += th)
-                for (ptrdiff_t c0 = 0; c0 < N; c0 += cw)
-                    ndconv_sep_tile_f32(x, o, N, vrow, hcol, 0, E, w, K, w, K, 0.0f, i0,
-                                        i0 + th < N ? i0 + th : N, c0, c0 + cw < N ? c0 + cw : N,
-                                        ring, cw, g, cline, rp);
-            double dt = now() - t0;
-            if (dt < best) best = dt;
-        }
-        printf("%-8s chunks of %4td columns%s %8.2f\n", "", cw, wi == 0 ? " (default)" : "          ",
-               best * 1e3);
-    }
+    for (size_t wi = 0; wi < sizeof(widths) / sizeof(widths[0]); wi++)
+        printf("%-8s chunks of %4td columns%s %8.2f\n", "", widths[wi],
+               wi == 0 ? " (default)" : "          ",
+               sep_sweep_ms(x, o, N, vrow, hcol, 0, E, w, K, widths[wi], ring, g, cline, rp));
     /* columns reflected at the edges (whole-sample, as "reflect"): the two
        edge chunks of every row copy their in-place run and map the rest */
     for (ptrdiff_t e = 0; e < E; e++) {
         ptrdiff_t h = e - K / 2;
         hcol[e] = h < 0 ? -h : h >= N ? 2 * (N - 1) - h : h;
     }
-    double best = 1e30;
-    for (int run = 0; run < 3; run++) {
-        double t0 = now();
-        for (ptrdiff_t i0 = 0; i0 < N; i0 += 128)
-            for (ptrdiff_t c0 = 0; c0 < N; c0 += def)
-                ndconv_sep_tile_f32(x, o, N, vrow, hcol, K / 2, N + K / 2, w, K, w, K, 0.0f, i0,
-                                    i0 + 128 < N ? i0 + 128 : N, c0, c0 + def < N ? c0 + def : N,
-                                    ring, def, g, cline, rp);
-        double dt = now() - t0;
-        if (dt < best) best = dt;
-    }
-    printf("%-8s reflected edges, default chunks %8.2f\n", "", best * 1e3);
+    printf("%-8s reflected edges, default chunks %8.2f\n", "",
+           sep_sweep_ms(x, o, N, vrow, hcol, K / 2, N + K / 2, w, K, def, ring, g, cline, rp));
     free(x); free(o); free(ring); free(g); free(cline); free(vrow); free(hcol);
 }

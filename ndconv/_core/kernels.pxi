@@ -1484,7 +1484,7 @@ cdef class Tables:
         self.out_shape, self.k_shape, self.axis_params = out_shape, k_shape, axis_params
         self.bands, self.bounds = bands, bounds
         self.max_chunk, self.c0, self.c1, self.unit = max_chunk, c0, c1, unit
-        self.tile_rows, self.uncached, self.stream = tile_rows, uncached or stream, stream
+        self.tile_rows, self.uncached, self.stream = tile_rows, uncached, stream
 
 
 def correlate_merged(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] w,

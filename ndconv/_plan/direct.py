@@ -390,11 +390,11 @@ def _residence(oshape, itemsize):
     than the caches hold (``tuning.Settings.uncached_bytes``: the rolling rows
     take short tiles for the smallest kernels) and whether it streams through
     memory (``stream_bytes``: they also store it with non-temporal stores
-    where the build has them)."""
+    where the build has them).  An output that streams is also uncached."""
     nbytes = math.prod(oshape) * itemsize
     s = _tuning.SETTINGS
-    return (s.uncached_bytes is not None and nbytes >= s.uncached_bytes,
-            s.stream_bytes is not None and nbytes >= s.stream_bytes)
+    stream = s.stream_bytes is not None and nbytes >= s.stream_bytes
+    return stream or (s.uncached_bytes is not None and nbytes >= s.uncached_bytes), stream
 
 
 @functools.cache

@@ -180,6 +180,8 @@ static inline void FN(ndconv_sep_tile_)(const NDV_T* x, NDV_T* out, ptrdiff_t os
     /* the extended columns c0 + e_lo .. c0 + e_hi - 1 lie in lin_lo .. lin_hi */
     ptrdiff_t e_lo = lin_lo - c0 > 0 ? (lin_lo - c0 < span ? lin_lo - c0 : span) : 0;
     ptrdiff_t e_hi = lin_hi - c0 < span ? lin_hi - c0 : span;
+    if (e_hi < e_lo)
+        e_hi = e_lo;
     const ptrdiff_t nring = kv + 1;
     ptrdiff_t next = i0; /* the first output row not written yet */
     for (ptrdiff_t r = i0; r < i1 + kv - 1; r++) {
@@ -202,7 +204,7 @@ static inline void FN(ndconv_sep_tile_)(const NDV_T* x, NDV_T* out, ptrdiff_t os
             if (e_hi > e_lo)
                 memcpy(g + e_lo, xr + hcol[lin_lo] + (c0 + e_lo - lin_lo),
                        (size_t)(e_hi - e_lo) * sizeof(NDV_T));
-            for (ptrdiff_t e = e_hi > e_lo ? e_hi : e_lo; e < span; e++) {
+            for (ptrdiff_t e = e_hi; e < span; e++) {
                 ptrdiff_t h = hcol[c0 + e];
                 g[e] = h < 0 ? cval : xr[h];
             }
