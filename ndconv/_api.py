@@ -442,14 +442,15 @@ def _call_threads(n_threads, work):
     return by_size, _threads.threads_for(by_size, work)
 
 
-def _target(out, x, w, out_shape, dtype):
+def _target(out, x, w, out_shape, dtype, rows=False):
     """The array a kernel reading ``x`` and ``w`` writes: ``out`` where it lies
-    in ``x``'s memory order and shares memory with neither, else a new array
-    (``_deliver`` copies it into ``out``)."""
+    in ``x``'s memory order (with ``rows``, the direct kernel's, also where its
+    rows are part of a larger array's rows) and shares memory with neither,
+    else a new array (``_deliver`` copies it into ``out``)."""
     if out is not None:
-        perm = _direct.memory_order(x)
-        if (out.transpose(perm).flags.c_contiguous and not np.shares_memory(out, x)
-                and not np.shares_memory(out, w)):
+        op = out.transpose(_direct.memory_order(x))
+        if ((op.flags.c_contiguous or rows and _direct.writable_in_place(op))
+                and not np.shares_memory(out, x) and not np.shares_memory(out, w)):
             return out
     return _direct.empty_like_order(x, out_shape, dtype)
 
@@ -530,7 +531,7 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
         return _deliver(out, _fft.correlate_fft(x, w, starts, out_shape, boundary, cval,
                                                 n_threads))
 
-    target = _target(out, x, w, out_shape, dtype)
+    target = _target(out, x, w, out_shape, dtype, rows=method == "direct")
     if method == "separable":
         _separable.correlate_separable(x, factors, starts, out_shape, boundary, cval, n_threads, target)
     elif method == "lowrank":
@@ -615,7 +616,7 @@ def _one_pass(x, k, mode, boundary, cval, origin, axes, method, workers, out, fl
     n_threads = _call_threads(n_threads, w.size * math.prod(out_shape))[1]
     if out is not None:
         _check_out(out, out_shape, dtype)
-    target = _target(out, x, w, out_shape, dtype)
+    target = _target(out, x, w, out_shape, dtype, rows=True)
     # preserve_nan ("same"): output i reads its own sample x[i] with tap -starts
     own_lead, own_last = -1, 0
     if preserve_nan:

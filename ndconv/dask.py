@@ -20,9 +20,12 @@ See ``docs/dask.rst`` for the rules on chunks and threads.
 """
 from __future__ import annotations
 
+import functools
 import math
+import os
 import sys
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -180,7 +183,7 @@ class _Block:
     (an opaque object, so that dask reads none of it as a key or a task)."""
 
     __slots__ = ("win_shape", "out_shape", "places", "picks", "fills", "cval", "dtype",
-                 "method", "workers", "order", "starts", "boundary")
+                 "method", "workers", "order", "starts", "boundary", "name", "origin")
 
     def __init__(self, **kw):
         for name, value in kw.items():
@@ -195,6 +198,29 @@ class _Pieces:
 
     def __init__(self, indices):
         self.indices = indices
+
+
+class _Parts:
+    """The parts of an input chunk that other windows read, held as data in
+    the graph (opaque to dask, which would read a tuple as a task)."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts):
+        self.parts = parts
+
+    def __getitem__(self, i):
+        return self.parts[i]
+
+
+def _chunk_in_graph(layer, key):
+    """The array that is ``key``'s value in ``layer``, if it is data there (the
+    chunks of ``dask.array.from_array`` of an array in memory), else None."""
+    from dask.highlevelgraph import MaterializedLayer
+    if not isinstance(layer, MaterializedLayer):
+        return None
+    value = layer.mapping.get(key)
+    return value if type(value) is np.ndarray else None
 
 
 def _take_pieces(chunk, pieces):
@@ -245,24 +271,30 @@ def _concurrent_tasks():
     return max(1, int(dask.config.get("num_workers", None) or dask.system.CPU_COUNT))
 
 
-# Windows are assembled in a buffer kept per thread, up to this many bytes: a
-# fresh one per task pays its page faults (a 1024^2 float32 window: faults
-# cost three times the copy into it; the whole computation 3-15 % slower in
-# A/B runs of a 5x5 filter, threaded, on a loaded 2-core machine).
+# Windows are assembled, and blocks bound for a gathered result computed, in
+# buffers kept per thread, up to this many bytes each: a fresh one per task
+# pays its page faults (a 1024^2 float32 window: faults cost three times the
+# copy into it; the whole computation 3-15 % slower in A/B runs of a 5x5
+# filter, threaded, on a loaded 2-core machine).
 _KEEP_WINDOW = 64 << 20
 _scratch = threading.local()
 
 
-def _window_buffer(shape, dtype):
-    """An uninitialised array of ``shape`` in this thread's window buffer
-    (valid until the thread's next task: never returned from a task)."""
+def _thread_buffer(slot, shape, dtype):
+    """An uninitialised array of ``shape`` in this thread's buffer ``slot``
+    ("window" or "block"; valid until the thread's next task: never returned
+    from a task)."""
     nbytes = math.prod(shape) * dtype.itemsize
-    buf = getattr(_scratch, "buf", None)
+    buf = getattr(_scratch, slot, None)
     if buf is None or buf.nbytes < nbytes:
         buf = np.empty(nbytes, dtype=np.uint8)
         if nbytes <= _KEEP_WINDOW:
-            _scratch.buf = buf
+            setattr(_scratch, slot, buf)
     return buf[:nbytes].view(dtype).reshape(shape)
+
+
+def _window_buffer(shape, dtype):
+    return _thread_buffer("window", shape, dtype)
 
 
 def _root(a):
@@ -301,6 +333,165 @@ def _shared_view(pieces, places, win_shape, dtype):
                                            writeable=False)
 
 
+# ------------------------------------------------------------------ gathering
+# ``compute()`` ends with dask's gather: one task copies every block into a new
+# array (``dask.array.core.finalize``), single-threaded, after the blocks; with
+# the blocks' own fresh memory, that made a 4096^2 5x5 filter's compute() 2.9x
+# its in-memory call.  When a result of ``convolve``/``correlate`` is computed
+# itself (its ``__dask_postcompute__``: not stored, not an operand of another
+# array), its blocks are written into one array and the gather hands that array
+# over.  Only tasks in the process that computes see it: elsewhere (distributed
+# workers, the processes scheduler) blocks are their own arrays and dask's
+# gather copies them, as before.
+
+_gathers: dict[str, list[Any]] = {}     # graph name -> weak references to live gathers
+_gathers_lock = threading.Lock()
+
+
+class _Gather:
+    """One ``compute()`` of a lazy result: the array its blocks are written
+    into (allocated by the first block), and the finalize that returns it.
+
+    The array is returned only if every block handed to the finalize is the
+    view of it that this gather gave out, and nothing else refers to its
+    memory (no other view, e.g. made by another computation of the same graph
+    while this one ran); else dask's own gather copies the blocks.  A block's
+    task asks for its view while no other gather of the same graph is alive
+    in the process (two computations at once: each block its own array).
+    The one way to hold a block beside the result is to ask the same
+    ``dask.compute`` for both (``to_delayed()``): that block is then a view of
+    the result (documented in ``docs/dask.rst``).
+    """
+
+    __slots__ = ("name", "chunks", "shape", "dtype", "blocks", "pid", "lock", "slab", "closed",
+                 "__weakref__")
+
+    def __init__(self, name, chunks, dtype):
+        self.name, self.chunks, self.dtype = name, chunks, np.dtype(dtype)
+        self.shape = tuple(int(sum(c)) for c in chunks)
+        strides = np.empty(0, self.dtype).itemsize * np.cumprod((1,) + self.shape[:0:-1])[::-1]
+        starts = [np.cumsum((0,) + tuple(c[:-1])) for c in chunks]
+        # per block in dask's key order: its byte offset in the array and its shape
+        self.blocks = [(int(sum(int(starts[a][i]) * strides[a] for a, i in enumerate(index))),
+                        tuple(int(chunks[a][i]) for a, i in enumerate(index)))
+                       for index in np.ndindex(*[len(c) for c in chunks])]
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.slab = None
+        self.closed = False
+
+    def __reduce__(self):
+        # elsewhere (a distributed worker), a gather that owns nothing: dask's copy
+        return _Gather, (self.name, self.chunks, self.dtype)
+
+    def register(self):
+        with _gathers_lock:
+            refs = [r for r in _gathers.get(self.name, ()) if r() is not None]
+            refs.append(weakref.ref(self, _forget(self.name)))
+            _gathers[self.name] = refs
+        return self
+
+    def view(self, origin, shape):
+        """The part of the gathered array a block fills, or None."""
+        with self.lock:
+            if self.closed or self.pid != os.getpid():
+                return None
+            if self.slab is None:
+                self.slab = _placement.empty(self.shape, self.dtype)
+            return self.slab[tuple(slice(o, o + n) for o, n in zip(origin, shape))]
+
+    def finalize(self, results):
+        from dask.array.core import finalize
+        with _gathers_lock:
+            refs = _gathers.get(self.name, [])
+            refs[:] = [r for r in refs if r() is not None and r() is not self]
+            if not refs:
+                _gathers.pop(self.name, None)
+        with self.lock:
+            self.closed = True      # no view is given out after this
+            slab, self.slab = self.slab, None
+        if slab is None or not self._tiles(results, slab):
+            return finalize(results)
+        if not _referred_by_only(_root(slab), len(self.blocks) + 1):
+            return finalize(results)
+        return slab
+
+    def _tiles(self, results, slab):
+        """Whether ``results`` are exactly this gather's views of ``slab``."""
+        found = []
+        _flatten(results, found)
+        if len(found) != len(self.blocks):
+            return False
+        base, root = slab.__array_interface__["data"][0], _root(slab)
+        for block, (offset, shape) in zip(found, self.blocks):
+            if not (type(block) is np.ndarray and block.base is root and block.shape == shape
+                    and block.strides == slab.strides
+                    and block.__array_interface__["data"][0] == base + offset):
+                return False
+        return True
+
+
+def _referred_by_only(owner, n):
+    """Whether ``n`` references (besides this call's) are all there are to
+    ``owner``: here, one per block and one from the gathered array (itself, or
+    a view of it), so that no other view of its memory would alias the
+    result.  Compared with an object held as often, so that the count means
+    the same on every Python version."""
+    probe = object()
+    held = [probe] * n
+    same = sys.getrefcount(owner) == sys.getrefcount(probe)
+    del held
+    return same
+
+
+def _forget(name):
+    def forget(ref):
+        with _gathers_lock:
+            refs = _gathers.get(name)
+            if refs is not None:
+                refs[:] = [r for r in refs if r is not ref and r() is not None]
+                if not refs:
+                    del _gathers[name]
+    return forget
+
+
+def _flatten(nested, into):
+    if isinstance(nested, (list, tuple)):
+        for item in nested:
+            _flatten(item, into)
+    else:
+        into.append(nested)
+
+
+def _gathered_view(spec):
+    """The block's place in the array its ``compute()`` gathers into, or None."""
+    refs = _gathers.get(spec.name)
+    if not refs:
+        return None
+    with _gathers_lock:
+        live = [g for g in (r() for r in refs) if g is not None]
+    if len(live) != 1:
+        return None
+    return live[0].view(spec.origin, spec.out_shape)
+
+
+@functools.cache
+def _result_class():
+    """``dask.array.Array`` whose ``compute()`` gathers without a copy (dask
+    is imported only when a dask array is used)."""
+    import dask.array as da
+
+    class Result(da.Array):
+        __slots__ = ()
+
+        def __dask_postcompute__(self):
+            return _Gather(self.name, self.chunks, self.dtype).register().finalize, ()
+
+    Result.__qualname__ = "Result"
+    Result.__module__ = __name__
+    return Result
+
+
 def _compute_block(w, spec, *deps):
     """One output block: assemble its window, then its valid correlation.
 
@@ -320,16 +511,29 @@ def _compute_block(w, spec, *deps):
         for index, piece in zip(spec.places, pieces):
             win[index] = piece
     n_threads = task_threads(spec.workers)
-    if spec.method == "direct":
-        # the in-memory call's axis order (its rows run along the same axis):
-        # the taps are then summed in the same order, so the bits are the same
-        order = spec.order
+    target = _gathered_view(spec)
+    if spec.method != "direct":
+        return correlate_nd(win, w, "valid", "constant", spec.cval, 0, None, spec.method,
+                            n_threads, target)
+    # the in-memory call's axis order (its rows run along the same axis): the
+    # taps are then summed in the same order, so the bits are the same
+    order = spec.order
+    if target is None:
         out = _placement.empty(spec.out_shape, spec.dtype, near=win, perm=order)
-        _direct.correlate_direct(win, w, spec.starts, spec.out_shape, spec.boundary, spec.cval,
-                                 n_threads, out, order=order)
+    elif _direct.writable_in_place(target.transpose(order)):
+        out = target
+    else:
+        # the kernel writes whole rows in its order, which this part of the
+        # gathered array's rows is not laid out as: computed in a buffer
+        out = _thread_buffer("block", [spec.out_shape[a] for a in order],
+                             spec.dtype).transpose(np.argsort(order))
+    _direct.correlate_direct(win, w, spec.starts, spec.out_shape, spec.boundary, spec.cval,
+                             n_threads, out, order=order)
+    if target is None:
         return out
-    return correlate_nd(win, w, "valid", "constant", spec.cval, 0, None, spec.method,
-                        n_threads, None)
+    if out is not target:
+        target[...] = out
+    return target
 
 
 # ------------------------------------------------------------------ the API
@@ -350,7 +554,6 @@ def _prepare(x, k, mode, boundary, cval, origin, axes, method, workers, flip, co
 
 
 def _lazy(op, x, k, mode, boundary, cval, origin, axes, method, workers):
-    import dask.array as da
     from dask.base import tokenize
     from dask.highlevelgraph import HighLevelGraph
 
@@ -420,16 +623,24 @@ def _lazy(op, x, k, mode, boundary, cval, origin, axes, method, workers):
         spec = _Block(win_shape=win_shape, out_shape=block_shape, places=places, picks=picks,
                       fills=fills, cval=cval, dtype=dtype, method=method, workers=workers,
                       order=order, starts=[p.starts[b] for p, b in zip(plans, bidx)],
-                      boundary=boundary)
+                      boundary=boundary, name=name,
+                      origin=tuple(p.out_bounds[b] for p, b in zip(plans, bidx)))
         blocks.append(((name,) + tuple(bidx), spec, deps))
+    layer = x.dask.layers.get(x.name)
     for cidx, known in parts.items():
-        indices = tuple(tuple(_run_slice(*run) for run in runs) for runs in known)
-        dsk[(pname,) + cidx] = (_take_pieces, (x.name,) + cidx, _Pieces(indices))
+        indices = _Pieces(tuple(tuple(_run_slice(*run) for run in runs) for runs in known))
+        chunk = _chunk_in_graph(layer, (x.name,) + cidx)
+        if chunk is not None:
+            # the chunk is data in the graph (an array in memory): its parts,
+            # views of it, are data too, and cost the scheduler nothing
+            dsk[(pname,) + cidx] = _Parts(_take_pieces(chunk, indices))
+        else:
+            dsk[(pname,) + cidx] = (_take_pieces, (x.name,) + cidx, indices)
     for key, spec, deps in blocks:
         dsk[key] = (_compute_block, kname, spec) + tuple(deps)
     chunks = tuple(tuple(np.diff(p.out_bounds).tolist()) for p in plans)
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
-    return da.Array(graph, name, chunks, meta=np.empty((0,) * x.ndim, dtype=dtype))
+    return _result_class()(graph, name, chunks, meta=np.empty((0,) * x.ndim, dtype=dtype))
 
 
 def _product(lists):
@@ -513,7 +724,10 @@ _DASK_NOTES = """
     reach), except along an axis where chunks are shorter than four times the
     kernel's reach ``K - 1``: consecutive chunks are merged until none is.
     ``workers=None`` gives each task its share of the cores
-    (``ndconv.dask.task_threads``).  With the missing-data keywords the data's
+    (``ndconv.dask.task_threads``).  Computed by itself in one process
+    (``.compute()``, ``numpy.asarray``; threaded or synchronous scheduler),
+    the result's blocks are written into the array returned, without dask's
+    final copy of every block.  With the missing-data keywords the data's
     and the weights' correlations are two lazy results combined block by
     block, and ``nan_policy="raise"`` raises when a block holding NaN is
     computed.

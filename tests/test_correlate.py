@@ -313,6 +313,96 @@ def test_out_argument(rng):
     np.testing.assert_allclose(xc, expect, atol=1e-12)
 
 
+# (x's shape, kernel, where out lies in a larger array, that array's shape)
+ROWS_OF_A_LARGER_ARRAY = [
+    ((40, 37), (5, 5), np.s_[3:43, 2:39], (46, 41)),
+    ((70, 300), (3, 3), np.s_[0:70, 100:400], (70, 420)),       # rows wider than a block
+    ((6, 9, 33), (3, 3, 3), np.s_[:, :, 4:37], (6, 9, 40)),     # leading axes whole
+    ((6, 7, 33), (3, 3, 3), np.s_[:, 1:8, 4:37], (6, 9, 40)),   # they are not: a copy
+    ((3, 200), (1, 31), np.s_[1:4, 7:207], (5, 260)),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex64"])
+@pytest.mark.parametrize("case", ROWS_OF_A_LARGER_ARRAY)
+def test_out_whose_rows_are_part_of_a_larger_array(rng, case, dtype):
+    """An ``out`` whose rows are parts of a larger array's rows (a dask
+    block's place in its result) is written in place, with the bits of a
+    fresh output, at any thread count, and nothing between its rows is
+    touched."""
+    xs, ks, where, big_shape = case
+    x = random_array(rng, xs, dtype)
+    k = random_array(rng, ks, dtype)
+    for workers in (1, 2):
+        expect = ndconv.correlate(x, k, "same", boundary="reflect", method="direct",
+                                  workers=workers)
+        big = np.full(big_shape, 7, dtype=dtype)
+        out = big[where]
+        assert ndconv.correlate(x, k, "same", boundary="reflect", method="direct",
+                                workers=workers, out=out) is out
+        assert np.array_equal(np.ascontiguousarray(out).view(np.uint8), expect.view(np.uint8))
+        outside = np.ones(big_shape, dtype=bool)
+        outside[where] = False
+        assert np.all(big[outside] == 7)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_out_rows_in_place_with_missing_samples(rng, workers):
+    """The one-pass kernel for missing samples writes such rows in place too."""
+    x = rng.standard_normal((60, 90)).astype(np.float32)
+    x[rng.random(x.shape) < 0.1] = np.nan
+    k = rng.random((5, 3)).astype(np.float32)
+    expect = ndconv.correlate(x, k, "same", nan_policy="omit", method="direct", workers=workers)
+    big = np.full((64, 100), 3, np.float32)
+    out = big[2:62, 5:95]
+    ndconv.correlate(x, k, "same", nan_policy="omit", method="direct", workers=workers, out=out)
+    assert np.array_equal(np.ascontiguousarray(out).view(np.uint8), expect.view(np.uint8))
+    big[2:62, 5:95] = 3
+    assert np.all(big == 3)
+
+
+def test_out_rows_in_place_need_no_copy(rng, monkeypatch):
+    """The direct path writes such an ``out`` itself: no output-sized array is
+    allocated (the rows' span is handed to the core with their pitch)."""
+    from ndconv._plan import direct, placement
+    x = rng.standard_normal((300, 500)).astype(np.float32)
+    k = rng.standard_normal((5, 5)).astype(np.float32)
+    expect = ndconv.correlate(x, k, "same", boundary="reflect", method="direct")
+    big = np.zeros((300, 800), np.float32)
+    sizes = []
+    real = placement.empty
+
+    def counted(shape, dtype, *args, **kwargs):
+        sizes.append(tuple(shape))
+        return real(shape, dtype, *args, **kwargs)
+
+    monkeypatch.setattr(placement, "empty", counted)
+    ndconv.correlate(x, k, "same", boundary="reflect", method="direct", out=big[:, 200:700])
+    assert (300, 500) not in sizes
+    np.testing.assert_array_equal(big[:, 200:700], expect)
+    assert not big[:, :200].any() and not big[:, 700:].any()
+    assert direct.writable_in_place(big[:, 200:700]) and not direct.writable_in_place(big[:, ::2])
+
+
+def test_core_checks_the_output_pitch(rng):
+    """The core's entry re-checks a pitch: rows may not overlap, and the span
+    must hold every row."""
+    from ndconv._plan import direct
+    x = rng.standard_normal((20, 30))
+    w = rng.standard_normal((3, 3))
+    plan = direct.DirectPlan(x, w.shape, (0, 0), (18, 28), "constant", 1)
+    flat = direct._flat_span(x)[0]
+    for span, pitch in ((18 * 28, 27), (17 * 40 + 27, 40), (17 * 40 + 29, 40)):
+        with pytest.raises(ValueError, match="overlap|mismatch"):
+            plan.mod.correlate_nd(plan.tables, flat, np.empty(span), w.reshape(-1), 0.0,
+                                  False, 1, None, pitch)
+    good = np.full(17 * 40 + 28, 5.0)
+    plan.mod.correlate_nd(plan.tables, flat, good, w.reshape(-1), 0.0, False, 1, None, 40)
+    rows = np.lib.stride_tricks.as_strided(good, (18, 28), (40 * 8, 8))
+    np.testing.assert_array_equal(rows, ndconv.correlate(x, w, "valid", method="direct"))
+    assert np.all(np.lib.stride_tricks.as_strided(good[28:], (17, 12), (40 * 8, 8)) == 5.0)
+
+
 def test_inputs_not_modified(rng):
     x = rng.standard_normal((10, 10))
     k = rng.standard_normal((3, 3)) + 0j

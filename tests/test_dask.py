@@ -506,3 +506,101 @@ def test_windows_of_an_array_in_memory_are_views(rng, monkeypatch, boundary):
         assert same_bits(lazy.compute(), ref)
     # 3 x 2 blocks: with wrap every block touches an edge of the array
     assert len(copies) == (6 if boundary == "wrap" else 0)
+
+
+# ------------------------------------------------------- compute() gathers in place
+def no_copying_gather(monkeypatch):
+    """Make dask's own gather (one copy of every block) fail: a compute() that
+    then passes handed over the array its blocks were written into."""
+    import dask.array.core as dac
+
+    def copying(results):
+        raise AssertionError("dask's gather copied the blocks")
+    monkeypatch.setattr(dac, "finalize", copying)
+
+
+@pytest.mark.parametrize("scheduler", ["threads", "sync"])
+@pytest.mark.parametrize("case", [
+    ((90, 70), (5, 5), (32, 25), "direct"),     # 2-D blocks: rows of the result, in place
+    ((9, 12, 40), (3, 1, 5), (4, 5, 17), "direct"),  # 3-D blocks: written from a buffer
+    ((90, 70), (9, 9), (45, 35), "fft"),
+    ((1100, 600), (5, 5), (512, 256), "direct"),    # a result of 2 MiB and more is placed
+])
+def test_compute_writes_blocks_into_the_result(rng, monkeypatch, scheduler, case):
+    shape, kshape, chunks, method = case
+    x = rng.standard_normal(shape).astype(np.float32)
+    k = rng.standard_normal(kshape).astype(np.float32)
+    ref = ndconv.convolve(x, k, "same", boundary="reflect", method=method)
+    lazy = ndask.convolve(da.from_array(x, chunks=chunks), k, "same", boundary="reflect",
+                          method=method)
+    assert isinstance(lazy, da.Array)
+    no_copying_gather(monkeypatch)
+    res = lazy.compute(scheduler=scheduler)
+    if method == "direct":
+        assert same_bits(res, ref)
+    else:
+        np.testing.assert_allclose(res, ref, rtol=0, atol=1e-4)   # float32 FFT of 9x9
+    assert res.flags.c_contiguous and res.flags.writeable
+    assert same_bits(np.asarray(lazy), res)
+    assert ndask._gathers == {}
+
+
+def test_gathered_result_never_aliases_another(rng):
+    """Where a block's memory is also another result's (a slice, the block
+    itself), or two computations run at once, dask's copying gather runs and
+    no two results share memory; a stored or persisted result gathers nothing."""
+    import gc
+    x = rng.standard_normal((80, 60))
+    k = rng.standard_normal((5, 3))
+    ref = ndconv.correlate(x, k, "same", boundary="edge", method="direct")
+    lazy = ndask.correlate(da.from_array(x, chunks=(30, 20)), k, "same", boundary="edge",
+                           method="direct")
+    for other, expect in ((lazy[:5], ref[:5]), (lazy.blocks[1, 1], ref[30:60, 20:40])):
+        whole, part = dask.compute(lazy, other)
+        assert same_bits(whole, ref) and same_bits(part, expect)
+        assert not np.shares_memory(whole, part)
+    results = []
+
+    def compute():
+        for _ in range(5):
+            results.append(lazy.compute())
+    threads = [threading.Thread(target=compute) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 10 and all(same_bits(r, ref) for r in results)
+    assert not any(np.shares_memory(a, b) for i, a in enumerate(results) for b in results[:i])
+    target = np.zeros_like(ref)
+    da.store(lazy, target, lock=False)
+    assert same_bits(target, ref) and same_bits(lazy.persist().compute(), ref)
+    # a computation that fails leaves nothing behind once it is gone
+    bad = da.from_array(x, chunks=(30, 20)).map_blocks(
+        lambda b: b if b.shape[0] == 30 else 1 / 0, dtype=x.dtype)
+    with pytest.raises(ZeroDivisionError):
+        ndask.correlate(bad, k, "same", method="direct").compute()
+    gc.collect()
+    assert ndask._gathers == {}
+    # pickled (as dask.distributed ships a graph), a gather owns nothing
+    gather = pickle.loads(pickle.dumps(ndask._Gather("name", ((2, 2),), np.float64)))
+    assert gather.slab is None and gather.finalize([np.ones(2), np.ones(2)]).tolist() == [1] * 4
+
+
+def test_gather_checks_that_nothing_else_holds_the_result(rng):
+    """The gather hands over its array only when the blocks given to it are
+    its views and nothing else refers to that memory: here the blocks come
+    from another computation of the same graph while the gather is alive."""
+    x = rng.standard_normal((40, 30))
+    k = rng.standard_normal((3, 3))
+    lazy = ndask.correlate(da.from_array(x, chunks=(20, 15)), k, "same", method="direct")
+    ref = ndconv.correlate(x, k, "same", method="direct")
+    for hold in (False, True):
+        finalize, _ = lazy.__dask_postcompute__()
+        blocks = dask.compute(lazy.to_delayed().tolist(), scheduler="sync")[0]
+        assert all(b.base is not None for row in blocks for b in row)   # views of one array
+        extra = blocks[1][0][3:5] if hold else None
+        res = finalize(blocks)
+        assert same_bits(res, ref)
+        assert np.shares_memory(res, blocks[0][0]) is not hold
+        del finalize, blocks, extra, res
+    assert ndask._gathers == {}

@@ -5,7 +5,7 @@ Parameters: case, chunk side (the case's first or second), and the runner:
 ``in memory`` (one ``ndconv.convolve`` call, every thread; the chunk side does
 not apply and only the first is run; ``in memory, out=`` the same into a
 preallocated output), ``threads`` (ndconv.dask under dask's threaded scheduler,
-``.compute()``: it ends in dask gathering the blocks into one new array),
+``.compute()``: its blocks are written into the array it returns),
 ``store`` (the same written by ``da.store`` into a preallocated array),
 ``cluster`` (a ``LocalCluster`` of two single-threaded processes started in
 setup, holding the input), ``dask-image`` (``dask_image.ndfilters.convolve``

@@ -22,7 +22,9 @@
 # interior, unit-stride samples (the common case), otherwise into a small
 # per-thread gather buffer (borders, non-unit strides) or a line of cval.  Then
 # one register-blocked pass computes every output of the chunk from all taps, so
-# each output is loaded and stored once, whatever the kernel size.
+# each output is loaded and stored once, whatever the kernel size.  Output row r
+# (the leading axes flattened) starts at out + r * o_pitch: the row length for
+# a contiguous output, more for rows that are parts of a larger array's rows.
 #
 # In the AVX-512, AVX2 and NEON builds, neighbouring output rows share the work of
 # the source rows they have in common: an item is then four rows (``_do_quad``), or, for
@@ -50,6 +52,7 @@ from cpython.buffer cimport (
 )
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.pythread cimport PyThread_get_thread_ident
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from cython.parallel cimport parallel, prange
 from libc.math cimport isfinite
 from libc.stdlib cimport free, malloc
@@ -512,7 +515,7 @@ cdef inline void _row_offsets(Py_ssize_t row, Py_ssize_t n_lead, Py_ssize_t nla,
 
 cdef inline void _do_item(
         Py_ssize_t item, const num_t* x, num_t* out, const num_t* w,
-        Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t klast,
+        Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t o_pitch, Py_ssize_t klast,
         Py_ssize_t n_lead, Py_ssize_t nla,
         const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
         const AxisMap* maps, const Py_ssize_t* bounds,
@@ -529,7 +532,7 @@ cdef inline void _do_item(
     cdef Py_ssize_t q = item - row * n_chunks
     cdef Py_ssize_t a = bounds[q], b = bounds[q + 1]
     cdef Py_ssize_t off, t, seg, sa, sb, ntaps
-    cdef num_t* orow = out + row * m_last
+    cdef num_t* orow = out + row * o_pitch
     if b <= a:
         return
     if not offs_ready:
@@ -542,10 +545,10 @@ cdef inline void _do_item(
         off = offs[n_lead - 1] + ahead * maps[nla - 1].stride + _offset(maps + nla, a if a > c0 else c0)
         if off >= 0 and off + (b - a) + klast - 1 <= x_span:
             _prefetch(x + off, (b - a + klast - 1) * sizeof(num_t))
-        if (row + ahead) * m_last + b <= n_out:
+        if (row + ahead) * o_pitch + b <= n_out:
             t = a
             while t < b:
-                NDCONV_PREFETCHW(out + (row + ahead) * m_last + t)
+                NDCONV_PREFETCHW(out + (row + ahead) * o_pitch + t)
                 t += 64 // sizeof(num_t)
     # left border, interior, right border of the last axis, clipped to the chunk
     for seg in range(3):
@@ -577,7 +580,7 @@ cdef struct MissingSpec:
 
 cdef inline void _do_item_missing(
         Py_ssize_t item, const num_t* x, num_t* out, const num_t* w,
-        Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t klast,
+        Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t o_pitch, Py_ssize_t klast,
         Py_ssize_t n_lead, Py_ssize_t nla,
         const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
         const AxisMap* maps, const Py_ssize_t* bounds,
@@ -603,7 +606,7 @@ cdef inline void _do_item_missing(
     cdef Py_ssize_t q = item - row * n_chunks
     cdef Py_ssize_t a = bounds[q], b = bounds[q + 1]
     cdef Py_ssize_t seg, sa, sb, ntaps, lt, nbuf, span, first
-    cdef num_t* orow = out + row * m_last
+    cdef num_t* orow = out + row * o_pitch
     cdef const num_t** pres = ptrs + n_lead
     cdef const AxisMap* last = maps + nla
     cdef num_t* g
@@ -661,7 +664,7 @@ cdef inline void _do_item_missing(
 
 cdef inline void _do_quad_missing(
         Py_ssize_t item, Py_ssize_t n_rows, const num_t* x, num_t* out, const num_t* w,
-        Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t klast,
+        Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t o_pitch, Py_ssize_t klast,
         Py_ssize_t n_lead, Py_ssize_t nla,
         const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
         const AxisMap* maps, const Py_ssize_t* bounds,
@@ -680,7 +683,7 @@ cdef inline void _do_quad_missing(
     cdef Py_ssize_t a = bounds[q], b = bounds[q + 1]
     cdef const AxisMap* last = maps + nla
     cdef const num_t** pres = ptrs + 4 * n_lead
-    cdef num_t* o = out + r0 * m_last
+    cdef num_t* o = out + r0 * o_pitch
     cdef num_t* gz
     cdef const num_t* src
     cdef const num_t* own
@@ -722,24 +725,24 @@ cdef inline void _do_quad_missing(
                         ndconv_split_f64(src, gz, gz + gstride, span)
                     ptrs[ns] = gz
                     pres[ns] = gz + gstride
-            _quad_sum(o + sa, m_last, sb - sa, ptrs, w, n_groups, kb, klast, NULL, 0)
+            _quad_sum(o + sa, o_pitch, sb - sa, ptrs, w, n_groups, kb, klast, NULL, 0)
             _quad_sum(den, gstride, sb - sa, pres, w, n_groups, kb, klast, NULL, 0)
             for i in range(4):
                 own = NULL
                 if ms.own_lead >= 0:
                     own = pres[(ms.own_lead // kb) * (kb + 3) + ms.own_lead % kb + i] + ms.own_last
                 if num_t is float:
-                    ndconv_finish_f32(o + i * m_last + sa, den + i * gstride, sb - sa,
+                    ndconv_finish_f32(o + i * o_pitch + sa, den + i * gstride, sb - sa,
                                       <float>ms.ksum, <float>ms.limit, ms.strict, ms.neg, own)
                 elif num_t is double:
-                    ndconv_finish_f64(o + i * m_last + sa, den + i * gstride, sb - sa, ms.ksum,
+                    ndconv_finish_f64(o + i * o_pitch + sa, den + i * gstride, sb - sa, ms.ksum,
                                       ms.limit, ms.strict, ms.neg, own)
     if done == 7:
         return
     for i in range(4):
         if r0 + i >= n_rows:
             break
-        _do_item_missing((r0 + i) * n_chunks + q, x, out, w, n_chunks, m_last, klast, n_lead,
+        _do_item_missing((r0 + i) * n_chunks + q, x, out, w, n_chunks, m_last, o_pitch, klast, n_lead,
                          nla, out_lead, k_lead, maps, bounds, c0, c1, unit, cval, skip_cval,
                          idx, jdx, qoffs + i * n_lead if ok else offs, ptrs, wrows, gbuf,
                          gstride, cline, den, ms, done, ok)
@@ -770,7 +773,7 @@ cdef inline bint _quad_shares(Py_ssize_t r0, Py_ssize_t n_lead, Py_ssize_t nla,
 
 cdef inline void _do_quad(
         Py_ssize_t item, Py_ssize_t n_rows, const num_t* x, num_t* out, const num_t* w,
-        Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t klast,
+        Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t o_pitch, Py_ssize_t klast,
         Py_ssize_t n_lead, Py_ssize_t nla,
         const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
         const AxisMap* maps, const Py_ssize_t* bounds,
@@ -793,7 +796,7 @@ cdef inline void _do_quad(
     cdef Py_ssize_t r0 = 4 * quad, i, g, t, e, kb, n_groups, sa, sb, first, cb, seg, span
     cdef Py_ssize_t a = bounds[q], b = bounds[q + 1], rstr = maps[nla - 1].stride
     cdef const num_t* pf = NULL
-    cdef num_t* o = out + r0 * m_last
+    cdef num_t* o = out + r0 * o_pitch
     cdef int done = 0
     cdef bint ok = r0 + 3 < n_rows and b > a and _quad_shares(r0, n_lead, nla, out_lead, k_lead,
                                                               maps, idx, jdx, qoffs)
@@ -805,7 +808,7 @@ cdef inline void _do_quad(
         cb = NDCONV_QUAD_COLS_F64
     if not ok:
         for i in range(r0, r0 + 4 if r0 + 4 <= n_rows else n_rows):
-            _do_item(i * n_chunks + q, x, out, w, n_chunks, m_last, klast, n_lead, nla,
+            _do_item(i * n_chunks + q, x, out, w, n_chunks, m_last, o_pitch, klast, n_lead, nla,
                      out_lead, k_lead, maps, bounds, c0, c1, unit, cval, skip_cval, ahead, x_span,
                      n_out, idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline)
         return
@@ -837,16 +840,16 @@ cdef inline void _do_quad(
                     _gather(gbuf + (g * (kb + 3) + t) * gstride, x + e, maps + nla, sa, span, cval)
                     ptrs[g * (kb + 3) + t] = gbuf + (g * (kb + 3) + t) * gstride
         if seg == 1 and unit:
-            _quad_sum(o + sa, m_last, sb - sa, ptrs, w, n_groups, kb, klast,
+            _quad_sum(o + sa, o_pitch, sb - sa, ptrs, w, n_groups, kb, klast,
                       pf + first if pf != NULL else NULL, rstr)
         else:
             if pf != NULL:
                 for i in range(4):
                     _prefetch(pf + i * rstr + (first if first > 0 else 0), span * sizeof(num_t))
-            _quad_sum(o + sa, m_last, sb - sa, ptrs, w, n_groups, kb, klast, NULL, 0)
+            _quad_sum(o + sa, o_pitch, sb - sa, ptrs, w, n_groups, kb, klast, NULL, 0)
     if done != 7:
         for i in range(4):
-            _do_item((r0 + i) * n_chunks + q, x, out, w, n_chunks, m_last, klast, n_lead, nla,
+            _do_item((r0 + i) * n_chunks + q, x, out, w, n_chunks, m_last, o_pitch, klast, n_lead, nla,
                      out_lead, k_lead, maps, bounds, c0, c1, unit, cval, skip_cval, 0, x_span,
                      n_out, idx, jdx, qoffs + i * n_lead, ptrs, wrows, gbuf, gstride, cline,
                      done, True)
@@ -912,7 +915,8 @@ cdef inline void _roll_sum(num_t* o, Py_ssize_t ostr, Py_ssize_t n, const num_t*
 cdef inline void _do_tile(
         Py_ssize_t item, Py_ssize_t th, Py_ssize_t tpp, Py_ssize_t rw,
         const num_t* x, num_t* out, const num_t* w,
-        Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t klast, Py_ssize_t kb, Py_ssize_t nla,
+        Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t o_pitch, Py_ssize_t klast,
+        Py_ssize_t kb, Py_ssize_t nla,
         const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
         const AxisMap* maps, const Py_ssize_t* bounds, bint unit, num_t cval, Py_ssize_t x_span,
         Py_ssize_t* idx, Py_ssize_t* jdx, Py_ssize_t* offs, Py_ssize_t* toffs,
@@ -977,7 +981,7 @@ cdef inline void _do_tile(
             pn = x + e + first
         # the border columns' samples nearest the row ends (for the gather)
         e = ia - a if ia - a > b - ib else b - ib
-        _roll_sum(out + row0 * m_last + ia, m_last, ib - ia, ptrs, h, w, kb, klast, True,
+        _roll_sum(out + row0 * o_pitch + ia, o_pitch, ib - ia, ptrs, h, w, kb, klast, True,
                   pn, rstr, th, x, toffs, h + kb - 1, _offset(last, last.lo),
                   max(0, _offset(last, last.hi - 1) - e - klast + 1), e + klast - 1 if e > 0 else 0,
                   nt)
@@ -1006,7 +1010,7 @@ cdef inline void _do_tile(
                     ptrs[i] = tbuf + i * tstride
                 else:
                     ptrs[i] = cline
-            _roll_sum(out + row0 * m_last + ua, m_last, ub - ua, ptrs, h, w, kb, klast, False,
+            _roll_sum(out + row0 * o_pitch + ua, o_pitch, ub - ua, ptrs, h, w, kb, klast, False,
                       NULL, 0, 0, NULL, NULL, 0, 0, 0, 0, False)
             ua = ub
 
@@ -1081,7 +1085,7 @@ cdef inline void _nd_items(
         Py_ssize_t i0, Py_ssize_t i1, const ndconv_scratch* sc, int armed, bint roll, bint quad,
         Py_ssize_t th, Py_ssize_t tpp, Py_ssize_t rw,
         const num_t* x, num_t* out, const num_t* w, Py_ssize_t n_rows,
-        Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t klast, Py_ssize_t kb,
+        Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t o_pitch, Py_ssize_t klast, Py_ssize_t kb,
         Py_ssize_t n_lead, Py_ssize_t nla,
         const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
         const AxisMap* maps, const Py_ssize_t* bounds,
@@ -1104,36 +1108,37 @@ cdef inline void _nd_items(
         if ndconv_stop_requested(armed):
             return
         if ms != NULL and quad:
-            _do_quad_missing(item, n_rows, x, out, w, n_chunks, m_last, klast, n_lead, nla,
+            _do_quad_missing(item, n_rows, x, out, w, n_chunks, m_last, o_pitch, klast, n_lead, nla,
                              out_lead, k_lead, maps, bounds, c0, c1, unit, cval, skip_cval,
                              idx, jdx, offs, qoffs, ptrs, wrows, gbuf, gstride, cline,
                              <num_t*>sc.part[5], ms)
         elif ms != NULL:
-            _do_item_missing(item, x, out, w, n_chunks, m_last, klast, n_lead, nla,
+            _do_item_missing(item, x, out, w, n_chunks, m_last, o_pitch, klast, n_lead, nla,
                              out_lead, k_lead, maps, bounds, c0, c1, unit, cval, skip_cval,
                              idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline,
                              <num_t*>sc.part[5], ms)
         elif roll:
-            _do_tile(item, th, tpp, rw, x, out, w, n_chunks, m_last, klast, kb, nla,
+            _do_tile(item, th, tpp, rw, x, out, w, n_chunks, m_last, o_pitch, klast, kb, nla,
                      out_lead, k_lead, maps, bounds, unit, cval, x_span,
                      idx, jdx, offs, toffs, ptrs, gbuf, tstride, cline, nt)
             if nt:
                 ndconv_stream_fence()
         elif quad:
-            _do_quad(item, n_rows, x, out, w, n_chunks, m_last, klast, n_lead, nla,
+            _do_quad(item, n_rows, x, out, w, n_chunks, m_last, o_pitch, klast, n_lead, nla,
                      out_lead, k_lead, maps, bounds, c0, c1, unit,
                      cval, skip_cval, 4 if n_chunks == 1 else 0, x_span,
-                     n_rows * m_last, idx, jdx, offs, qoffs, ptrs, wrows, gbuf, gstride, cline)
+                     (n_rows - 1) * o_pitch + m_last, idx, jdx, offs, qoffs, ptrs, wrows, gbuf,
+                     gstride, cline)
         else:
-            _do_item(item, x, out, w, n_chunks, m_last, klast, n_lead, nla,
+            _do_item(item, x, out, w, n_chunks, m_last, o_pitch, klast, n_lead, nla,
                      out_lead, k_lead, maps, bounds, c0, c1, unit,
                      cval, skip_cval, 1 if n_chunks == 1 else 0, x_span,
-                     n_rows * m_last, idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline)
+                     (n_rows - 1) * o_pitch + m_last, idx, jdx, offs, ptrs, wrows, gbuf, gstride, cline)
 
 
 cdef int _correlate_nd(
         const num_t* x, num_t* out, const num_t* w,
-        Py_ssize_t n_rows, Py_ssize_t m_last, Py_ssize_t klast,
+        Py_ssize_t n_rows, Py_ssize_t m_last, Py_ssize_t o_pitch, Py_ssize_t klast,
         Py_ssize_t n_lead, Py_ssize_t nla,
         const Py_ssize_t* out_lead, const Py_ssize_t* k_lead,
         const AxisMap* maps, const Py_ssize_t* bounds, Py_ssize_t n_chunks,
@@ -1242,7 +1247,7 @@ cdef int _correlate_nd(
         if sc.block != NULL:
             _nd_cline(&sc, gstride, cval, ms != NULL)
             _nd_items(0, n_items, &sc, armed, roll, quad, th, tpp, rw, x, out, w, n_rows,
-                      n_chunks, m_last, klast, kb, n_lead, nla, out_lead, k_lead, maps, bounds,
+                      n_chunks, m_last, o_pitch, klast, kb, n_lead, nla, out_lead, k_lead, maps, bounds,
                       c0, c1, unit, cval, skip_cval, x_span, gstride, tstride, ms, stream)
         ndconv_scratch_free(&sc)
         return -1 if failed else 0
@@ -1260,7 +1265,7 @@ cdef int _correlate_nd(
         for item in prange(n_items, schedule="guided", chunksize=1):
             if sc.block != NULL:
                 _nd_items(item, item + 1, &sc, armed, roll, quad, th, tpp, rw, x, out, w, n_rows,
-                          n_chunks, m_last, klast, kb, n_lead, nla, out_lead, k_lead, maps, bounds,
+                          n_chunks, m_last, o_pitch, klast, kb, n_lead, nla, out_lead, k_lead, maps, bounds,
                           c0, c1, unit, cval, skip_cval, x_span, gstride, tstride, ms, stream)
         ndconv_scratch_free(&sc)
     return -1 if failed else 0
@@ -1597,14 +1602,18 @@ def widest_block(str kind):
 
 
 def correlate_nd(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] w,
-                 num_t cval, bint skip_cval, int n_threads, missing=None):
+                 num_t cval, bint skip_cval, int n_threads, missing=None, Py_ssize_t pitch=-1):
     """Valid correlation of an index-extended input; see the comment at the top.
 
     The tables ``t`` and the arrays are prepared by ``ndconv._plan.direct``; this
     entry point re-checks everything that could make the kernel read or write
     out of bounds, so it is memory-safe on its own.  ``x`` is the flat span of
     the input from its lowest address, ``out`` the C-contiguous output (in the
-    kernel's axis order), ``w`` the C-contiguous kernel.  ``skip_cval`` (for
+    kernel's axis order), ``w`` the C-contiguous kernel.  With ``pitch`` (at
+    least the output's last length), output row ``r`` (the leading axes
+    flattened) starts ``r * pitch`` elements into ``out``, which spans the
+    first row's start to the last row's end; nothing between rows is written
+    (a part of a larger array's rows, written in place).  ``skip_cval`` (for
     ``cval == 0``) lets rows lying wholly in a band of cval be skipped; it is
     ignored when a weight is inf or nan.
 
@@ -1645,7 +1654,16 @@ def correlate_nd(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] 
             n_lead *= k_shape[a]
         lengths[a] = out_shape[a] + k_shape[a] - 1
     _load_maps(maps, nd, <Py_ssize_t[:nd]>lengths, axis_params, bands, span)
-    if out.shape[0] != n_out or w.shape[0] != n_k:
+    cdef Py_ssize_t need = n_out
+    if pitch < 0:
+        pitch = out_shape[nd - 1]
+    elif pitch < out_shape[nd - 1]:
+        raise ValueError("output rows overlap (pitch below the row length)")
+    elif n_out > 0:
+        if n_rows > 1 and pitch > (PY_SSIZE_T_MAX - out_shape[nd - 1]) // (n_rows - 1):
+            raise ValueError("output or kernel size mismatch")
+        need = (n_rows - 1) * pitch + out_shape[nd - 1]
+    if out.shape[0] != need or w.shape[0] != n_k:
         raise ValueError("output or kernel size mismatch")
     if n_out == 0:
         return
@@ -1682,7 +1700,8 @@ def correlate_nd(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] 
     armed = _arm(<double>n_out * n_k * (2 if missing is not None else 1))
     while True:
         with nogil:
-            rc = _correlate_nd(&x[0], &out[0], &w[0], n_rows, out_shape[nd - 1], k_shape[nd - 1],
+            rc = _correlate_nd(&x[0], &out[0], &w[0], n_rows, out_shape[nd - 1], pitch,
+                               k_shape[nd - 1],
                                n_lead, nd - 1, &out_shape[0], &k_shape[0], maps, &bounds[0],
                                n_chunks, max_chunk, c0, c1, unit, cval, skip_cval, n_threads, span,
                                armed, t.tile_rows, t.uncached, t.stream, msp)
@@ -1705,7 +1724,8 @@ cdef int _run_flat(const num_t* x, num_t* out, num_t* w, num_t cval, FlatCall c)
     cdef int rc, armed = _arm(<double>c.n_out * c.n_k)
     while True:
         with nogil:
-            rc = _correlate_nd(x, out, w, c.n_rows, c.out_shape[c.nd - 1], c.k_shape[c.nd - 1],
+            rc = _correlate_nd(x, out, w, c.n_rows, c.out_shape[c.nd - 1], c.out_shape[c.nd - 1],
+                               c.k_shape[c.nd - 1],
                                c.n_lead, c.nd - 1, &c.out_shape[0], &c.k_shape[0], c.maps,
                                &c.bounds[0], c.n_chunks, c.max_chunk, c.c0, c.c1, c.unit, cval,
                                skip_cval, 1, c.span, armed, c.tables.tile_rows, c.tables.uncached,

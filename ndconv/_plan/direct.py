@@ -270,17 +270,25 @@ class DirectPlan:
         (``_core.correlate_nd``'s ``missing``; float and double, on the plain
         path whatever the merge plan)."""
         op = out if self.perm is None else out.transpose(self.perm)
-        if not op.flags.c_contiguous:
-            # the kernel writes C-contiguous rows in the compute order; compute
-            # there, then copy (one pass over the output)
-            tmp = _placement.empty(self.oshape, out.dtype, near=x)
-            self._run(x, w, cval, tmp, missing)
-            op[...] = tmp
+        if op.flags.c_contiguous:
+            self._run(x, w, cval, op.reshape(-1), missing)
             return out
-        self._run(x, w, cval, op, missing)
+        rows = _pitched_rows(op) if self.merge is None or missing is not None else None
+        if rows is not None:
+            # rows of a larger array (a dask block's part of the result): the
+            # plain path writes them in place
+            self._run(x, w, cval, rows[0], missing, rows[1])
+            return out
+        # the kernel writes C-contiguous rows in the compute order; compute
+        # there, then copy (one pass over the output)
+        tmp = _placement.empty(self.oshape, out.dtype, near=x)
+        self._run(x, w, cval, tmp.reshape(-1), missing)
+        op[...] = tmp
         return out
 
-    def _run(self, x, w, cval, op, missing=None):
+    def _run(self, x, w, cval, flat_out, missing=None, pitch=-1):
+        """The core's call, into ``flat_out``: the output's span, its rows
+        ``pitch`` elements apart (-1: contiguous)."""
         if self.perm is None:
             xp, wp = x, np.ascontiguousarray(w)
         else:
@@ -288,18 +296,43 @@ class DirectPlan:
         flat = _flat_span(xp)[0]
         if missing is not None:
             # a NaN cval is missing: its rows add nothing to either sum
-            self.mod.correlate_nd(self.tables, flat, op.reshape(-1), wp.reshape(-1), cval,
-                                  bool(cval != cval), self.n_threads, missing)
+            self.mod.correlate_nd(self.tables, flat, flat_out, wp.reshape(-1), cval,
+                                  bool(cval != cval), self.n_threads, missing, pitch)
             return
         if self.merge is not None:
-            self.mod.correlate_merged(self.tables, flat, op.reshape(-1), wp.reshape(-1),
+            self.mod.correlate_merged(self.tables, flat, flat_out, wp.reshape(-1),
                                       self.merge[0], self.merge[1], cval, self.n_threads)
             return
         # rows that lie wholly in a band of cval 0 add nothing (the core keeps
         # them when a weight is inf or nan, whose product with 0 is nan, as
         # numpy.pad + a direct sum, and scipy.ndimage, give)
-        self.mod.correlate_nd(self.tables, flat, op.reshape(-1), wp.reshape(-1), cval,
-                              bool(cval == 0), self.n_threads)
+        self.mod.correlate_nd(self.tables, flat, flat_out, wp.reshape(-1), cval,
+                              bool(cval == 0), self.n_threads, None, pitch)
+
+
+def writable_in_place(op):
+    """Whether the plain path writes ``op`` (an output in the compute order)
+    without a copy: contiguous, or rows of a larger array (``_pitched_rows``)."""
+    return op.flags.c_contiguous or _pitched_rows(op) is not None
+
+
+def _pitched_rows(op):
+    """``(span, pitch)`` where ``op``'s rows (its last axis, unit stride; the
+    leading axes flattened) lie ``pitch`` elements apart, in order and without
+    overlapping, as in a part of a larger C-ordered array's rows; else None.
+    ``span`` is a 1-D view from the first row's start to the last row's end."""
+    item = op.itemsize
+    if op.ndim < 2 or op.size == 0 or op.strides[-1] != item or not op.flags.writeable:
+        return None
+    pitch, rem = divmod(op.strides[-2], item)
+    if rem or pitch < op.shape[-1]:
+        return None
+    for a in range(op.ndim - 2):
+        if op.strides[a] != op.shape[a + 1] * op.strides[a + 1]:
+            return None
+    n_rows = op.size // op.shape[-1]
+    span = (n_rows - 1) * pitch + op.shape[-1]
+    return np.lib.stride_tricks.as_strided(op, shape=(span,), strides=(item,)), pitch
 
 
 # The merged path (``correlate_merged`` in the core) fuses the trailing axes of

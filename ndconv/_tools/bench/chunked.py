@@ -3,8 +3,8 @@
 Each case convolves a float32 array (``"same"``, reflect) with a random kernel:
 one in-memory ``ndconv.convolve`` call (every thread; again into a preallocated
 ``out=``), ``ndconv.dask.convolve`` computed by dask's threaded scheduler at
-each chunk size (``.compute()``, which ends in dask gathering the blocks into
-one new array, and ``da.store`` into a preallocated array) (and, with
+each chunk size (``.compute()``, whose blocks are written into the array it
+returns, and ``da.store`` into a preallocated array) (and, with
 ``cluster=True``, by a ``LocalCluster(n_workers=2, threads_per_worker=1,
 processes=True)``, the input held by the workers), and
 ``dask_image.ndfilters.convolve`` (scipy.ndimage per
@@ -161,9 +161,9 @@ def run(big=False, only="", cluster=False, method="direct", budget=1.0, progress
                 label = "ndconv.dask threads"
                 plan.append(({"chunks": side, "lib": label, "tasks": tasks},
                              functools.partial(_compute, "threads", lazy), True))
-                # compute() ends in dask gathering the blocks into one new array (one
-                # copy of the result, by one thread, after every task); da.store writes
-                # each block into a preallocated array as it is computed instead
+                # compute() writes the blocks into the array it returns (ndconv.dask's
+                # gather, allocated by the first block); da.store writes each block into
+                # a preallocated array as it is computed
                 plan.append(({"chunks": side, "lib": label + ", da.store"},
                              functools.partial(_store, lazy, np.zeros(shape, np.float32)), True))
                 if client is not None:
@@ -255,8 +255,9 @@ def format_table(result):
     lines.append("CPU ms: CPU time of this process's threads (not a LocalCluster's workers), "
                  "steadier than the wall time on a busy machine; faults: its minor page faults "
                  "(fresh memory).")
-    lines.append("compute() includes dask's gathering of the blocks into one new array; "
-                 "da.store rows write into a preallocated one (compare: in memory, out=).")
+    lines.append("compute() writes the blocks into the new array it returns (a LocalCluster's: "
+                 "dask gathers them); da.store rows write into a preallocated one (compare: in "
+                 "memory, out=).")
     lines.append("load average before %s, after %s%s"
                  % ("/".join("%.1f" % v for v in m["load_before"]),
                     "/".join("%.1f" % v for v in m["load_after"]),
