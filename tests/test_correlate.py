@@ -315,7 +315,8 @@ def test_out_argument(rng):
 
 # (x's shape, kernel, where out lies in a larger array, that array's shape)
 ROWS_OF_A_LARGER_ARRAY = [
-    ((40, 37), (5, 5), np.s_[3:43, 2:39], (46, 41)),
+    ((40, 37), (5, 5), np.s_[3:43, 2:39], (46, 41)),              # short rows: merged, a copy
+    ((40, 150), (5, 5), np.s_[2:42, 3:153], (44, 160)),
     ((70, 300), (3, 3), np.s_[0:70, 100:400], (70, 420)),       # rows wider than a block
     ((6, 9, 33), (3, 3, 3), np.s_[:, :, 4:37], (6, 9, 40)),     # leading axes whole
     ((6, 7, 33), (3, 3, 3), np.s_[:, 1:8, 4:37], (6, 9, 40)),   # they are not: a copy
@@ -323,7 +324,7 @@ ROWS_OF_A_LARGER_ARRAY = [
 ]
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64", "complex64"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex64", "complex128"])
 @pytest.mark.parametrize("case", ROWS_OF_A_LARGER_ARRAY)
 def test_out_whose_rows_are_part_of_a_larger_array(rng, case, dtype):
     """An ``out`` whose rows are parts of a larger array's rows (a dask
