@@ -331,6 +331,13 @@ class _CallPlan:
             return None
         if self.into:
             return self.fast.run(x, k, out)
+        if out is not None:
+            # the kernel writes ``out`` itself where it can (rather than a new
+            # array copied into it)
+            x = np.asarray(x, dtype=self.dtype)
+            w = self._kernel(k).reshape(self.wshape)
+            target = _target(out, x, w, self.out_shape, self.dtype, rows=True)
+            return _deliver(out, self.direct.run(x, w, self.cval, target))
         res = self._run(x, k)
         if out is None or res is None:
             return res

@@ -391,13 +391,15 @@ class _Gather:
             _gathers[self.name] = refs
         return self
 
-    def view(self, origin, shape):
-        """The part of the gathered array a block fills, or None."""
+    def view(self, origin, shape, near):
+        """The part of the gathered array a block fills, or None; the first
+        block places the array apart from ``near``, its window (the windows
+        of an array in memory are views of it, alike modulo a page)."""
         with self.lock:
             if self.closed or self.pid != os.getpid():
                 return None
             if self.slab is None:
-                self.slab = _placement.empty(self.shape, self.dtype)
+                self.slab = _placement.empty(self.shape, self.dtype, near=near)
             return self.slab[tuple(slice(o, o + n) for o, n in zip(origin, shape))]
 
     def finalize(self, results):
@@ -463,7 +465,7 @@ def _flatten(nested, into):
         into.append(nested)
 
 
-def _gathered_view(spec):
+def _gathered_view(spec, win):
     """The block's place in the array its ``compute()`` gathers into, or None."""
     refs = _gathers.get(spec.name)
     if not refs:
@@ -472,7 +474,7 @@ def _gathered_view(spec):
         live = [g for g in (r() for r in refs) if g is not None]
     if len(live) != 1:
         return None
-    return live[0].view(spec.origin, spec.out_shape)
+    return live[0].view(spec.origin, spec.out_shape, win)
 
 
 @functools.cache
@@ -511,7 +513,7 @@ def _compute_block(w, spec, *deps):
         for index, piece in zip(spec.places, pieces):
             win[index] = piece
     n_threads = task_threads(spec.workers)
-    target = _gathered_view(spec)
+    target = _gathered_view(spec, win)
     if spec.method != "direct":
         return correlate_nd(win, w, "valid", "constant", spec.cval, 0, None, spec.method,
                             n_threads, target)
