@@ -331,7 +331,8 @@ class _CallPlan:
             return None
         if self.into:
             return self.fast.run(x, k, out)
-        if out is not None:
+        if out is not None and (self.fast is None or _direct.writable_in_place(
+                out if self.perm is None else out.transpose(self.perm))):
             # the kernel writes ``out`` itself where it can (rather than a new
             # array copied into it)
             x = np.asarray(x, dtype=self.dtype)

@@ -322,7 +322,8 @@ def _pitched_rows(op):
     overlapping, as in a part of a larger C-ordered array's rows; else None.
     ``span`` is a 1-D view from the first row's start to the last row's end."""
     item = op.itemsize
-    if op.ndim < 2 or op.size == 0 or op.strides[-1] != item or not op.flags.writeable:
+    if (op.ndim < 2 or op.size == 0 or op.strides[-1] != item or not op.flags.writeable
+            or not op.flags.aligned):
         return None
     pitch, rem = divmod(op.strides[-2], item)
     if rem or pitch < op.shape[-1]:
