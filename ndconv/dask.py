@@ -345,7 +345,9 @@ def _shared_view(pieces, places, win_shape, dtype):
 # gather copies them, as before.
 
 _gathers: dict[str, list[Any]] = {}     # graph name -> weak references to live gathers
-_gathers_lock = threading.Lock()
+# reentrant: a weak reference's callback takes it, and may run while a thread
+# holding it drops the last reference to a gather
+_gathers_lock = threading.RLock()
 
 
 class _Gather:
@@ -369,7 +371,7 @@ class _Gather:
     def __init__(self, name, chunks, dtype):
         self.name, self.chunks, self.dtype = name, chunks, np.dtype(dtype)
         self.shape = tuple(int(sum(c)) for c in chunks)
-        strides = np.empty(0, self.dtype).itemsize * np.cumprod((1,) + self.shape[:0:-1])[::-1]
+        strides = self.dtype.itemsize * np.cumprod((1,) + self.shape[:0:-1])[::-1]
         starts = [np.cumsum((0,) + tuple(c[:-1])) for c in chunks]
         # per block in dask's key order: its byte offset in the array and its shape
         self.blocks = [(int(sum(int(starts[a][i]) * strides[a] for a, i in enumerate(index))),
@@ -385,10 +387,10 @@ class _Gather:
         return _Gather, (self.name, self.chunks, self.dtype)
 
     def register(self):
+        name = self.name
         with _gathers_lock:
-            refs = [r for r in _gathers.get(self.name, ()) if r() is not None]
-            refs.append(weakref.ref(self, _forget(self.name)))
-            _gathers[self.name] = refs
+            _drop(name)
+            _gathers.setdefault(name, []).append(weakref.ref(self, lambda ref: _drop(name)))
         return self
 
     def view(self, origin, shape, near):
@@ -404,11 +406,7 @@ class _Gather:
 
     def finalize(self, results):
         from dask.array.core import finalize
-        with _gathers_lock:
-            refs = _gathers.get(self.name, [])
-            refs[:] = [r for r in refs if r() is not None and r() is not self]
-            if not refs:
-                _gathers.pop(self.name, None)
+        _drop(self.name, self)
         with self.lock:
             self.closed = True      # no view is given out after this
             slab, self.slab = self.slab, None
@@ -446,15 +444,14 @@ def _referred_by_only(owner, n):
     return same
 
 
-def _forget(name):
-    def forget(ref):
-        with _gathers_lock:
-            refs = _gathers.get(name)
-            if refs is not None:
-                refs[:] = [r for r in refs if r is not ref and r() is not None]
-                if not refs:
-                    del _gathers[name]
-    return forget
+def _drop(name, gather=None):
+    """Forget the gathers of graph ``name`` that are gone, and ``gather``."""
+    with _gathers_lock:
+        refs = [r for r in _gathers.get(name, ()) if r() is not None and r() is not gather]
+        if refs:
+            _gathers[name] = refs
+        else:
+            _gathers.pop(name, None)
 
 
 def _flatten(nested, into):

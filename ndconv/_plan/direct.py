@@ -273,11 +273,11 @@ class DirectPlan:
         if op.flags.c_contiguous:
             self._run(x, w, cval, op.reshape(-1), missing)
             return out
-        rows = _pitched_rows(op) if self.merge is None or missing is not None else None
-        if rows is not None:
+        pitch = _row_pitch(op) if self.merge is None or missing is not None else None
+        if pitch is not None:
             # rows of a larger array (a dask block's part of the result): the
             # plain path writes them in place
-            self._run(x, w, cval, rows[0], missing, rows[1])
+            self._run(x, w, cval, _row_span(op, pitch), missing, pitch)
             return out
         # the kernel writes C-contiguous rows in the compute order; compute
         # there, then copy (one pass over the output)
@@ -312,15 +312,14 @@ class DirectPlan:
 
 def writable_in_place(op):
     """Whether the plain path writes ``op`` (an output in the compute order)
-    without a copy: contiguous, or rows of a larger array (``_pitched_rows``)."""
-    return op.flags.c_contiguous or _pitched_rows(op) is not None
+    without a copy: contiguous, or rows of a larger array (``_row_pitch``)."""
+    return op.flags.c_contiguous or _row_pitch(op) is not None
 
 
-def _pitched_rows(op):
-    """``(span, pitch)`` where ``op``'s rows (its last axis, unit stride; the
-    leading axes flattened) lie ``pitch`` elements apart, in order and without
-    overlapping, as in a part of a larger C-ordered array's rows; else None.
-    ``span`` is a 1-D view from the first row's start to the last row's end."""
+def _row_pitch(op):
+    """The elements between the starts of ``op``'s rows (its last axis, unit
+    stride; the leading axes flattened) where they lie in order and without
+    overlapping, as in a part of a larger C-ordered array's rows; else None."""
     item = op.itemsize
     if (op.ndim < 2 or op.size == 0 or op.strides[-1] != item or not op.flags.writeable
             or not op.flags.aligned):
@@ -331,9 +330,14 @@ def _pitched_rows(op):
     for a in range(op.ndim - 2):
         if op.strides[a] != op.shape[a + 1] * op.strides[a + 1]:
             return None
-    n_rows = op.size // op.shape[-1]
-    span = (n_rows - 1) * pitch + op.shape[-1]
-    return np.lib.stride_tricks.as_strided(op, shape=(span,), strides=(item,)), pitch
+    return pitch
+
+
+def _row_span(op, pitch):
+    """A 1-D view of ``op``'s memory from its first row's start to its last
+    row's end, rows ``pitch`` elements apart."""
+    span = (op.size // op.shape[-1] - 1) * pitch + op.shape[-1]
+    return np.lib.stride_tricks.as_strided(op, shape=(span,), strides=(op.itemsize,))
 
 
 # The merged path (``correlate_merged`` in the core) fuses the trailing axes of
