@@ -508,6 +508,34 @@ def test_windows_of_an_array_in_memory_are_views(rng, monkeypatch, boundary):
     assert len(copies) == (6 if boundary == "wrap" else 0)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "int16"])
+def test_windows_of_an_array_in_memory_are_made_with_the_graph(rng, dtype):
+    # the windows of an array in memory are views of it, made once when the
+    # graph is built: its block tasks then depend on the kernel alone (none on
+    # chunks or halo parts); where the compute dtype differs from the array's
+    # (int16 -> float64) or the chunks are not data in the graph, windows are
+    # still assembled in the tasks
+    x = random_array(rng, (60, 50), dtype)
+    k = random_array(rng, (5, 3), dtype)
+    for source, held in ((da.from_array(x, chunks=(20, 25)), dtype == "float32"),
+                         (da.from_array(x, chunks=(20, 25)).map_blocks(np.copy), False)):
+        lazy = ndask.convolve(source, k, "same", boundary="reflect", method="direct")
+        graph = dict(lazy.__dask_graph__())
+        tasks = [graph[key] for key in graph if isinstance(key, tuple) and key[0] == lazy.name]
+        specs = [task[2] for task in tasks]
+        assert len(tasks) == 6
+        assert all(len(task) == 3 for task in tasks) == held
+        chunks = [v for v in dict(source.__dask_graph__()).values() if type(v) is np.ndarray]
+        assert all(spec.window is not None and any(np.shares_memory(spec.window, c)
+                                                   for c in chunks)
+                   for spec in specs) == held
+        assert any(str(key[0]).startswith("ndconv-halo") for key in graph
+                   if isinstance(key, tuple)) != held
+        ref = ndconv.convolve(x, k, "same", boundary="reflect", method="direct")
+        for scheduler in ("sync", "threads"):
+            assert same_bits(lazy.compute(scheduler=scheduler), ref)
+
+
 # ------------------------------------------------------- compute() gathers in place
 def no_copying_gather(monkeypatch):
     """Make dask's own gather (one copy of every block) fail: a compute() that
@@ -543,6 +571,37 @@ def test_compute_writes_blocks_into_the_result(rng, monkeypatch, scheduler, case
     assert res.flags.c_contiguous and res.flags.writeable
     assert same_bits(np.asarray(lazy), res)
     assert ndask._gathers == {}
+
+
+@pytest.mark.parametrize("scheduler", ["threads", "sync"])
+def test_gathered_blocks_stream_as_the_whole_result_would(rng, monkeypatch, scheduler):
+    # blocks written into the gathered result are told its size, so that the
+    # kernel's stores stream when the whole result would (tuning.stream_bytes),
+    # though each block alone stays in cache; the bits are the same either way
+    from ndconv._plan import direct as _direct
+    from ndconv._plan import tuning
+    x = rng.standard_normal((256, 200)).astype(np.float32)
+    k = rng.standard_normal((5, 5)).astype(np.float32)
+    ref = ndconv.convolve(x, k, "same", boundary="reflect", method="direct")
+    seen = []
+    real = _direct.correlate_direct
+
+    def told(*args, written=0, **kw):
+        seen.append(written)
+        return real(*args, written=written, **kw)
+    monkeypatch.setattr(_direct, "correlate_direct", told)
+    lazy = ndask.convolve(da.from_array(x, chunks=(64, 100)), k, "same", boundary="reflect",
+                          method="direct")
+    with tuning.override(stream_bytes=x.nbytes // 2):
+        assert _direct._residence((64, 100), 4, written=x.nbytes) == (True, True)
+        assert _direct._residence((64, 100), 4) == (False, False)
+        assert same_bits(lazy.compute(scheduler=scheduler), ref)
+        assert len(seen) == 8 and all(w >= x.nbytes for w in seen)
+        # blocks that are results of their own (stored, persisted) are not told
+        seen.clear()
+        target = np.empty_like(ref)
+        da.store(lazy, target, scheduler=scheduler)
+        assert same_bits(target, ref) and seen == [0] * 8
 
 
 def test_gathered_result_never_aliases_another(rng):

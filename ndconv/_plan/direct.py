@@ -185,7 +185,7 @@ def _tables(shape, estr, oshape, kshape, starts, boundary, block):
 
 
 def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out, unfused=False,
-                     order=None):
+                     order=None, written=0):
     """Valid correlation of ``x`` extended by ``boundary`` with ``w``, into ``out``.
 
     Parameters
@@ -214,9 +214,14 @@ def correlate_direct(x, w, starts, out_shape, boundary, cval, n_threads, out, un
         ``compute_order(x, out_shape)``: the taps are summed in the kernel's C
         order in it, so a part of a problem computed in the whole problem's
         order gets the whole's bits (``ndconv.dask``).
+    written : int
+        Bytes of the larger result that ``out`` is a part of, written around
+        it at the same time (a dask block of a gathered ``compute()``): the
+        output's residence in the caches (``_residence``) is that of the
+        larger of the two.
     """
     return DirectPlan(x, w.shape, starts, out_shape, boundary, n_threads, unfused,
-                      order).run(x, w, cval, out)
+                      order, written).run(x, w, cval, out)
 
 
 class DirectPlan:
@@ -231,7 +236,7 @@ class DirectPlan:
     __slots__ = ("perm", "starts", "oshape", "mod", "tables", "merge", "n_threads")
 
     def __init__(self, x, w_shape, starts, out_shape, boundary, n_threads, unfused=False,
-                 order=None):
+                 order=None, written=0):
         perm = compute_order(x, out_shape) if order is None else tuple(order)
         if perm == tuple(range(x.ndim)):
             self.perm = None
@@ -258,7 +263,8 @@ class DirectPlan:
         oshape_a, kshape_a, params, bands, bounds, width, c0, c1 = tables
         self.tables = self.mod.Tables(oshape_a, kshape_a, params, bands, bounds, width, c0, c1,
                                       estr[-1] == 1, _tuning.SETTINGS.roll_tile_rows or 0,
-                                      *_residence(self.oshape, x.itemsize))
+                                      *_residence(self.oshape, x.itemsize, written),
+                                      _tuning.SETTINGS.shared_tile_bytes or 0)
         self.n_threads = int(n_threads)
         self.merge = _merge_plan(self.oshape, wshape, xp.itemsize, self.n_threads)
 
@@ -423,13 +429,14 @@ def _tile_rows(oshape, kshape, g0, inner, lead, itemsize, n_threads, tile_bytes)
     return int(-(-oshape[g0] // slabs))
 
 
-def _residence(oshape, itemsize):
-    """``(uncached, stream)`` for an output of ``oshape``: whether it is larger
-    than the caches hold (``tuning.Settings.uncached_bytes``: the rolling rows
-    take short tiles for the smallest kernels) and whether it streams through
-    memory (``stream_bytes``: they also store it with non-temporal stores
-    where the build has them).  An output that streams is also uncached."""
-    nbytes = math.prod(oshape) * itemsize
+def _residence(oshape, itemsize, written=0):
+    """``(uncached, stream)`` for an output of ``oshape``, part of ``written``
+    bytes written at the same time: whether it is larger than the caches hold
+    (``tuning.Settings.uncached_bytes``: the rolling rows take short tiles for
+    the smallest kernels) and whether it streams through memory
+    (``stream_bytes``: they also store it with non-temporal stores where the
+    build has them).  An output that streams is also uncached."""
+    nbytes = max(math.prod(oshape) * itemsize, written)
     s = _tuning.SETTINGS
     stream = s.stream_bytes is not None and nbytes >= s.stream_bytes
     return stream or (s.uncached_bytes is not None and nbytes >= s.uncached_bytes), stream
