@@ -260,6 +260,14 @@ def test_any_tile_height_gives_the_same_bits(rng, level, xs, ks):
                     res = ndconv.correlate(x, k, "same", boundary="reflect", method="direct",
                                            workers=workers)
                     np.testing.assert_array_equal(res, base, err_msg="%d-row tiles" % rows)
+        # calls on several threads shorten the build's tiles to their share of
+        # L2 (down to 16 rows with a share of one byte)
+        for shared in (1, 20 << 10, None):
+            with tuning.override(shared_tile_bytes=shared):
+                for workers in (2, 3):
+                    res = ndconv.correlate(x, k, "same", boundary="reflect", method="direct",
+                                           workers=workers)
+                    np.testing.assert_array_equal(res, base, err_msg="share %s" % shared)
 
 
 def test_tile_height_is_checked():

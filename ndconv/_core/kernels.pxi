@@ -1144,10 +1144,12 @@ cdef int _correlate_nd(
         const AxisMap* maps, const Py_ssize_t* bounds, Py_ssize_t n_chunks,
         Py_ssize_t max_chunk, Py_ssize_t c0, Py_ssize_t c1, bint unit,
         num_t cval, bint skip_cval, int n_threads, Py_ssize_t x_span, int armed,
-        Py_ssize_t tile_rows, bint uncached, bint stream, const MissingSpec* ms=NULL) noexcept nogil:
+        Py_ssize_t tile_rows, bint uncached, bint stream, const MissingSpec* ms=NULL,
+        Py_ssize_t shared_bytes=0) noexcept nogil:
     """Returns 0 on success, -1 if a thread could not allocate its scratch.
     ``tile_rows``: output rows per tile of the rolling rows, at most (0: the
-    build's ``ndconv_tile_rows``); ``uncached``: the output is larger than the
+    build's ``ndconv_tile_rows``, which ``shared_bytes`` may shorten: see
+    ``Tables``); ``uncached``: the output is larger than the
     caches hold, so the rolling rows take short tiles for the smallest
     kernels; ``stream``: it is far larger, so they also store with
     non-temporal stores (where the build has them).
@@ -1196,6 +1198,13 @@ cdef int _correlate_nd(
         quad = not roll and m_last >= quad_cols
     if roll:
         n_planes = n_rows // out_lead[nla - 1]
+        # threads that share the last-level cache: each tile's source rows
+        # within its share of L2, so that strips find them there and not in
+        # the shared cache (shorter tiles cost a thread alone little)
+        if tile_rows <= 0 and n_threads > 1 and shared_bytes > 0:
+            while th > 16 and (th + kb - 1) * (max_chunk + klast - 1) * <Py_ssize_t>sizeof(num_t) \
+                    > shared_bytes:
+                th //= 2
         while th > 16 and n_planes * ((out_lead[nla - 1] + th - 1) // th) * n_chunks < 4 * n_threads:
             th //= 2
         # a tile is one work item: small enough to stop soon after Ctrl-C
@@ -1467,7 +1476,9 @@ cdef class Tables:
     most ``max_chunk`` wide); output columns ``[c0, c1)`` read only interior
     samples of the last axis, and ``unit`` says that axis has unit stride, so
     those columns read ``x`` in place.  ``tile_rows``: output rows per tile of
-    the rolling rows, at most (0: the build's choice); ``uncached`` and
+    the rolling rows, at most (0: the build's choice, shortened in a call on
+    several threads until a tile's source rows take at most ``shared_bytes``:
+    ``tuning.Settings.shared_tile_bytes``; 0: never); ``uncached`` and
     ``stream``: the output is larger than the caches hold, or far larger
     (``_correlate_nd``'s ``uncached`` and ``stream``).
     """
@@ -1476,13 +1487,14 @@ cdef class Tables:
     cdef const Py_ssize_t[:, ::1] axis_params
     cdef const Py_ssize_t[::1] bands
     cdef const Py_ssize_t[::1] bounds
-    cdef readonly Py_ssize_t max_chunk, c0, c1, tile_rows
+    cdef readonly Py_ssize_t max_chunk, c0, c1, tile_rows, shared_bytes
     cdef readonly bint unit, uncached, stream
 
     def __init__(self, const Py_ssize_t[::1] out_shape, const Py_ssize_t[::1] k_shape,
                  const Py_ssize_t[:, ::1] axis_params, const Py_ssize_t[::1] bands,
                  const Py_ssize_t[::1] bounds, Py_ssize_t max_chunk, Py_ssize_t c0, Py_ssize_t c1,
-                 bint unit, Py_ssize_t tile_rows=0, bint uncached=False, bint stream=False):
+                 bint unit, Py_ssize_t tile_rows=0, bint uncached=False, bint stream=False,
+                 Py_ssize_t shared_bytes=0):
         if not 0 <= tile_rows <= _MAX_TILE_ROWS:
             raise ValueError("tile_rows must be 0 (the build's choice) or 1 to %d, got %d"
                              % (_MAX_TILE_ROWS, tile_rows))
@@ -1490,6 +1502,7 @@ cdef class Tables:
         self.bands, self.bounds = bands, bounds
         self.max_chunk, self.c0, self.c1, self.unit = max_chunk, c0, c1, unit
         self.tile_rows, self.uncached, self.stream = tile_rows, uncached, stream
+        self.shared_bytes = shared_bytes if shared_bytes > 0 else 0
 
 
 def correlate_merged(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] w,
@@ -1704,7 +1717,7 @@ def correlate_nd(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] 
                                k_shape[nd - 1],
                                n_lead, nd - 1, &out_shape[0], &k_shape[0], maps, &bounds[0],
                                n_chunks, max_chunk, c0, c1, unit, cval, skip_cval, n_threads, span,
-                               armed, t.tile_rows, t.uncached, t.stream, msp)
+                               armed, t.tile_rows, t.uncached, t.stream, msp, t.shared_bytes)
         if not _interrupted(armed):
             break
         armed = 0

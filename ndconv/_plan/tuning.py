@@ -38,6 +38,15 @@ class Settings:
     #: 128, though separate processes had suggested so; 4-8 were far faster
     #: for 2-3 rows.
     roll_tile_rows: int | None = None
+    #: Bytes of source rows a tile of the rolling rows may read, in a call on
+    #: several threads (their tiles are then shortened, down to 16 rows; None:
+    #: never): half of a 1 MB L2.  Threads that share the last-level cache
+    #: and sweep taller tiles refetch their rows from it strip after strip.
+    #: On AMD Zen 4, 2 threads, float32, one process (a thread alone ran the
+    #: 128-row tiles as fast or faster): 1024^2 5x5 and 7x7 0.91-0.95x the
+    #: time of 128-row tiles (64 rows), 2048^2 0.90-0.94x (32), 4096^2 5x5
+    #: 0.91x (16), in the AVX-512 and AVX2 builds alike.
+    shared_tile_bytes: int | None = 512 << 10
     #: Outputs of at least this many bytes stream through memory; None: none
     #: does.  The rolling rows then store with non-temporal stores where the
     #: build has them (AVX-512: lines written without being read first, the

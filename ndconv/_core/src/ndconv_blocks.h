@@ -50,10 +50,12 @@ static inline int ndconv_short_tiles(ptrdiff_t kb, ptrdiff_t klast, int uncached
 #define NDCONV_QUAD_COLS_F64 32
 #define NDCONV_ROW_ISA "avx512 (aligned loads + shuffles)"
 /* Output rows per tile of the rolling rows (fewer when that leaves too few
-   tiles to share between threads): 128 rather than 64 was faster on 2048^2
-   5x5, as each tile re-reads kb - 1 source rows and computes kb - 1 ramp rows.
-   Outputs larger than the caches hold take short tiles for the smallest
-   kernels (ndconv_short_tiles). */
+   tiles to share between threads, or when threads that share the last-level
+   cache would sweep more source rows than their part of L2 holds: see
+   ``shared_bytes`` in ``_correlate_nd``): at one thread 128 rather than 64
+   was faster on 2048^2 5x5, as each tile re-reads kb - 1 source rows and
+   computes kb - 1 ramp rows.  Outputs larger than the caches hold take short
+   tiles for the smallest kernels (ndconv_short_tiles). */
 static inline ptrdiff_t ndconv_tile_rows(ptrdiff_t kb, ptrdiff_t klast, int uncached) {
     return ndconv_short_tiles(kb, klast, uncached) ? NDCONV_STREAM_TILE_ROWS : 128;
 }
@@ -68,17 +70,17 @@ static inline ptrdiff_t ndconv_tile_rows(ptrdiff_t kb, ptrdiff_t klast, int unca
 static inline ptrdiff_t ndconv_roll_width(ptrdiff_t kb, ptrdiff_t lanes) {
     return NDCONV_ROW_BLOCKS ? ndv_roll_width(kb, lanes) : 0;
 }
-/* The AVX2 strips are 1-4 cache lines wide, so a tile's source rows are read
-   once per strip: tiles of 32 rows keep them in L2 (36 rows of a 2048-wide
-   float image are 300 KB) at the cost of more ramp rows, which kernels of
-   6-7 rows, with the narrowest strips, afford least.  `make time` in
-   benchmarks/c sweeps the tile height on a 2048^2 image; on the shared,
-   loaded machine where this was chosen the differences were within the
-   noise more often than not: re-measure on a quiet one.  NEON's strips
-   (16-24 floats) are as narrow, so it takes the same heights: chosen by
-   that reasoning only, as no ARM machine was at hand to time them. */
+/* Output rows per tile of the rolling rows, as in the AVX-512 build: 128.
+   Tiles of 32 rows (which keep a 2048-wide float image's 36 source rows,
+   300 KB, in L2) were this build's choice for kernels of up to 5 rows; timed
+   again on a quiet AMD Zen 4 (one thread, one process), 128-row tiles took
+   0.89-0.99x their time from 512^2 to 4096^2 (3x3 to 5x5).  Calls on several
+   threads, whose tiles' rows would meet in the shared cache, shorten them
+   (``shared_bytes`` in ``_correlate_nd``).  NEON's strips are as narrow as
+   AVX2's, so it takes the same heights: chosen by that reasoning only, as no
+   ARM machine was at hand to time them. */
 static inline ptrdiff_t ndconv_tile_rows(ptrdiff_t kb, ptrdiff_t klast, int uncached) {
-    return ndconv_short_tiles(kb, klast, uncached) ? NDCONV_STREAM_TILE_ROWS : kb <= 5 ? 32 : 128;
+    return ndconv_short_tiles(kb, klast, uncached) ? NDCONV_STREAM_TILE_ROWS : 128;
 }
 #define ndconv_blk4_f32 ndv_quad_f32
 #define ndconv_blk4_f64 ndv_quad_f64
