@@ -42,10 +42,11 @@ class Settings:
     #: several threads (their tiles are then shortened, down to 16 rows; None:
     #: never): half of a 1 MB L2.  Threads that share the last-level cache
     #: and sweep taller tiles refetch their rows from it strip after strip.
-    #: On AMD Zen 4, 2 threads, float32, one process (a thread alone ran the
-    #: 128-row tiles as fast or faster): 1024^2 5x5 and 7x7 0.91-0.95x the
-    #: time of 128-row tiles (64 rows), 2048^2 0.90-0.94x (32), 4096^2 5x5
-    #: 0.91x (16), in the AVX-512 and AVX2 builds alike.
+    #: On AMD Zen 4, 2 threads, float32, in one process by turns against
+    #: None (a thread alone ran 128-row tiles as fast as shorter ones or
+    #: faster): 1024^2 3x3 to 7x7 0.74-0.97x the time (64-row tiles), 2048^2
+    #: 5x5 and 7x7 0.89-0.95x (32), 4096^2 5x5 0.96-0.98x (16), in the AVX-512
+    #: and AVX2 builds alike.
     shared_tile_bytes: int | None = 512 << 10
     #: Outputs of at least this many bytes stream through memory; None: none
     #: does.  The rolling rows then store with non-temporal stores where the
