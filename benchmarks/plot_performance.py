@@ -61,12 +61,10 @@ def _point(x, k, boundary, size, rng_note=""):
     """Times of ndconv and of each library's fastest agreeing call for one problem."""
     budget, min_reps, max_reps, max_macs = TIMING[size]
     calls = [_bench.ndconv_call(x, k, boundary)] + _bench.peers(x, k, boundary)
-    res, ref = {}, None
+    res = {}
     with _bench.thread_settings(1):
-        for c in calls:
-            r = _bench.time_call(c, 1, ref, x.dtype, budget, min_reps, max_reps, max_macs=max_macs)
-            if c.lib == "ndconv":
-                ref = r.pop("_result", None)
+        timed = _bench.time_calls(calls, 1, x.dtype, budget, min_reps, max_reps, max_macs=max_macs)
+        for c, r in zip(calls, timed):
             if r["status"] != "ok":
                 continue
             best = res.get(c.lib)

@@ -24,9 +24,7 @@ Run it on an otherwise idle machine, one thread unless ``--workers`` says otherw
 import argparse
 import functools
 import json
-import math
 import os
-import statistics
 import sys
 import time
 
@@ -38,6 +36,7 @@ except ImportError:  # run from a source checkout with an in-place build
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import ndconv
 from ndconv._tools import bench as _bench  # noqa: E402
+from ndconv._tools import timing as _timing  # noqa: E402
 
 METHODS = ("direct", "fft", "auto")
 
@@ -93,30 +92,15 @@ def auto_choice(x, k, workers):
 
 
 def time_interleaved(fns, budget, min_rounds, max_rounds):
-    """Median seconds of each callable, timed round-robin after one warm-up each."""
-    first = {}
-    for name, fn in fns.items():
-        t0 = time.perf_counter()
-        fn()
-        first[name] = time.perf_counter() - t0
-    total = sum(first.values())
-    rounds = int(min(max_rounds, max(min_rounds, math.ceil(budget * len(fns) / max(total, 1e-9)))))
-    if total > 4 * budget * len(fns):
-        rounds = min(rounds, 2)
-    ts = {name: [] for name in fns}
+    """Median seconds of each callable of the dict ``fns``, and the rounds:
+    ``timing.interleaved``, each timed call of one under 0.2 s preceded by an
+    untimed one of the same method (right after another method's call, which a
+    long direct run ends with the caches flushed, a call ran up to ~20 % slower,
+    which would bias whichever method tends to come next)."""
     names = list(fns)
-    for r in range(rounds):
-        # Order rotated each round, and each timed call preceded by an untimed one
-        # of the same method: right after another method's call (a long direct run
-        # flushes the caches) a call runs up to ~20 % slower, which would bias
-        # whichever method tends to come next.  Calls over 0.2 s skip the re-warm.
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            if first[name] < 0.2:
-                fns[name]()
-            t0 = time.perf_counter()
-            fns[name]()
-            ts[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(v) for name, v in ts.items()}, rounds
+    timed = _timing.interleaved([fns[n] for n in names], budget, min_rounds, max_rounds,
+                                rewarm_below=0.2)
+    return {n: t[0] for n, t in zip(names, timed)}, timed[0][4]
 
 
 def run(size="quick", dims=(1, 2, 3), dtype="float32", boundary="reflect", workers=1, limit=None,

@@ -11,6 +11,7 @@ import importlib.util
 import io
 import json
 import os
+import time
 
 import numpy as np
 import pytest
@@ -186,6 +187,59 @@ def test_bench_without_optional_peers():
     table = _bench.format_table(res)
     assert "/numpy" in table and "/scipy" not in table
     assert "Not installed (not compared): OpenCV, torch, scipy." in table
+
+
+def test_interleaved_rounds_alternate_the_calls():
+    # every round calls each function once, the order rotated; each function's
+    # first call is untimed (its result is returned); rewarm_below adds an
+    # untimed call before each timed one of a fast function
+    from ndconv._tools.timing import interleaved
+    log = []
+
+    def fn(name, seconds):
+        def call():
+            log.append(name)
+            t_end = time.perf_counter() + seconds
+            while time.perf_counter() < t_end:
+                pass
+            return name
+        return call
+    timed = interleaved([fn("a", 0.002), fn("b", 0.0)], budget=0.004, min_reps=3, max_reps=5)
+    assert [t[2] for t in timed] == ["a", "b"]
+    reps = timed[0][4]
+    assert 3 <= reps <= 5 and timed[1][4] == reps
+    assert log[:2] == ["a", "b"]
+    rounds = [log[2 + 2 * r:4 + 2 * r] for r in range(reps)]
+    assert rounds == [["a", "b"], ["b", "a"]] * (reps // 2) + [["a", "b"]] * (reps % 2)
+    assert timed[0][0] >= 0.002 > timed[1][0]
+    log.clear()
+    interleaved([fn("a", 0.0), fn("b", 0.05)], budget=0.001, min_reps=2, max_reps=2,
+                rewarm_below=0.01)
+    assert log == ["a", "b", "a", "a", "b", "b", "a", "a"]
+
+
+def test_bench_times_the_calls_of_a_workload_together(monkeypatch):
+    # ndconv's call and the peers of one workload go through one interleaved
+    # timing; a call far slower than the fastest is timed on its own
+    from ndconv._tools.bench import measure
+    seen = []
+    real = measure.interleaved
+
+    def spy(fns, *args, **kw):
+        seen.append([f.func for f in fns])
+        return real(fns, *args, **kw)
+    monkeypatch.setattr(measure, "interleaved", spy)
+    x = np.random.default_rng(0).standard_normal(300).astype(np.float32)
+    k = np.ones(5, np.float32)
+    calls = [_bench.ndconv_call(x, k, "constant", "same")] + _bench.peers(x, k, "constant", "same")
+    def slow_call(threads):
+        time.sleep(0.05)
+        return calls[0].call(threads)
+    slow = _bench.Peer("slow", "a call far slower than the others", slow_call)
+    rows = _bench.time_calls(calls + [slow], 1, x.dtype, 0.0, 1, 1)
+    assert all(r["status"] == "ok" for r in rows), rows
+    assert len(seen) == 1 and calls[0].call in seen[0] and slow_call not in seen[0]
+    assert all(r["rel_err"] < 1e-5 for r in rows[1:])
 
 
 def test_run_rejects_unknown_size():

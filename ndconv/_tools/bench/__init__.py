@@ -23,7 +23,7 @@ from .measure import (
     machine_info,
     relative_error,
     run,
-    time_call,
+    time_calls,
     to_numpy,
 )
 from .report import format_table, summarize, table_rows
@@ -31,15 +31,17 @@ from .workloads import SIZES, WORKLOADS, Workload, select, workload
 
 __all__ = ["FAMILIES", "LIBRARIES", "Peer", "ndconv_call", "peer_modules", "peers", "thread_settings",
            "agreement_tolerance", "estimate_seconds", "machine_info", "relative_error", "run",
-           "time_call", "to_numpy", "format_table", "summarize", "table_rows", "SIZES", "WORKLOADS",
+           "time_calls", "to_numpy", "format_table", "summarize", "table_rows", "SIZES", "WORKLOADS",
            "Workload", "select", "workload", "add_parser", "main"]
 
 
 _DESCRIPTION = """\
 Time ndconv against the convolution libraries installed here (scipy, numpy,
 OpenCV, PyTorch) on the reference workloads W1-W8 and print ndconv's time and
-its ratio to each library's fastest call, at 1 and 2 threads.  Takes a few
-minutes (--quick: under a minute).  Run it on an otherwise idle machine."""
+its ratio to each library's fastest call, at 1 and 2 threads.  The calls of
+one workload are timed in interleaved rounds, so that a slow period of a shared
+machine falls on all of them alike.  Takes a few minutes (--quick: under a
+minute).  Run it on an otherwise idle machine."""
 
 
 def _add_arguments(p):

@@ -13,7 +13,7 @@ installed and the case allows (2-D and 3-D, at most 7 taps a side: scipy.ndimage
 takes minutes on the larger kernels).  With ``method="direct"`` each dask result
 is checked bitwise against the in-memory one.  All the rows of a case are timed
 in the same interleaved rounds, so each ratio compares calls made under the
-same conditions (``_rounds``).  The quick default is the
+same conditions (``timing.interleaved``).  The quick default is the
 4096^2 5x5 case, the issue's target (threaded at most 1.25x the in-memory time
 with 1024^2 chunks; at least 5x dask-image's throughput on the same chunks);
 ``big=True`` adds 4096^2 31x31, 8192^2 5x5 and 31x31, 1-D 10^8 samples with
@@ -22,11 +22,11 @@ with 1024^2 chunks; at least 5x dask-image's throughput on the same chunks);
 import functools
 import math
 import os
-import statistics
-import time
 import warnings
 
 import numpy as np
+
+from ..timing import interleaved
 
 # (case id, shape, kernel shape, chunk sides, big)
 CASES = [
@@ -39,59 +39,6 @@ CASES = [
 ]
 # scipy.ndimage per chunk: direct sums, single-threaded per task
 DASK_IMAGE_MAX_SIDE = 7
-
-
-def _minor_faults():
-    try:
-        import resource
-    except ImportError:   # not on Windows
-        return 0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-
-
-def _rounds(fns, budget, min_reps, max_reps):
-    """Time ``fns`` in interleaved rounds: per function ``(median wall s,
-    median CPU s of this process, result of its untimed first call, median
-    minor page faults)``.
-
-    Every round calls each function once (the order rotated from round to
-    round), so the slow and fast periods of a shared machine -- seconds long
-    on some virtual machines -- fall on all of them alike and their ratios
-    compare calls made under the same conditions; timed one after another,
-    a period change between two rows moved their ratio by up to 1.6x.  The
-    rounds fill about ``budget`` seconds per function, within
-    ``[min_reps, max_reps]`` (two where one round takes more than twice the
-    budget).  The CPU time counts every thread of the process: on a shared
-    machine it varies less with the load than the wall time (a LocalCluster's
-    worker processes are not counted).  The page faults (0 where the platform
-    does not count them) are those of memory touched for the first time:
-    fresh large allocations, whose pages the kernel zeroes."""
-    n = len(fns)
-    wall, cpu, faults = ([[] for _ in fns] for _ in range(3))
-
-    def call(i):
-        f0, c0, t0 = _minor_faults(), time.process_time(), time.perf_counter()
-        out = fns[i]()
-        wall[i].append(time.perf_counter() - t0)
-        cpu[i].append(time.process_time() - c0)
-        faults[i].append(_minor_faults() - f0)
-        return out
-
-    # the untimed first calls pay for caches, thread start-up and imports
-    first = [call(i) for i in range(n)]
-    round_s = sum(w[0] for w in wall)
-    if round_s > 2 * budget * n:
-        reps = min(2, max_reps)
-    else:
-        reps = int(min(max_reps, max(min_reps, math.ceil(budget * n / max(round_s, 1e-9)))))
-    for series in (wall, cpu, faults):
-        for s in series:
-            s.clear()
-    for r in range(reps):
-        for j in range(n):
-            call((j + r) % n)
-    return [(statistics.median(wall[i]), statistics.median(cpu[i]), first[i],
-             int(statistics.median(faults[i]))) for i in range(n)]
 
 
 def _same_bits(a, b):
@@ -145,7 +92,7 @@ def run(big=False, only="", cluster=False, method="direct", budget=1.0, progress
             x = rng.random(shape, dtype=np.float32)
             k = (rng.standard_normal(kshape) / math.sqrt(math.prod(kshape))).astype(np.float32)
             kw = dict(boundary="reflect", method=method)
-            # every row of the case, timed in the same rounds (see _rounds): a row is
+            # every row of the case, timed in the same rounds (timing.interleaved): a row is
             # (its fields, the call, whether the call's result is to be bitwise the
             # in-memory one)
             target = np.empty(shape, np.float32)
@@ -183,11 +130,11 @@ def run(big=False, only="", cluster=False, method="direct", budget=1.0, progress
                                  functools.partial(_compute, "threads",
                                                    ndfilters.convolve(xd, k, mode="mirror")),
                                  False))
-            timed = _rounds([fn for _, fn, _ in plan], budget, 3, 7)
+            timed = interleaved([fn for _, fn, _ in plan], budget, 3, 7)
             ref = timed[0][2]
             t_mem = timed[0][0]
             case_rows = []
-            for (fields, _, check), (t, cpu, res, flt) in zip(plan, timed):
+            for (fields, _, check), (t, cpu, res, flt, _) in zip(plan, timed):
                 row = dict({"case": cid}, **fields, median_s=t, cpu_s=cpu, ratio=t / t_mem,
                            faults=flt)
                 if check and method == "direct":

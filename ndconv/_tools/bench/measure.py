@@ -1,4 +1,5 @@
 """Timing ndconv and the peers on the workloads, and the record of the machine."""
+import functools
 import math
 import os
 import platform
@@ -8,7 +9,7 @@ import time
 import numpy as np
 
 from ..progress import Progress
-from ..timing import median_time
+from ..timing import interleaved, median_time
 from .libraries import ndconv_call, peer_modules, peers, thread_settings
 from .workloads import SIZES, select
 
@@ -82,40 +83,66 @@ def run(size="full", threads=(1, 2), only="", budget=None, progress=None, seed=0
     for w, per_b in plans:
         for b, calls in per_b:
             for t in threads:
-                ref, t_nd = None, None
+                todo, rows_t = [], []
+                for c in calls:
+                    bar.update("%s %s t=%d %s" % (w.wid, b, t, c.name))
+                    row = {"wid": w.wid, "workload": w.describe(size), "boundary": b, "threads": t,
+                           "lib": c.lib, "family": c.family if c.lib != "ndconv" else "ndconv",
+                           "call": c.name, "threaded": c.threaded, "size": size,
+                           "shape": list(w.sizes[size][0]), "kshape": list(w.sizes[size][1]),
+                           "dtype": w.dtype.name}
+                    key = (w.wid, b, c.name)
+                    if not c.threaded and key in single:
+                        row.update({kk: v for kk, v in single[key].items()
+                                    if kk in ("median_s", "reps", "status", "rel_err")})
+                        row["reused"] = True
+                    else:
+                        todo.append((c, row))
+                    rows_t.append(row)
                 with thread_settings(t, mods):
-                    for c in calls:
-                        bar.update("%s %s t=%d %s" % (w.wid, b, t, c.name))
-                        row = {"wid": w.wid, "workload": w.describe(size), "boundary": b, "threads": t,
-                               "lib": c.lib, "family": c.family if c.lib != "ndconv" else "ndconv",
-                               "call": c.name, "threaded": c.threaded, "size": size,
-                               "shape": list(w.sizes[size][0]), "kshape": list(w.sizes[size][1]),
-                               "dtype": w.dtype.name}
-                        key = (w.wid, b, c.name)
-                        if not c.threaded and key in single:
-                            row.update({kk: v for kk, v in single[key].items()
-                                        if kk in ("median_s", "reps", "status", "rel_err")})
-                            row["reused"] = True
-                        else:
-                            row.update(time_call(c, t, ref, w.dtype, budget, min_reps, max_reps,
-                                                  max_macs, probe_limit))
-                            if c.lib == "ndconv":
-                                ref = row.pop("_result")
-                            row.pop("_result", None)
-                            if not c.threaded:
-                                single[key] = row
-                        if c.lib == "ndconv" and row["status"] == "ok":
-                            t_nd = row["median_s"]
-                        if row["status"] == "ok" and c.lib != "ndconv" and t_nd:
-                            row["ratio"] = t_nd / row["median_s"]
-                        rows.append(row)
-                        bar.step()
-                        if verbose:
-                            _print_row(row, verbose)
-                del ref
+                    timed = time_calls([c for c, _ in todo], t, w.dtype, budget, min_reps,
+                                       max_reps, max_macs, probe_limit)
+                for (c, row), r in zip(todo, timed):
+                    row.update(r)
+                    if not c.threaded:
+                        single[(w.wid, b, c.name)] = row
+                t_nd = next((row["median_s"] for c, row in zip(calls, rows_t)
+                             if c.lib == "ndconv" and row["status"] == "ok"), None)
+                for c, row in zip(calls, rows_t):
+                    if row["status"] == "ok" and c.lib != "ndconv" and t_nd:
+                        row["ratio"] = t_nd / row["median_s"]
+                    rows.append(row)
+                    bar.step()
+                    if verbose:
+                        _print_row(row, verbose)
     bar.close()
     return {"meta": machine_info(size=size, threads=threads, budget=budget, seed=seed,
                                  only=only, mods=mods), "rows": rows}
+
+
+# A peer whose second run took more than this many times the fastest call's is
+# timed on its own: it cannot be the fastest, and in the rounds it would leave
+# the fast calls a few timed runs each.
+_SOLO = 20.0
+
+
+def _skip(c, max_macs, probe_limit):
+    """``{"status": "skipped: ..."}`` for a peer not to be run at this size, else
+    ``{}`` (with ``estimate_s`` where the peer has a probe)."""
+    out = {}
+    if c.lib != "ndconv" and c.macs > max_macs:
+        out["status"] = "skipped: %.1e multiply-adds (slow direct path; not in this run size)" % c.macs
+        return out
+    try:
+        est = estimate_seconds(c)
+    except Exception as exc:  # noqa: BLE001 - one failing peer must not stop the run
+        out["status"] = "error: %s: %s" % (type(exc).__name__, str(exc)[:100])
+        return out
+    if est is not None:
+        out["estimate_s"] = est
+        if est > probe_limit:
+            out["status"] = "skipped: estimated %.0f s per call" % est
+    return out
 
 
 def estimate_seconds(peer):
@@ -130,37 +157,49 @@ def estimate_seconds(peer):
     return (time.perf_counter() - t0) * scale
 
 
-def time_call(c, t, ref, dtype, budget, min_reps=3, max_reps=15, max_macs=math.inf, probe_limit=math.inf):
-    """Time one :class:`Peer` at ``t`` threads (inside :func:`thread_settings`).
+def time_calls(calls, t, dtype, budget, min_reps=3, max_reps=15, max_macs=math.inf,
+               probe_limit=math.inf):
+    """Time :class:`Peer` calls of one problem at ``t`` threads (inside
+    :func:`thread_settings`), in the same interleaved rounds
+    (:func:`..timing.interleaved`) but for those far slower than the fastest,
+    timed on their own.
 
-    Returns a dict with ``status`` ("ok", "mismatch", "skipped: ...", "error: ...")
-    and, when it ran, ``median_s``, ``reps`` and ``rel_err`` against ``ref`` (a
-    float64 array; None skips the check).  For ndconv's own call, ``_result``
-    holds its output in float64, to serve as ``ref`` for the peers.
+    Returns one dict per call: ``status`` ("ok", "mismatch", "skipped: ...",
+    "error: ...") and, when it ran, ``median_s``, ``reps`` and (peers) ``rel_err``
+    against ndconv's result (the call of lib "ndconv" among ``calls``, if any).
     """
-    out = {}
-    try:
-        if c.lib != "ndconv" and c.macs > max_macs:
-            out["status"] = "skipped: %.1e multiply-adds (slow direct path; not in this run size)" % c.macs
-            return out
-        est = estimate_seconds(c)
-        if est is not None:
-            out["estimate_s"] = est
-            if est > probe_limit:
-                out["status"] = "skipped: estimated %.0f s per call" % est
-                return out
-        med, reps, y = median_time(lambda: c.call(t), budget, min_reps, max_reps)
-        out.update(median_s=med, reps=reps, status="ok")
-        y = to_numpy(y)
-        if c.lib == "ndconv":
-            out["_result"] = y.astype(np.float64)
-        elif ref is not None:
-            err = relative_error(y, ref)
-            out["rel_err"] = err
+    out = [_skip(c, max_macs, probe_limit) for c in calls]
+    warm, ys = {}, {}
+    for i, c in enumerate(calls):
+        if "status" in out[i]:
+            continue
+        try:
+            y = c.call(t)
+            # the second call's time (the first pays for plans, caches, threads)
+            t0 = time.perf_counter()
+            c.call(t)
+            warm[i] = time.perf_counter() - t0
+            ys[i] = to_numpy(y)
+        except Exception as exc:  # noqa: BLE001 - one failing peer must not stop the run
+            out[i]["status"] = "error: %s: %s" % (type(exc).__name__, str(exc)[:100])
+    fastest = min(warm.values(), default=0.0)
+    together = [i for i in warm if warm[i] <= _SOLO * fastest or calls[i].lib == "ndconv"]
+    timed = interleaved([functools.partial(calls[i].call, t) for i in together], budget,
+                        min_reps, max_reps)
+    for i, (med, _, _, _, reps) in zip(together, timed):
+        out[i].update(median_s=med, reps=reps, status="ok")
+    for i in warm:
+        if i not in together:
+            med, reps, _ = median_time(functools.partial(calls[i].call, t), budget, min_reps,
+                                       max_reps)
+            out[i].update(median_s=med, reps=reps, status="ok")
+    ref = next((ys[i].astype(np.float64) for i in ys if calls[i].lib == "ndconv"), None)
+    for i in ys:
+        if calls[i].lib != "ndconv" and ref is not None:
+            err = relative_error(ys[i], ref)
+            out[i]["rel_err"] = err
             if not err <= agreement_tolerance(dtype):
-                out["status"] = "mismatch"
-    except Exception as exc:  # noqa: BLE001 - one failing peer must not stop the run
-        out["status"] = "error: %s: %s" % (type(exc).__name__, str(exc)[:100])
+                out[i]["status"] = "mismatch"
     return out
 
 
