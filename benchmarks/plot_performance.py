@@ -4,11 +4,11 @@ Two steps, so the docs build never benchmarks:
 
 1. measure (the default): time ndconv and every installed peer library
    (scipy.signal, scipy.ndimage, numpy, OpenCV, torch; one thread) against
-   kernel size and against signal size, run ``ndconv bench`` (W1-W8 at 1 and 2
+   kernel size and against signal size, run ``ndconv bench`` (W1-W9 at 1 and 2
    threads) and ``benchmarks/sweep_auto.py`` (auto's choices), and store all of
    it in ``docs/_static/perf/perf.json``.  ``--bench`` / ``--sweep`` reuse JSON
    files those tools wrote instead of running them again.
-2. draw: the PNGs, the W1-W8 table (``workloads.csv``) and the provenance
+2. draw: the PNGs, the W1-W9 table (``workloads.csv``) and the provenance
    notes (``*.inc``) next to the JSON.  ``--replot`` does only this step, from
    the stored JSON.
 
@@ -220,7 +220,7 @@ def plot_auto(sweep, path, plt):
 
 
 def workloads_csv(bench):
-    """The W1-W8 table: ndconv's time and its ratio to each library's fastest call."""
+    """The W1-W9 table: ndconv's time and its ratio to each library's fastest call."""
     fams, rows = _bench.table_rows(bench, "%.2f", "%s (%.2f)", "--")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -307,7 +307,7 @@ def main(argv=None):
     ap.add_argument("--size", choices=sorted(CURVES), default="full",
                     help="problem sizes and repeats: full (default), quick, tiny (for tests)")
     ap.add_argument("--bench", metavar="JSON",
-                    help="use this `ndconv bench --json` output for the W1-W8 table")
+                    help="use this `ndconv bench --json` output for the W1-W9 table")
     ap.add_argument("--sweep", metavar="JSON",
                     help="use this `sweep_auto.py --json` output for auto's choices")
     ap.add_argument("--replot", action="store_true", help="only redraw from OUTDIR/perf.json")

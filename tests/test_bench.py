@@ -169,7 +169,7 @@ def test_bench_main_and_cli_registration(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--size", "tiny", "--threads", "one"], "--threads"),
     (["--size", "tiny", "--threads", "0"], "threads"),
-    (["--size", "tiny", "--only", "W9"], "W9"),
+    (["--size", "tiny", "--only", "W10"], "W10"),
     (["--quick", "--size", "tiny"], "contradict"),
 ])
 def test_bench_bad_arguments(argv, message):
@@ -250,6 +250,7 @@ def test_run_rejects_unknown_size():
 def test_select_prefixes():
     assert [w.wid for w in _bench.select("W2")] == ["W2a", "W2b"]
     assert [w.wid for w in _bench.select("w4b, W1")] == ["W1", "W4b"]
+    assert [w.wid for w in _bench.select("W9")] == ["W9a", "W9b", "W9c"]
     assert len(_bench.select("")) == len(_bench.WORKLOADS)
 
 

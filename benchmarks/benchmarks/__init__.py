@@ -1,6 +1,6 @@
 """asv benchmarks for ndconv: one module per area.
 
-* ``workloads`` -- the reference workloads W1-W8 of ``ndconv bench`` (as defined in
+* ``workloads`` -- the reference workloads W1-W9 of ``ndconv bench`` (as defined in
   ``ndconv._tools.bench``), ndconv and every installed peer in the same classes.
 * ``sweep``     -- signal size x kernel size for each method, scipy.ndimage alongside.
 * ``memory``    -- ``peakmem_`` of the direct and FFT paths against a

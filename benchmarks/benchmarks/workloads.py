@@ -1,4 +1,4 @@
-"""The reference workloads W1-W8 of ``ndconv bench``, at their full sizes.
+"""The reference workloads W1-W9 of ``ndconv bench``, at their full sizes.
 
 Each class times ndconv (``method="auto"``, default options) and, in the same
 class, the best-known call of each installed peer library for the same
@@ -101,3 +101,11 @@ class W7Float64(_Workload):
 class W8FourD(_Workload):
     """48^4 float32, 3^4, zero boundary."""
     params = _params(["W8"])
+
+
+class W9SmallCalls(_Workload):
+    """Small calls, where the cost of a call shows: 256^2 float32 with 3x3 and
+    7x7, 4096 samples with 31 taps."""
+    params = _params(["W9a", "W9b", "W9c"])
+    repeat = (5, 20, 5.0)
+    number = 20

@@ -1,6 +1,6 @@
 """``ndconv bench``: ndconv against the convolution libraries installed here.
 
-Runs the reference workloads W1-W8 (:mod:`.workloads`) at 1 and 2 threads and
+Runs the reference workloads W1-W9 (:mod:`.workloads`) at 1 and 2 threads and
 prints, for each workload, boundary convention and thread count, ndconv's
 median time and its ratio to the fastest call of each installed library
 (scipy, numpy, OpenCV as ``cv2``, PyTorch; :mod:`.libraries`) for the same
@@ -37,7 +37,7 @@ __all__ = ["FAMILIES", "LIBRARIES", "Peer", "ndconv_call", "peer_modules", "peer
 
 _DESCRIPTION = """\
 Time ndconv against the convolution libraries installed here (scipy, numpy,
-OpenCV, PyTorch) on the reference workloads W1-W8 and print ndconv's time and
+OpenCV, PyTorch) on the reference workloads W1-W9 and print ndconv's time and
 its ratio to each library's fastest call, at 1 and 2 threads.  The calls of
 one workload are timed in interleaved rounds, so that a slow period of a shared
 machine falls on all of them alike.  Takes a few minutes (--quick: under a

@@ -1,7 +1,7 @@
-"""The reference workloads of ``ndconv bench``: W1-W8 (1-D FIR and long FIR,
+"""The reference workloads of ``ndconv bench``: W1-W9 (1-D FIR and long FIR,
 2-D images with 3x3 to 15x15 kernels, a separable Gaussian, a 3-D volume,
-float64, 4-D), each at three sizes.  W6 (the multi-channel layer) is not part
-of them."""
+float64, 4-D, small calls), each at three sizes.  W6 (the multi-channel layer)
+is not part of them."""
 import math
 
 import numpy as np
@@ -95,6 +95,15 @@ WORKLOADS = [
              {"full": ((48,) * 4, (3,) * 4), "quick": ((24,) * 4, (3,) * 4),
               "tiny": ((8, 7, 6, 5), (3,) * 4)},
              boundaries=("constant",)),
+    # small calls, where the cost of a call shows (loops over patches, short
+    # audio blocks): the same sizes in every run
+    Workload("W9a", "2-D f32 256^2, 3x3 (small)", "float32",
+             {"full": ((256, 256), (3, 3)), "quick": ((256, 256), (3, 3)), "tiny": ((32, 24), (3, 3))}),
+    Workload("W9b", "2-D f32 256^2, 7x7 (small)", "float32",
+             {"full": ((256, 256), (7, 7)), "quick": ((256, 256), (7, 7)), "tiny": ((32, 24), (7, 7))}),
+    Workload("W9c", "1-D FIR f32 4096, 31 taps (small)", "float32",
+             {"full": ((4096,), (31,)), "quick": ((4096,), (31,)), "tiny": ((500,), (31,))},
+             boundaries=("constant",)),
 ]
 
 
@@ -112,10 +121,11 @@ def select(only):
     if not only:
         return list(WORKLOADS)
     wanted = [s.strip().upper() for s in only.split(",") if s.strip()]
-    chosen = [w for w in WORKLOADS if any(w.wid.upper() == s or w.wid.upper().rstrip("AB") == s
-                                          for s in wanted)]
-    unknown = [s for s in wanted if not any(w.wid.upper() == s or w.wid.upper().rstrip("AB") == s
-                                            for w in WORKLOADS)]
+
+    def named(w, s):
+        return w.wid.upper() == s or w.wid.upper().rstrip("ABC") == s
+    chosen = [w for w in WORKLOADS if any(named(w, s) for s in wanted)]
+    unknown = [s for s in wanted if not any(named(w, s) for w in WORKLOADS)]
     if unknown:
         raise ValueError("only: unknown workload(s) %s; known: %s"
                          % (", ".join(unknown), ", ".join(w.wid for w in WORKLOADS)))
