@@ -240,6 +240,18 @@ def test_bench_times_the_calls_of_a_workload_together(monkeypatch):
     assert all(r["status"] == "ok" for r in rows), rows
     assert len(seen) == 1 and calls[0].call in seen[0] and slow_call not in seen[0]
     assert all(r["rel_err"] < 1e-5 for r in rows[1:])
+    # a peer that fails after its first runs is reported, the others still timed
+    runs = []
+
+    def flaky_call(threads):
+        runs.append(1)
+        if len(runs) > 2:
+            raise RuntimeError("out of luck")
+        return calls[0].call(threads)
+    flaky = _bench.Peer("flaky", "fails from its third run on", flaky_call)
+    rows = _bench.time_calls(calls + [flaky], 1, x.dtype, 0.0, 1, 1)
+    assert rows[-1]["status"].startswith("error: RuntimeError: out of luck")
+    assert all(r["status"] == "ok" for r in rows[:-1]), rows
 
 
 def test_run_rejects_unknown_size():

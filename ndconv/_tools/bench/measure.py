@@ -184,14 +184,23 @@ def time_calls(calls, t, dtype, budget, min_reps=3, max_reps=15, max_macs=math.i
             out[i]["status"] = "error: %s: %s" % (type(exc).__name__, str(exc)[:100])
     fastest = min(warm.values(), default=0.0)
     together = [i for i in warm if warm[i] <= _SOLO * fastest or calls[i].lib == "ndconv"]
-    timed = interleaved([functools.partial(calls[i].call, t) for i in together], budget,
-                        min_reps, max_reps)
-    for i, (med, _, _, _, reps) in zip(together, timed):
-        out[i].update(median_s=med, reps=reps, status="ok")
+    try:
+        timed = interleaved([functools.partial(calls[i].call, t) for i in together], budget,
+                            min_reps, max_reps)
+    except Exception:  # noqa: BLE001 - a call failed in the rounds: each on its own below
+        timed = None
+    else:
+        for i, (med, _, _, _, reps) in zip(together, timed):
+            out[i].update(median_s=med, reps=reps, status="ok")
     for i in warm:
-        if i not in together:
-            med, reps, _ = median_time(functools.partial(calls[i].call, t), budget, min_reps,
-                                       max_reps)
+        if timed is None or i not in together:
+            try:
+                med, reps, _ = median_time(functools.partial(calls[i].call, t), budget,
+                                           min_reps, max_reps)
+            except Exception as exc:  # noqa: BLE001 - one failing peer must not stop the run
+                out[i]["status"] = "error: %s: %s" % (type(exc).__name__, str(exc)[:100])
+                ys.pop(i)
+                continue
             out[i].update(median_s=med, reps=reps, status="ok")
     ref = next((ys[i].astype(np.float64) for i in ys if calls[i].lib == "ndconv"), None)
     for i in ys:
