@@ -120,7 +120,7 @@ def run(size="full", threads=(1, 2), only="", budget=None, progress=None, seed=0
                                  only=only, mods=mods), "rows": rows}
 
 
-# A peer whose second run took more than this many times the fastest call's is
+# A peer whose first run took more than this many times the fastest call's is
 # timed on its own: it cannot be the fastest, and in the rounds it would leave
 # the fast calls a few timed runs each.
 _SOLO = 20.0
@@ -169,21 +169,20 @@ def time_calls(calls, t, dtype, budget, min_reps=3, max_reps=15, max_macs=math.i
     against ndconv's result (the call of lib "ndconv" among ``calls``, if any).
     """
     out = [_skip(c, max_macs, probe_limit) for c in calls]
-    warm, ys = {}, {}
+    first, ys = {}, {}
     for i, c in enumerate(calls):
         if "status" in out[i]:
             continue
         try:
-            y = c.call(t)
-            # the second call's time (the first pays for plans, caches, threads)
             t0 = time.perf_counter()
-            c.call(t)
-            warm[i] = time.perf_counter() - t0
-            ys[i] = to_numpy(y)
+            ys[i] = to_numpy(c.call(t))
+            first[i] = time.perf_counter() - t0
         except Exception as exc:  # noqa: BLE001 - one failing peer must not stop the run
             out[i]["status"] = "error: %s: %s" % (type(exc).__name__, str(exc)[:100])
-    fastest = min(warm.values(), default=0.0)
-    together = [i for i in warm if warm[i] <= _SOLO * fastest or calls[i].lib == "ndconv"]
+    # a first call pays for plans, caches and threads, so ndconv's always takes
+    # part; a peer whose first call misleads is timed on its own, no less exactly
+    fastest = min(first.values(), default=0.0)
+    together = [i for i in first if first[i] <= _SOLO * fastest or calls[i].lib == "ndconv"]
     try:
         timed = interleaved([functools.partial(calls[i].call, t) for i in together], budget,
                             min_reps, max_reps)
@@ -192,7 +191,7 @@ def time_calls(calls, t, dtype, budget, min_reps=3, max_reps=15, max_macs=math.i
     else:
         for i, (med, _, _, _, reps) in zip(together, timed):
             out[i].update(median_s=med, reps=reps, status="ok")
-    for i in warm:
+    for i in first:
         if timed is None or i not in together:
             try:
                 med, reps, _ = median_time(functools.partial(calls[i].call, t), budget,
