@@ -10,6 +10,17 @@ times the default ``workers`` against ``workers=1``:
   on a machine that is really quiet: where other processes run, the default
   rightly adds threads only for idle CPUs (the count of runnable threads is
   printed).
+* the machine's ceiling for that speed-up: the same work cut into one slab
+  per CPU along the first axis (each slab with its halo, on an input padded
+  once beforehand) and run as that many independent one-thread calls at once,
+  on Python threads (the calls release the GIL).  Nothing is shared between
+  them but the machine -- its memory, its last-level cache, its host -- so no
+  way of splitting one call can do better than that; the last column, the
+  speed-up over the ceiling, is how much of it the call's own split keeps.
+  (A 5x5 filter of a 2048^2 float32 image moves 32 MB for 10^8 multiply-adds:
+  on 2 vCPUs of AMD Zen 4, where two cores ran register-only FMAs 2.00x as
+  fast as one, two one-thread calls on the two halves at once ran it 1.6-1.7x
+  as fast.)
 
 Each time is the median of alternating runs of calls (default, 1 thread, ...)
 over about ``--seconds`` per problem and setting.  The machine's load average
@@ -20,6 +31,7 @@ the machine.  Runs in 2-4 minutes::
     python benchmarks/busy_machine.py --seconds 0.2 --only 2-D
 """
 import argparse
+import concurrent.futures
 import functools
 import multiprocessing as mp
 import os
@@ -38,8 +50,17 @@ def _spin():
         pass
 
 
-def problems():
-    """``(group, label, work, call(workers))`` of every problem."""
+def slabs(xp, reach, n):
+    """``n`` slabs of the padded ``xp`` along its first axis whose "valid"
+    results tile the whole result (each with ``reach`` extra rows)."""
+    rows = xp.shape[0] - reach
+    cuts = [rows * i // n for i in range(n + 1)]
+    return [xp[a:b + reach] for a, b in zip(cuts, cuts[1:])]
+
+
+def problems(cpus):
+    """``(group, label, work, call(workers), parts)`` of every problem: ``parts``
+    are ``cpus`` one-thread calls that together do the call's work."""
     rng = np.random.default_rng(0)
     out = []
 
@@ -48,9 +69,12 @@ def problems():
         k = rng.standard_normal(kshape).astype(dtype)
         label = "x".join(map(str, shape)) + " * " + "x".join(map(str, kshape))
         work = x.size * k.size
+        xp = np.pad(x, [((n - 1) // 2, n // 2) for n in kshape], mode="reflect")
+        parts = [functools.partial(ndconv.correlate, s, k, "valid", method="direct", workers=1)
+                 for s in slabs(xp, kshape[0] - 1, cpus)]
         out.append(("%d-D" % len(shape), label, work,
                     lambda w: ndconv.correlate(x, k, "same", boundary="reflect", method="direct",
-                                               workers=w)))
+                                               workers=w), parts))
 
     for n, k in ((16, 3), (1024, 15), (65536, 31), (1 << 20, 31), (1 << 22, 63)):
         corr((n,), (k,))
@@ -61,10 +85,31 @@ def problems():
     for hw, c in ((32, 16), (64, 32), (128, 64)):
         x = rng.standard_normal((1, hw, hw, c)).astype(np.float32)
         w = rng.standard_normal((3, 3, c, c)).astype(np.float32)
+        xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+        parts = [functools.partial(ndconv.conv, s, w, padding="valid", workers=1)
+                 for s in slabs(xp[0], 2, cpus)]
+        parts = [lambda p=p: p.func(p.args[0][None], *p.args[1:], **p.keywords) for p in parts]
         out.append(("layer", "conv %dx%dx%d, 3x3" % (hw, hw, c), x.size * w.size // c,
-                    lambda wk, x=x, w=w: ndconv.conv(x, w, padding="same", workers=wk)))
+                    lambda wk, x=x, w=w: ndconv.conv(x, w, padding="same", workers=wk), parts))
     return out
 
+
+def at_once(pool, parts):
+    """A call running ``parts`` at once, the first on the calling thread."""
+    def run():
+        rest = [pool.submit(p) for p in parts[1:]]
+        parts[0]()
+        for f in rest:
+            f.result()
+    return run
+
+
+# The large problems: from this many multiply-adds (milliseconds on one
+# thread) the quiet speed-up should reach 1.8x on 2 CPUs, and they get the
+# ceiling column.  (Handing a part to a Python thread and back costs tens of
+# microseconds: against the parts of smaller problems, the ceiling would
+# measure that.)
+CEILING_WORK = 10 ** 8
 
 # Calls of one setting run in runs of this many: a median is then the steady
 # state of repeated calls, as in every other benchmark here.  Alternating single
@@ -75,22 +120,23 @@ def problems():
 RUN = 5
 
 
-def paired_medians(fa, fb, seconds):
-    """Medians (seconds) of calls of ``fa`` and ``fb``, in alternating runs of
-    ``RUN`` calls (so drifting load hits both alike)."""
-    fa(), fb()
+def run_medians(fns, seconds):
+    """Medians (seconds) of calls of each of ``fns``, in alternating runs of
+    ``RUN`` calls (so drifting load hits them alike)."""
+    for f in fns:
+        f()
     t0 = time.perf_counter()
-    fa()
+    fns[0]()
     one = max(time.perf_counter() - t0, 1e-6)
     n = int(min(2000, max(5, seconds / 2 / one)))
-    ta, tb = [], []
+    times = [[] for _ in fns]
     for _ in range(-(-n // RUN)):
-        for f, ts in ((fa, ta), (fb, tb)):
+        for f, ts in zip(fns, times):
             for _ in range(RUN):
                 t = time.perf_counter()
                 f()
                 ts.append(time.perf_counter() - t)
-    return statistics.median(ta), statistics.median(tb)
+    return tuple(statistics.median(ts) for ts in times)
 
 
 def fmt(t):
@@ -105,7 +151,7 @@ def main():
     cpus = os.cpu_count() or 1
     print("load average before: %.2f %.2f %.2f; %d CPUs; ndconv %s, %s build" % (
         *os.getloadavg(), cpus, ndconv.__version__, SIMD_LEVEL))
-    todo = [p for p in problems() if not args.only or p[0] in args.only.split(",")]
+    todo = [p for p in problems(cpus) if not args.only or p[0] in args.only.split(",")]
     rows = {}
     ctx = mp.get_context("spawn")
     spinners = [ctx.Process(target=_spin, daemon=True) for _ in range(cpus - 1)]
@@ -115,9 +161,9 @@ def main():
         time.sleep(0.5)
         print("busy: %d spinning processes (load %.2f; threads runnable besides this one: %s)"
               % (len(spinners), os.getloadavg()[0], threads.runnable_others(float("inf"))))
-        for _, label, _, call in todo:
-            rows[label] = paired_medians(functools.partial(call, None), functools.partial(call, 1),
-                                         args.seconds)
+        for _, label, _, call, _ in todo:
+            rows[label] = run_medians([functools.partial(call, None), functools.partial(call, 1)],
+                                      args.seconds)
     finally:
         for s in spinners:
             s.terminate()
@@ -127,21 +173,33 @@ def main():
     # on a machine that is not quiet, the default rightly runs mid-size calls on one thread
     print("quiet: (load %.2f; threads runnable besides this one: %s)"
           % (os.getloadavg()[0], threads.runnable_others(float("inf"))))
-    for _, label, _, call in todo:
-        rows[label] += paired_medians(functools.partial(call, None), functools.partial(call, 1),
-                                      args.seconds)
+    with concurrent.futures.ThreadPoolExecutor(cpus - 1 or 1) as pool:
+        for _, label, work, call, parts in todo:
+            fns = [functools.partial(call, None), functools.partial(call, 1)]
+            if cpus > 1 and work >= CEILING_WORK:
+                fns.append(at_once(pool, parts))
+            rows[label] += run_medians(fns, args.seconds)
     print()
-    print("%-6s %-26s %10s | %12s %12s %7s | %12s %12s %8s" % (
+    print("%-6s %-26s %10s | %12s %12s %7s | %12s %12s %8s %8s %8s" % (
         "", "problem", "mult-adds", "busy: default", "1 thread", "ratio", "quiet: default",
-        "1 thread", "speed-up"))
+        "1 thread", "speed-up", "ceiling", "of it"))
     worst = 0.0
-    for group, label, work, _ in todo:
-        bd, b1, qd, q1 = rows[label]
+    large = []
+    for group, label, work, _, _ in todo:
+        bd, b1, qd, q1, *ceil = rows[label] + (None,)
         worst = max(worst, bd / b1)
-        print("%-6s %-26s %10.3g | %12s %12s %6.2fx | %12s %12s %7.2fx" % (
-            group, label, work, fmt(bd), fmt(b1), bd / b1, fmt(qd), fmt(q1), q1 / qd))
+        if ceil[0]:
+            large.append((q1 / qd, q1 / ceil[0], label))
+        print("%-6s %-26s %10.3g | %12s %12s %6.2fx | %12s %12s %7.2fx %s" % (
+            group, label, work, fmt(bd), fmt(b1), bd / b1, fmt(qd), fmt(q1), q1 / qd,
+            "%7.2fx %7.0f%%" % (q1 / ceil[0], 100 * ceil[0] / qd) if ceil[0] else ""))
     print()
     print("busy: worst default / 1 thread = %.2fx (target <= 1.2x)" % worst)
+    if large:
+        least = min(large)
+        print("quiet, problems of >= %.0e multiply-adds: least speed-up %.2fx (%s; the machine's"
+              " ceiling %.2fx), least share of the ceiling %.0f%%"
+              % (CEILING_WORK, least[0], least[2], least[1], 100 * min(a / b for a, b, _ in large)))
     print("load average after: %.2f %.2f %.2f" % os.getloadavg())
 
 

@@ -450,3 +450,26 @@ def test_asv_dask_benchmark_runs_every_runner(tiny_dask):
     assert ran[:4] == ["in memory", "threads", "in memory, out=", "store"]
     with pytest.raises(NotImplementedError):
         mod.DaskConvolve().setup("tiny-2d", 1, "in memory")
+
+
+# ---------------------------------------------------------------- busy_machine
+def test_busy_machine_parts_do_the_calls_work():
+    # the ceiling column times the parts as the machine's best split of the call:
+    # they must tile its result exactly (no row lost or computed twice)
+    bm = _load("busy_machine")
+    rows = [(1, 0), (2, 1), (5, 4), (6, 2), (7, 3)]
+    for n, reach in rows:
+        xp = np.arange(n + reach)
+        parts = bm.slabs(xp, reach, 3)
+        assert [len(p) - reach for p in parts] == [n * (i + 1) // 3 - n * i // 3 for i in range(3)]
+        assert np.array_equal(np.concatenate([p[:len(p) - reach] for p in parts]), xp[:n])
+    for group, label, work, call, parts in bm.problems(3):
+        if work < bm.CEILING_WORK:
+            continue
+        whole = call(1)
+        axis = 1 if group == "layer" else 0
+        pieces = np.concatenate([p() for p in parts], axis=axis)
+        assert pieces.shape == whole.shape, label
+        # the same products summed in the same order, the boundary's rows padded
+        # beforehand instead of gathered: the same bits
+        np.testing.assert_array_equal(pieces, whole, err_msg=label)
