@@ -281,6 +281,7 @@ def correlate_fft(x, w, starts, out_shape, boundary, cval, n_threads, axes=None)
         if a != b:
             crop[a] = slice(w.shape[a] - 1 - trims[a], w.shape[a] - 1 - trims[a] + out_shape[a])
     crop[-1] = slice(kb - 1 - trims[b], kb - 1 - trims[b] + B)
+    zero_fill = not isinstance(cval, _boundary.AxisCvals) and cval == 0
     per_block = max(1, batch * math.prod(t_shape))
     # at least one block per thread: scipy.fft parallelises over the blocks of a group
     group = max(n_threads, _group_samples(math.prod(out_shape), _tuning.SETTINGS.fft_group_samples)
@@ -293,16 +294,27 @@ def correlate_fft(x, w, starts, out_shape, boundary, cval, n_threads, axes=None)
         ln = [n - trims[a] for a, n in zip(axes, lengths)]
         st[ib] = starts[b] + trims[b] + g0 * B
         ln[ib] = min((g1 - g0 - 1) * B + L, lengths[ib] - trims[b] - g0 * B)
-        xe = _boundary.extend(x, st, ln, boundary, cval, axes)
-        need = (g1 - g0 - 1) * B + L
-        if xe.shape[b] < need:
-            pad = [(0, 0)] * xe.ndim
-            pad[b] = (0, need - xe.shape[b])
-            xe = np.pad(xe, pad)
-        seg = np.lib.stride_tricks.sliding_window_view(xe, L, axis=b)
-        sl = [slice(None)] * seg.ndim
-        sl[b] = slice(0, (g1 - g0 - 1) * B + 1, B)
-        seg = seg[tuple(sl)]                           # (..., blocks at b, ..., L)
+        if nb == 1:
+            # one block, which the transform zero-pads to its lengths: zeros
+            # that a zero fill would append need not be copied in (a 30k-sample
+            # signal's full convolution then transforms a view of it)
+            for i, a in enumerate(axes):
+                if (zero_fill and _boundary.on_axis(boundary, a) == "constant"
+                        and st[i] < x.shape[a] < st[i] + ln[i]):
+                    ln[i] = x.shape[a] - st[i]
+            xe = _boundary.extend(x, st, ln, boundary, cval, axes)
+            seg = np.expand_dims(np.moveaxis(xe, b, -1), b)
+        else:
+            xe = _boundary.extend(x, st, ln, boundary, cval, axes)
+            need = (g1 - g0 - 1) * B + L
+            if xe.shape[b] < need:
+                pad = [(0, 0)] * xe.ndim
+                pad[b] = (0, need - xe.shape[b])
+                xe = np.pad(xe, pad)
+            seg = np.lib.stride_tricks.sliding_window_view(xe, L, axis=b)
+            sl = [slice(None)] * seg.ndim
+            sl[b] = slice(0, (g1 - g0 - 1) * B + 1, B)
+            seg = seg[tuple(sl)]                       # (..., blocks at b, ..., L)
         spec = fwd(seg, s=t_shape, axes=t_axes, **kw)
         del xe, seg
         if all(n >= m for n, m in zip(spec.shape, wspec.shape)):
