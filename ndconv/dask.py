@@ -249,12 +249,12 @@ def task_threads(workers):
     divided by the tasks that run at once in this process -- the worker's
     thread count under dask.distributed, the pool's size under the threaded
     scheduler, one in the synchronous scheduler (tasks in the calling main
-    thread) -- so that the machine's total stays at its core count.
+    thread) -- so that the machine's total stays at its core count.  Either
+    way no more than in memory (``resolve_workers``): one thread in a process
+    forked from one that ran ndconv's threads, whose OpenMP runtime would hang.
     """
-    omp = _dispatch.omp_max_threads()
-    if workers is not None:
-        return resolve_workers(workers, omp, _dispatch.omp_num_procs())
-    return max(1, int(omp) // _concurrent_tasks())
+    n = resolve_workers(workers, _dispatch.omp_max_threads(), _dispatch.omp_num_procs())
+    return n if workers is not None else max(1, n // _concurrent_tasks())
 
 
 def _concurrent_tasks():

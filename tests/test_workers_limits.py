@@ -129,10 +129,23 @@ FORK_CHILD = textwrap.dedent("""
     xl = rng.standard_normal((2, 40, 40, 16)).astype(np.float32)
     wl = rng.standard_normal((3, 3, 16, 16)).astype(np.float32)
 
+    try:
+        import dask
+        import ndconv.dask
+    except ImportError:
+        dask = None
+
     def calls():
-        # 2-thread calls, each above the library's threshold for threads
-        return (ndconv.convolve(x, k, "same", method="direct", workers=2),
-                ndconv.conv(xl, wl, padding="same", workers=2))
+        # 2-thread calls, each above the library's threshold for threads; and
+        # ndconv.dask's blocks under the synchronous scheduler, whose task
+        # takes every thread a call may use.  (Not dask's threaded scheduler:
+        # its pool, started in the parent, has no threads in a child.)
+        out = (ndconv.convolve(x, k, "same", method="direct", workers=2),
+               ndconv.conv(xl, wl, padding="same", workers=2))
+        if dask is not None:
+            lazy = ndconv.dask.convolve(x, k, "same", method="direct")
+            out += dask.compute(lazy, scheduler="sync")
+        return out
 
     def child_ok():
         assert _core.forked() and _core.max_threads() == 1
@@ -143,6 +156,8 @@ FORK_CHILD = textwrap.dedent("""
 
     ref = [ndconv.convolve(x, k, "same", method="direct", workers=1),
            ndconv.conv(xl, wl, padding="same", workers=1)]
+    if dask is not None:
+        ref += ref[:1]
     if sys.argv[1] == "threads-first":
         calls()      # the parent's OpenMP runtime has started its worker threads
     assert not _core.forked()
