@@ -10,17 +10,18 @@ times the default ``workers`` against ``workers=1``:
   on a machine that is really quiet: where other processes run, the default
   rightly adds threads only for idle CPUs (the count of runnable threads is
   printed).
-* the machine's ceiling for that speed-up: the same work cut into one slab
-  per CPU along the first axis (each slab with its halo, on an input padded
-  once beforehand) and run as that many independent one-thread calls at once,
-  on Python threads (the calls release the GIL).  Nothing is shared between
-  them but the machine -- its memory, its last-level cache, its host -- so no
-  way of splitting one call can do better than that; the last column, the
-  speed-up over the ceiling, is how much of it the call's own split keeps.
-  (A 5x5 filter of a 2048^2 float32 image moves 32 MB for 10^8 multiply-adds:
-  on 2 vCPUs of AMD Zen 4, where two cores ran register-only FMAs 2.00x as
-  fast as one, two one-thread calls on the two halves at once ran it 1.6-1.7x
-  as fast.)
+* beside it, the speed-up of the same work cut into one slab per CPU along
+  the first axis (each slab with its halo, on an input padded once
+  beforehand) and run as that many independent one-thread calls at once, on
+  Python threads (the calls release the GIL): what the machine gives to the
+  work without any coordination between the threads -- its memory, its
+  last-level cache, its host shared, nothing else.  Not a bound: the parts
+  make their own choices (a slab's output is smaller, so it may be written
+  through the caches where the whole one streams past them), and the call's
+  own split came out 0.84-1.20x of it.  (A 5x5 filter of a 2048^2 float32
+  image moves 32 MB for 10^8 multiply-adds: on 2 vCPUs of AMD Zen 4, where two
+  cores ran register-only FMAs 2.00x as fast as one, the parts at once ran it
+  1.33-1.96x as fast as one call, from one run to the next.)
 
 Each time is the median of alternating runs of calls (default, 1 thread, ...)
 over about ``--seconds`` per problem and setting.  The machine's load average
@@ -106,8 +107,8 @@ def at_once(pool, parts):
 
 # The large problems: from this many multiply-adds (milliseconds on one
 # thread) the quiet speed-up should reach 1.8x on 2 CPUs, and they get the
-# ceiling column.  (Handing a part to a Python thread and back costs tens of
-# microseconds: against the parts of smaller problems, the ceiling would
+# parts' column.  (Handing a part to a Python thread and back costs tens of
+# microseconds: against the parts of smaller problems, the column would
 # measure that.)
 CEILING_WORK = 10 ** 8
 
@@ -182,7 +183,7 @@ def main():
     print()
     print("%-6s %-26s %10s | %12s %12s %7s | %12s %12s %8s %8s %8s" % (
         "", "problem", "mult-adds", "busy: default", "1 thread", "ratio", "quiet: default",
-        "1 thread", "speed-up", "ceiling", "of it"))
+        "1 thread", "speed-up", "parts", "/ parts"))
     worst = 0.0
     large = []
     for group, label, work, _, _ in todo:
@@ -197,8 +198,8 @@ def main():
     print("busy: worst default / 1 thread = %.2fx (target <= 1.2x)" % worst)
     if large:
         least = min(large)
-        print("quiet, problems of >= %.0e multiply-adds: least speed-up %.2fx (%s; the machine's"
-              " ceiling %.2fx), least share of the ceiling %.0f%%"
+        print("quiet, problems of >= %.0e multiply-adds: least speed-up %.2fx (%s; its parts at"
+              " once: %.2fx), least speed-up / the parts' %.0f%%"
               % (CEILING_WORK, least[0], least[2], least[1], 100 * min(a / b for a, b, _ in large)))
     print("load average after: %.2f %.2f %.2f" % os.getloadavg())
 

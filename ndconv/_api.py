@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -228,13 +229,19 @@ def _check_out(out, shape, dtype):
     _validation.check_out_memory(out)
 
 
-# Plans of recent single-threaded direct calls, by everything that decides them
-# except the arrays' values (``_call_key``): repeated calls of one shape (loops
-# over patches, audio blocks) skip validating and planning, which cost more than
-# their arithmetic.  Bounded, oldest out first; cleared when a test switch or the
-# kernel build changes (both are in the key).
+# Plans of recent direct calls, by everything that decides them except the
+# arrays' values (``_call_key``): repeated calls of one shape (loops over
+# patches, audio blocks, frames) skip validating and planning, which cost more
+# than the arithmetic of small calls, and 40-400 us of threaded ones (a
+# 1024^2 float32 5x5 filter on 2 threads: 0.37-0.64 ms through the API against
+# 0.31-0.33 ms for its kernel, right after other work had evicted the
+# planner's code and data from the caches).  Bounded, oldest out first;
+# cleared when a test switch or the kernel build changes (both are in the
+# key), and in a forked child (whose calls run on one thread).
 _CALLS: dict[tuple[Any, ...], _CallPlan] = {}
 _CALLS_MAX = 256
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_CALLS.clear)
 
 
 def _call_key(x, k, mode, boundary, cval, origin, axes, method, workers, out, flip, conj,
@@ -257,11 +264,16 @@ class _CallPlan:
 
     __slots__ = ("dtype", "conj", "kflip", "korder", "wshape", "out_shape", "perm", "cval",
                  "skip_cval", "direct", "flat", "separable_axes", "fast", "placed", "into",
-                 "kseen")
+                 "kseen", "by_size", "work", "threaded")
 
     def __init__(self, x, k, w, dtype, conj, flip, axes, starts, out_shape, boundary, cval,
-                 unfused, separable_axes=None, given_dtypes=(), out=None):
+                 unfused, separable_axes=None, given_dtypes=(), out=None, by_size=1):
         self.separable_axes = separable_axes
+        # threads by the call's size; each call then takes as many as the
+        # machine has idle (``_threads.threads_for``), with a plan per count
+        self.by_size = by_size
+        self.work = w.size * math.prod(out_shape)
+        self.threaded = {}
         self.kseen = None
         self.dtype = dtype
         self.conj = conj and dtype.kind == "c"
@@ -285,7 +297,8 @@ class _CallPlan:
         # output and the kernel's copy itself: no numpy call per step
         self.fast = None
         kind = "%s%d" % (dtype.kind, dtype.itemsize)
-        if self.flat and kind in _FAST_KINDS and all(d == dtype for d in given_dtypes):
+        if (by_size == 1 and self.flat and kind in _FAST_KINDS
+                and all(d == dtype for d in given_dtypes)):
             order = tuple(range(k.ndim)) if self.korder is None else self.korder
             self.fast = self.direct.mod.FlatCall(
                 self.direct.tables, x.size, kind, cval, self.skip_cval, order, flip, self.conj,
@@ -323,6 +336,16 @@ class _CallPlan:
             k = k.transpose(self.korder)
         return k
 
+    def _plan(self):
+        """The direct plan for this call's thread count."""
+        if self.by_size == 1:
+            return self.direct
+        n = _threads.threads_for(self.by_size, self.work)
+        plan = self.threaded.get(n)
+        if plan is None:
+            plan = self.threaded[n] = self.direct.with_threads(n)
+        return plan
+
     def run(self, x, k, out=None):
         """The call's result for ``x``, ``k`` (same shapes, strides, dtypes as planned;
         into ``out`` where it was planned with one), or None for a kernel that
@@ -338,7 +361,7 @@ class _CallPlan:
             x = np.asarray(x, dtype=self.dtype)
             w = self._kernel(k).reshape(self.wshape)
             target = _target(out, x, w, self.out_shape, self.dtype, rows=True)
-            return _deliver(out, self.direct.run(x, w, self.cval, target))
+            return _deliver(out, self._plan().run(x, w, self.cval, target))
         res = self._run(x, k)
         if out is None or res is None:
             return res
@@ -350,19 +373,20 @@ class _CallPlan:
             return self.fast.run(x, k)
         x = np.asarray(x, dtype=self.dtype)
         k = self._kernel(k)
-        if self.flat:
+        d = self._plan()
+        if self.flat and d.merge is None:
             out = (_placement.empty(self.out_shape, self.dtype, near=x) if self.placed
                    else np.empty(self.out_shape, dtype=self.dtype))
-            d = self.direct
             d.mod.correlate_nd(d.tables, x.reshape(-1), out.reshape(-1),
-                               np.ascontiguousarray(k).reshape(-1), self.cval, self.skip_cval, 1)
+                               np.ascontiguousarray(k).reshape(-1), self.cval, self.skip_cval,
+                               d.n_threads)
             return out
         w = k.reshape(self.wshape)
         if self.perm is None and not self.placed:
             out = np.empty(self.out_shape, dtype=self.dtype)
         else:
             out = _direct.empty_like_order(x, self.out_shape, self.dtype)
-        return self.direct.run(x, w, self.cval, out)
+        return d.run(x, w, self.cval, out)
 
 
 def prepare(x, k, mode, boundary, cval, origin, axes, method, workers, flip, conj,
@@ -515,24 +539,31 @@ def correlate_nd(x, k, mode, boundary, cval, origin, axes, method, workers, out,
         raise ValueError("method='fft' handles at most %d dimensions, x has %d; use "
                          "method='direct'" % (_fft.MAX_NDIM, x.ndim))
 
-    # a plan is kept for calls that one thread runs whatever the machine's load,
-    # and that take the direct method whatever their values (but for a kernel
-    # that factorizes, which the plan checks)
+    # a plan is kept for calls that take the direct method whatever their
+    # values (but for a kernel that factorizes, which the plan checks), on one
+    # thread as on every thread their size allows (the load decides between)
     plannable, separable_axes = False, None
-    if key is not None and by_size == 1 and method == "direct":
+    if key is not None and method == "direct":
         plannable = requested == "direct"
         if not plannable:
             plannable, separable_axes = _method.direct_for_any_values(x, w, out_shape, 1)
+            if plannable and by_size > 1:
+                plannable, more = _method.direct_for_any_values(x, w, out_shape, by_size)
+                separable_axes = separable_axes if more is None else more
     if plannable:
         plan = _CallPlan(x, k, w, dtype, conj, flip, axes, starts, out_shape, boundary, cval,
-                         unfused, separable_axes, (x_given.dtype, k_given.dtype), out)
+                         unfused, separable_axes, (x_given.dtype, k_given.dtype), out, by_size)
         if len(_CALLS) >= _CALLS_MAX:
             try:
                 del _CALLS[next(iter(_CALLS))]   # the oldest entry
             except (KeyError, RuntimeError, StopIteration):
                 pass   # another thread changed the cache meanwhile: it stays bounded
         _CALLS[key] = plan
-        return plan.run(x_given, k_given, out)
+        res = plan.run(x_given, k_given, out)
+        if res is not None:
+            return res
+        # a kernel that factorizes, which the plan hands back: direct was chosen
+        # for this call's thread count (fewer than the plan's, by the load)
     if method == "fft":
         if warn_nonfinite:
             _validation.warn_fft_nonfinite((x, w), stacklevel=3)

@@ -165,6 +165,25 @@ def tuned():
         yield lambda **values: stack.enter_context(tuning.override(**values))
 
 
+@pytest.fixture
+def core_threads(monkeypatch):
+    """The thread counts the direct calls of the test hand the core's entry point
+    (``correlate_nd`` of the build in use), in order: planned calls reach it as
+    new ones do."""
+    from ndconv._plan import direct
+
+    seen = []
+    mod = direct.core()
+    real = mod.correlate_nd
+
+    def spy(tables, x, out, w, cval, skip_cval, n_threads, *rest):
+        seen.append(n_threads)
+        return real(tables, x, out, w, cval, skip_cval, n_threads, *rest)
+
+    monkeypatch.setattr(mod, "correlate_nd", spy)
+    return seen
+
+
 def subprocess_env(**overrides):
     """``os.environ`` (with ``overrides``) for a Python subprocess that must import the
     ndconv under test -- installed, or built in place and not installed.

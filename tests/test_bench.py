@@ -454,7 +454,7 @@ def test_asv_dask_benchmark_runs_every_runner(tiny_dask):
 
 # ---------------------------------------------------------------- busy_machine
 def test_busy_machine_parts_do_the_calls_work():
-    # the ceiling column times the parts as the machine's best split of the call:
+    # the parts' column times them as the call's work without coordination:
     # they must tile its result exactly (no row lost or computed twice)
     bm = _load("busy_machine")
     rows = [(1, 0), (2, 1), (5, 4), (6, 2), (7, 3)]

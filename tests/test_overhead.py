@@ -27,6 +27,9 @@ def test_table_cache_is_read_only_and_reused():
         assert isinstance(arr, np.ndarray) and not arr.flags.writeable
         with pytest.raises(ValueError):
             arr.reshape(-1)[0] = 7
+    # a new plan of the same geometry (the call's own plan dropped) takes its tables
+    # from the cache
+    ndconv._api._CALLS.clear()
     ndconv.correlate(x, k, "same", boundary="reflect", method="direct")
     assert _direct._tables.cache_info().hits >= 2
 
@@ -316,9 +319,31 @@ def test_no_plan_for_calls_whose_method_depends_on_values(default_threads, rng):
     ndconv.convolve(x, rng.standard_normal(1025))                 # FFT by size
     ndconv.convolve(x.reshape(256, 256), np.ones((9, 9)))        # separable once factorised
     ndconv.convolve(x, rng.standard_normal(3), method="fft")
-    ndconv.convolve(x.reshape(256, 256), rng.standard_normal((9, 9)), workers=2,
-                    method="direct")                             # threads
     assert ndconv._api._CALLS == {}
+
+
+def test_threaded_calls_are_planned_and_take_the_idle_cpus(default_threads, rng, monkeypatch,
+                                                          core_threads):
+    """A threaded direct call keeps a plan too; each call of it takes as many
+    threads as the machine has idle then (the load decides, as unplanned), and
+    every count gives the same bits."""
+    from ndconv._plan import threads
+
+    ndconv._api._CALLS.clear()
+    x = rng.standard_normal((256, 256))
+    k = rng.standard_normal((9, 9))
+    want = _uncached(ndconv.convolve, x, k, "same", method="direct", workers=1)
+    del core_threads[:]
+    idle, ran = [2], core_threads
+    monkeypatch.setattr(threads, "threads_for", lambda n, work: min(n, idle[0]))
+    for idle[0] in (2, 2, 1, 2, 1):
+        got = ndconv.convolve(x, k, "same", method="direct", workers=2)
+        np.testing.assert_array_equal(got, want)
+    assert ran == [2, 2, 1, 2, 1]
+    assert len(ndconv._api._CALLS) == 1
+    plan, = ndconv._api._CALLS.values()
+    assert plan.by_size == 2 and plan.fast is None
+    assert {n: d.n_threads for n, d in plan.threaded.items()} == {1: 1, 2: 2}
 
 
 def test_a_plan_hands_factorizable_kernels_back(default_threads, rng):

@@ -317,19 +317,10 @@ def test_own_runnable_counts_a_busy_thread():
     assert threads.own_runnable() >= 0
 
 
-def test_busy_machine_reaches_the_core(machine, monkeypatch):
+def test_busy_machine_reaches_the_core(machine, core_threads):
     """A mid-size direct call and a layer call on a busy machine reach the core
     with one thread, and compute the same result."""
-    from ndconv._plan import direct
-
-    seen = []
-    real = direct.correlate_direct
-
-    def spy(x, w, starts, out_shape, boundary, cval, n_threads, *rest):
-        seen.append(n_threads)
-        return real(x, w, starts, out_shape, boundary, cval, n_threads, *rest)
-
-    monkeypatch.setattr(direct, "correlate_direct", spy)
+    seen = core_threads
     rng = np.random.default_rng(4)
     x = rng.standard_normal((300, 300))
     k = rng.standard_normal((7, 7))
@@ -337,7 +328,11 @@ def test_busy_machine_reaches_the_core(machine, monkeypatch):
     quiet = ndconv.convolve(x, k, "same", method="direct", workers=2)
     machine(2, 1)
     busy = ndconv.convolve(x, k, "same", method="direct", workers=2)
-    assert seen == [2, 1]
+    machine(2, 0)
+    again = ndconv.convolve(x, k, "same", method="direct", workers=2)
+    assert seen == [2, 1, 2]
+    np.testing.assert_array_equal(again, quiet)
+    machine(2, 1)
     np.testing.assert_array_equal(busy, quiet)
     import ndconv._layer as layer
     p = layer._setup(rng.standard_normal((1, 40, 40, 8)), rng.standard_normal((3, 3, 8, 8)), None,

@@ -233,7 +233,8 @@ class DirectPlan:
     reuse it instead of deriving it again.  Arguments as ``correlate_direct``.
     """
 
-    __slots__ = ("perm", "starts", "oshape", "mod", "tables", "merge", "n_threads")
+    __slots__ = ("perm", "starts", "oshape", "wshape", "itemsize", "mod", "tables", "merge",
+                 "n_threads")
 
     def __init__(self, x, w_shape, starts, out_shape, boundary, n_threads, unfused=False,
                  order=None, written=0):
@@ -265,8 +266,19 @@ class DirectPlan:
                                       estr[-1] == 1, _tuning.SETTINGS.roll_tile_rows or 0,
                                       *_residence(self.oshape, x.itemsize, written),
                                       _tuning.SETTINGS.shared_tile_bytes or 0)
+        self.wshape, self.itemsize = wshape, xp.itemsize
         self.n_threads = int(n_threads)
         self.merge = _merge_plan(self.oshape, wshape, xp.itemsize, self.n_threads)
+
+    def with_threads(self, n_threads):
+        """This plan for ``n_threads`` threads (the tables shared; the merged
+        path's tiles depend on the thread count)."""
+        other = object.__new__(DirectPlan)
+        for name in DirectPlan.__slots__:
+            setattr(other, name, getattr(self, name))
+        other.n_threads = int(n_threads)
+        other.merge = _merge_plan(self.oshape, self.wshape, self.itemsize, other.n_threads)
+        return other
 
     def run(self, x, w, cval, out, missing=None):
         """Compute into ``out`` (returned); ``x``, ``w`` laid out as when planned.
