@@ -87,9 +87,8 @@ def problems(cpus):
         x = rng.standard_normal((1, hw, hw, c)).astype(np.float32)
         w = rng.standard_normal((3, 3, c, c)).astype(np.float32)
         xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-        parts = [functools.partial(ndconv.conv, s, w, padding="valid", workers=1)
+        parts = [functools.partial(ndconv.conv, s[None], w, padding="valid", workers=1)
                  for s in slabs(xp[0], 2, cpus)]
-        parts = [lambda p=p: p.func(p.args[0][None], *p.args[1:], **p.keywords) for p in parts]
         out.append(("layer", "conv %dx%dx%d, 3x3" % (hw, hw, c), x.size * w.size // c,
                     lambda wk, x=x, w=w: ndconv.conv(x, w, padding="same", workers=wk), parts))
     return out
@@ -110,7 +109,7 @@ def at_once(pool, parts):
 # parts' column.  (Handing a part to a Python thread and back costs tens of
 # microseconds: against the parts of smaller problems, the column would
 # measure that.)
-CEILING_WORK = 10 ** 8
+LARGE_WORK = 10 ** 8
 
 # Calls of one setting run in runs of this many: a median is then the steady
 # state of repeated calls, as in every other benchmark here.  Alternating single
@@ -177,7 +176,7 @@ def main():
     with concurrent.futures.ThreadPoolExecutor(cpus - 1 or 1) as pool:
         for _, label, work, call, parts in todo:
             fns = [functools.partial(call, None), functools.partial(call, 1)]
-            if cpus > 1 and work >= CEILING_WORK:
+            if cpus > 1 and work >= LARGE_WORK:
                 fns.append(at_once(pool, parts))
             rows[label] += run_medians(fns, args.seconds)
     print()
@@ -187,20 +186,20 @@ def main():
     worst = 0.0
     large = []
     for group, label, work, _, _ in todo:
-        bd, b1, qd, q1, *ceil = rows[label] + (None,)
+        bd, b1, qd, q1, qp = (rows[label] + (None,))[:5]
         worst = max(worst, bd / b1)
-        if ceil[0]:
-            large.append((q1 / qd, q1 / ceil[0], label))
+        if qp:
+            large.append((q1 / qd, q1 / qp, label))
         print("%-6s %-26s %10.3g | %12s %12s %6.2fx | %12s %12s %7.2fx %s" % (
             group, label, work, fmt(bd), fmt(b1), bd / b1, fmt(qd), fmt(q1), q1 / qd,
-            "%7.2fx %7.0f%%" % (q1 / ceil[0], 100 * ceil[0] / qd) if ceil[0] else ""))
+            "%7.2fx %7.0f%%" % (q1 / qp, 100 * qp / qd) if qp else ""))
     print()
     print("busy: worst default / 1 thread = %.2fx (target <= 1.2x)" % worst)
     if large:
         least = min(large)
         print("quiet, problems of >= %.0e multiply-adds: least speed-up %.2fx (%s; its parts at"
               " once: %.2fx), least speed-up / the parts' %.0f%%"
-              % (CEILING_WORK, least[0], least[2], least[1], 100 * min(a / b for a, b, _ in large)))
+              % (LARGE_WORK, least[0], least[2], least[1], 100 * min(a / b for a, b, _ in large)))
     print("load average after: %.2f %.2f %.2f" % os.getloadavg())
 
 

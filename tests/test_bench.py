@@ -464,7 +464,7 @@ def test_busy_machine_parts_do_the_calls_work():
         assert [len(p) - reach for p in parts] == [n * (i + 1) // 3 - n * i // 3 for i in range(3)]
         assert np.array_equal(np.concatenate([p[:len(p) - reach] for p in parts]), xp[:n])
     for group, label, work, call, parts in bm.problems(3):
-        if work < bm.CEILING_WORK:
+        if work < bm.LARGE_WORK:
             continue
         whole = call(1)
         axis = 1 if group == "layer" else 0

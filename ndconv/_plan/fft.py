@@ -302,10 +302,10 @@ def correlate_fft(x, w, starts, out_shape, boundary, cval, n_threads, axes=None)
                 if (zero_fill and _boundary.on_axis(boundary, a) == "constant"
                         and st[i] < x.shape[a] < st[i] + ln[i]):
                     ln[i] = x.shape[a] - st[i]
-            xe = _boundary.extend(x, st, ln, boundary, cval, axes)
+        xe = _boundary.extend(x, st, ln, boundary, cval, axes)
+        if nb == 1:
             seg = np.expand_dims(np.moveaxis(xe, b, -1), b)
         else:
-            xe = _boundary.extend(x, st, ln, boundary, cval, axes)
             need = (g1 - g0 - 1) * B + L
             if xe.shape[b] < need:
                 pad = [(0, 0)] * xe.ndim
