@@ -21,6 +21,7 @@ import os
 
 import numpy as np
 
+from . import cpu as _cpu
 from . import direct as _direct
 from . import fft as _fft
 from . import separable as _separable
@@ -46,32 +47,9 @@ def build_name(module=None):
     return (module or _direct.core()).__name__.rsplit(".", 1)[-1]
 
 
-def _cpu_model_from(text):
-    """``cpu_model`` from the text of ``/proc/cpuinfo``."""
-    fields = {}
-    for line in text.splitlines():
-        if not line.strip():
-            if fields:
-                break       # the first processor's block is enough
-            continue
-        key, _, val = line.partition(":")
-        fields.setdefault(key.strip(), val.strip())
-    for names in (("vendor_id", "cpu family", "model"), ("CPU implementer", "CPU part")):
-        if all(fields.get(n) for n in names):
-            return " ".join(fields[n] for n in names)
-    return None
-
-
-@functools.cache
 def cpu_model():
-    """The CPU model as the cost model names it: ``"vendor family model"`` on
-    x86 (``"AuthenticAMD 25 17"``), ``"implementer part"`` on ARM, from Linux's
-    ``/proc/cpuinfo``; None where it cannot be read."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            return _cpu_model_from(f.read())
-    except OSError:
-        return None
+    """The CPU model as the cost model names it (``_plan.cpu.model``)."""
+    return _cpu.model()
 
 
 def constants_name(build):

@@ -14,6 +14,14 @@ while its ``with`` block runs.
 import contextlib
 import dataclasses
 
+from . import cpu as _cpu
+
+
+def _stream_default():
+    """``Settings.stream_bytes`` on this CPU: 16 MB on AMD's, where the
+    non-temporal stores were measured to pay, else never."""
+    return 16 << 20 if _cpu.vendor() == "AuthenticAMD" else None
+
 
 @dataclasses.dataclass
 class Settings:
@@ -51,11 +59,16 @@ class Settings:
     #: Outputs of at least this many bytes stream through memory; None: none
     #: does.  The rolling rows then store with non-temporal stores where the
     #: build has them (AVX-512: lines written without being read first, the
-    #: input not evicted).  On AMD Zen 4 (32 MB L3), the stores took 16 MB
-    #: outputs to 0.80-0.92x the time (2048^2 float32 3x3, 5x5; 4096x1024 5x5),
-    #: larger ones to 0.91-1.02x, and 6-8 MB ones, which stay in L3 for the
-    #: caller, to 1.03-1.3x (with short tiles as well as without).
-    stream_bytes: int | None = 16 << 20
+    #: input not evicted).  Whether that pays depends on the CPU, not the
+    #: build, so the default follows the vendor (``_stream_default``).  On AMD
+    #: Zen 4 (32 MB L3), the stores took 16 MB outputs to 0.80-0.92x the time
+    #: (2048^2 float32 3x3, 5x5; 4096x1024 5x5), larger ones to 0.91-1.02x,
+    #: and 6-8 MB ones, which stay in L3 for the caller, to 1.03-1.3x (with
+    #: short tiles as well as without).  On an Intel Xeon (AVX-512, AMX) they
+    #: cost time at every size: plain stores took 2048^2 3x3 and 5x5 to
+    #: 0.75-0.82x, 4096^2 to 0.68-0.79x, 8192^2 to 0.68-0.98x (1 and 2
+    #: threads, by turns in one process).
+    stream_bytes: int | None = dataclasses.field(default_factory=lambda: _stream_default())
     #: Outputs of at least this many bytes (and those that stream) are larger
     #: than the caches hold: kernels of 2-3 rows by 2-5 columns take short tiles
     #: of the rolling rows (``NDCONV_STREAM_TILE_ROWS``).  On AMD Zen 4, one
