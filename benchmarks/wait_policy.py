@@ -2,13 +2,14 @@
 ``ndconv/_core/wait_policy.py`` and ``tuning.Settings.work_per_thread``.
 
 Times ``ndconv.convolve`` (reflect, "same", float32) on 2048^2 with 5x5 and
-256^2 with 3x3 at 1 and 2 threads -- 2 threads forced even where ndconv would
-use one -- back to back (median of 15 calls) and after a 20 ms pause before
-each call (the pattern of a benchmark after a pause, where a sleeping worker
-must be woken).  With ``--torch`` it then times a torch conv2d and a 256x256
-matmul on 2 threads in the same process, to see what ndconv's import does to
-another OpenMP library.  Prints one JSON line.  Compare wait policies by
-setting the variables for the run, e.g.::
+256^2 with 3x3 at 1 and 2 threads -- forced, even where ndconv would use one
+-- and with ndconv's choice, back to back (median of 15 calls) and after a
+20 ms pause before each call (the pattern of a benchmark after a pause, where
+a sleeping worker must be woken; ``_plan.threads._after_pause``).  With
+``--torch`` it then times a torch conv2d and a 256x256 matmul on 2 threads in
+the same process, to see what ndconv's import does to another OpenMP library.
+Prints one JSON line.  Compare wait policies by setting the variables for the
+run, e.g.::
 
     python benchmarks/wait_policy.py
     GOMP_SPINCOUNT=300000 python benchmarks/wait_policy.py   # libgomp's default spin
@@ -50,15 +51,18 @@ def main(argv=None):
     out = {"label": args.label, "load_1min": os.getloadavg()[0], "wait_policy": WAIT_POLICY,
            "import_changed_environ": dict(os.environ) != env_before}
     rng = np.random.default_rng(0)
-    with tuning.override(work_per_thread=1):
-        for name, xs, ks in (("2048^2 5x5", (2048, 2048), (5, 5)), ("256^2 3x3", (256, 256), (3, 3))):
-            x = rng.standard_normal(xs, dtype=np.float32)
-            k = rng.standard_normal(ks).astype(np.float32)
-            for t in (1, 2):
-                def f(x=x, k=k, t=t):
-                    return ndconv.convolve(x, k, "same", boundary="reflect", workers=t)
-                out["ndconv %s t=%d ms" % (name, t)] = median_ms(f)
-                out["ndconv %s t=%d after pause ms" % (name, t)] = median_ms(f, pause=0.02)
+    for name, xs, ks in (("2048^2 5x5", (2048, 2048), (5, 5)), ("256^2 3x3", (256, 256), (3, 3))):
+        x = rng.standard_normal(xs, dtype=np.float32)
+        k = rng.standard_normal(ks).astype(np.float32)
+        # t=1, t=2: the thread count forced (neither size nor load nor a pause
+        # changes it); default: ndconv's choice
+        for t in (1, 2, None):
+            def f(x=x, k=k, t=t):
+                return ndconv.convolve(x, k, "same", boundary="reflect", workers=t)
+            label = "ndconv %s %s" % (name, "default" if t is None else "t=%d" % t)
+            with tuning.override(**({} if t is None else dict(work_per_thread=1, load_aware=False))):
+                out[label + " ms"] = median_ms(f)
+                out[label + " after pause ms"] = median_ms(f, pause=0.02)
     if args.torch:
         import torch
         import torch.nn.functional as F

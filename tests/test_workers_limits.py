@@ -202,6 +202,8 @@ def machine(monkeypatch, tuned):
     tuned(load_aware=True)
 
     def set_state(cpus, others):
+        # the workers awake (the rule for calls after a pause has tests of its own)
+        monkeypatch.setattr(threads, "_after_pause", lambda n, work, now: n)
         monkeypatch.setattr(threads, "_CPUS", cpus)
         monkeypatch.setattr(threads, "runnable_others", lambda now: others)
         monkeypatch.setattr(threads, "_own_until", (-1.0, 1))
@@ -288,6 +290,104 @@ def test_runnable_threads_of_this_process_are_not_load(machine, monkeypatch):
     machine(4, 3)
     monkeypatch.setattr(threads, "own_runnable", lambda: 1)
     assert threads.threads_for(4, 1 << 30) == 2                # two others are not ours
+
+
+class _Regions:
+    """A stand-in for the core's ``region_times``: the last region ended
+    ``since`` seconds ago, its workers ready ``ready`` seconds late."""
+
+    def __init__(self):
+        self.since, self.ready = -1.0, 0.0
+
+    def region_times(self):
+        return self.since, self.ready, 0.0
+
+
+@pytest.fixture
+def after_pause(monkeypatch):
+    """``threads._after_pause`` against a stand-in of the core's region times,
+    its learnt state fresh."""
+    from ndconv._plan import threads
+
+    regions = _Regions()
+    monkeypatch.setattr(threads._core, "core", lambda: regions)
+    monkeypatch.setattr(threads, "_wakes", threads.collections.deque(maxlen=4))
+    monkeypatch.setattr(threads, "_woke", -1.0)
+    monkeypatch.setattr(threads, "_rent", (0.0, -1.0))
+    return regions
+
+
+def test_a_call_after_a_pause_learns_the_wake_up(after_pause):
+    """Workers still spinning are used; asleep, a call wakes them until one
+    has measured the wake-up, and from then on a call shorter than the
+    wake-up would make it wait runs on one thread, a longer one wakes them."""
+    from ndconv._plan import threads
+
+    regions, rate = after_pause, threads._FAST_RATE
+    small = int(0.0001 * rate)                     # 0.1 ms on one thread, at best
+    regions.since = 0.001                          # a region just ended: awake
+    assert threads._after_pause(2, small, 100.0) == 2
+    assert threads._woke < 0                       # nothing was woken
+    regions.since = -1.0                           # no region yet: nothing learnt
+    assert threads._after_pause(2, small, 100.0) == 2
+    assert threads._woke == 100.0
+    # that call's region ended after it began: its workers' lateness is learnt
+    regions.since, regions.ready = 0.5, 0.002
+    assert threads._after_pause(2, small, 101.0) == 1
+    assert list(threads._wakes) == [0.002]
+    # a region that ended before the waking call began teaches nothing
+    threads._woke = 200.0
+    regions.since = 5.0
+    assert threads._after_pause(2, 10**12, 201.0) == 2
+    assert list(threads._wakes) == [0.002]
+    threads._woke = -1.0
+    regions.since = 1.0
+    # 2 ms late, twice over (start and end): calls under 4 ms stay on one thread
+    assert threads._after_pause(2, int(0.0035 * rate), 300.0) == 1
+    assert threads._after_pause(2, int(0.0045 * rate), 400.0) == 2
+    assert threads._after_pause(3, 10**12, 500.0) == 3
+
+
+def test_calls_back_to_back_share_the_wake_up(after_pause):
+    """Short calls in a burst run on one thread until together they have spent
+    what waking the workers costs, then wake them; a pause starts over."""
+    from ndconv._plan import threads
+
+    regions, rate = after_pause, threads._FAST_RATE
+    threads._wakes.append(0.001)                   # waking costs 2 x 1 ms
+    regions.since = 1.0
+    work = int(0.0005 * rate)                      # 0.5 ms each
+    now, chosen = 10.0, []
+    for _ in range(6):
+        chosen.append(threads._after_pause(2, work, now))
+        # a call on two threads leaves its workers awake for the next one
+        regions.since = 0.0001 if chosen[-1] == 2 else regions.since
+        now += 0.0005
+    assert chosen == [1, 1, 1, 2, 2, 2]            # the 4th pays for the wake-up
+    regions.since, now, chosen = 1.0, now + 1.0, []   # a pause: a new burst
+    for _ in range(4):
+        chosen.append(threads._after_pause(2, work, now))
+        now += 0.0005
+    assert chosen == [1, 1, 1, 2]
+
+
+@pytest.mark.skipif(not ndconv._core.openmp_enabled(), reason="no OpenMP in this build")
+def test_the_core_records_its_regions():
+    """Every build records when its last parallel region ended and how late its
+    workers were ready (what ``threads._after_pause`` learns from)."""
+    from ndconv import _core
+    from ndconv._plan import tuning
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((64, 96))
+    for name, mod in _core.builds().items():
+        with tuning.override(work_per_thread=1, load_aware=False, kernels=mod):
+            ndconv.correlate(x, x[:5, :5], "same", method="direct", workers=2)
+            since, ready, wait = mod.region_times()
+            assert 0 <= since < 5, name
+            assert 0 <= ready < 5 and 0 <= wait < 5, name
+            time.sleep(0.05)
+            assert mod.region_times()[0] >= 0.05, name
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="no /proc/self/task")

@@ -9,6 +9,7 @@ from .baseline import correlate_merged as correlate_merged
 from .baseline import correlate_nd as correlate_nd
 from .baseline import correlate_sep2d as correlate_sep2d
 from .baseline import forward as forward
+from .baseline import region_times as region_times
 from .baseline import row_mode as row_mode
 from .baseline import sep_chunk as sep_chunk
 from .baseline import use_row_sharing as use_row_sharing

@@ -109,6 +109,14 @@ cdef extern from "src/ndconv_cpu.h" nogil:
     int ndconv_cpu_avx512() noexcept
 
 
+cdef extern from "src/ndconv_region.h" nogil:
+    double ndconv_region_begin() noexcept
+    void ndconv_region_enter(double t0, int tid) noexcept
+    void ndconv_region_leave(double t0, int tid) noexcept
+    void ndconv_region_end(double t0) noexcept
+    void ndconv_region_times(double* since_end, double* ready, double* wait) noexcept
+
+
 cdef extern from "src/ndconv_interrupt.h" nogil:
     int ndconv_stop_arm() noexcept
     int ndconv_stop_disarm() noexcept

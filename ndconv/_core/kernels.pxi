@@ -53,7 +53,7 @@ from cpython.buffer cimport (
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.pythread cimport PyThread_get_thread_ident
 from cpython.pyport cimport PY_SSIZE_T_MAX
-from cython.parallel cimport parallel, prange
+from cython.parallel cimport parallel, prange, threadid
 from libc.math cimport isfinite
 from libc.stdlib cimport free, malloc
 
@@ -92,6 +92,11 @@ from ndconv._core.csrc cimport (
     ndconv_sep_tile_f64,
     ndconv_split_f32,
     ndconv_split_f64,
+    ndconv_region_begin,
+    ndconv_region_end,
+    ndconv_region_enter,
+    ndconv_region_leave,
+    ndconv_region_times,
     ndconv_stop_arm,
     ndconv_stop_disarm,
     ndconv_stop_requested,
@@ -1217,6 +1222,7 @@ cdef int _correlate_nd(
         n_items = ((n_rows + 3) // 4) * n_chunks
     cdef Py_ssize_t item
     cdef int failed = 0
+    cdef double t0   # the parallel region's start (ndconv_region.h)
     cdef int* failp = &failed   # shared: plain locals are thread-private in a parallel block
     cdef ndconv_scratch sc
     cdef ndconv_scratch_spec spec
@@ -1260,10 +1266,12 @@ cdef int _correlate_nd(
                       c0, c1, unit, cval, skip_cval, x_span, gstride, tstride, ms, stream)
         ndconv_scratch_free(&sc)
         return -1 if failed else 0
+    t0 = ndconv_region_begin()
     with parallel(num_threads=n_threads):
         sc = ndconv_scratch_alloc(&spec, failp)
         if sc.block != NULL:
             _nd_cline(&sc, gstride, cval, ms != NULL)
+        ndconv_region_enter(t0, threadid())
         # guided: runs of neighbouring rows (source rows still in cache), and
         # fewer grabs of the shared counter than one row at a time, which
         # cost time at 2 threads on 3x3 rows of a few hundred nanoseconds.
@@ -1276,7 +1284,9 @@ cdef int _correlate_nd(
                 _nd_items(item, item + 1, &sc, armed, roll, quad, th, tpp, rw, x, out, w, n_rows,
                           n_chunks, m_last, o_pitch, klast, kb, n_lead, nla, out_lead, k_lead, maps, bounds,
                           c0, c1, unit, cval, skip_cval, x_span, gstride, tstride, ms, stream)
+        ndconv_region_leave(t0, threadid())
         ndconv_scratch_free(&sc)
+    ndconv_region_end(t0)
     return -1 if failed else 0
 
 
@@ -1401,6 +1411,7 @@ cdef int _correlate_merged(
     cdef const num_t** ptrs
     cdef const num_t** wrows
     cdef int failed = 0
+    cdef double t0   # the parallel region's start (ndconv_region.h)
     cdef int* failp = &failed   # shared: plain locals are thread-private in a parallel block
     cdef ndconv_scratch sc
     cdef ndconv_scratch_spec spec
@@ -1449,6 +1460,7 @@ cdef int _correlate_merged(
     pos = NULL   # set per thread below
     buf = tmp = NULL
     ptrs = wrows = NULL
+    t0 = ndconv_region_begin()
     with parallel(num_threads=n_threads):
         sc = ndconv_scratch_alloc(&spec, failp)
         pos = <Py_ssize_t*>sc.part[0]
@@ -1456,11 +1468,14 @@ cdef int _correlate_merged(
         tmp = <num_t*>sc.part[2]
         ptrs = <const num_t**>sc.part[3]
         wrows = <const num_t**>sc.part[4]
+        ndconv_region_enter(t0, threadid())
         for item in prange(n_items, schedule="dynamic", chunksize=1):
             if sc.block != NULL and not ndconv_stop_requested(armed):
                 _merged_item(item, x, out, w, nd, g0, R, n_slabs, m, k, L, maps, bshape, bstr,
                              ostr, n_lead, toff, cval, pos, buf, tmp, ptrs, wrows)
+        ndconv_region_leave(t0, threadid())
         ndconv_scratch_free(&sc)
+    ndconv_region_end(t0)
     free(toff)
     return -1 if failed else 0
 
@@ -1601,6 +1616,16 @@ cdef inline bint _all_finite(const num_t* w, Py_ssize_t n) noexcept nogil:
             if not (isfinite(w[i].real) and isfinite(w[i].imag)):
                 return False
     return True
+
+
+def region_times():
+    """``(since_end, ready, wait)`` of this build's last parallel region, in
+    seconds: how long ago it ended (-1.0: none has run), how late its latest
+    worker was ready to work, and how long its caller waited at its end for
+    the others (``src/ndconv_region.h``; read by ``ndconv._plan.threads``)."""
+    cdef double since_end, ready, wait
+    ndconv_region_times(&since_end, &ready, &wait)
+    return since_end, ready, wait
 
 
 def widest_block(str kind):
@@ -1987,6 +2012,7 @@ def correlate_sep2d(const sep_t[::1] x, sep_t[:, ::1] out, const sep_t[::1] wv,
     cdef Py_ssize_t span = x.shape[0], hmax = -1, e, r, n_tiles, n_chunks, n_items, item
     cdef Py_ssize_t rstr, width, tile, q, i0, i1, c0, c1
     cdef int armed, failed = 0
+    cdef double t0   # the parallel region's start (ndconv_region.h)
     cdef int* failp = &failed
     cdef ndconv_scratch sc
     cdef ndconv_scratch_spec spec
@@ -2039,6 +2065,7 @@ def correlate_sep2d(const sep_t[::1] x, sep_t[:, ::1] out, const sep_t[::1] wv,
     ring = g = cline = NULL
     rp = NULL
     while True:
+        t0 = ndconv_region_begin()
         with nogil, parallel(num_threads=n_threads):
             sc = ndconv_scratch_alloc(&spec, failp)
             if sc.block != NULL:
@@ -2047,6 +2074,7 @@ def correlate_sep2d(const sep_t[::1] x, sep_t[:, ::1] out, const sep_t[::1] wv,
                 cline = <sep_t*>sc.part[2]
                 rp = <const sep_t**>sc.part[3]
                 _sep_fill(cline, width, cval)
+            ndconv_region_enter(t0, threadid())
             for item in prange(n_items, schedule="guided", chunksize=1):
                 if sc.block == NULL or ndconv_stop_requested(armed):
                     pass
@@ -2054,7 +2082,9 @@ def correlate_sep2d(const sep_t[::1] x, sep_t[:, ::1] out, const sep_t[::1] wv,
                     _sep_item(item, n_chunks, chunk, tile_rows, m0, m1, &x[0], &out[0, 0], &vrow[0],
                               &hcol[0], lin_lo, lin_hi, &wv[0], kv, &wh[0], kh, cval, ring, rstr,
                               g, cline, rp)
+            ndconv_region_leave(t0, threadid())
             ndconv_scratch_free(&sc)
+        ndconv_region_end(t0)
         if not _interrupted(armed):
             break
         armed = 0

@@ -129,6 +129,7 @@ def forward(LayerTaps taps, const real[::1] wpack, const real[::1] bpack, real[:
     cdef const real* cv
     cdef real* ob
     cdef int failed = 0, armed
+    cdef double t0   # the parallel region's start (ndconv_region.h)
     cdef int* failp = &failed   # shared: plain locals are thread-private in a parallel block
     cdef ndconv_scratch sc
     cdef ndconv_scratch_spec spec = ndconv_scratch_parts(ntap * seg * sizeof(real*), 0, 0, 0, 0, 0, 0)
@@ -138,9 +139,11 @@ def forward(LayerTaps taps, const real[::1] wpack, const real[::1] bpack, real[:
     ptrs = NULL   # set per thread below
     armed = _arm(<double>ntask * seg * ntap * cg * dp * groups)
     while True:
+        t0 = ndconv_region_begin()
         with nogil, parallel(num_threads=n_threads):
             sc = ndconv_scratch_alloc(&spec, failp)
             ptrs = <const real**>sc.part[0]
+            ndconv_region_enter(t0, threadid())
             for task in prange(ntask, schedule="dynamic", chunksize=1):
                 li = task // nseg
                 j0 = (task % nseg) * seg
@@ -162,7 +165,9 @@ def forward(LayerTaps taps, const real[::1] wpack, const real[::1] bpack, real[:
                 else:
                     lk_fwd_d(ptrs, npix, <int>npix, ntap, groups, cg, dg, dp, &wpack[0], &bpack[0],
                              ob + (li * wo + j0) * cout, cout)
+            ndconv_region_leave(t0, threadid())
             ndconv_scratch_free(&sc)
+        ndconv_region_end(t0)
         if not _interrupted(armed):
             break
         armed = 0   # a handler that did not raise: compute it all again, to the end
@@ -202,6 +207,7 @@ def weight_grad(LayerTaps taps, const real[::1] gout, real[:, ::1] part, int n_t
     cdef const real* cv
     cdef const real* gsrc
     cdef int failed = 0, armed
+    cdef double t0   # the parallel region's start (ndconv_region.h)
     cdef int* failp = &failed   # shared: plain locals are thread-private in a parallel block
     cdef ndconv_scratch sc
     # pointer tables, and the output gradient with each group padded to dp
@@ -215,10 +221,12 @@ def weight_grad(LayerTaps taps, const real[::1] gout, real[:, ::1] part, int n_t
     ptrs, gbuf = NULL, NULL   # set per thread below
     armed = _arm(<double>ntask * seg * ntap * cg * dp * groups)
     while True:
+        t0 = ndconv_region_begin()
         with nogil, parallel(num_threads=n_threads):
             sc = ndconv_scratch_alloc(&spec, failp)
             ptrs = <const real**>sc.part[0]
             gbuf = <real*>sc.part[1]
+            ndconv_region_enter(t0, threadid())
             for chunk in prange(nchunk, schedule="dynamic", chunksize=1):
                 if sc.block == NULL:
                     continue
@@ -245,7 +253,9 @@ def weight_grad(LayerTaps taps, const real[::1] gout, real[:, ::1] part, int n_t
                         lk_gw_f(ptrs, npix, <int>npix, ntap, groups, cg, dp, gbuf, gld, &part[chunk, 0])
                     else:
                         lk_gw_d(ptrs, npix, <int>npix, ntap, groups, cg, dp, gbuf, gld, &part[chunk, 0])
+            ndconv_region_leave(t0, threadid())
             ndconv_scratch_free(&sc)
+        ndconv_region_end(t0)
         if not _interrupted(armed):
             break
         # a handler that did not raise: the partial sums are incomplete, start

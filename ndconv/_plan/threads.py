@@ -40,11 +40,29 @@ in every count.  So a long call (``_STEADY_WORK``) takes the least count seen
 over the last ``_STEADY_SECONDS``: a burst is ignored if an idle instant came
 shortly before, a busy process is not.  ``benchmarks/busy_machine.py``
 measures both sides.
+
+An idle machine has one more cost.  A worker whose spin has run out sleeps,
+and waking it costs what the machine makes it cost: on a virtual machine the
+host may have descheduled the idle vCPU (a worker ready 1.3 ms late, and the
+caller, done with a small call's work long before, waiting as long again at
+the region's end: 2.6 ms for a 0.03 ms call on an Intel Xeon with 2 vCPUs,
+5 ms on an AMD EPYC), on a real one a few tens of microseconds.  So a call
+that finds the workers asleep (``_ASLEEP`` after the core's last parallel
+region ended) runs on one thread when that is likely to take less time than
+the wake-up it would wait for (``_after_pause``).  The wake-up is learnt: the
+core records, per region, how late its workers were ready and how long its
+caller waited at its end (``region_times``), and the calls that did wake the
+workers give the estimate (the largest of the last few).  Calls that come
+back to back share the wake-up: they run on one thread until, together, they
+would have paid for it (the rule of renting skis until their price is spent),
+and then wake the workers, which stay awake for the calls that follow.
+``benchmarks/wait_policy.py`` times calls after pauses.
 """
 import collections
 import os
 import time
 
+from .. import _core
 from . import tuning as _tuning
 
 _LOAD_TTL = 0.002
@@ -120,9 +138,57 @@ def own_runnable():
     return max(0, n - 1)     # the caller is running
 
 
+# After a pause.  From this long after the last region ended, its workers may
+# sleep (libgomp's spin, GOMP_SPINCOUNT=100000: a worker was still awake 4 ms
+# after a region and asleep 5 ms after, on an Intel Xeon).
+_ASLEEP = 0.003
+# One thread's multiply-adds per second at best (the AVX-512 rolling rows,
+# float32): a call's one-thread time is at least its work over this.
+_FAST_RATE = 5e10
+# How late woken workers were ready, per call that woke them: the last few.
+# The largest of them is the estimate: on a virtual machine one wake-up took
+# 0.1 ms and the next 1.3-5 ms, and a call that guessed low waits for the
+# slow one, while one that guessed high loses at most half its own time.
+_wakes = collections.deque(maxlen=4)
+# A call that wakes the workers waits for them twice: they start late, and
+# the caller, done with its share, waits at the region's end for a vCPU the
+# host resumes as late again (a 0.03 ms call: workers ready after 1.3 ms,
+# the call over after 2.6-2.8 ms).
+_WAKE_WAITS = 2
+_woke = -1.0                 # when the last call that woke them started (-1: none since)
+_rent = (0.0, -1.0)          # (one-thread seconds of this burst's calls, when its last ends)
+
+
+def _after_pause(n, work, now):
+    """``n``, or 1 if the workers are asleep and waking them would cost this
+    call (and the calls just before it) more than running on one thread."""
+    global _woke, _rent
+    since_end, ready, _ = _core.core().region_times()
+    if _woke >= 0:
+        # how late the workers of the last call that woke them were ready, if
+        # its region is the last one (a call may end up without a region)
+        if 0 <= since_end <= now - _woke:
+            _wakes.append(ready)
+        _woke = -1.0
+    if 0 <= since_end < _ASLEEP:
+        return n
+    t1 = work / _FAST_RATE
+    spent, until = _rent
+    if now > until + _ASLEEP:
+        spent = 0.0          # a new burst
+    if spent + t1 < _WAKE_WAITS * max(_wakes, default=0.0):
+        _rent = (spent + t1, now + t1)
+        return 1
+    _rent = (0.0, -1.0)
+    _woke = now
+    return n
+
+
 def threads_for(n_threads, work):
     """Threads for a call of ``work`` multiply-adds that may use ``n_threads``:
-    no more than the idle CPUs plus the caller's own."""
+    no more than the idle CPUs plus the caller's own, and one where the
+    workers sleep and waking them would cost more than it gains
+    (``_after_pause``)."""
     global _own_until
     if n_threads <= 1 or not _tuning.SETTINGS.load_aware:
         return n_threads
@@ -138,6 +204,8 @@ def threads_for(n_threads, work):
     if others > _CPUS - n_threads and work >= _OWN_CHECK_WORK:
         others = max(0, others - own_runnable())
     n = max(1, min(n_threads, _CPUS - others))
+    if n > 1:
+        n = _after_pause(n, work, now)
     if n > 1:
         # a shorter call does not end the window of a longer one still running
         _own_until = (max(_own_until[0], now + work / (_SLOW_RATE * n) + _SPIN_SECONDS), n)
