@@ -300,7 +300,7 @@ class _Regions:
         self.since, self.ready = -1.0, 0.0
 
     def region_times(self):
-        return self.since, self.ready, 0.0
+        return self.since, self.ready
 
 
 @pytest.fixture
@@ -383,9 +383,9 @@ def test_the_core_records_its_regions():
     for name, mod in _core.builds().items():
         with tuning.override(work_per_thread=1, load_aware=False, kernels=mod):
             ndconv.correlate(x, x[:5, :5], "same", method="direct", workers=2)
-            since, ready, wait = mod.region_times()
+            since, ready = mod.region_times()
             assert 0 <= since < 5, name
-            assert 0 <= ready < 5 and 0 <= wait < 5, name
+            assert 0 <= ready < 5, name
             time.sleep(0.05)
             assert mod.region_times()[0] >= 0.05, name
 

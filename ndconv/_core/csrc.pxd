@@ -112,9 +112,8 @@ cdef extern from "src/ndconv_cpu.h" nogil:
 cdef extern from "src/ndconv_region.h" nogil:
     double ndconv_region_begin() noexcept
     void ndconv_region_enter(double t0, int tid) noexcept
-    void ndconv_region_leave(double t0, int tid) noexcept
-    void ndconv_region_end(double t0) noexcept
-    void ndconv_region_times(double* since_end, double* ready, double* wait) noexcept
+    void ndconv_region_end() noexcept
+    void ndconv_region_times(double* since_end, double* ready) noexcept
 
 
 cdef extern from "src/ndconv_interrupt.h" nogil:

@@ -95,7 +95,6 @@ from ndconv._core.csrc cimport (
     ndconv_region_begin,
     ndconv_region_end,
     ndconv_region_enter,
-    ndconv_region_leave,
     ndconv_region_times,
     ndconv_stop_arm,
     ndconv_stop_disarm,
@@ -1284,9 +1283,8 @@ cdef int _correlate_nd(
                 _nd_items(item, item + 1, &sc, armed, roll, quad, th, tpp, rw, x, out, w, n_rows,
                           n_chunks, m_last, o_pitch, klast, kb, n_lead, nla, out_lead, k_lead, maps, bounds,
                           c0, c1, unit, cval, skip_cval, x_span, gstride, tstride, ms, stream)
-        ndconv_region_leave(t0, threadid())
         ndconv_scratch_free(&sc)
-    ndconv_region_end(t0)
+    ndconv_region_end()
     return -1 if failed else 0
 
 
@@ -1473,9 +1471,8 @@ cdef int _correlate_merged(
             if sc.block != NULL and not ndconv_stop_requested(armed):
                 _merged_item(item, x, out, w, nd, g0, R, n_slabs, m, k, L, maps, bshape, bstr,
                              ostr, n_lead, toff, cval, pos, buf, tmp, ptrs, wrows)
-        ndconv_region_leave(t0, threadid())
         ndconv_scratch_free(&sc)
-    ndconv_region_end(t0)
+    ndconv_region_end()
     free(toff)
     return -1 if failed else 0
 
@@ -1619,13 +1616,12 @@ cdef inline bint _all_finite(const num_t* w, Py_ssize_t n) noexcept nogil:
 
 
 def region_times():
-    """``(since_end, ready, wait)`` of this build's last parallel region, in
-    seconds: how long ago it ended (-1.0: none has run), how late its latest
-    worker was ready to work, and how long its caller waited at its end for
-    the others (``src/ndconv_region.h``; read by ``ndconv._plan.threads``)."""
-    cdef double since_end, ready, wait
-    ndconv_region_times(&since_end, &ready, &wait)
-    return since_end, ready, wait
+    """``(since_end, ready)`` of this build's last parallel region, in seconds:
+    how long ago it ended (-1.0: none has run) and how late its latest worker
+    was ready to work (``src/ndconv_region.h``; read by ``ndconv._plan.threads``)."""
+    cdef double since_end, ready
+    ndconv_region_times(&since_end, &ready)
+    return since_end, ready
 
 
 def widest_block(str kind):
@@ -2082,9 +2078,8 @@ def correlate_sep2d(const sep_t[::1] x, sep_t[:, ::1] out, const sep_t[::1] wv,
                     _sep_item(item, n_chunks, chunk, tile_rows, m0, m1, &x[0], &out[0, 0], &vrow[0],
                               &hcol[0], lin_lo, lin_hi, &wv[0], kv, &wh[0], kh, cval, ring, rstr,
                               g, cline, rp)
-            ndconv_region_leave(t0, threadid())
             ndconv_scratch_free(&sc)
-        ndconv_region_end(t0)
+        ndconv_region_end()
         if not _interrupted(armed):
             break
         armed = 0

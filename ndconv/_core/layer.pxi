@@ -165,9 +165,8 @@ def forward(LayerTaps taps, const real[::1] wpack, const real[::1] bpack, real[:
                 else:
                     lk_fwd_d(ptrs, npix, <int>npix, ntap, groups, cg, dg, dp, &wpack[0], &bpack[0],
                              ob + (li * wo + j0) * cout, cout)
-            ndconv_region_leave(t0, threadid())
             ndconv_scratch_free(&sc)
-        ndconv_region_end(t0)
+        ndconv_region_end()
         if not _interrupted(armed):
             break
         armed = 0   # a handler that did not raise: compute it all again, to the end
@@ -253,9 +252,8 @@ def weight_grad(LayerTaps taps, const real[::1] gout, real[:, ::1] part, int n_t
                         lk_gw_f(ptrs, npix, <int>npix, ntap, groups, cg, dp, gbuf, gld, &part[chunk, 0])
                     else:
                         lk_gw_d(ptrs, npix, <int>npix, ntap, groups, cg, dp, gbuf, gld, &part[chunk, 0])
-            ndconv_region_leave(t0, threadid())
             ndconv_scratch_free(&sc)
-        ndconv_region_end(t0)
+        ndconv_region_end()
         if not _interrupted(armed):
             break
         # a handler that did not raise: the partial sums are incomplete, start

@@ -50,9 +50,9 @@ the region's end: 2.6 ms for a 0.03 ms call on an Intel Xeon with 2 vCPUs,
 that finds the workers asleep (``_ASLEEP`` after the core's last parallel
 region ended) runs on one thread when that is likely to take less time than
 the wake-up it would wait for (``_after_pause``).  The wake-up is learnt: the
-core records, per region, how late its workers were ready and how long its
-caller waited at its end (``region_times``), and the calls that did wake the
-workers give the estimate (the largest of the last few).  Calls that come
+core records, per region, how late its workers were ready (``region_times``),
+and the calls that did wake the workers give the estimate (the largest of the
+last few, twice over: the caller waits for them at the region's end as well).  Calls that come
 back to back share the wake-up: they run on one thread until, together, they
 would have paid for it (the rule of renting skis until their price is spent),
 and then wake the workers, which stay awake for the calls that follow.
@@ -163,7 +163,7 @@ def _after_pause(n, work, now):
     """``n``, or 1 if the workers are asleep and waking them would cost this
     call (and the calls just before it) more than running on one thread."""
     global _woke, _rent
-    since_end, ready, _ = _core.core().region_times()
+    since_end, ready = _core.core().region_times()
     if _woke >= 0:
         # how late the workers of the last call that woke them were ready, if
         # its region is the last one (a call may end up without a region)

@@ -1,4 +1,4 @@
-/* How long this build's last parallel region waited for its workers, and
+/* How late the workers of this build's last parallel region were ready, and
  * when it ended.
  *
  * OpenMP's region ends at a barrier that waits for every thread of the team.
@@ -12,9 +12,9 @@
  *
  * The caller stamps the region's start before entering it (begin); each
  * thread stamps when it is ready to take work items (enter: the workers'
- * latest counts) and the caller when it has run out of them (leave); the
- * caller stamps the end after the region.  Header-only: each build of the
- * core keeps its own figures, for its own regions (omp_get_wtime's clock).
+ * latest counts); the caller stamps the end after the region.  Header-only:
+ * each build of the core keeps its own figures, for its own regions
+ * (omp_get_wtime's clock).
  * Atomics: a region's threads, and calls from several Python threads, write
  * them at once.
  */
@@ -31,8 +31,6 @@ static double ndconv_region_now(void) { return 0.0; }
 /* nanoseconds */
 static long long ndconv_region_end_ns = -1;     /* when the last region ended */
 static long long ndconv_region_ready_ns = 0;    /* its latest worker was ready, after its start */
-static long long ndconv_region_leave_ns = 0;    /* its caller ran out of items, after its start */
-static long long ndconv_region_span_ns = 0;     /* it lasted, from start to end */
 
 static long long ndconv_region_ns(double seconds) { return (long long)(seconds * 1e9); }
 
@@ -54,28 +52,17 @@ static void ndconv_region_enter(double t0, int tid) {
     }
 }
 
-/* A team thread that found no work item left. */
-static void ndconv_region_leave(double t0, int tid) {
-    if (tid == 0)
-        __atomic_store_n(&ndconv_region_leave_ns, ndconv_region_ns(ndconv_region_now() - t0),
-                         __ATOMIC_RELAXED);
+/* After a region, on the caller's thread. */
+static void ndconv_region_end(void) {
+    __atomic_store_n(&ndconv_region_end_ns, ndconv_region_ns(ndconv_region_now()), __ATOMIC_RELAXED);
 }
 
-/* After the region begun at t0, on the caller's thread. */
-static void ndconv_region_end(double t0) {
-    double now = ndconv_region_now();
-    __atomic_store_n(&ndconv_region_span_ns, ndconv_region_ns(now - t0), __ATOMIC_RELAXED);
-    __atomic_store_n(&ndconv_region_end_ns, ndconv_region_ns(now), __ATOMIC_RELAXED);
-}
-
-/* Seconds since the last region ended (-1: none has run); how late its
- * latest worker was ready; how long its caller waited at its end. */
-static void ndconv_region_times(double* since_end, double* ready, double* wait) {
+/* Seconds since the last region ended (-1: none has run), and how late its
+ * latest worker was ready. */
+static void ndconv_region_times(double* since_end, double* ready) {
     long long end = __atomic_load_n(&ndconv_region_end_ns, __ATOMIC_RELAXED);
     *since_end = end < 0 ? -1.0 : ndconv_region_now() - 1e-9 * (double)end;
     *ready = 1e-9 * (double)__atomic_load_n(&ndconv_region_ready_ns, __ATOMIC_RELAXED);
-    *wait = 1e-9 * (double)(__atomic_load_n(&ndconv_region_span_ns, __ATOMIC_RELAXED)
-                            - __atomic_load_n(&ndconv_region_leave_ns, __ATOMIC_RELAXED));
 }
 
 #endif
