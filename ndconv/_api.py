@@ -125,7 +125,9 @@ _DOC_PARAMS = """
         that imported ndconv runs every call on one thread, as OpenMP's threads
         do not survive a fork.
         A call adds threads only for the CPUs idle when it starts (threads
-        waiting for a busy CPU would hold it up).
+        waiting for a busy CPU would hold it up), and, when the threads of an
+        earlier call have gone to sleep, only if it is long enough to pay for
+        waking them (see "Threads after a pause" in the performance guide).
     out : ndarray, optional
         Preallocated output of exactly the result's shape and dtype.  It may
         overlap the inputs.  For large arrays, pass one that ndconv allocated
