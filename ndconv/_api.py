@@ -265,7 +265,7 @@ class _CallPlan:
     """One call's validated geometry and direct plan, for arrays of its key."""
 
     __slots__ = ("dtype", "conj", "kflip", "korder", "wshape", "out_shape", "perm", "cval",
-                 "skip_cval", "direct", "flat", "separable_axes", "fast", "placed", "into",
+                 "skip_cval", "direct", "flat", "separable_axes", "fast", "one", "placed", "into",
                  "kseen", "by_size", "work", "threaded")
 
     def __init__(self, x, k, w, dtype, conj, flip, axes, starts, out_shape, boundary, cval,
@@ -297,15 +297,20 @@ class _CallPlan:
         self.placed = _placement.placed(out_shape, dtype)
         # ... and where the arrays come in the compute dtype, the core makes the
         # output and the kernel's copy itself: no numpy call per step
-        self.fast = None
+        # (``fast``: every call; ``one``: a threaded plan's calls that get one
+        # thread, on a busy machine or after a pause)
+        self.fast = self.one = None
         kind = "%s%d" % (dtype.kind, dtype.itemsize)
-        if (by_size == 1 and self.flat and kind in _FAST_KINDS
-                and all(d == dtype for d in given_dtypes)):
+        if self.flat and kind in _FAST_KINDS and all(d == dtype for d in given_dtypes):
             order = tuple(range(k.ndim)) if self.korder is None else self.korder
-            self.fast = self.direct.mod.FlatCall(
+            flat_call = self.direct.mod.FlatCall(
                 self.direct.tables, x.size, kind, cval, self.skip_cval, order, flip, self.conj,
                 out_shape, dtype, np.empty,
                 functools.partial(_placement.empty, out_shape, dtype) if self.placed else None)
+            if by_size == 1:
+                self.fast = flat_call
+            else:
+                self.one = flat_call
         # an ``out`` (part of the plan's key) the core writes as it writes its own
         # output: C-contiguous (the kernel's rows are x's)
         self.into = self.fast is not None and out is not None and out.flags.c_contiguous
@@ -338,11 +343,14 @@ class _CallPlan:
             k = k.transpose(self.korder)
         return k
 
-    def _plan(self):
-        """The direct plan for this call's thread count."""
-        if self.by_size == 1:
+    def _count(self):
+        """This call's thread count: by its size, and as many as the machine has idle."""
+        return 1 if self.by_size == 1 else _threads.threads_for(self.by_size, self.work)
+
+    def _plan(self, n):
+        """The direct plan for ``n`` threads."""
+        if n == 1:
             return self.direct
-        n = _threads.threads_for(self.by_size, self.work)
         plan = self.threaded.get(n)
         if plan is None:
             plan = self.threaded[n] = self.direct.with_threads(n)
@@ -363,7 +371,7 @@ class _CallPlan:
             x = np.asarray(x, dtype=self.dtype)
             w = self._kernel(k).reshape(self.wshape)
             target = _target(out, x, w, self.out_shape, self.dtype, rows=True)
-            return _deliver(out, self._plan().run(x, w, self.cval, target))
+            return _deliver(out, self._plan(self._count()).run(x, w, self.cval, target))
         res = self._run(x, k)
         if out is None or res is None:
             return res
@@ -373,9 +381,12 @@ class _CallPlan:
     def _run(self, x, k):
         if self.fast is not None:
             return self.fast.run(x, k)
+        n = self._count()
+        if n == 1 and self.one is not None:
+            return self.one.run(x, k)
         x = np.asarray(x, dtype=self.dtype)
         k = self._kernel(k)
-        d = self._plan()
+        d = self._plan(n)
         if self.flat and d.merge is None:
             out = (_placement.empty(self.out_shape, self.dtype, near=x) if self.placed
                    else np.empty(self.out_shape, dtype=self.dtype))

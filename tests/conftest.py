@@ -167,20 +167,30 @@ def tuned():
 
 @pytest.fixture
 def core_threads(monkeypatch):
-    """The thread counts the direct calls of the test hand the core's entry point
-    (``correlate_nd`` of the build in use), in order: planned calls reach it as
-    new ones do."""
+    """The thread counts the direct calls of the test run on, in order: those
+    handed to the core's entry point (``correlate_nd`` of the build in use), and
+    1 for each run of a compiled one-thread call (``FlatCall``) made during the
+    test (planned calls' fast path)."""
     from ndconv._plan import direct
 
     seen = []
     mod = direct.core()
-    real = mod.correlate_nd
+    real, real_flat = mod.correlate_nd, mod.FlatCall
 
     def spy(tables, x, out, w, cval, skip_cval, n_threads, *rest):
         seen.append(n_threads)
         return real(tables, x, out, w, cval, skip_cval, n_threads, *rest)
 
+    class FlatSpy:
+        def __init__(self, *args):
+            self.real = real_flat(*args)
+
+        def run(self, *args):
+            seen.append(1)
+            return self.real.run(*args)
+
     monkeypatch.setattr(mod, "correlate_nd", spy)
+    monkeypatch.setattr(mod, "FlatCall", FlatSpy)
     return seen
 
 

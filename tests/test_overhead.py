@@ -342,8 +342,9 @@ def test_threaded_calls_are_planned_and_take_the_idle_cpus(default_threads, rng,
     assert ran == [2, 2, 1, 2, 1]
     assert len(ndconv._api._CALLS) == 1
     plan, = ndconv._api._CALLS.values()
-    assert plan.by_size == 2 and plan.fast is None
-    assert {n: d.n_threads for n, d in plan.threaded.items()} == {1: 1, 2: 2}
+    # one thread: the plan's compiled one-thread call, not a threaded plan
+    assert plan.by_size == 2 and plan.fast is None and plan.one is not None
+    assert {n: d.n_threads for n, d in plan.threaded.items()} == {2: 2}
 
 
 def test_a_plan_hands_factorizable_kernels_back(default_threads, rng):
