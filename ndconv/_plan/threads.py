@@ -52,10 +52,11 @@ region ended) runs on one thread when that is likely to take less time than
 the wake-up it would wait for (``_after_pause``).  The wake-up is learnt: the
 core records, per region, how late its workers were ready (``region_times``),
 and the calls that did wake the workers give the estimate (the largest of the
-last few, twice over: the caller waits for them at the region's end as well).  Calls that come
-back to back share the wake-up: they run on one thread until, together, they
-would have paid for it (the rule of renting skis until their price is spent),
-and then wake the workers, which stay awake for the calls that follow.
+last few, twice over: the caller waits for them at the region's end as well).
+Calls that come back to back share the wake-up: they run on one thread until,
+together, they would have paid for it (the rule of renting skis until their
+price is spent), and then wake the workers, which stay awake for the calls
+that follow.
 ``benchmarks/wait_policy.py`` times calls after pauses.
 """
 import collections

@@ -68,7 +68,7 @@ class Settings:
     #: cost time at every size: plain stores took 2048^2 3x3 and 5x5 to
     #: 0.75-0.82x, 4096^2 to 0.68-0.79x, 8192^2 to 0.68-0.98x (1 and 2
     #: threads, by turns in one process).
-    stream_bytes: int | None = dataclasses.field(default_factory=lambda: _stream_default())
+    stream_bytes: int | None = dataclasses.field(default_factory=_stream_default)
     #: Outputs of at least this many bytes (and those that stream) are larger
     #: than the caches hold: kernels of 2-3 rows by 2-5 columns take short tiles
     #: of the rolling rows (``NDCONV_STREAM_TILE_ROWS``).  On AMD Zen 4, one
