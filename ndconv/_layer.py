@@ -391,7 +391,7 @@ def _pack_weights(w, groups, vw):
     dg = c_out // groups
     dp = -(-dg // vw) * vw
     taps = int(np.prod(w.shape[:-2], dtype=np.int64))
-    packed = np.zeros((groups, taps, cg, dp), dtype=w.dtype)
+    packed = _placement.zeros((groups, taps, cg, dp), w.dtype)
     packed[..., :dg] = w.reshape(taps, cg, groups, dg).transpose(2, 0, 1, 3)
     return packed, dg, dp
 
@@ -405,13 +405,13 @@ def _forward(p, out=None):
     depthwise = _depthwise(p)
     if depthwise:   # one (taps, channels) matrix: the vectors run along the channels
         wpack, dg, dp = _pack_weights(p.w, 1, vw)
-        bpack = np.zeros(dp, dtype=p.dtype)
+        bpack = _placement.zeros((dp,), p.dtype)
         if p.bias is not None:
             bpack[:p.groups] = p.bias
         dg = 1
     else:
         wpack, dg, dp = _pack_weights(p.w, p.groups, vw)
-        bpack = np.zeros((p.groups, dp), dtype=p.dtype)
+        bpack = _placement.zeros((p.groups, dp), p.dtype)
         if p.bias is not None:
             bpack[:, :dg] = p.bias.reshape(p.groups, dg)
     rowtab, coltab, colgeom = _tables(p)
@@ -446,7 +446,7 @@ def _weight_grad(p, g):
     items = p.x.shape[0] * rowtab.shape[0] * -(-p.out_spatial[-1] // seg)
     size = ntap * dp if depthwise else p.groups * ntap * cg * dp
     chunks = max(1, min(_GRAD_CHUNKS, items, _PART_BYTES // (size * p.dtype.itemsize)))
-    part = np.zeros((chunks, size), dtype=p.dtype)
+    part = _placement.zeros((chunks, size), p.dtype)
     cval_pixel = np.full(p.x.shape[-1], p.cval, dtype=p.dtype)
     taps = kern.LayerTaps(p.x.reshape(-1), p.x.shape[0], _img_size(p), rowtab, coltab, colgeom,
                           p.out_spatial[-1], cval_pixel, p.groups, cg, dg, dp, seg, depthwise)

@@ -68,3 +68,53 @@ def test_results_are_placed(rng):
     patch[:, 1:] = xl[1, i - 1:i + 2, :2]
     assert np.isclose(y[1, i, j, c], np.einsum("ijc,ijc->", patch, wl[..., c]), rtol=1e-4,
                       atol=1e-4)
+
+
+@pytest.mark.parametrize("shape, dtype", [((1, 9, 64, 64), np.float32), ((3, 5), np.float64),
+                                          ((0,), np.float32), ((7,), np.complex128)])
+def test_packed_arrays_start_on_a_line(shape, dtype):
+    # 40 arrays with odd-sized ones between them: numpy's own would start
+    # 16 bytes into a line in some of them
+    keep = []
+    for n in range(40):
+        keep.append(np.empty(16 * n + 8, np.uint8))
+        a = placement.zeros(shape, dtype)
+        assert a.shape == shape and a.dtype == np.dtype(dtype) and a.flags.c_contiguous
+        # (an empty array has no first element: numpy may point it anywhere)
+        assert (a.size == 0 or _addr(a) % 64 == 0) and not a.any()
+        a[...] = 1   # writable, and none of it shared with the array before it
+        keep.append(a)
+    assert all((b == 1).all() for b in keep[1::2])
+
+
+def test_the_layer_reads_weights_from_whole_lines(rng, monkeypatch):
+    # the forward pass and the weight gradient get their packed weights, bias
+    # and partial sums on a line whatever the heap held before the call
+    from ndconv import _layer
+    seen = []
+    real = _layer._dispatch.core
+
+    class Spy:
+        def __init__(self, mod):
+            self.mod = mod
+
+        def __getattr__(self, name):
+            return getattr(self.mod, name)
+
+        def forward(self, taps, wpack, bpack, out, n):
+            seen.extend([_addr(wpack), _addr(bpack)])
+            return self.mod.forward(taps, wpack, bpack, out, n)
+
+        def weight_grad(self, taps, g, part, n):
+            seen.append(_addr(part))
+            return self.mod.weight_grad(taps, g, part, n)
+
+    monkeypatch.setattr(_layer._dispatch, "core", lambda: Spy(real()))
+    xl = rng.standard_normal((2, 9, 10, 8)).astype(np.float32)
+    wl = rng.standard_normal((3, 3, 8, 20)).astype(np.float32)
+    keep = []
+    for n in range(12):
+        keep.append(np.empty(16 * n + 8, np.uint8))
+        y = ndconv.conv(xl, wl, bias=np.ones(20, np.float32), padding="same")
+        ndconv.conv_grad(xl, wl, np.ones_like(y), padding="same")
+    assert len(seen) >= 36 and all(a % 64 == 0 for a in seen)
