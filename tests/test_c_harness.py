@@ -1,6 +1,7 @@
 """The standalone C harness (benchmarks/c/): the kernel headers compiled
-without Python, every row-sharing block checked bit for bit against a scalar
-reference with the same tap order and multiply-add chain, per instruction set."""
+without Python, every row-sharing block and the convolution layer's kernels
+checked bit for bit against a scalar reference with the same tap order and
+multiply-add chain, per instruction set."""
 import os
 import platform
 import shutil
@@ -14,6 +15,7 @@ import ndconv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HARNESS = os.path.join(ROOT, "benchmarks", "c", "rows_check.c")
+LAYER = os.path.join(ROOT, "benchmarks", "c", "layer_kernels.c")
 # the headers of the ndconv under test (installed or built in place; the wheel ships them)
 SRC = os.path.join(os.path.dirname(os.path.abspath(ndconv.__file__)), "_core", "src")
 CC = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
@@ -30,6 +32,18 @@ FLAGS = {
 # the machine each vector build is for (the scalar build is for any)
 ISA_MACHINE = {"avx2+fma": "x86_64", "avx512": "x86_64", "neon": "aarch64"}
 
+
+def _build(cc, isa, exe, opt="-O3", extra=(), layer_opt="-O3", layer_extra=()):
+    """rows_check for ``isa``, as the Makefile builds it: the layer's kernels (layer_kernels.c),
+    whose multiply-adds are fused only by the compiler's contraction, with the flags of their
+    module (contraction on, except in the scalar build: the baseline module is unfused; gcc
+    contracts only from -O2 on), the rest with -ffp-contract=off."""
+    obj = exe + ".layer.o"
+    contract = ["-ffp-contract=off"] if isa == "scalar" else []
+    subprocess.run([cc, layer_opt, "-fno-tree-loop-distribute-patterns", *contract, "-I" + SRC, *FLAGS[isa],
+                    *layer_extra, "-c", LAYER, "-o", obj], check=True, capture_output=True, text=True)
+    subprocess.run([cc, opt, "-ffp-contract=off", "-I" + SRC, *FLAGS[isa], *extra, HARNESS, obj, "-o", exe,
+                    "-lm"], check=True, capture_output=True, text=True)
 
 
 def _compiled_programs_run():
@@ -50,7 +64,8 @@ def _compiled_programs_run():
 
 
 pytestmark = pytest.mark.skipif(
-    shutil.which(CC) is None or not os.path.exists(HARNESS) or not os.path.isdir(SRC)
+    shutil.which(CC) is None or not os.path.exists(HARNESS) or not os.path.exists(LAYER)
+    or not os.path.isdir(SRC)
     or not _compiled_programs_run(),
     reason="needs a C compiler for this machine and the source tree")
 
@@ -60,8 +75,7 @@ def test_blocks_bitwise_against_scalar_reference(isa, tmp_path):
     if isa in ISA_MACHINE and ISA_MACHINE[isa] != MACHINE:
         pytest.skip("%s instruction set" % ISA_MACHINE[isa])
     exe = str(tmp_path / "rows_check")
-    subprocess.run([CC, "-O3", "-ffp-contract=off", "-I" + SRC, *FLAGS[isa], HARNESS, "-o", exe, "-lm"],
-                   check=True, capture_output=True, text=True)
+    _build(CC, isa, exe)
     out = subprocess.run([exe], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout[-3000:]
     first = out.stdout.splitlines()[0]
@@ -91,13 +105,14 @@ def test_avx512_blocks_under_asan(tmp_path):
     their window loads then read only the lanes a result depends on, so every source row of
     the harness's tight checks owns exactly the elements the block reads (the rest of its
     cache lines poisoned) and any other read is reported, while the results stay bit for
-    bit the scalar reference's."""
+    bit the scalar reference's.  The layer's kernels, linked in, are built with ASan alone and
+    at -O2, the lowest level at which gcc contracts their multiply-adds (12 s to compile; with
+    UBSan too or at -O3, 22-45 s)."""
     if not _asan_links():
         pytest.skip("the C compiler cannot build with -fsanitize=address here")
     exe = str(tmp_path / "rows_check")
     san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
-    subprocess.run([CC, "-O1", "-ffp-contract=off", "-I" + SRC, *FLAGS["avx512"], *san, HARNESS, "-o", exe,
-                    "-lm"], check=True, capture_output=True, text=True)
+    _build(CC, "avx512", exe, opt="-O1", extra=san, layer_opt="-O2", layer_extra=["-fsanitize=address"])
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=1")
     env.pop("LD_PRELOAD", None)
     out = subprocess.run([exe], capture_output=True, text=True, env=env, timeout=600)
@@ -120,8 +135,7 @@ def test_aarch64_blocks_bitwise_under_emulation(isa, tmp_path):
     static program and run by qemu-user: the scalar build unfused like its module (the
     reference then too), the NEON build fused, each bit for bit against its reference."""
     exe = str(tmp_path / "rows_check")
-    subprocess.run([CROSS_CC, "-O3", "-ffp-contract=off", "-static", "-I" + SRC, *FLAGS[isa], HARNESS,
-                    "-o", exe, "-lm"], check=True, capture_output=True, text=True)
+    _build(CROSS_CC, isa, exe, extra=["-static"])
     out = subprocess.run([QEMU, exe], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-3000:]
     first = out.stdout.splitlines()[0]

@@ -11,11 +11,14 @@
    (ndconv_blocks_avx512.h) are checked the same way, when the CPU runs them.
 
    The separable path's fused passes (ndconv_sep.h) are checked against the
-   two passes computed apart (sep_check.h).
+   two passes computed apart (sep_check.h), the convolution layer's
+   micro-kernels (ndconv_layer.h, linked in from layer_kernels.c) against
+   the same kind of scalar reference (layer_check.h).
 
    --time adds GFLOP/s of the float32 row-sharing blocks on an L2-resident
-   tile, a whole 2048^2 image swept with tiles of 16..128 rows, and the
-   fused separable passes on a 2048^2 image, 15x15.
+   tile, a whole 2048^2 image swept with tiles of 16..128 rows, the fused
+   separable passes on a 2048^2 image, 15x15, and the layer's forward pass
+   on ResNet's W6 shape.
 
    Usage: rows_check [--time]   exit status 0 when every check passes. */
 #include <math.h>
@@ -230,7 +233,7 @@ static void time_tiles(void) {
                         for (int i = 0; i < h + k - 1; i++) src[i] = x + (size_t)(r0 + i) * (N + PAD);
                         for (ptrdiff_t c = 0; c + rw <= N; c += rw)
                             ndv_roll_f32(k, o + (size_t)r0 * N, N, c, src, h, w, k,
-                                         c + 3 * rw <= N ? 2 * rw : 0, nt);
+                                         c + 2 * rw <= N ? rw : 0, nt);
                         ndv_stream_fence();
                     }
                     double dt = now() - t0;
@@ -244,6 +247,7 @@ static void time_tiles(void) {
 }
 
 #include "sep_check.h"
+#include "layer_check.h"
 
 /* Whether this CPU runs the instruction set the file was compiled for. */
 static int cpu_runs_build(void) {
@@ -263,7 +267,7 @@ int main(int argc, char** argv) {
         printf("%s: this CPU cannot run this build; compiled, not run\n", NDV_ISA_NAME);
         return 0;
     }
-    int n = check_f32() + check_f64() + sep_check_f32() + sep_check_f64();
+    int n = check_f32() + check_f64() + sep_check_f32() + sep_check_f64() + layer_check();
 #if NDV_ISA == 3
     n += check_avx512();
 #endif
@@ -272,6 +276,7 @@ int main(int argc, char** argv) {
         time_f32();
         time_tiles();
         sep_time();
+        layer_time();
     }
     return failures != 0;
 }
