@@ -152,9 +152,10 @@ cdef inline Py_ssize_t _offset(const AxisMap* m, Py_ssize_t t) noexcept nogil:
     return m.base + t * m.stride
 
 cdef inline void _prefetch(const void* p, Py_ssize_t nbytes) noexcept nogil:
-    """Prefetch the cache lines of ``nbytes`` bytes from ``p`` (for reading)."""
+    """Prefetch the cache lines of ``nbytes`` bytes from ``p`` (for reading):
+    every line they touch, the last one too when ``p`` is inside a line."""
     cdef const char* q = <const char*>p
-    cdef Py_ssize_t t = 0
+    cdef Py_ssize_t t = -<Py_ssize_t>(<size_t>p & 63)
     while t < nbytes:
         NDCONV_PREFETCH(q + t)
         t += 64
@@ -877,8 +878,9 @@ cdef inline void _roll_sum(num_t* o, Py_ssize_t ostr, Py_ssize_t n, const num_t*
     strip (the tail overlaps, as in _block_sum); see ndconv_roll_*.  ``nt``:
     rows that start a cache line are stored with non-temporal stores.
 
-    With ``prefetch``, each strip prefetches the strip two on of its source
-    rows (one on was slower at 2048^2 5x5; four on no faster),
+    With ``prefetch``, each strip prefetches in its source and output rows
+    the lines that the next strip reads and it does not
+    (``NDCONV_PREFETCH_STRIP``),
     and the strips share out prefetching (a) the first strip of ``pn_rows``
     rows from ``pn`` (``pn_str`` apart; the next tile's, which would otherwise
     start cold: up to 134 rows, each a miss to memory) and (b) ``n_ab`` samples from
@@ -893,7 +895,7 @@ cdef inline void _roll_sum(num_t* o, Py_ssize_t ostr, Py_ssize_t n, const num_t*
     while c < n:
         if c + rw > n:
             c = n - rw
-        pfd = 2 * rw if prefetch and c + 3 * rw <= n else 0
+        pfd = rw if prefetch and c + 2 * rw <= n else 0
         if prefetch and pn != NULL:
             r = si * pn_rows // n_strips
             r1 = (si + 1) * pn_rows // n_strips

@@ -241,8 +241,9 @@ NDCONV_BLK4(ndconv_blk4_f64, double, f64, 8, ndconv_shift_idx64, _mm512_permutex
    last) also feed rows outside the strip, which are computed and dropped
    (KB - 1 rows per strip of ``h``).  Row i accumulates its taps in the
    one-row block's order from +0.0, so the sums are bitwise those of every
-   other block.  ``pfd`` > 0: prefetch each row's next strip, ``pfd``
-   samples on.  ``nt``: output rows that start a cache line are stored with
+   other block.  ``pfd`` > 0: prefetch the lines of each row that
+   the strip ``pfd`` samples on reads and the strip before it does not
+   (NDCONV_PREFETCH_STRIP).  ``nt``: output rows that start a cache line are stored with
    non-temporal stores (the caller fences: ndv_stream_fence).  The arrays of
    accumulators have constant indices only (every loop over them is
    unrolled), so gcc keeps them in registers. */
@@ -256,8 +257,7 @@ static __attribute__((noinline)) void NAME(T* o, ptrdiff_t ostr, ptrdiff_t c, co
     for (ptrdiff_t r = 0; r < h + KB - 1; r++) {                                                \
         const T* p = src[r] + c;                                                                \
         if (pfd > 0)                                                                            \
-            for (ptrdiff_t e = 0; e < NV * L; e += 64 / sizeof(T))                              \
-                NDCONV_PREFETCH(p + pfd + e);                                                   \
+            NDCONV_PREFETCH_STRIP(NDCONV_PREFETCH, T, p, pfd, NV * L, klast - 1);               \
         NDCONV_WINDOW(T, S, L, NV)                                                              \
         /* kernel rows tlo..thi reach output rows of the strip (all of                          \
            them but in the first and last KB - 1 source rows) */                                \
@@ -276,8 +276,7 @@ static __attribute__((noinline)) void NAME(T* o, ptrdiff_t ostr, ptrdiff_t c, co
         if (r >= KB - 1) {                                                                      \
             T* q = o + (r - KB + 1) * ostr + c;                                                 \
             if (pfd > 0)                                                                        \
-                for (ptrdiff_t e = 0; e < NV * L; e += 64 / sizeof(T))                          \
-                    NDCONV_PREFETCHW(q + pfd + e);                                              \
+                NDCONV_PREFETCH_STRIP(NDCONV_PREFETCHW, T, q, pfd, NV * L, 0);                  \
             NDV_STORE_ROW(ndv_##S##_stream, ndv_##S##_storeu, L, NV, q, acc[KB - 1], nt)        \
         }                                                                                       \
         _Pragma("GCC unroll 16") for (int t = KB - 1; t > 0; t--)                               \

@@ -38,8 +38,9 @@ NDV_NOINLINE void FN(ndv_quad_)(NDV_T* o, ptrdiff_t ostr, ptrdiff_t c, const NDV
 }
 
 /* Rolling rows: the strip of NV vectors from column c, h output rows, a
-   kernel of KB rows (w: KB x klast).  pfd > 0: prefetch each source row's
-   and output row's samples pfd on (the next strips).  nt: output rows that
+   kernel of KB rows (w: KB x klast).  pfd > 0: prefetch the lines of each
+   source and output row that the strip pfd on reads and the strip before
+   it does not (NDCONV_PREFETCH_STRIP; pfd = the strip's width: the next).  nt: output rows that
    start a cache line are stored with non-temporal stores (the caller
    fences: ndv_stream_fence).  KB and NV are
    constants in every caller, so the loops over them unroll and the
@@ -53,8 +54,7 @@ NDV_INLINE void FN(ndv_roll_body_)(NDV_T* o, ptrdiff_t ostr, ptrdiff_t c, const 
     for (ptrdiff_t r = 0; r < h + KB - 1; r++) {
         const NDV_T* p = src[r] + c;
         if (pfd > 0)
-            for (ptrdiff_t e = 0; e < NV * NDV_L; e += 64 / (ptrdiff_t)sizeof(NDV_T))
-                NDCONV_PREFETCH(p + pfd + e);
+            NDCONV_PREFETCH_STRIP(NDCONV_PREFETCH, NDV_T, p, pfd, NV * NDV_L, klast - 1);
         /* kernel rows tlo..thi reach output rows of the strip (all of them
            but in the first and last KB - 1 source rows) */
         int tlo = r - h + 1 > 0 ? (int)(r - h + 1) : 0, thi = r < KB - 1 ? (int)r : KB - 1;
@@ -72,8 +72,7 @@ NDV_INLINE void FN(ndv_roll_body_)(NDV_T* o, ptrdiff_t ostr, ptrdiff_t c, const 
         if (r >= KB - 1) {
             NDV_T* q = o + (r - KB + 1) * ostr + c;
             if (pfd > 0)
-                for (ptrdiff_t e = 0; e < NV * NDV_L; e += 64 / (ptrdiff_t)sizeof(NDV_T))
-                    NDCONV_PREFETCHW(q + pfd + e);
+                NDCONV_PREFETCH_STRIP(NDCONV_PREFETCHW, NDV_T, q, pfd, NV * NDV_L, 0);
             NDV_STORE_ROW(OP(_stream), OP(_storeu), NDV_L, NV, q, acc[KB - 1], nt)
         }
         NDV_UNROLL(8) for (int t = KB - 1; t > 0; t--)

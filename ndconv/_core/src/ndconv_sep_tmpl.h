@@ -214,8 +214,7 @@ static inline void FN(ndconv_sep_tile_)(const NDV_T* x, NDV_T* out, ptrdiff_t os
            another page, where the hardware prefetchers stop */
         if (inplace && r + NDV_SEP_PF < i1 + kv - 1 && vrow[r + NDV_SEP_PF] >= 0) {
             const NDV_T* q = lin + vrow[r + NDV_SEP_PF];
-            for (ptrdiff_t e = 0; e < span; e += 64 / (ptrdiff_t)sizeof(NDV_T)) NDCONV_PREFETCH(q + e);
-            NDCONV_PREFETCH(q + span - 1);
+            NDCONV_PREFETCH_SPAN(NDCONV_PREFETCH, q, span);
         }
         FN(ndv_sep_hsum_)(ring + ((r - i0) % nring) * rstr, src, n, wh, kh, rp);
         if (r == next + kv) {
