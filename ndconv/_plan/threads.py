@@ -104,12 +104,16 @@ def runnable_others(now):
     return _load[1]
 
 
-# Multiply-adds (a few milliseconds) from which a call that would lose threads
-# to the load looks at its own process's threads: reading a /proc file per
-# thread took 30-60 us here (120 us through Python file objects), which cost a
-# 1.4 ms call (1-D 2^20 x 31 on one CPU next to a busy one) up to 8 % while it
-# could only run on one thread anyway; from 2^26 it is at most 2 %.
-_OWN_CHECK_WORK = 1 << 26
+# Multiply-adds (a millisecond or so) from which a call that would lose
+# threads to the load looks at its own process's threads: reading a /proc
+# file per thread took 30-60 us on an AMD EPYC (120 us through Python file
+# objects), 23 us with 6 threads on an Intel Xeon, which cost a 1.4 ms call
+# (1-D 2^20 x 31 on one CPU next to a busy one) up to 8 % while it could only
+# run on one thread anyway; from 2^25 it is at most 3-4 %.  Below 2^26, calls
+# as common as a 2048^2 3x3 filter (2^25.2) and a 1024^2 7x7 (2^25.6) ran on
+# one thread whenever another library's pool in this process still spun
+# (OpenCV's, torch's), at their one-thread time: 1.6-1.9x their two-thread one.
+_OWN_CHECK_WORK = 1 << 25
 
 
 def own_runnable():
