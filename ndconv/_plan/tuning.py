@@ -23,6 +23,14 @@ def _stream_default():
     return 16 << 20 if _cpu.vendor() == "AuthenticAMD" else None
 
 
+def _uncached_default():
+    """``Settings.uncached_bytes`` on this CPU: where an output and its input
+    no longer fit the caches a core has to itself.  On an Intel Xeon (2 MB of
+    L2 per core, a slow shared L3) from 1 MB; elsewhere 7 MB (AMD Zen 4, whose
+    L3 keeps the rows of a few MB close)."""
+    return 1 << 20 if _cpu.vendor() == "GenuineIntel" else 7 << 20
+
+
 @dataclasses.dataclass
 class Settings:
     """The values in force; see :func:`override`."""
@@ -77,8 +85,12 @@ class Settings:
     #: two threads (AVX-512) and 0.67 / 0.82x (AVX2), 1448^2 (8.4 MB) 0.59-0.87x,
     #: 1700^2 0.51-0.74x, 2048^2 0.5-0.9x.  Where in that range the caches end
     #: depends on the machine's L3 and who shares it; 7 MB takes 1448^2 and
-    #: leaves 1250^2, whose gain was not the same in both builds.
-    uncached_bytes: int | None = 7 << 20
+    #: leaves 1250^2, whose gain was not the same in both builds.  On an Intel
+    #: Xeon (one thread, short / tall tiles, by turns in one process) short
+    #: tiles won from 512^2 (1 MB) up: 3x3 0.89-0.95x at 512^2, 0.77-0.95x
+    #: at 896^2 to 1200^2 (AVX-512 / AVX2), 2x2 0.76-0.89x; at 400^2 they lost
+    #: (3x3 1.06-1.10x).  Hence a default per vendor (``_uncached_default``).
+    uncached_bytes: int | None = dataclasses.field(default_factory=_uncached_default)
     #: Whether the direct method may take the merged path at all.
     merged: bool = True
     #: The merged path's fused axis ``g0``, forced (None: the cost model picks).

@@ -34,7 +34,9 @@
    and reuse each load more), and so did wider ones, whose multiply-adds,
    not memory, set the pace (3x9 to 3x31: 1.05-1.2x the time).  In-cache
    outputs (512^2 to 1024^2) run 1.1-1.3x slower with short tiles, hence
-   the flag; from 1448^2 float32 (8 MB) on they gain (0.54-0.87x). */
+   the flag; from 1448^2 float32 (8 MB) on they gain (0.54-0.87x).  Where
+   the caches end is the CPU's: on an Intel Xeon (2 MB of L2 per core) short
+   tiles already gained from 512^2 (tuning's _uncached_default). */
 #define NDCONV_STREAM_TILE_ROWS 6
 static inline int ndconv_short_tiles(ptrdiff_t kb, ptrdiff_t klast, int uncached) {
     return uncached && kb <= 3 && klast <= 5;
