@@ -260,14 +260,15 @@ def test_any_tile_height_gives_the_same_bits(rng, level, xs, ks):
                     res = ndconv.correlate(x, k, "same", boundary="reflect", method="direct",
                                            workers=workers)
                     np.testing.assert_array_equal(res, base, err_msg="%d-row tiles" % rows)
-        # calls on several threads shorten the build's tiles to their share of
-        # L2 (down to 16 rows with a share of one byte)
-        for shared in (1, 20 << 10, None):
-            with tuning.override(shared_tile_bytes=shared):
-                for workers in (2, 3):
+        # calls shorten the build's tiles to their share of L2 (down to 16
+        # rows with a share of one byte): on several threads, and on one
+        # (the planned calls and the compiled one-thread call alike)
+        for share in (1, 20 << 10, None):
+            with tuning.override(shared_tile_bytes=share, alone_tile_bytes=share):
+                for workers in (1, 2, 3):
                     res = ndconv.correlate(x, k, "same", boundary="reflect", method="direct",
                                            workers=workers)
-                    np.testing.assert_array_equal(res, base, err_msg="share %s" % shared)
+                    np.testing.assert_array_equal(res, base, err_msg="share %s" % share)
 
 
 def test_tile_height_is_checked():

@@ -265,7 +265,8 @@ class DirectPlan:
         self.tables = self.mod.Tables(oshape_a, kshape_a, params, bands, bounds, width, c0, c1,
                                       estr[-1] == 1, _tuning.SETTINGS.roll_tile_rows or 0,
                                       *_residence(self.oshape, x.itemsize, written),
-                                      _tuning.SETTINGS.shared_tile_bytes or 0)
+                                      _tuning.SETTINGS.shared_tile_bytes or 0,
+                                      _tuning.SETTINGS.alone_tile_bytes or 0)
         self.wshape, self.itemsize = wshape, xp.itemsize
         self.n_threads = int(n_threads)
         self.merge = _merge_plan(self.oshape, wshape, xp.itemsize, self.n_threads)

@@ -31,6 +31,12 @@ def _uncached_default():
     return 1 << 20 if _cpu.vendor() == "GenuineIntel" else 7 << 20
 
 
+def _alone_tile_default():
+    """``Settings.alone_tile_bytes`` on this CPU: half an L2 of 1 MB on
+    Intel's (whose L3 is far), else None (the build's tile height)."""
+    return 512 << 10 if _cpu.vendor() == "GenuineIntel" else None
+
+
 @dataclasses.dataclass
 class Settings:
     """The values in force; see :func:`override`."""
@@ -64,6 +70,15 @@ class Settings:
     #: 5x5 and 7x7 0.89-0.95x (32), 4096^2 5x5 0.96-0.98x (16), in the AVX-512
     #: and AVX2 builds alike.
     shared_tile_bytes: int | None = 512 << 10
+    #: The same for a call on one thread (None: never; the build's height).
+    #: On an Intel Xeon (2 MB of L2, a slow shared L3; one thread, float32, by
+    #: turns in one process against None) the tiles it gives ran 4096^2 4x4
+    #: to 6x6 in 0.59-0.67x the time (AVX2; 16 rows) and 0.76-0.80x
+    #: (AVX-512), 2048^2 0.84-0.92x and 0.87-0.99x (32 rows), 1024^2 within
+    #: 0.94-1.08x (64); on AMD Zen 4 the build's 128 rows were as fast or
+    #: faster for a thread alone.  Hence a default per vendor
+    #: (``_alone_tile_default``).
+    alone_tile_bytes: int | None = dataclasses.field(default_factory=_alone_tile_default)
     #: Outputs of at least this many bytes stream through memory; None: none
     #: does.  The rolling rows then store with non-temporal stores where the
     #: build has them (AVX-512: lines written without being read first, the
