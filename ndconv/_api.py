@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -266,7 +267,7 @@ class _CallPlan:
 
     __slots__ = ("dtype", "conj", "kflip", "korder", "wshape", "out_shape", "perm", "cval",
                  "skip_cval", "direct", "flat", "separable_axes", "fast", "one", "placed", "into",
-                 "kseen", "by_size", "work", "threaded")
+                 "kseen", "by_size", "work", "threaded", "seconds")
 
     def __init__(self, x, k, w, dtype, conj, flip, axes, starts, out_shape, boundary, cval,
                  unfused, separable_axes=None, given_dtypes=(), out=None, by_size=1):
@@ -275,6 +276,7 @@ class _CallPlan:
         # machine has idle (``_threads.threads_for``), with a plan per count
         self.by_size = by_size
         self.work = w.size * math.prod(out_shape)
+        self.seconds = 0.0   # the last one-thread run's time (threads_for's estimate)
         self.threaded = {}
         self.kseen = None
         self.dtype = dtype
@@ -345,7 +347,8 @@ class _CallPlan:
 
     def _count(self):
         """This call's thread count: by its size, and as many as the machine has idle."""
-        return 1 if self.by_size == 1 else _threads.threads_for(self.by_size, self.work)
+        return 1 if self.by_size == 1 else _threads.threads_for(self.by_size, self.work,
+                                                                self.seconds)
 
     def _plan(self, n):
         """The direct plan for ``n`` threads."""
@@ -371,7 +374,12 @@ class _CallPlan:
             x = np.asarray(x, dtype=self.dtype)
             w = self._kernel(k).reshape(self.wshape)
             target = _target(out, x, w, self.out_shape, self.dtype, rows=True)
-            return _deliver(out, self._plan(self._count()).run(x, w, self.cval, target))
+            n = self._count()
+            t = time.perf_counter()
+            res = self._plan(n).run(x, w, self.cval, target)
+            if n == 1:
+                self.seconds = time.perf_counter() - t
+            return _deliver(out, res)
         res = self._run(x, k)
         if out is None or res is None:
             return res
@@ -382,6 +390,15 @@ class _CallPlan:
         if self.fast is not None:
             return self.fast.run(x, k)
         n = self._count()
+        t = time.perf_counter()
+        res = self._run_on(n, x, k)
+        if n == 1:
+            # what this call costs on one thread: whether the next one that
+            # finds the workers asleep wakes them (``threads_for``)
+            self.seconds = time.perf_counter() - t
+        return res
+
+    def _run_on(self, n, x, k):
         if n == 1 and self.one is not None:
             return self.one.run(x, k)
         x = np.asarray(x, dtype=self.dtype)

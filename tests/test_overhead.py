@@ -1,4 +1,6 @@
 """The shortcuts that keep small calls cheap give the same answers as the long way."""
+import time
+
 import numpy as np
 import pytest
 
@@ -334,14 +336,30 @@ def test_threaded_calls_are_planned_and_take_the_idle_cpus(default_threads, rng,
     k = rng.standard_normal((9, 9))
     want = _uncached(ndconv.convolve, x, k, "same", method="direct", workers=1)
     del core_threads[:]
-    idle, ran = [2], core_threads
-    monkeypatch.setattr(threads, "threads_for", lambda n, work: min(n, idle[0]))
+    idle, ran, told = [2], core_threads, []
+
+    def threads_for(n, work, seconds=0.0):
+        told.append(seconds)
+        return min(n, idle[0])
+
+    monkeypatch.setattr(threads, "threads_for", threads_for)
+    per_call, took = [], []
     for idle[0] in (2, 2, 1, 2, 1):
+        del told[:]
+        t = time.perf_counter()
         got = ndconv.convolve(x, k, "same", method="direct", workers=2)
+        took.append(time.perf_counter() - t)
+        per_call.append(told[-1])
         np.testing.assert_array_equal(got, want)
     assert ran == [2, 2, 1, 2, 1]
-    assert len(ndconv._api._CALLS) == 1
+    # the plan tells the rule what its call took on one thread (the rule's
+    # estimate for a call after a pause) once it ran on one: the fourth and
+    # fifth calls the third's time, no more than that whole call took
     plan, = ndconv._api._CALLS.values()
+    assert per_call[:3] == [0.0, 0.0, 0.0]
+    assert 0 < per_call[3] == per_call[4] <= took[2]
+    assert 0 < plan.seconds <= took[4]
+    assert len(ndconv._api._CALLS) == 1
     # one thread: the plan's compiled one-thread call, not a threaded plan
     assert plan.by_size == 2 and plan.fast is None and plan.one is not None
     assert {n: d.n_threads for n, d in plan.threaded.items()} == {2: 2}

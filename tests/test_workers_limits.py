@@ -203,7 +203,7 @@ def machine(monkeypatch, tuned):
 
     def set_state(cpus, others):
         # the workers awake (the rule for calls after a pause has tests of its own)
-        monkeypatch.setattr(threads, "_after_pause", lambda n, work, now: n)
+        monkeypatch.setattr(threads, "_after_pause", lambda n, work, now, seconds=0.0: n)
         monkeypatch.setattr(threads, "_CPUS", cpus)
         monkeypatch.setattr(threads, "runnable_others", lambda now: others)
         monkeypatch.setattr(threads, "_own_until", (-1.0, 1))
@@ -346,6 +346,9 @@ def test_a_call_after_a_pause_learns_the_wake_up(after_pause):
     assert threads._after_pause(2, int(0.0035 * rate), 300.0) == 1
     assert threads._after_pause(2, int(0.0045 * rate), 400.0) == 2
     assert threads._after_pause(3, 10**12, 500.0) == 3
+    # the same 3.5 ms of work, measured at 5 ms on one thread: worth waking for
+    assert threads._after_pause(2, int(0.0035 * rate), 600.0, 0.005) == 2
+    assert threads._after_pause(2, int(0.0035 * rate), 700.0, 0.003) == 1
 
 
 def test_calls_back_to_back_share_the_wake_up(after_pause):
