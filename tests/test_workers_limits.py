@@ -205,7 +205,7 @@ def machine(monkeypatch, tuned):
         # the workers awake (the rule for calls after a pause has tests of its own)
         monkeypatch.setattr(threads, "_after_pause", lambda n, work, now, seconds=0.0: n)
         monkeypatch.setattr(threads, "_CPUS", cpus)
-        monkeypatch.setattr(threads, "runnable_others", lambda now: others)
+        monkeypatch.setattr(threads, "runnable_others", lambda now, fresh=False: others)
         monkeypatch.setattr(threads, "_own_until", (-1.0, 1))
         monkeypatch.setattr(threads, "own_runnable", lambda: 0)
         monkeypatch.setattr(threads, "_seen", threads.collections.deque(maxlen=32))
@@ -239,7 +239,7 @@ def test_long_calls_ignore_a_burst_but_not_steady_load(machine, monkeypatch):
     assert threads.threads_for(2, big) == 1
     machine(2, 0)
     assert threads.threads_for(2, small) == 2        # an idle instant
-    monkeypatch.setattr(threads, "runnable_others", lambda now: 1)
+    monkeypatch.setattr(threads, "runnable_others", lambda now, fresh=False: 1)
     monkeypatch.setattr(threads, "_own_until", (-1.0, 1))
     assert threads.threads_for(2, small) == 1        # short calls: the instant
     assert threads.threads_for(2, big) == 2          # long calls: a burst
@@ -263,14 +263,14 @@ def test_own_spinning_workers_are_not_load(machine, monkeypatch):
 
     machine(2, 0)
     assert threads.threads_for(2, 10**6) == 2
-    monkeypatch.setattr(threads, "runnable_others", lambda now: 1)   # our worker, spinning
+    monkeypatch.setattr(threads, "runnable_others", lambda now, fresh=False: 1)   # our worker, spinning
     assert threads.threads_for(2, 10**6) == 2
     monkeypatch.setattr(threads, "_own_until", (-1.0, 1))            # long ended: load
     assert threads.threads_for(2, 10**6) == 1
     # a long threaded call: its workers are its own until it has surely ended
-    monkeypatch.setattr(threads, "runnable_others", lambda now: 0)
+    monkeypatch.setattr(threads, "runnable_others", lambda now, fresh=False: 0)
     assert threads.threads_for(2, 10**10) == 2
-    monkeypatch.setattr(threads, "runnable_others", lambda now: 1)
+    monkeypatch.setattr(threads, "runnable_others", lambda now, fresh=False: 1)
     assert threads.threads_for(2, 10**6) == 2
     assert threads._own_until[0] - time.monotonic() > 4
 
@@ -290,6 +290,23 @@ def test_runnable_threads_of_this_process_are_not_load(machine, monkeypatch):
     machine(4, 3)
     monkeypatch.setattr(threads, "own_runnable", lambda: 1)
     assert threads.threads_for(4, 1 << 30) == 2                # two others are not ours
+
+
+def test_a_thread_gone_to_sleep_is_counted_again(machine, monkeypatch):
+    """A thread runnable at the first count and asleep at the second (a pool
+    going to sleep after its own call) is not load; one runnable at both is."""
+    from ndconv._plan import threads
+
+    for counts, want in (([1, 0], 2), ([1, 1], 1), ([0], 2)):
+        machine(2, None)
+        seq = iter(counts)
+        monkeypatch.setattr(threads, "runnable_others", lambda now, fresh=False: next(seq))
+        assert threads.threads_for(2, 1 << 30) == want, counts
+    # calls too small to look take the first count
+    machine(2, None)
+    seq = iter([1, 0])
+    monkeypatch.setattr(threads, "runnable_others", lambda now, fresh=False: next(seq))
+    assert threads.threads_for(2, 10**6) == 1
 
 
 class _Regions:

@@ -36,9 +36,9 @@ that starts then ran its whole length on one thread for a burst of a
 millisecond: 2-thread runs of 2048^2 15x15 (tens of milliseconds) came out
 nearly as slow as 1-thread ones, while libraries that always take every
 thread got their full speed-up.  Sustained load is another matter: it shows
-in every count.  So a long call (``_STEADY_WORK``) takes the least count seen
-over the last ``_STEADY_SECONDS``: a burst is ignored if an idle instant came
-shortly before, a busy process is not.  ``benchmarks/busy_machine.py``
+in every count.  So a call of a millisecond or more (``_STEADY_WORK``) takes
+the least count seen over the last ``_STEADY_SECONDS``: a burst is ignored if
+an idle instant came shortly before, a busy process is not.  ``benchmarks/busy_machine.py``
 measures both sides.
 
 An idle machine has one more cost.  A worker whose spin has run out sleeps,
@@ -81,19 +81,25 @@ _SLOW_RATE = 1e9
 _CPUS = os.cpu_count() or 1
 _load_fd = None              # /proc/loadavg, kept open; False where it cannot be read
 _load = (-1.0, 0)            # (when read, runnable threads besides the caller)
-# Multiply-adds (tens of milliseconds) from which a call takes the least count
-# of the last _STEADY_SECONDS (the counts calls have seen, own workers taken off)
-_STEADY_WORK = 1 << 27
+# Multiply-adds (a millisecond or so) from which a call takes the least count
+# of the last _STEADY_SECONDS (the counts calls have seen, own workers taken
+# off).  From 2^27 (tens of milliseconds) at first; calls of 1-3 ms (2^25-2^26:
+# a 1-D 2^20 x 31 filter, a 1024^2 7x7 one) then ran on one thread in a quarter
+# of the rounds of ndconv bench, where another library's pool had just gone
+# to sleep or a kernel thread ran at that instant (an idle 2-vCPU machine:
+# another thread runnable in 0.6 % of instants).
+_STEADY_WORK = 1 << 24
 _STEADY_SECONDS = 0.1
 _seen = collections.deque(maxlen=32)   # (when, runnable threads of other processes)
 _own_until = (-1.0, 1)       # (until when, how many threads) of the last threaded call
 
 
-def runnable_others(now):
+def runnable_others(now, fresh=False):
     """Runnable threads on the machine besides the caller (read at most every
-    ``_LOAD_TTL`` seconds), or None where the OS does not say."""
+    ``_LOAD_TTL`` seconds, or now if ``fresh``), or None where the OS does
+    not say."""
     global _load_fd, _load
-    if now - _load[0] < _LOAD_TTL:
+    if not fresh and now - _load[0] < _LOAD_TTL:
         return _load[1]
     if _load_fd is False:
         return None
@@ -109,16 +115,17 @@ def runnable_others(now):
     return _load[1]
 
 
-# Multiply-adds (a millisecond or so) from which a call that would lose
-# threads to the load looks at its own process's threads: reading a /proc
-# file per thread took 30-60 us on an AMD EPYC (120 us through Python file
-# objects), 23 us with 6 threads on an Intel Xeon, which cost a 1.4 ms call
-# (1-D 2^20 x 31 on one CPU next to a busy one) up to 8 % while it could only
-# run on one thread anyway; from 2^25 it is at most 3-4 %.  Below 2^26, calls
-# as common as a 2048^2 3x3 filter (2^25.2) and a 1024^2 7x7 (2^25.6) ran on
-# one thread whenever another library's pool in this process still spun
+# Multiply-adds (half a millisecond or so) from which a call that would lose
+# threads to the load looks at its own process's threads and counts again:
+# reading a /proc file per thread took 30-60 us on an AMD EPYC (120 us through
+# Python file objects), 23 us with 6 threads on an Intel Xeon, which cost a
+# 1.4 ms call (1-D 2^20 x 31 on one CPU next to a busy one) up to 8 % while it
+# could only run on one thread anyway; from 2^24 it is at most 5 %.  From 2^26
+# at first: calls as common as a 2048^2 3x3 filter (2^25.2), a 1024^2 7x7 one
+# (2^25.6) and a 1-D 2^20 x 31 one (2^24.95) ran on one thread whenever
+# another library's pool in this process still spun or was going to sleep
 # (OpenCV's, torch's), at their one-thread time: 1.6-1.9x their two-thread one.
-_OWN_CHECK_WORK = 1 << 25
+_OWN_CHECK_WORK = 1 << 24
 
 
 def own_runnable():
@@ -215,7 +222,12 @@ def threads_for(n_threads, work, seconds=0.0):
     if others > _CPUS - n_threads and work >= _STEADY_WORK:
         others = min(o for t, o in _seen if now - t <= _STEADY_SECONDS)
     if others > _CPUS - n_threads and work >= _OWN_CHECK_WORK:
-        others = max(0, others - own_runnable())
+        # counted again after this process's own: a thread of a pool that was
+        # going to sleep (OpenCV's, just after its call) was runnable in the
+        # first count and asleep by the time its process was read
+        own = own_runnable()
+        again = runnable_others(time.monotonic(), fresh=True)
+        others = max(0, min(others, others if again is None else again) - own)
     n = max(1, min(n_threads, _CPUS - others))
     if n > 1:
         n = _after_pause(n, work, now, seconds)
