@@ -300,7 +300,7 @@ def test_a_thread_gone_to_sleep_is_counted_again(machine, monkeypatch):
     for counts, want in (([1, 0], 2), ([1, 1], 1), ([0], 2)):
         machine(2, None)
         seq = iter(counts)
-        monkeypatch.setattr(threads, "runnable_others", lambda now, fresh=False: next(seq))
+        monkeypatch.setattr(threads, "runnable_others", lambda now, fresh=False, seq=seq: next(seq))
         assert threads.threads_for(2, 1 << 30) == want, counts
     # calls too small to look take the first count
     machine(2, None)
