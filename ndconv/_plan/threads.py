@@ -120,7 +120,8 @@ def runnable_others(now, fresh=False):
 # reading a /proc file per thread took 30-60 us on an AMD EPYC (120 us through
 # Python file objects), 23 us with 6 threads on an Intel Xeon, which cost a
 # 1.4 ms call (1-D 2^20 x 31 on one CPU next to a busy one) up to 8 % while it
-# could only run on one thread anyway; from 2^24 it is at most 5 %.  From 2^26
+# could only run on one thread anyway (with the second count, 1024^2 5x5 on
+# an Intel Xeon next to a busy process: 0.76 against 0.70 ms).  From 2^26
 # at first: calls as common as a 2048^2 3x3 filter (2^25.2), a 1024^2 7x7 one
 # (2^25.6) and a 1-D 2^20 x 31 one (2^24.95) ran on one thread whenever
 # another library's pool in this process still spun or was going to sleep
