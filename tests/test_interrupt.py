@@ -176,9 +176,11 @@ HANDLER_CHILD = textwrap.dedent("""
     import ndconv
 
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((1500, 1500)).astype(np.float32)
+    x = rng.standard_normal((2000, 2000)).astype(np.float32)
     k = rng.standard_normal((25, 25)).astype(np.float32)
-    # each call lasts well over the signals' period on a fast, quiet machine too
+    # each call lasts well over the signals' period on a fast, quiet machine
+    # too (1500^2 took 12-15 ms on two threads of an Intel Xeon: a call that
+    # ended before the first signal, 10 ms in, failed one run in twenty)
     xl = rng.standard_normal((16, 64, 64, 64)).astype(np.float32)
     wl = rng.standard_normal((3, 3, 64, 64)).astype(np.float32)
     gl = rng.standard_normal((16, 64, 64, 64)).astype(np.float32)
@@ -192,7 +194,8 @@ HANDLER_CHILD = textwrap.dedent("""
         done = threading.Event()
 
         def keep_interrupting():
-            # SIGINT every 10 ms for as long as the call runs
+            # SIGINT at once, then every 10 ms for as long as the call runs
+            os.kill(os.getpid(), signal.SIGINT)
             while not done.wait(0.01):
                 os.kill(os.getpid(), signal.SIGINT)
 
