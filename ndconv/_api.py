@@ -375,11 +375,7 @@ class _CallPlan:
             w = self._kernel(k).reshape(self.wshape)
             target = _target(out, x, w, self.out_shape, self.dtype, rows=True)
             n = self._count()
-            t = time.perf_counter()
-            res = self._plan(n).run(x, w, self.cval, target)
-            if n == 1:
-                self.seconds = time.perf_counter() - t
-            return _deliver(out, res)
+            return _deliver(out, self._timed(n, self._plan(n).run, x, w, self.cval, target))
         res = self._run(x, k)
         if out is None or res is None:
             return res
@@ -390,11 +386,15 @@ class _CallPlan:
         if self.fast is not None:
             return self.fast.run(x, k)
         n = self._count()
+        return self._timed(n, self._run_on, n, x, k)
+
+    def _timed(self, n, run, *args):
+        """``run(*args)``, a call on ``n`` threads; on one, its time is kept:
+        whether the next call that finds the workers asleep wakes them
+        (``threads_for``)."""
         t = time.perf_counter()
-        res = self._run_on(n, x, k)
+        res = run(*args)
         if n == 1:
-            # what this call costs on one thread: whether the next one that
-            # finds the workers asleep wakes them (``threads_for``)
             self.seconds = time.perf_counter() - t
         return res
 

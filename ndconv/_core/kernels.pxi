@@ -1495,8 +1495,9 @@ cdef class Tables:
     the rolling rows, at most (0: the build's choice, shortened in a call on
     several threads until a tile's source rows take at most ``shared_bytes``,
     in a call on one thread until they take at most ``alone_bytes``:
-    ``tuning.Settings.shared_tile_bytes`` and ``alone_tile_bytes``; 0: never); ``uncached`` and
-    ``stream``: the output is larger than the caches hold, or far larger
+    ``tuning.Settings.shared_tile_bytes`` and ``alone_tile_bytes``; 0:
+    never); ``uncached`` and ``stream``: the output is larger than the caches
+    hold, or far larger
     (``_correlate_nd``'s ``uncached`` and ``stream``).
     """
     cdef const Py_ssize_t[::1] out_shape

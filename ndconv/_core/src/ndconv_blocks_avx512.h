@@ -241,10 +241,11 @@ NDCONV_BLK4(ndconv_blk4_f64, double, f64, 8, ndconv_shift_idx64, _mm512_permutex
    last) also feed rows outside the strip, which are computed and dropped
    (KB - 1 rows per strip of ``h``).  Row i accumulates its taps in the
    one-row block's order from +0.0, so the sums are bitwise those of every
-   other block.  ``pfd`` > 0: prefetch the lines of each row that
-   the strip ``pfd`` samples on reads and the strip before it does not
-   (NDCONV_PREFETCH_STRIP).  ``nt``: output rows that start a cache line are stored with
-   non-temporal stores (the caller fences: ndv_stream_fence).  The arrays of
+   other block.  ``pfd`` > 0: prefetch the lines of each row that the
+   strip ``pfd`` samples on reads and the strip before it does not
+   (NDCONV_PREFETCH_STRIP).  ``nt``: output rows that start a cache line
+   are stored with non-temporal stores (the caller fences:
+   ndv_stream_fence).  The arrays of
    accumulators have constant indices only (every loop over them is
    unrolled), so gcc keeps them in registers. */
 #define NDCONV_ROLL(NAME, T, S, L, NV, KB, IDX, PERM)                                           \

@@ -40,9 +40,9 @@ NDV_NOINLINE void FN(ndv_quad_)(NDV_T* o, ptrdiff_t ostr, ptrdiff_t c, const NDV
 /* Rolling rows: the strip of NV vectors from column c, h output rows, a
    kernel of KB rows (w: KB x klast).  pfd > 0: prefetch the lines of each
    source and output row that the strip pfd on reads and the strip before
-   it does not (NDCONV_PREFETCH_STRIP; pfd = the strip's width: the next).  nt: output rows that
-   start a cache line are stored with non-temporal stores (the caller
-   fences: ndv_stream_fence).  KB and NV are
+   it does not (NDCONV_PREFETCH_STRIP; pfd = the strip's width: the next).
+   nt: output rows that start a cache line are stored with non-temporal
+   stores (the caller fences: ndv_stream_fence).  KB and NV are
    constants in every caller, so the loops over them unroll and the
    accumulators stay in registers. */
 NDV_INLINE void FN(ndv_roll_body_)(NDV_T* o, ptrdiff_t ostr, ptrdiff_t c, const NDV_T** src,
