@@ -6,7 +6,7 @@ static int check_avx512_##S(void) {                                             
     T* data = malloc(sizeof(T) * (NROWS * (NCOLS + 256) + 64));                               \
     T* out = aligned_alloc(64, sizeof(T) * NROWS * (NCOLS + 256));                            \
     T* ref = malloc(sizeof(T) * NROWS * (NCOLS + 256));                                       \
-    T w[3 * 7 * KLMAX];                                                                       \
+    T w[3 * 7 * KLMAX], wt[7 * KLMAX];                                                        \
     const T* src[NROWS];                                                                      \
     const T* wrows[NROWS];                                                                    \
     ptrdiff_t rowsel[3 * 7];                                                                  \
@@ -33,7 +33,8 @@ static int check_avx512_##S(void) {                                             
                 for (int t = 0; t < kb; t++) rowsel[t] = t;                                   \
                 memset(out, 0, sizeof(T) * NROWS * ocols);                                    \
                 memset(ref, 0, sizeof(T) * NROWS * ocols);                                    \
-                ndconv_roll_##S(kb, out, ocols, 0, src, h, w, klast, 0, klast & 1);           \
+                ndconv_roll_weights_##S(w, kb, klast, wt);                                    \
+                ndconv_roll_##S(kb, out, ocols, 0, src, h, wt, klast, 0, klast & 1);          \
                 ndv_stream_fence();                                                           \
                 ref_##S(ref, ocols, 0, rw, src, rowsel, (int)h, kb, klast, w, 1);             \
                 same_##S(out, ref, NROWS * ocols, "avx512 roll " #S " kb, klast", kb, klast); \
@@ -78,7 +79,7 @@ static int check_avx512_tight_##S(void) {                                       
     T* arena = aligned_alloc(64, sizeof(T) * NROWS * TIGHT_STRIDE);                           \
     T* out = aligned_alloc(64, sizeof(T) * NROWS * TIGHT_STRIDE);                             \
     T* ref = malloc(sizeof(T) * NROWS * TIGHT_STRIDE);                                        \
-    T w[7 * KLMAX];                                                                           \
+    T w[7 * KLMAX], wt[7 * KLMAX];                                                            \
     const T* src[NROWS];                                                                      \
     const T* wrows[7];                                                                        \
     ptrdiff_t rowsel[7];                                                                      \
@@ -98,7 +99,8 @@ static int check_avx512_tight_##S(void) {                                       
                 if (kb < 2) continue;                                                         \
                 ptrdiff_t rw = ndconv_roll_width(kb, L), h = 1 + (kb + mis + klast) % 9;      \
                 tight_rows_##S(arena, src, (int)h + kb - 1, mis, rw + klast - 1);             \
-                ndconv_roll_##S(kb, out, rw, 0, src, h, w, klast, 0, mis & 1);                \
+                ndconv_roll_weights_##S(w, kb, klast, wt);                                    \
+                ndconv_roll_##S(kb, out, rw, 0, src, h, wt, klast, 0, mis & 1);               \
                 ndv_stream_fence();                                                           \
                 ref_##S(ref, rw, 0, rw, src, rowsel, (int)h, kb, klast, w, 1);                \
                 same_##S(out, ref, rw * h, "tight roll " #S " kb, klast", kb, klast);         \

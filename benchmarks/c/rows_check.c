@@ -84,7 +84,7 @@ static int check_##S(void) {                                                    
     T* data = malloc(sizeof(T) * (NROWS * (NCOLS + 64) + 64));                                \
     T* out = aligned_alloc(64, sizeof(T) * NROWS * NCOLS);                                     \
     T* ref = malloc(sizeof(T) * NROWS * NCOLS);                                               \
-    T w[3 * 7 * KLMAX];                                                                       \
+    T w[3 * 7 * KLMAX], wt[7 * KLMAX];                                                        \
     const T* src[NROWS];                                                                      \
     ptrdiff_t rowsel[3 * 7];                                                                  \
     fill_##S(data, NROWS * (NCOLS + 64) + 64);                                                \
@@ -112,7 +112,8 @@ static int check_##S(void) {                                                    
                 for (int t = 0; t < kb; t++) rowsel[t] = t;                                   \
                 memset(out, 0, sizeof(T) * NROWS * NCOLS);                                    \
                 memset(ref, 0, sizeof(T) * NROWS * NCOLS);                                    \
-                ndv_roll_##S(kb, out, NCOLS, c, src, h, w, klast, mis & 1 ? rw : 0,           \
+                ndconv_roll_weights_##S(w, kb, klast, wt);                                    \
+                ndv_roll_##S(kb, out, NCOLS, c, src, h, wt, klast, mis & 1 ? rw : 0,          \
                              (kb + klast) & 2);                                               \
                 ndv_stream_fence();                                                           \
                 ref_##S(ref, NCOLS, c, rw, src, rowsel, (int)h, kb, klast, w, 1);             \
@@ -165,7 +166,7 @@ static void time_f32(void) {
     enum { KMAX = 15 };
     float* data = malloc(sizeof(float) * (H + KMAX) * (COLS + 32));
     float* out = malloc(sizeof(float) * H * COLS);
-    float w[KMAX * KMAX];
+    float w[KMAX * KMAX], wt[KMAX * KMAX];
     const float* src[H + KMAX];
     fill_f32(data, (H + KMAX) * (COLS + 32));
     fill_f32(w, KMAX * KMAX);
@@ -175,11 +176,12 @@ static void time_f32(void) {
         ptrdiff_t rw = k <= NDV_ROLL_MAX ? NDV_ROLL_NV(k) * NDV_F32_LANES : 0;
         double best = 0;
         int reps = 200;
+        ndconv_roll_weights_f32(w, k, k, wt);
         for (int run = 0; run < 5 && rw > 0; run++) {
             double t0 = now();
             for (int rep = 0; rep < reps; rep++)
                 for (ptrdiff_t c = 0; c + rw <= COLS; c += rw)
-                    ndv_roll_f32(k, out, COLS, c, src, H, w, k, 0, 0);
+                    ndv_roll_f32(k, out, COLS, c, src, H, wt, k, 0, 0);
             double dt = now() - t0;
             double flop = 2.0 * reps * (COLS / rw) * rw * H * k * k;
             if (flop / dt > best) best = flop / dt;
@@ -213,7 +215,7 @@ static void time_tiles(void) {
     enum { N = 2048, PAD = 8 };
     float* x = malloc(sizeof(float) * (size_t)(N + PAD) * (N + PAD));
     float* o = aligned_alloc(64, sizeof(float) * (size_t)N * N);
-    float w[49];
+    float w[49], wt[49];
     const float* src[N + PAD];
     fill_f32(x, (size_t)(N + PAD) * (N + PAD));
     fill_f32(w, 49);
@@ -221,6 +223,7 @@ static void time_tiles(void) {
     for (int k = 3; k <= 7; k += 2) {
         ptrdiff_t rw = ndv_roll_width(k, NDV_F32_LANES);
         if (rw == 0) continue;   /* this build runs the four-row block there */
+        ndconv_roll_weights_f32(w, k, k, wt);
         static const int heights[] = {4, 6, 8, 16, 32, 64, 128};
         for (size_t hi = 0; hi < sizeof heights / sizeof heights[0]; hi++)
             for (int nt = 0; nt <= 1; nt++) {   /* plain, then non-temporal stores */
@@ -232,7 +235,7 @@ static void time_tiles(void) {
                         int h = N - r0 < th ? N - r0 : th;
                         for (int i = 0; i < h + k - 1; i++) src[i] = x + (size_t)(r0 + i) * (N + PAD);
                         for (ptrdiff_t c = 0; c + rw <= N; c += rw)
-                            ndv_roll_f32(k, o + (size_t)r0 * N, N, c, src, h, w, k,
+                            ndv_roll_f32(k, o + (size_t)r0 * N, N, c, src, h, wt, k,
                                          c + 2 * rw <= N ? rw : 0, nt);
                         ndv_stream_fence();
                     }

@@ -39,11 +39,15 @@ cdef extern from "src/ndconv_blocks.h" nogil:
     void ndconv_blk64_f64(double* o, Py_ssize_t c, const double** ptrs, const double** wrows,
                           Py_ssize_t ntaps, Py_ssize_t klast) noexcept
     Py_ssize_t ndconv_roll_width(Py_ssize_t kb, Py_ssize_t lanes) noexcept
+    void ndconv_roll_weights_f32(const float* w, Py_ssize_t kb, Py_ssize_t klast,
+                                 float* wt) noexcept
+    void ndconv_roll_weights_f64(const double* w, Py_ssize_t kb, Py_ssize_t klast,
+                                 double* wt) noexcept
     void ndconv_roll_f32(Py_ssize_t kb, float* o, Py_ssize_t ostr, Py_ssize_t c, const float** src,
-                         Py_ssize_t h, const float* w, Py_ssize_t klast, Py_ssize_t pfd,
+                         Py_ssize_t h, const float* wt, Py_ssize_t klast, Py_ssize_t pfd,
                          int nt) noexcept
     void ndconv_roll_f64(Py_ssize_t kb, double* o, Py_ssize_t ostr, Py_ssize_t c,
-                         const double** src, Py_ssize_t h, const double* w, Py_ssize_t klast,
+                         const double** src, Py_ssize_t h, const double* wt, Py_ssize_t klast,
                          Py_ssize_t pfd, int nt) noexcept
     void ndconv_stream_fence() noexcept
     void ndconv_blk4_f32(float* o, Py_ssize_t ostr, Py_ssize_t c, const float** src,

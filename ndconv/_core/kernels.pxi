@@ -80,6 +80,8 @@ from ndconv._core.csrc cimport (
     ndconv_fmaf,
     ndconv_roll_f32,
     ndconv_roll_f64,
+    ndconv_roll_weights_f32,
+    ndconv_roll_weights_f64,
     ndconv_roll_width,
     ndconv_scratch,
     ndconv_scratch_alloc,
@@ -875,7 +877,8 @@ cdef inline void _roll_sum(num_t* o, Py_ssize_t ostr, Py_ssize_t n, const num_t*
                            Py_ssize_t nr, Py_ssize_t la, Py_ssize_t lb, Py_ssize_t n_ab,
                            bint nt) noexcept nogil:
     """``h`` output rows (``ostr`` apart) over ``n`` columns, n at least one
-    strip (the tail overlaps, as in _block_sum); see ndconv_roll_*.  ``nt``:
+    strip (the tail overlaps, as in _block_sum); see ndconv_roll_* (``w``
+    tap-major: ndconv_roll_weights_*).  ``nt``:
     rows that start a cache line are stored with non-temporal stores.
 
     With ``prefetch``, each strip prefetches in its source and output rows
@@ -931,7 +934,7 @@ cdef inline void _do_tile(
     """One tile of the rolling path (kernels whose leading taps are ``kb``
     rows of one axis): up to ``th`` output rows of one plane (``tpp`` tiles
     per plane) x one column chunk (at least one strip wide), column strips
-    swept down the tile by ``_roll_sum``.
+    swept down the tile by ``_roll_sum`` (``w`` tap-major).
 
     The columns whose taps read only interior samples read ``x`` in place;
     the few others (``kb // 2`` a side for "same") are computed from the
@@ -1258,6 +1261,18 @@ cdef int _correlate_nd(
         n_threads = 1
     if n_threads > n_items:
         n_threads = <int>n_items
+    # the rolling rows read the weights tap-major (ndconv_roll_weights_*),
+    # and only they read w on this path
+    cdef num_t* wt = NULL
+    if roll:
+        wt = <num_t*>malloc(kb * klast * sizeof(num_t))
+        if wt == NULL:
+            return -1
+        if num_t is float:
+            ndconv_roll_weights_f32(w, kb, klast, wt)
+        elif num_t is double:
+            ndconv_roll_weights_f64(w, kb, klast, wt)
+        w = wt
     if n_threads == 1:
         # no parallel region: entering one costs as much as a 16-sample call's
         # arithmetic, and a small call's scratch fits on the stack
@@ -1268,6 +1283,7 @@ cdef int _correlate_nd(
                       n_chunks, m_last, o_pitch, klast, kb, n_lead, nla, out_lead, k_lead, maps, bounds,
                       c0, c1, unit, cval, skip_cval, x_span, gstride, tstride, ms, stream)
         ndconv_scratch_free(&sc)
+        free(wt)
         return -1 if failed else 0
     t0 = ndconv_region_begin()
     with parallel(num_threads=n_threads):
@@ -1289,6 +1305,7 @@ cdef int _correlate_nd(
                           c0, c1, unit, cval, skip_cval, x_span, gstride, tstride, ms, stream)
         ndconv_scratch_free(&sc)
     ndconv_region_end()
+    free(wt)
     return -1 if failed else 0
 
 

@@ -5,6 +5,7 @@
      NDCONV_ROW_LANES_F32   lanes per vector (F64 likewise)
      NDCONV_QUAD_COLS_F32   columns per four-row block (F64 likewise)
      ndconv_roll_width      columns per rolling-row strip for a kernel of kb rows
+     ndconv_roll_weights_*  the rolling rows' weights, tap-major (ndconv_simd.h)
      ndconv_blk4_*, ndconv_roll_*   the blocks
 
    The AVX-512 build keeps its own blocks (ndconv_blocks_avx512.h: shifted

@@ -236,7 +236,8 @@ NDCONV_BLK4(ndconv_blk4_f64, double, f64, 8, ndconv_shift_idx64, _mm512_permutex
    vector feeds KB FMAs (5 for 5x5, against 2.5 in the four-row block and
    1 in the one-row block), and no output is loaded or stored twice.
 
-   Output row i is sum_t sum_j w[t][j] src[i + t][c + j ..]; the KB - 1
+   Output row i is sum_t sum_j w[t][j] src[i + t][c + j ..], the weights
+   given tap-major (wt[j KB + t] = w[t][j], ndconv_roll_weights_*); the KB - 1
    source rows before the first output row of the strip (and after its
    last) also feed rows outside the strip, which are computed and dropped
    (KB - 1 rows per strip of ``h``).  Row i accumulates its taps in the
@@ -248,9 +249,26 @@ NDCONV_BLK4(ndconv_blk4_f64, double, f64, 8, ndconv_shift_idx64, _mm512_permutex
    ndv_stream_fence).  The arrays of
    accumulators have constant indices only (every loop over them is
    unrolled), so gcc keeps them in registers. */
+/* One source row's taps into the accumulators of kernel rows TLO..THI: with
+   constants 0, KB - 1 (the full rows), a loop that tests nothing (as
+   ndv_roll_row_ in ndconv_rows_tmpl.h). */
+#define NDCONV_ROLL_TAPS(T, S, L, NV, KB, IDX, PERM, TLO, THI)                                  \
+    {                                                                                           \
+        NDCONV_WINDOW(T, S, L, NV)                                                              \
+        for (ptrdiff_t j = 0; j < klast; j++, s++) {                                            \
+            NDCONV_SHIFTED(T, S, L, NV, IDX, PERM)                                              \
+            _Pragma("GCC unroll 16") for (int t = 0; t < KB; t++) {                             \
+                if (t >= (TLO) && t <= (THI)) {                                                 \
+                    ndv_##S wv = ndv_##S##_set1(wt[j * KB + t]);                                \
+                    _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                        \
+                        acc[t][v] = ndv_##S##_fma(wv, x[v], acc[t][v]);                         \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+    }
 #define NDCONV_ROLL(NAME, T, S, L, NV, KB, IDX, PERM)                                           \
 static __attribute__((noinline)) void NAME(T* o, ptrdiff_t ostr, ptrdiff_t c, const T** src,    \
-                                           ptrdiff_t h, const T* w, ptrdiff_t klast,            \
+                                           ptrdiff_t h, const T* wt, ptrdiff_t klast,           \
                                            ptrdiff_t pfd, int nt) {                             \
     ndv_##S acc[KB][NV];                                                                        \
     _Pragma("GCC unroll 16") for (int t = 0; t < KB; t++)                                       \
@@ -259,20 +277,13 @@ static __attribute__((noinline)) void NAME(T* o, ptrdiff_t ostr, ptrdiff_t c, co
         const T* p = src[r] + c;                                                                \
         if (pfd > 0)                                                                            \
             NDCONV_PREFETCH_STRIP(NDCONV_PREFETCH, T, p, pfd, NV * L, klast - 1);               \
-        NDCONV_WINDOW(T, S, L, NV)                                                              \
         /* kernel rows tlo..thi reach output rows of the strip (all of                          \
            them but in the first and last KB - 1 source rows) */                                \
         int tlo = r - h + 1 > 0 ? (int)(r - h + 1) : 0, thi = r < KB - 1 ? (int)r : KB - 1;     \
-        int full = tlo == 0 && thi == KB - 1;                                                   \
-        for (ptrdiff_t j = 0; j < klast; j++, s++) {                                            \
-            NDCONV_SHIFTED(T, S, L, NV, IDX, PERM)                                              \
-            _Pragma("GCC unroll 16") for (int t = 0; t < KB; t++) {                             \
-                if (full || (t >= tlo && t <= thi)) {                                           \
-                    ndv_##S wv = ndv_##S##_set1(w[t * klast + j]);                              \
-                    _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                        \
-                        acc[t][v] = ndv_##S##_fma(wv, x[v], acc[t][v]);                         \
-                }                                                                               \
-            }                                                                                   \
+        if (tlo == 0 && thi == KB - 1) {                                                        \
+            NDCONV_ROLL_TAPS(T, S, L, NV, KB, IDX, PERM, 0, KB - 1)                             \
+        } else {                                                                                \
+            NDCONV_ROLL_TAPS(T, S, L, NV, KB, IDX, PERM, tlo, thi)                              \
         }                                                                                       \
         if (r >= KB - 1) {                                                                      \
             T* q = o + (r - KB + 1) * ostr + c;                                                 \
