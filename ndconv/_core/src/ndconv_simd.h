@@ -47,9 +47,12 @@
    vector meets are constant offsets of one pointer.  Read row-major, each of
    the kb rows needs a pointer of its own: gcc kept 5 of them for 5x5 in the
    AVX2 build, with two reloaded from the stack at every tap, beside the
-   strip's 13 vector registers; tap-major, the 2048^2 float32 5x5 sweep took
-   0.85-0.93x the time (benchmarks/c, Intel Xeon, one thread, every input
-   alignment).  Same sums: each output's taps keep their order. */
+   strip's 13 vector registers.  Tap-major, with the full rows' tap loop
+   unswitched (ndv_roll_row_), the AVX2 blocks ran 4x4 to 6x6 at 88-95
+   against 65-78 G multiply-adds/s in L1 and a 2048^2 float32 5x5 sweep in
+   2.89 against 3.43 ms (benchmarks/c `--time`, Intel Xeon, one thread);
+   through ndconv.correlate, 3.42-3.48 against 4.26-4.44 ms.  Same sums:
+   each output's taps keep their order. */
 #define NDCONV_ROLL_WEIGHTS(T, SUF)                                                          \
     static inline void ndconv_roll_weights_##SUF(const T* w, ptrdiff_t kb, ptrdiff_t klast,  \
                                                  T* wt) {                                    \
