@@ -184,6 +184,9 @@ static inline void FN(ndconv_sep_tile_)(const NDV_T* x, NDV_T* out, ptrdiff_t os
         e_hi = e_lo;
     const ptrdiff_t nring = kv + 1;
     ptrdiff_t next = i0; /* the first output row not written yet */
+    /* ring slots of source row r and of filtered row `next`, kept by steps
+       rather than divisions (kv + 2 of them per pair of output rows) */
+    ptrdiff_t slot = 0, head = 0;
     for (ptrdiff_t r = i0; r < i1 + kv - 1; r++) {
         const NDV_T* src;
         if (vrow[r] < 0) {
@@ -216,15 +219,19 @@ static inline void FN(ndconv_sep_tile_)(const NDV_T* x, NDV_T* out, ptrdiff_t os
             const NDV_T* q = lin + vrow[r + NDV_SEP_PF];
             NDCONV_PREFETCH_SPAN(NDCONV_PREFETCH, q, span);
         }
-        FN(ndv_sep_hsum_)(ring + ((r - i0) % nring) * rstr, src, n, wh, kh, rp);
+        FN(ndv_sep_hsum_)(ring + slot * rstr, src, n, wh, kh, rp);
+        slot = slot + 1 == nring ? 0 : slot + 1;
         if (r == next + kv) {
-            for (ptrdiff_t t = 0; t <= kv; t++) rp[t] = ring + ((next - i0 + t) % nring) * rstr;
+            for (ptrdiff_t t = 0, u = head; t <= kv; t++, u = u + 1 == nring ? 0 : u + 1)
+                rp[t] = ring + u * rstr;
             FN(ndv_sep_sum2_)(out + next * ostr + c0, out + (next + 1) * ostr + c0, rp, n, wv, kv);
             next += 2;
+            head = head + 2 >= nring ? head + 2 - nring : head + 2;
         }
     }
     if (next < i1) {
-        for (ptrdiff_t t = 0; t < kv; t++) rp[t] = ring + ((next - i0 + t) % nring) * rstr;
+        for (ptrdiff_t t = 0, u = head; t < kv; t++, u = u + 1 == nring ? 0 : u + 1)
+            rp[t] = ring + u * rstr;
         FN(ndv_sep_sum_)(out + next * ostr + c0, rp, n, wv, kv);
     }
 }
