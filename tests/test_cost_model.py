@@ -133,3 +133,46 @@ def test_estimates_follow_the_build_in_use():
                                       + features[8] * want["per_tap_single"], rel=1e-12)
             seen[name] = t
     assert len(seen) == len(_core.builds())
+
+
+def test_a_kernels_weighing_is_remembered_but_the_inputs_values_are_not(monkeypatch):
+    """``choose`` weighs a small kernel once (factors, terms, finiteness), keyed
+    by its bytes: an equal kernel in another array is not weighed again, a
+    kernel changed in place is, and an input that holds NaN or inf still never
+    takes FFT however the kernel was weighed."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((128, 128))
+    k = rng.standard_normal((63, 63))
+    weighed = []
+    real = _method._weigh
+    monkeypatch.setattr(_method, "_weigh", lambda *a: weighed.append(1) or real(*a))
+    _method._weigh_cached.cache_clear()
+    first = _method.choose(x, k, x.shape, 1)
+    if first[0] != "fft":
+        pytest.skip("this build's cost model takes %s here" % first[0])
+    assert _method.choose(x, k.copy(), x.shape, 1) == first
+    assert len(weighed) == 1
+    k[5, 7] = np.nan
+    assert _method.choose(x, k, x.shape, 1)[0] != "fft"
+    assert len(weighed) == 2
+    k[5, 7] = 0.5
+    for bad in (np.nan, np.inf, -np.inf):
+        y = x.copy()
+        y[100, 3] = bad
+        assert _method.choose(y, k, y.shape, 1)[0] != "fft"
+    assert _method.choose(x, k, x.shape, 1)[0] == "fft"
+    assert len(weighed) == 3
+
+
+def test_remembered_factors_are_the_callers_to_keep():
+    """The factors ``choose`` hands out are fresh containers: changing them does
+    not change what the next call gets."""
+    g = np.exp(-np.arange(-7, 8) ** 2 / 10.0)
+    k = np.outer(g, g)
+    x = np.zeros((512, 512))
+    method, factors = _method.choose(x, k, x.shape, 1)
+    assert method == "separable"
+    factors.clear()
+    method, again = _method.choose(x, k, x.shape, 1)
+    assert sorted(again) == [0, 1]
+    np.testing.assert_allclose(np.outer(again[0], again[1]), k, rtol=1e-12, atol=1e-15)

@@ -181,7 +181,14 @@ def _all_finite(a):
     the direct method is used.
     """
     with np.errstate(over="ignore", invalid="ignore"):
-        return bool(np.isfinite(np.sum(a)))
+        return bool(np.isfinite(np.add.reduce(a, axis=None)))
+
+
+@functools.lru_cache(maxsize=512)
+def _term_seconds(out_shape, dtype_char, n_threads, build):
+    """Estimated seconds of adding one more separable term to an output of
+    ``out_shape`` (a direct pass of a one-tap kernel), on kernel build ``build``."""
+    return direct_seconds(out_shape, (1,) * len(out_shape), np.dtype(dtype_char), n_threads)
 
 
 # FFT must be estimated this much faster to be chosen: its estimates scatter
@@ -194,16 +201,18 @@ _FFT_MARGIN = 0.8
 _TRIVIAL_TAPS = 1 << 16
 
 
-def direct_by_size(x, w, out_shape, n_threads):
+def direct_by_size(x, w, out_shape, n_threads, order=None):
     """True when the sizes alone make ``choose`` pick the direct method: no
     alternative is estimated faster, so no value (NaN, inf, rank) is looked at,
-    and the choice holds for every array of these sizes, strides and dtype."""
+    and the choice holds for every array of these sizes, strides and dtype.
+    ``order``: ``_direct.compute_order(x, out_shape)``, where the caller has it."""
     if x.dtype.kind not in "fc" or w.size * math.prod(out_shape) <= _TRIVIAL_TAPS:
         return True
     # the direct kernel's rows run along the last axis of its compute order
+    if order is None:
+        order = _direct.compute_order(x, out_shape)
     t_direct, t_fft, t_sep = _estimates(x.shape, w.shape, tuple(out_shape), x.dtype.char,
-                                        n_threads, _direct.compute_order(x, out_shape),
-                                        build_name())
+                                        n_threads, order, build_name())
     return t_sep >= t_direct and not t_fft < _FFT_MARGIN * t_direct
 
 
@@ -230,28 +239,58 @@ def choose(x, w, out_shape, n_threads, cval=0):
     NaN or inf: FFT spreads a non-finite value over the whole output, while the
     direct method keeps it local, as scipy.ndimage does.
     """
-    if direct_by_size(x, w, out_shape, n_threads):
+    if x.dtype.kind not in "fc" or w.size * math.prod(out_shape) <= _TRIVIAL_TAPS:
         return "direct", None
-    t_direct, t_fft, t_sep = _estimates(x.shape, w.shape, tuple(out_shape), x.dtype.char,
-                                        n_threads, _direct.compute_order(x, out_shape),
-                                        build_name())
+    order = _direct.compute_order(x, out_shape)
+    if direct_by_size(x, w, out_shape, n_threads, order):
+        return "direct", None
+    sizes = (x.shape, tuple(out_shape), x.dtype.char, n_threads, order, build_name())
+    if w.nbytes <= _separable.CACHED_BYTES:
+        method, factors, fft = _weigh_cached(_separable.kernel_key(w), w.shape, w.dtype.str,
+                                             *sizes)
+    else:
+        method, factors, fft = _weigh(w, *sizes)
+    # the input's values, unlike the kernel's, are looked at on every call
+    if fft and x.ndim <= _fft.MAX_NDIM and np.isfinite(cval) and _all_finite(x):
+        return "fft", None
+    if method == "separable":
+        return method, dict(factors)
+    if method == "lowrank":
+        return method, [dict(term) for term in factors]
+    return method, None
+
+
+@functools.lru_cache(maxsize=64)
+def _weigh_cached(data, w_shape, w_dtype, *sizes):
+    """``_weigh`` remembered for small kernels, keyed by their bytes: weighing
+    a kernel (its factors, its terms, its values' finiteness) cost 40-60 us
+    right after an FFT call of 0.4 ms had run (128^2 x 63^2, in-process), in a
+    cache the input's finiteness is the one scan left."""
+    return _weigh(np.frombuffer(data, dtype=w_dtype).reshape(w_shape), *sizes)
+
+
+def _weigh(w, x_shape, out_shape, dtype_char, n_threads, order, build):
+    """What ``choose`` takes for kernel ``w`` whatever the input's values:
+    ``(method, factors, fft)``, the best method but FFT with its factors as
+    tuples (separable: of ``(axis, vector)``; low rank: one such tuple per
+    term), and whether FFT beats it for these sizes and this kernel (``w`` is
+    finite)."""
+    t_direct, t_fft, t_sep = _estimates(x_shape, w.shape, out_shape, dtype_char, n_threads, order,
+                                        build)
     best, factors = ("direct", t_direct), None
     if t_sep < best[1]:
         # the estimate is arithmetic; factorizing is not, so it comes second
         axes = [a for a in range(w.ndim) if w.shape[a] > 1]
-        factors = _separable.factorize(w, axes)
-        if factors is not None:
-            best = ("separable", t_sep)
+        found = _separable.factorize(w, axes)
+        if found is not None:
+            best, factors = ("separable", t_sep), tuple(found.items())
         else:
             # a sum of a few separable terms (a difference of Gaussians is two):
             # as many terms as are estimated faster than direct, and than FFT
-            t_add = direct_seconds(tuple(out_shape), (1,) * w.ndim, x.dtype, n_threads)
+            t_add = _term_seconds(out_shape, dtype_char, n_threads, build)
             bar = min(t_direct, t_fft / _FFT_MARGIN)
             terms = _separable.lowrank(w, axes, int((bar + t_add) // (t_sep + t_add)))
             if terms is not None:
                 best = ("lowrank", len(terms) * (t_sep + t_add) - t_add)
-                factors = terms
-    if (t_fft < _FFT_MARGIN * best[1] and x.ndim <= _fft.MAX_NDIM and np.isfinite(cval)
-            and _all_finite(w) and _all_finite(x)):
-        return "fft", None
-    return best[0], factors
+                factors = tuple(tuple(term.items()) for term in terms)
+    return best[0], factors, bool(t_fft < _FFT_MARGIN * best[1] and _all_finite(w))
