@@ -7,6 +7,7 @@ results are well formed, and that the ratios and summaries follow from the
 measured times.
 """
 import argparse
+import collections
 import importlib.util
 import io
 import json
@@ -216,6 +217,23 @@ def test_interleaved_rounds_alternate_the_calls():
     interleaved([fn("a", 0.0), fn("b", 0.05)], budget=0.001, min_reps=2, max_reps=2,
                 rewarm_below=0.01)
     assert log == ["a", "b", "a", "a", "b", "b", "a", "a"]
+
+
+def test_interleaved_rounds_vary_who_goes_before_whom():
+    # with three or more functions no function always follows the same one
+    # (a call right after torch's ran twice as long), and each still comes
+    # first in some round
+    from ndconv._tools.timing import interleaved
+    log = []
+    names = "abcd"
+    interleaved([lambda c=c: log.append(c) for c in names], budget=1.0, min_reps=12, max_reps=12)
+    rounds = [log[4 + 4 * r:8 + 4 * r] for r in range(12)]
+    assert all(sorted(r) == list(names) for r in rounds)
+    timed = log[4:]
+    for c in names:
+        before = collections.Counter(timed[i - 1] for i in range(1, len(timed)) if timed[i] == c)
+        assert max(before.values()) <= 6, (c, before)   # rotated alone: 8-9 of 11
+    assert {r[0] for r in rounds} == set(names)
 
 
 def test_bench_times_the_calls_of_a_workload_together(monkeypatch):

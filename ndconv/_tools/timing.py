@@ -1,5 +1,6 @@
 """Wall-clock timing shared by the verification API, the demo and ``ndconv bench``."""
 import math
+import random
 import statistics
 import time
 
@@ -55,7 +56,11 @@ def interleaved(fns, budget=0.3, min_reps=3, max_reps=15, rewarm_below=0.0):
     round: the slow and fast periods of a shared machine (seconds long on
     some virtual machines) then fall on all of them alike, where timed one
     after another a period change between two functions moved their ratio by
-    up to 1.6x.
+    up to 1.6x.  With more than two functions the order is also shuffled
+    (seeded) before it is rotated, so that no function always follows the
+    same one: a 30 us call right after torch's conv2d took 47-63 us (its
+    caches cold), and rotated alone ndconv's call followed torch's in every
+    round of ``ndconv bench``'s W9 while OpenCV's never did.
 
     Parameters
     ----------
@@ -102,9 +107,13 @@ def interleaved(fns, budget=0.3, min_reps=3, max_reps=15, rewarm_below=0.0):
     for series in (wall, cpu, faults):
         for s in series:
             s.clear()
+    order = list(range(n))
+    shuffle = random.Random(n).shuffle
     for r in range(reps):
+        if n > 2:
+            shuffle(order)
         for j in range(n):
-            i = (j + r) % n
+            i = order[(j + r) % n]
             if first_s[i] < rewarm_below:
                 fns[i]()
             call(i)
