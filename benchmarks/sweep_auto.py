@@ -10,7 +10,7 @@ Times ``ndconv.convolve(x, k, "same", method=m)`` for m in "direct", "fft" and
 For each case it records the fastest own method, auto's choice and auto's time
 divided by the fastest method's; the summary is the share of cases within
 1.15x and the worst ratio (target: >= 95 % within 1.15x, none above 1.5x).
-The three methods are timed in interleaved rounds (order rotated each round,
+The three methods are timed in interleaved rounds (order shuffled and rotated each round,
 each timed call after an untimed one of the same method), so drifting machine
 load and cache state hit them alike.  A direct run longer than ``--limit`` seconds (estimated from
 the fastest multiply-add rate measured so far in the same dimension) is not
