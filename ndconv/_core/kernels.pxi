@@ -764,6 +764,17 @@ cdef inline bint _quad_shares(Py_ssize_t r0, Py_ssize_t n_lead, Py_ssize_t nla,
     source rows, each shifted by one, none in a cval band (the four-row
     blocks' layout: ``kb + 3`` rows per group of ``kb`` leading taps)."""
     cdef Py_ssize_t i, g, t, e, kb = k_lead[nla - 1], n_groups = n_lead // kb
+    cdef const AxisMap* m = maps
+    # one leading axis (an image) and the four rows' sources inside its
+    # interior, as in all but its first and last rows: the offsets are one
+    # arithmetic run, which shares by construction (the general way below
+    # took 7 % of a 256^2 7x7 call, AVX2)
+    if nla == 1 and m.lo <= r0 and r0 + kb + 2 < m.hi and m.base + r0 * m.stride >= 0 \
+            and m.base + (r0 + kb + 2) * m.stride >= 0:
+        for i in range(4):
+            for t in range(kb):
+                qoffs[i * n_lead + t] = m.base + (r0 + i + t) * m.stride
+        return True
     for i in range(4):
         _row_offsets(r0 + i, n_lead, nla, out_lead, k_lead, maps, idx, jdx, qoffs + i * n_lead)
     # row i, tap (g, t) must read what row 0 reads with tap (g, t + i), or,
