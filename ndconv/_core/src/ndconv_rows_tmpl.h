@@ -37,20 +37,12 @@ NDV_NOINLINE void FN(ndv_quad_)(NDV_T* o, ptrdiff_t ostr, ptrdiff_t c, const NDV
             OP(_storeu)(o + i * ostr + c + v * NDV_L, acc[i][v]);
 }
 
-/* Rolling rows: the strip of NV vectors from column c, h output rows, a
-   kernel of KB rows given tap-major (wt: klast x KB, wt[j KB + t] = w[t][j],
-   ndconv_roll_weights_*).  pfd > 0: prefetch the lines of each
-   source and output row that the strip pfd on reads and the strip before
-   it does not (NDCONV_PREFETCH_STRIP; pfd = the strip's width: the next).
-   nt: output rows that start a cache line are stored with non-temporal
-   stores (the caller fences: ndv_stream_fence).  KB and NV are
-   constants in every caller, so the loops over them unroll and the
-   accumulators stay in registers. */
 /* One source row's taps into the accumulators of kernel rows tlo..thi (all
    KB of them but at a strip's first and last KB - 1 source rows).  Called
    with constants 0, KB - 1 for those full rows, so that their loop tests
-   nothing: gcc hoisted the test of the rows in range out of the tap loop for
-   3x3 but not for 3x3 with tap-major weights, at 0.91x the speed. */
+   nothing: with tap-major weights gcc no longer hoisted that test out of the
+   tap loop of 3x3 itself, which then ran at 0.91x the speed (benchmarks/c,
+   AVX2). */
 NDV_INLINE void FN(ndv_roll_row_)(V (*acc)[NDV_ROLL_NVMAX], const NDV_T* p, const NDV_T* wt,
                                   ptrdiff_t klast, int tlo, int thi, const int KB, const int NV) {
     for (ptrdiff_t j = 0; j < klast; j++) {
@@ -65,6 +57,15 @@ NDV_INLINE void FN(ndv_roll_row_)(V (*acc)[NDV_ROLL_NVMAX], const NDV_T* p, cons
     }
 }
 
+/* Rolling rows: the strip of NV vectors from column c, h output rows, a
+   kernel of KB rows given tap-major (wt: klast x KB, wt[j KB + t] = w[t][j],
+   ndconv_roll_weights_*).  pfd > 0: prefetch the lines of each
+   source and output row that the strip pfd on reads and the strip before
+   it does not (NDCONV_PREFETCH_STRIP; pfd = the strip's width: the next).
+   nt: output rows that start a cache line are stored with non-temporal
+   stores (the caller fences: ndv_stream_fence).  KB and NV are
+   constants in every caller, so the loops over them unroll and the
+   accumulators stay in registers. */
 NDV_INLINE void FN(ndv_roll_body_)(NDV_T* o, ptrdiff_t ostr, ptrdiff_t c, const NDV_T** src,
                                    ptrdiff_t h, const NDV_T* wt, ptrdiff_t klast, ptrdiff_t pfd,
                                    int nt, const int KB, const int NV) {
