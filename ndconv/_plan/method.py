@@ -201,12 +201,18 @@ _FFT_MARGIN = 0.8
 _TRIVIAL_TAPS = 1 << 16
 
 
+def _trivial(x, w, out_shape):
+    """True where nothing but the direct method is weighed: exact (integer)
+    computation, or too few multiply-adds to pay for weighing."""
+    return x.dtype.kind not in "fc" or w.size * math.prod(out_shape) <= _TRIVIAL_TAPS
+
+
 def direct_by_size(x, w, out_shape, n_threads, order=None):
     """True when the sizes alone make ``choose`` pick the direct method: no
     alternative is estimated faster, so no value (NaN, inf, rank) is looked at,
     and the choice holds for every array of these sizes, strides and dtype.
     ``order``: ``_direct.compute_order(x, out_shape)``, where the caller has it."""
-    if x.dtype.kind not in "fc" or w.size * math.prod(out_shape) <= _TRIVIAL_TAPS:
+    if _trivial(x, w, out_shape):
         return True
     # the direct kernel's rows run along the last axis of its compute order
     if order is None:
@@ -239,7 +245,7 @@ def choose(x, w, out_shape, n_threads, cval=0):
     NaN or inf: FFT spreads a non-finite value over the whole output, while the
     direct method keeps it local, as scipy.ndimage does.
     """
-    if x.dtype.kind not in "fc" or w.size * math.prod(out_shape) <= _TRIVIAL_TAPS:
+    if _trivial(x, w, out_shape):
         return "direct", None
     order = _direct.compute_order(x, out_shape)
     if direct_by_size(x, w, out_shape, n_threads, order):
@@ -264,8 +270,8 @@ def choose(x, w, out_shape, n_threads, cval=0):
 def _weigh_cached(data, w_shape, w_dtype, *sizes):
     """``_weigh`` remembered for small kernels, keyed by their bytes: weighing
     a kernel (its factors, its terms, its values' finiteness) cost 40-60 us
-    right after an FFT call of 0.4 ms had run (128^2 x 63^2, in-process), in a
-    cache the input's finiteness is the one scan left."""
+    right after an FFT call of 0.4 ms (128^2 x 63^2, in-process); remembered,
+    the one scan left per call is the input's finiteness."""
     return _weigh(np.frombuffer(data, dtype=w_dtype).reshape(w_shape), *sizes)
 
 
