@@ -159,6 +159,28 @@ def test_bitwise_one_row_blocks_same_build(rng, level, xs, ks):
 
 
 @pytest.mark.parametrize("level", SHARING)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_four_row_borders_of_every_width_same_build(rng, level, dtype):
+    # the four-row blocks take border segments one quad block wide where every
+    # segment is then a block wide or empty, else the planner's (a one-row
+    # block wide); rows of 20 to 300 outputs and borders of 0 to 7 columns a
+    # side (origins, "full") cover both, the empty segments and the rows'
+    # fallback, each checked against the one-row path bit for bit
+    with _dispatch.use(level) as mod:
+        for ks in ((9, 9), (8, 15), (10, 3)):
+            assert mod.row_mode(np.dtype(dtype).char, ks[0], ks[0], 4096) == mod.RowMode.ROWS_FOUR
+            k = random_array(rng, ks, dtype)
+            for width in (20, 41, 57, 64, 75, 100, 129, 150, 203, 300):
+                x = random_array(rng, (23, width), dtype)
+                for mode, boundary, origin in (("same", "reflect", 0), ("same", "constant", (0, -1)),
+                                               ("full", "wrap", 0), ("same", "edge", (1, ks[1] // 2 - 1))):
+                    kw = dict(mode=mode, boundary=boundary, origin=origin, workers=1)
+                    res = _same_build_bitwise(mod, x, k, **kw)
+                    ref, absconv = oracle(x, k, mode, boundary, origin=origin)
+                    assert_contract(res, ref, absconv, k.size, dtype)
+
+
+@pytest.mark.parametrize("level", SHARING)
 @pytest.mark.parametrize("layout", ["strided", "reversed", "unaligned"])
 def test_bitwise_one_row_blocks_same_build_layouts(rng, level, layout):
     base = random_array(rng, (130, 270), "float32")

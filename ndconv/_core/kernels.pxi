@@ -113,6 +113,8 @@ DEF _ARM_WORK = 1 << 22
 # Multiply-adds of one work item at most, where the planner can choose (a few
 # tens of milliseconds): the loops check for SIGINT between items.
 DEF _ITEM_WORK = 1 << 28
+# outputs from this size on are computed with software prefetches (_correlate_nd)
+DEF _PREFETCH_BYTES = 1 << 20
 
 
 cdef int _arm(double work) except -1:
@@ -837,13 +839,33 @@ cdef inline void _do_quad(
     if ahead >= 4 and r0 + ahead + 3 < n_rows and rstr > 0 and unit and e >= 0 \
             and e + 3 * rstr < x_span:
         pf = x + e
+    # The border segments as narrow as one quad block where that leaves every
+    # segment a block wide or empty (c0, c1 give a side the one-row path's
+    # widest block, in the AVX2 build wider than a quad's: the columns between
+    # were gathered and summed from copies; 256^2 7x7 118 -> 107 us, 11x11
+    # 236 -> 214).  The same sums: columns in place read what copies held,
+    # and the rows' fallback below then has nothing left to do.
+    cdef Py_ssize_t s0 = c0, s1 = c1, qa, qb
+    cdef const AxisMap* last = maps + nla
+    if unit and last.stride == 1:
+        qa = last.lo if last.lo > a else a
+        qb = last.hi - klast + 1 if last.hi - klast + 1 < b else b
+        if qa > a and qa < a + cb:
+            qa = a + cb
+        if qb < b and qb > b - cb:
+            qb = b - cb
+        if qb - qa >= cb:
+            s0, s1 = qa, qb
     for seg in range(3):
         if seg == 0:
-            sa, sb = a, (b if b < c0 else c0)
+            sa, sb = a, (b if b < s0 else s0)
         elif seg == 1:
-            sa, sb = (a if a > c0 else c0), (b if b < c1 else c1)
+            sa, sb = (a if a > s0 else s0), (b if b < s1 else s1)
         else:
-            sa, sb = (a if a > c1 else c1), b
+            sa, sb = (a if a > s1 else s1), b
+        if sb <= sa:
+            done |= 1 << seg    # the segments tile the chunk: nothing to do here
+            continue
         if sb - sa < cb:
             continue
         done |= 1 << seg
@@ -941,7 +963,7 @@ cdef inline void _do_tile(
         const AxisMap* maps, const Py_ssize_t* bounds, bint unit, num_t cval, Py_ssize_t x_span,
         Py_ssize_t* idx, Py_ssize_t* jdx, Py_ssize_t* offs, Py_ssize_t* toffs,
         const num_t** ptrs, num_t* tbuf, Py_ssize_t tstride, const num_t* cline,
-        bint nt) noexcept nogil:
+        bint nt, bint prefetch) noexcept nogil:
     """One tile of the rolling path (kernels whose leading taps are ``kb``
     rows of one axis): up to ``th`` output rows of one plane (``tpp`` tiles
     per plane) x one column chunk (at least one strip wide), column strips
@@ -954,7 +976,8 @@ cdef inline void _do_tile(
     strip is widened into the interior of the chunk: those columns are
     recomputed by this thread to the same values.  Source rows in a cval
     band read ``cline``.  ``nt``: the interior's rows are stored with
-    non-temporal stores where they start a cache line (the caller fences).
+    non-temporal stores where they start a cache line (the caller fences);
+    ``prefetch``: its strips prefetch (``_roll_sum``).
     """
     cdef Py_ssize_t q = item % n_chunks, tile = item // n_chunks
     cdef Py_ssize_t M = out_lead[nla - 1], rstr = maps[nla - 1].stride
@@ -970,11 +993,18 @@ cdef inline void _do_tile(
         return
     row0 = (tile // tpp) * M + i0
     # source row i + t feeds output row i with kernel row t
-    for i in range(h):
-        _row_offsets(row0 + i, kb, nla, out_lead, k_lead, maps, idx, jdx, offs)
-        toffs[i] = offs[0]
-    for t in range(1, kb):
-        toffs[h - 1 + t] = offs[t]
+    if nla == 1:
+        # an image: source row j of the tile is row i0 + j of the one leading
+        # axis (no index arithmetic per row: 256^2 3x3 spent ~5 % of its time
+        # on _row_offsets' divisions)
+        for i in range(h + kb - 1):
+            toffs[i] = _offset(maps, i0 + i)
+    else:
+        for i in range(h):
+            _row_offsets(row0 + i, kb, nla, out_lead, k_lead, maps, idx, jdx, offs)
+            toffs[i] = offs[0]
+        for t in range(1, kb):
+            toffs[h - 1 + t] = offs[t]
     # columns [ia, ib) of the chunk read only interior, unit-stride samples
     ia = ib = a
     if unit and last.stride == 1:
@@ -1001,7 +1031,8 @@ cdef inline void _do_tile(
             pn = x + e + first
         # the border columns' samples nearest the row ends (for the gather)
         e = ia - a if ia - a > b - ib else b - ib
-        _roll_sum(out + row0 * o_pitch + ia, o_pitch, ib - ia, ptrs, h, w, kb, klast, True,
+        _roll_sum(out + row0 * o_pitch + ia, o_pitch, ib - ia, ptrs, h, w, kb, klast,
+                  prefetch,
                   pn, rstr, th, x, toffs, h + kb - 1, _offset(last, last.lo),
                   max(0, _offset(last, last.hi - 1) - e - klast + 1), e + klast - 1 if e > 0 else 0,
                   nt)
@@ -1111,7 +1142,7 @@ cdef inline void _nd_items(
         const AxisMap* maps, const Py_ssize_t* bounds,
         Py_ssize_t c0, Py_ssize_t c1, bint unit, num_t cval, bint skip_cval,
         Py_ssize_t x_span, Py_ssize_t gstride, Py_ssize_t tstride,
-        const MissingSpec* ms, bint nt) noexcept nogil:
+        const MissingSpec* ms, bint nt, bint prefetch) noexcept nogil:
     """Work items ``i0 <= item < i1`` of ``_correlate_nd`` with one thread's
     scratch ``sc`` (see there); stops early once SIGINT is seen."""
     cdef Py_ssize_t* idx = <Py_ssize_t*>sc.part[0]
@@ -1140,13 +1171,13 @@ cdef inline void _nd_items(
         elif roll:
             _do_tile(item, th, tpp, rw, x, out, w, n_chunks, m_last, o_pitch, klast, kb, nla,
                      out_lead, k_lead, maps, bounds, unit, cval, x_span,
-                     idx, jdx, offs, toffs, ptrs, gbuf, tstride, cline, nt)
+                     idx, jdx, offs, toffs, ptrs, gbuf, tstride, cline, nt, prefetch)
             if nt:
                 ndconv_stream_fence()
         elif quad:
             _do_quad(item, n_rows, x, out, w, n_chunks, m_last, o_pitch, klast, n_lead, nla,
                      out_lead, k_lead, maps, bounds, c0, c1, unit,
-                     cval, skip_cval, 4 if n_chunks == 1 else 0, x_span,
+                     cval, skip_cval, 4 if n_chunks == 1 and prefetch else 0, x_span,
                      (n_rows - 1) * o_pitch + m_last, idx, jdx, offs, qoffs, ptrs, wrows, gbuf,
                      gstride, cline)
         else:
@@ -1203,6 +1234,11 @@ cdef int _correlate_nd(
     cdef Py_ssize_t limit
     cdef Py_ssize_t tpp = 0, tstride = _TILE_GATHER + klast - 1
     cdef bint roll = False, finite = True
+    # the rolling rows and the four-row blocks prefetch (ahead of the
+    # hardware) for outputs that leave L2, not for those its prefetchers serve
+    # from there (AVX2, one thread, 128^2 and 256^2 3x3: 3-6 % less time
+    # without; AVX-512 256^2 9x9 1-2 %)
+    cdef bint prefetch = uncached or <double>n_rows * m_last * sizeof(num_t) >= _PREFETCH_BYTES
     if mode == ROWS_ROLLING:
         rw = ndconv_roll_width(kb, lanes)
         if num_t is float or num_t is double:
@@ -1292,7 +1328,8 @@ cdef int _correlate_nd(
             _nd_cline(&sc, gstride, cval, ms != NULL)
             _nd_items(0, n_items, &sc, armed, roll, quad, th, tpp, rw, x, out, w, n_rows,
                       n_chunks, m_last, o_pitch, klast, kb, n_lead, nla, out_lead, k_lead, maps, bounds,
-                      c0, c1, unit, cval, skip_cval, x_span, gstride, tstride, ms, stream)
+                      c0, c1, unit, cval, skip_cval, x_span, gstride, tstride, ms, stream,
+                      prefetch)
         ndconv_scratch_free(&sc)
         free(wt)
         return -1 if failed else 0
@@ -1313,7 +1350,8 @@ cdef int _correlate_nd(
             if sc.block != NULL:
                 _nd_items(item, item + 1, &sc, armed, roll, quad, th, tpp, rw, x, out, w, n_rows,
                           n_chunks, m_last, o_pitch, klast, kb, n_lead, nla, out_lead, k_lead, maps, bounds,
-                          c0, c1, unit, cval, skip_cval, x_span, gstride, tstride, ms, stream)
+                          c0, c1, unit, cval, skip_cval, x_span, gstride, tstride, ms, stream,
+                      prefetch)
         ndconv_scratch_free(&sc)
     ndconv_region_end()
     free(wt)
