@@ -1351,7 +1351,7 @@ cdef int _correlate_nd(
                 _nd_items(item, item + 1, &sc, armed, roll, quad, th, tpp, rw, x, out, w, n_rows,
                           n_chunks, m_last, o_pitch, klast, kb, n_lead, nla, out_lead, k_lead, maps, bounds,
                           c0, c1, unit, cval, skip_cval, x_span, gstride, tstride, ms, stream,
-                      prefetch)
+                          prefetch)
         ndconv_scratch_free(&sc)
     ndconv_region_end()
     free(wt)
