@@ -604,6 +604,50 @@ def test_gathered_blocks_stream_as_the_whole_result_would(rng, monkeypatch, sche
         assert same_bits(target, ref) and seen == [0] * 8
 
 
+def test_compute_hands_a_thread_its_blocks_in_runs(rng, monkeypatch):
+    # dask's local schedulers hand out one task at a time unless given a
+    # chunksize; compute() of a result whose tasks are all its blocks (the input
+    # in memory) hands a thread its blocks in runs of half its share (16 blocks,
+    # 2 threads: runs of 4), unless the caller chose a chunksize, and the bits
+    # are the in-memory call's either way
+    import dask
+    import dask.local
+    batches = []
+    real = dask.local.batch_execute_tasks
+
+    def spy(args):
+        batches.append(len(args))
+        return real(args)
+    monkeypatch.setattr(dask.local, "batch_execute_tasks", spy)
+    x = rng.standard_normal((64, 64)).astype(np.float32)
+    k = rng.standard_normal((3, 3)).astype(np.float32)
+    ref = ndconv.convolve(x, k, "same", boundary="reflect", method="direct")
+    lazy = ndask.convolve(da.from_array(x, chunks=16), k, "same", boundary="reflect",
+                          method="direct")
+    for workers, chosen, runs in ((2, None, 4), (4, None, 2), (1, None, 8),
+                                  (2, {"chunksize": 1}, 1), (2, {"config": 3}, 3)):
+        batches.clear()
+        config = {"scheduler": "threads", "num_workers": workers}
+        kwargs = {}
+        if chosen and "config" in chosen:
+            config["chunksize"] = chosen["config"]
+        elif chosen:
+            kwargs = chosen
+        with dask.config.set(config):
+            assert same_bits(lazy.compute(**kwargs), ref)
+        # the 16 blocks, and the gather's task
+        assert sum(batches) == 17 and max(batches) == runs, (workers, chosen, batches)
+    # dask.compute, and a result whose input dask computes, take dask's own
+    # default: one task at a time
+    for res_of in (lambda: dask.compute(lazy)[0],
+                   lambda: ndask.convolve(da.from_array(x, chunks=16) * 1, k, "same",
+                                          boundary="reflect", method="direct").compute()):
+        batches.clear()
+        with dask.config.set(scheduler="threads", num_workers=2):
+            assert same_bits(res_of(), ref)
+        assert max(batches) == 1
+
+
 def test_gathered_result_never_aliases_another(rng):
     """Where a block's memory is also another result's (a slice, the block
     itself), or two computations run at once, dask's copying gather runs and
