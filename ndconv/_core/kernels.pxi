@@ -791,6 +791,25 @@ cdef inline bint _quad_shares(Py_ssize_t r0, Py_ssize_t n_lead, Py_ssize_t nla,
     return True
 
 
+cdef inline bint _in_place_run(const AxisMap* last, bint unit, Py_ssize_t a, Py_ssize_t b,
+                               Py_ssize_t klast, Py_ssize_t width, Py_ssize_t* ia,
+                               Py_ssize_t* ib) noexcept nogil:
+    """Whether columns ``[ia, ib)`` of chunk ``[a, b)``, whose taps read only
+    interior unit-stride samples, are at least ``width`` wide once a border
+    narrower than ``width`` is widened to it (``width``: a register block).
+    A border then takes one block, never part of one beside a block
+    computed twice."""
+    if not unit or last.stride != 1:
+        return False
+    ia[0] = last.lo if last.lo > a else a
+    ib[0] = last.hi - klast + 1 if last.hi - klast + 1 < b else b
+    if ia[0] > a and ia[0] < a + width:
+        ia[0] = a + width
+    if ib[0] < b and ib[0] > b - width:
+        ib[0] = b - width
+    return ib[0] - ia[0] >= width
+
+
 cdef inline void _do_quad(
         Py_ssize_t item, Py_ssize_t n_rows, const num_t* x, num_t* out, const num_t* w,
         Py_ssize_t n_chunks, Py_ssize_t m_last, Py_ssize_t o_pitch, Py_ssize_t klast,
@@ -845,17 +864,9 @@ cdef inline void _do_quad(
     # were gathered and summed from copies; 256^2 7x7 118 -> 107 us, 11x11
     # 236 -> 214).  The same sums: columns in place read what copies held,
     # and the rows' fallback below then has nothing left to do.
-    cdef Py_ssize_t s0 = c0, s1 = c1, qa, qb
-    cdef const AxisMap* last = maps + nla
-    if unit and last.stride == 1:
-        qa = last.lo if last.lo > a else a
-        qb = last.hi - klast + 1 if last.hi - klast + 1 < b else b
-        if qa > a and qa < a + cb:
-            qa = a + cb
-        if qb < b and qb > b - cb:
-            qb = b - cb
-        if qb - qa >= cb:
-            s0, s1 = qa, qb
+    cdef Py_ssize_t s0, s1
+    if not _in_place_run(maps + nla, unit, a, b, klast, cb, &s0, &s1):
+        s0, s1 = c0, c1
     for seg in range(3):
         if seg == 0:
             sa, sb = a, (b if b < s0 else s0)
@@ -1005,20 +1016,10 @@ cdef inline void _do_tile(
             toffs[i] = offs[0]
         for t in range(1, kb):
             toffs[h - 1 + t] = offs[t]
-    # columns [ia, ib) of the chunk read only interior, unit-stride samples
-    ia = ib = a
-    if unit and last.stride == 1:
-        ia = last.lo if last.lo > a else a
-        ib = last.hi - klast + 1 if last.hi - klast + 1 < b else b
-        # a border, when there is one, is gathered one whole strip wide: no
-        # strip is computed twice (a narrower run widened into the interior
-        # would cost one strip more a side)
-        if ia > a and ia < a + rw:
-            ia = a + rw
-        if ib < b and ib > b - rw:
-            ib = b - rw
-        if ib - ia < rw:
-            ia = ib = a
+    # columns [ia, ib) of the chunk read only interior, unit-stride samples; a
+    # border, when there is one, is gathered one whole strip wide
+    if not _in_place_run(last, unit, a, b, klast, rw, &ia, &ib):
+        ia = ib = a
     if ib > ia:
         first = _offset(last, ia)
         for i in range(h + kb - 1):
