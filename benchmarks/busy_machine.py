@@ -87,10 +87,13 @@ def problems(cpus):
         x = rng.standard_normal((1, hw, hw, c)).astype(np.float32)
         w = rng.standard_normal((3, 3, c, c)).astype(np.float32)
         xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-        parts = [functools.partial(ndconv.conv, s[None], w, padding="valid", workers=1)
+        # direct sums: the slabs start on any row, Winograd's tiles on even ones
+        parts = [functools.partial(ndconv.conv, s[None], w, padding="valid", method="direct",
+                                   workers=1)
                  for s in slabs(xp[0], 2, cpus)]
         out.append(("layer", "conv %dx%dx%d, 3x3" % (hw, hw, c), x.size * w.size // c,
-                    lambda wk, x=x, w=w: ndconv.conv(x, w, padding="same", workers=wk), parts))
+                    lambda wk, x=x, w=w: ndconv.conv(x, w, padding="same", method="direct",
+                                                     workers=wk), parts))
     return out
 
 

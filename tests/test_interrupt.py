@@ -92,9 +92,12 @@ CHILD = textwrap.dedent("""
             x, w = big(8, 160, 160, 256, dtype=f32), r(3, 3, 256, 256, dtype=f32)
             g = big(8, 160, 160, 256, dtype=f32)
             xs, gs = r(1, 16, 160, 256, dtype=f32), r(1, 16, 160, 256, dtype=f32)
-            if name == "conv":
+            if name == "conv":      # method="auto": Winograd
                 return (lambda: ndconv.conv(x, w, padding="same"),
                         lambda: ndconv.conv(xs, w, padding="same"))
+            if name == "conv-direct":
+                return (lambda: ndconv.conv(x, w, padding="same", method="direct"),
+                        lambda: ndconv.conv(xs, w, padding="same", method="direct"))
             return (lambda: ndconv.conv_grad(x, w, g, padding="same"),
                     lambda: ndconv.conv_grad(xs, w, gs, padding="same"))
         if name == "fft":
@@ -123,7 +126,8 @@ CHILD = textwrap.dedent("""
         del long_call, small_call
 """)
 
-PATHS = ["direct-2d", "missing", "direct-3d", "direct-1d", "separable", "merged", "conv", "conv_grad", "fft"]
+PATHS = ["direct-2d", "missing", "direct-3d", "direct-1d", "separable", "merged", "conv", "conv-direct",
+         "conv_grad", "fft"]
 
 
 @pytest.fixture(scope="module")

@@ -16,3 +16,5 @@ from .baseline import use_row_sharing as use_row_sharing
 from .baseline import vector_width as vector_width
 from .baseline import weight_grad as weight_grad
 from .baseline import widest_block as widest_block
+from .baseline import winograd_forward as winograd_forward
+from .baseline import winograd_weights as winograd_weights

@@ -105,6 +105,17 @@ cdef extern from "src/ndconv_layer.h" nogil:
                   const double*, Py_ssize_t, double*) noexcept
 
 
+cdef extern from "src/ndconv_winograd.h" nogil:
+    void lk_win_in_f(const float* const*, Py_ssize_t, int, int, float*) noexcept
+    void lk_win_in_d(const double* const*, Py_ssize_t, int, int, double*) noexcept
+    void lk_win_out_f(const float*, int, int, int, const float*, float*, float*, Py_ssize_t,
+                      int) noexcept
+    void lk_win_out_d(const double*, int, int, int, const double*, double*, double*, Py_ssize_t,
+                      int) noexcept
+    void lk_win_weights_f(const float*, int, int, int, float*) noexcept
+    void lk_win_weights_d(const double*, int, int, int, double*) noexcept
+
+
 cdef extern from "src/ndconv_cpu.h" nogil:
     int NDCONV_OPENMP
     int ndconv_omp_max_threads() noexcept

@@ -22,6 +22,12 @@ from ndconv._core.csrc cimport (
     lk_fwd_f,
     lk_gw_d,
     lk_gw_f,
+    lk_win_in_d,
+    lk_win_in_f,
+    lk_win_out_d,
+    lk_win_out_f,
+    lk_win_weights_d,
+    lk_win_weights_f,
 )
 
 ctypedef fused real:
@@ -174,6 +180,151 @@ def forward(LayerTaps taps, const real[::1] wpack, const real[::1] bpack, real[:
         raise MemoryError("ndconv.conv could not allocate its per-thread pointer tables")
 
 
+cdef inline void _fill_patch_ptrs(const real** ptrs, const real* base, const real* cv,
+                                  const Py_ssize_t[:, ::1] rowtab, const Py_ssize_t[:, ::1] coltab,
+                                  const Py_ssize_t[::1] colgeom, Py_ssize_t line, Py_ssize_t j0,
+                                  Py_ssize_t ntile, Py_ssize_t wo) noexcept nogil:
+    """Pointer table of one Winograd work item: ``ptrs[(r * 4 + s) * ntile + t]``
+    is pixel ``(r, s)`` of the 4x4 input patch of the 2x2 tile ``t`` of output
+    lines ``line, line + 1`` and columns from ``j0 + 2 * t``.
+
+    Patch row ``r < 3`` is what tap row ``r`` of line ``line`` reads, row 3 what
+    tap row 2 of the next line reads (stride 1, dilation 1); columns alike, so
+    the layer's tables give every boundary rule.  A tile's missing line or
+    column (odd output sizes) reads the last one instead: its output is not
+    stored, and every pointer stays inside the input."""
+    cdef Py_ssize_t r, s, t, ln, lt, kl, jj, ro, co
+    cdef Py_ssize_t nl = rowtab.shape[0]
+    cdef Py_ssize_t jlo = colgeom[0], jhi = colgeom[1], start = colgeom[2]
+    cdef Py_ssize_t step = colgeom[3], tap_step = colgeom[4]
+    for r in range(4):
+        ln = line + 1 if r == 3 else line
+        if ln >= nl:
+            ln = nl - 1
+        lt = r if r < 3 else 2
+        ro = rowtab[ln, lt]
+        for s in range(4):
+            kl = s if s < 3 else 2
+            for t in range(ntile):
+                jj = j0 + 2 * t + (1 if s == 3 else 0)
+                if jj >= wo:
+                    jj = wo - 1
+                if jj >= jlo and jj < jhi:
+                    co = start + jj * step + kl * tap_step
+                else:
+                    co = coltab[kl, jj if jj < jlo else jj - jhi + jlo]
+                if ro < 0 or co < 0:
+                    ptrs[(r * 4 + s) * ntile + t] = cv
+                else:
+                    ptrs[(r * 4 + s) * ntile + t] = base + ro + co
+
+
+def winograd_weights(const real[:, :, :, ::1] w, real[:, :, ::1] upack):
+    """Winograd's transformed weights U = G g G^T: ``w`` ``(3, 3, c_in, c_out)``
+    into ``upack`` ``(16, c_in, dp)``, ``dp >= c_out`` (the padding lanes are
+    left as they are)."""
+    cdef int cin = <int>w.shape[2], cout = <int>w.shape[3], dp = <int>upack.shape[2]
+    if w.shape[0] != 3 or w.shape[1] != 3 or upack.shape[0] != 16 or upack.shape[1] != cin \
+            or dp < cout:
+        raise ValueError("winograd_weights: w must be (3, 3, c_in, c_out) and upack "
+                         "(16, c_in, >= c_out)")
+    with nogil:
+        if real is float:
+            lk_win_weights_f(&w[0, 0, 0, 0], cin, cout, dp, &upack[0, 0, 0])
+        else:
+            lk_win_weights_d(&w[0, 0, 0, 0], cin, cout, dp, &upack[0, 0, 0])
+
+
+def winograd_forward(LayerTaps taps, const real[::1] upack, const real[::1] bpack,
+                     const real[::1] zeros, real[::1] out, int n_threads):
+    """The forward pass of a 2-D 3x3 layer (stride 1, dilation 1, one group) by
+    Winograd's F(2x2, 3x3) (src/ndconv_winograd.h).
+
+    ``upack`` is the transformed weights ``(16, cg, dp)``, ``bpack`` the bias
+    ``(dp,)``, ``zeros`` ``16 * dp`` zeros (the GEMMs' bias); work items are
+    ``taps.seg`` (even) output columns of two output lines of one image.
+    """
+    cdef const real[::1] x = taps.x
+    cdef const real[::1] cval_pixel = taps.cval_pixel
+    cdef const Py_ssize_t[:, ::1] rowtab = taps.rowtab
+    cdef const Py_ssize_t[:, ::1] coltab = taps.coltab
+    cdef const Py_ssize_t[::1] colgeom = taps.colgeom
+    cdef Py_ssize_t batch = taps.batch, img_size = taps.img_size, wo = taps.wo, seg = taps.seg
+    cdef int cg = taps.cg, dg = taps.dg, dp = taps.dp
+    cdef Py_ssize_t nl = rowtab.shape[0]
+    cdef Py_ssize_t npair = (nl + 1) // 2
+    cdef Py_ssize_t nseg = (wo + seg - 1) // seg
+    cdef Py_ssize_t ntask = batch * npair * nseg
+    cdef Py_ssize_t tmax = (seg + 1) // 2
+    cdef Py_ssize_t task, b, ln, j0, ncol, ntile, t
+    cdef const real** ptrs = NULL
+    cdef const real** vptr = NULL
+    cdef real* vbuf = NULL
+    cdef real* mbuf = NULL
+    cdef real* o0
+    cdef real* o1
+    cdef const real* xb
+    cdef const real* cv
+    cdef real* ob
+    cdef int failed = 0, armed
+    cdef double t0   # the parallel region's start (ndconv_region.h)
+    cdef int* failp = &failed   # shared: plain locals are thread-private in a parallel block
+    cdef ndconv_scratch sc
+    cdef ndconv_scratch_spec spec = ndconv_scratch_parts(
+        16 * tmax * sizeof(real*), tmax * sizeof(real*), 16 * tmax * cg * sizeof(real),
+        16 * tmax * dp * sizeof(real), 0, 0, 0)
+    if ntask == 0:
+        return
+    if taps.groups != 1 or rowtab.shape[1] != 3 or coltab.shape[0] != 3 or seg % 2:
+        raise ValueError("winograd_forward needs one group, a 3x3 kernel and an even segment")
+    if upack.shape[0] < 16 * cg * dp or bpack.shape[0] < dp or zeros.shape[0] < 16 * dp:
+        raise ValueError("winograd_forward: packed weights or bias too short")
+    xb, cv, ob = &x[0], &cval_pixel[0], &out[0]
+    ptrs, vptr, vbuf, mbuf, t = NULL, NULL, NULL, NULL, 0   # set per thread below
+    armed = _arm(<double>ntask * seg * 4 * cg * dp)
+    while True:
+        t0 = ndconv_region_begin()
+        with nogil, parallel(num_threads=n_threads):
+            sc = ndconv_scratch_alloc(&spec, failp)
+            ptrs = <const real**>sc.part[0]
+            vptr = <const real**>sc.part[1]
+            vbuf = <real*>sc.part[2]
+            mbuf = <real*>sc.part[3]
+            if sc.block != NULL:
+                for t in range(tmax):
+                    vptr[t] = vbuf + t * 16 * cg
+            ndconv_region_enter(t0, threadid())
+            for task in prange(ntask, schedule="dynamic", chunksize=1):
+                b = task // (npair * nseg)
+                ln = 2 * ((task // nseg) % npair)
+                j0 = (task % nseg) * seg
+                ncol = wo - j0 if wo - j0 < seg else seg
+                ntile = (ncol + 1) // 2
+                if sc.block == NULL or ndconv_stop_requested(armed):
+                    continue
+                _fill_patch_ptrs(ptrs, xb + b * img_size, cv, rowtab, coltab, colgeom, ln, j0,
+                                 ntile, wo)
+                o0 = ob + ((b * nl + ln) * wo + j0) * dg
+                o1 = o0 + wo * dg if ln + 1 < nl else NULL
+                if real is float:
+                    lk_win_in_f(ptrs, ntile, <int>ntile, cg, vbuf)
+                    lk_fwd_f(vptr, ntile, <int>ntile, 1, 16, cg, dp, dp, &upack[0], &zeros[0],
+                             mbuf, 16 * dp)
+                    lk_win_out_f(mbuf, <int>ntile, dp, dg, &bpack[0], o0, o1, dg, <int>ncol)
+                else:
+                    lk_win_in_d(ptrs, ntile, <int>ntile, cg, vbuf)
+                    lk_fwd_d(vptr, ntile, <int>ntile, 1, 16, cg, dp, dp, &upack[0], &zeros[0],
+                             mbuf, 16 * dp)
+                    lk_win_out_d(mbuf, <int>ntile, dp, dg, &bpack[0], o0, o1, dg, <int>ncol)
+            ndconv_scratch_free(&sc)
+        ndconv_region_end()
+        if not _interrupted(armed):
+            break
+        armed = 0   # a handler that did not raise: compute it all again, to the end
+    if failed:
+        raise MemoryError("ndconv.conv could not allocate its per-thread Winograd buffers")
+
+
 def weight_grad(LayerTaps taps, const real[::1] gout, real[:, ::1] part, int n_threads):
     """Weight gradient ``sum over pixels of x_tap (outer) grad_out``, per group.
 
@@ -266,7 +417,7 @@ def weight_grad(LayerTaps taps, const real[::1] gout, real[:, ::1] part, int n_t
 
 def build_info():
     """What this build runs, for ``show_config``: the direct path's blocks and
-    the layer's vector lanes."""
+    the layer's vector lanes and methods."""
     if NDCONV_SHUFFLE_BLOCK:
         direct = "one-row (aligned loads + shuffles), four-row and rolling-row blocks"
     elif NDCONV_ROW_BLOCKS:
@@ -274,4 +425,6 @@ def build_info():
             NDCONV_ROW_ISA.decode(), NDCONV_ROW_LANES_F32)
     else:
         direct = "one-row blocks (compiler-vectorised)"
-    return {"direct": direct, "layer": "%d float32 / %d float64 lanes" % (LK_VW_F, LK_VW_D)}
+    return {"direct": direct,
+            "layer": "%d float32 / %d float64 lanes; 3x3 also by Winograd F(2x2,3x3)" % (
+                LK_VW_F, LK_VW_D)}
