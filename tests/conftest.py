@@ -16,6 +16,7 @@ import zlib
 import numpy as np
 import pytest
 
+from ndconv import _core as _dispatch
 from ndconv._plan import tuning
 
 scipy_signal = pytest.importorskip("scipy.signal")
@@ -155,6 +156,13 @@ def _threads_on_small_problems(request):
         return
     with tuning.override(work_per_thread=1, load_aware=False):
         yield
+
+
+@pytest.fixture(params=list(_dispatch.builds()))
+def level(request):
+    """Run a test with the kernels of every build this CPU runs."""
+    with _dispatch.use(request.param):
+        yield request.param
 
 
 @pytest.fixture

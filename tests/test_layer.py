@@ -17,16 +17,6 @@ import numpy as np
 import pytest
 
 import ndconv
-from ndconv import _core as _dispatch
-
-LEVELS = list(_dispatch.builds())   # the builds this CPU runs
-
-
-@pytest.fixture(params=LEVELS)
-def level(request):
-    """Run a test with the kernels of every build this CPU runs."""
-    with _dispatch.use(request.param):
-        yield request.param
 
 
 def naive_layer(x, w, b, stride, pads, dilation, groups, boundary="constant", cval=0.0):

@@ -3,18 +3,17 @@
 
 The reference is the chapter's formula in float64 (``naive_layer`` of
 test_layer.py); the bound is the error analysis of the algorithm's own steps
-(``winograd_bound``), evaluated on the same data.
+(``winograd_bound``), evaluated on the same data.  ``level`` (conftest.py)
+runs a test with every build this CPU runs.
 """
 import zlib
 
 import numpy as np
 import pytest
+from test_layer import naive_layer
 
 import ndconv
-from ndconv import _core as _dispatch
 from ndconv import _layer
-
-from test_layer import level, naive_layer  # noqa: F401  (level: a fixture)
 
 # the transforms of F(2x2, 3x3): V = BT d BT^T, U = G g G^T, Y = AT M AT^T
 BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=float)
