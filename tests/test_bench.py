@@ -491,3 +491,30 @@ def test_busy_machine_parts_do_the_calls_work():
         # the same products summed in the same order, the boundary's rows padded
         # beforehand instead of gathered: the same bits
         np.testing.assert_array_equal(pieces, whole, err_msg=label)
+
+
+def test_asv_layer_benchmark_runs_every_call(monkeypatch):
+    spec = importlib.util.spec_from_file_location(
+        "_ndconv_asv_layer", os.path.join(ROOT, "benchmarks", "benchmarks", "layer.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setattr(mod, "SHAPE", (1, 12, 16))
+    ran = []
+    for call in mod.W6Layer.params[0]:
+        b = mod.W6Layer()
+        try:
+            b.setup(call, 1)
+        except NotImplementedError:
+            assert call == "torch" and importlib.util.find_spec("torch") is None
+            continue
+        y = b.fn()
+        b.time_forward(call, 1)
+        b.teardown()
+        ran.append(call)
+        if call != "torch":
+            assert y.shape == (1, 12, 12, 16)
+    assert ran[:3] == ["auto", "direct", "winograd"]
+    g = mod.W6LayerGradients()
+    g.setup(2)
+    g.time_gradients(2)
+    assert [a.shape for a in g.fn()] == [(1, 12, 12, 16), (3, 3, 16, 16), (16,)]
