@@ -400,12 +400,28 @@ def _threads(p, work):
     return 1 if work < _SERIAL_WORK else _plan_threads.threads_for(p.n_threads, work)
 
 
+def _padded(n, vw):
+    """``n`` channels rounded up to whole vectors of ``vw`` lanes."""
+    return -(-n // vw) * vw
+
+
+def _layer_taps(p, kern, tables, dg, dp, seg, depthwise=False):
+    """The core's ``LayerTaps`` of ``p``: its index tables (``_tables(p)``), its
+    cval pixel, and groups of ``dg`` output channels in ``dp`` lanes, work items
+    of ``seg`` output pixels."""
+    rowtab, coltab, colgeom = tables
+    cval_pixel = np.full(p.x.shape[-1], p.cval, dtype=p.dtype)
+    return kern.LayerTaps(p.x.reshape(-1), p.x.shape[0], _img_size(p), rowtab, coltab, colgeom,
+                          p.out_spatial[-1], cval_pixel, p.groups, p.w.shape[-2], dg, dp, seg,
+                          depthwise)
+
+
 def _pack_weights(w, groups, vw):
     """``w`` (*kernel, cg, c_out) as (groups, taps, cg, dp), ``dp`` = the group's
     output channels padded with zeros to a multiple of the vector width."""
     cg, c_out = w.shape[-2:]
     dg = c_out // groups
-    dp = -(-dg // vw) * vw
+    dp = _padded(dg, vw)
     taps = int(np.prod(w.shape[:-2], dtype=np.int64))
     packed = _placement.zeros((groups, taps, cg, dp), w.dtype)
     packed[..., :dg] = w.reshape(taps, cg, groups, dg).transpose(2, 0, 1, 3)
@@ -458,23 +474,18 @@ def _forward_winograd(p, out):
     kern = _dispatch.core()
     vw = kern.vector_width(p.dtype.itemsize)
     cg, c_out = p.w.shape[-2:]
-    dp = -(-c_out // vw) * vw
+    dp = _padded(c_out, vw)
     upack = _placement.zeros((16, cg, dp), p.dtype)
     kern.winograd_weights(np.ascontiguousarray(p.w), upack)
     bpack = _placement.zeros((dp,), p.dtype)
     if p.bias is not None:
         bpack[:c_out] = p.bias
     zeros = _placement.zeros((16 * dp,), p.dtype)
-    rowtab, coltab, colgeom = _tables(p)
-    batch = p.x.shape[0]
     if out is None:
-        out = _placement.empty((batch,) + p.out_spatial + (c_out,), p.dtype, near=p.x)
+        out = _placement.empty((p.x.shape[0],) + p.out_spatial + (c_out,), p.dtype, near=p.x)
     # the direct method's multiply-adds: one thread policy for both methods
     n_threads = _threads(p, out.size * 9 * cg)
-    cval_pixel = np.full(p.x.shape[-1], p.cval, dtype=p.dtype)
-    taps = kern.LayerTaps(p.x.reshape(-1), batch, _img_size(p), rowtab, coltab, colgeom,
-                          p.out_spatial[-1], cval_pixel, 1, cg, c_out, dp,
-                          _winograd_segment(p, dp, n_threads))
+    taps = _layer_taps(p, kern, _tables(p), c_out, dp, _winograd_segment(p, dp, n_threads))
     kern.winograd_forward(taps, upack.reshape(-1), bpack, zeros, out.reshape(-1), n_threads)
     return out
 
@@ -500,17 +511,14 @@ def _forward(p, out=None, method="direct"):
         bpack = _placement.zeros((p.groups, dp), p.dtype)
         if p.bias is not None:
             bpack[:, :dg] = p.bias.reshape(p.groups, dg)
-    rowtab, coltab, colgeom = _tables(p)
-    ntap = rowtab.shape[1] * coltab.shape[0]
+    tables = _tables(p)
+    ntap = tables[0].shape[1] * tables[1].shape[0]
     batch, c_out = p.x.shape[0], p.w.shape[-1]
     if out is None:
         out = _placement.empty((batch,) + p.out_spatial + (c_out,), p.dtype, near=p.x)
     work = out.size * ntap * p.w.shape[-2]
     n_threads = _threads(p, work)
-    cval_pixel = np.full(p.x.shape[-1], p.cval, dtype=p.dtype)
-    taps = kern.LayerTaps(p.x.reshape(-1), batch, _img_size(p), rowtab, coltab, colgeom,
-                          p.out_spatial[-1], cval_pixel, p.groups, p.w.shape[-2], dg, dp,
-                          _segment(p, ntap), depthwise)
+    taps = _layer_taps(p, kern, tables, dg, dp, _segment(p, ntap), depthwise)
     kern.forward(taps, wpack.reshape(-1), bpack.reshape(-1), out.reshape(-1), n_threads)
     return out
 
@@ -523,19 +531,17 @@ def _weight_grad(p, g):
     cg, c_out = p.w.shape[-2:]
     depthwise = _depthwise(p)
     dg = c_out // p.groups
-    dp = -(-(c_out if depthwise else dg) // vw) * vw
-    rowtab, coltab, colgeom = _tables(p)
-    ntap = rowtab.shape[1] * coltab.shape[0]
+    dp = _padded(c_out if depthwise else dg, vw)
+    tables = _tables(p)
+    ntap = tables[0].shape[1] * tables[1].shape[0]
     work = g.size * ntap * cg
     n_threads = _threads(p, work)
     seg = _segment(p, ntap)
-    items = p.x.shape[0] * rowtab.shape[0] * -(-p.out_spatial[-1] // seg)
+    items = p.x.shape[0] * tables[0].shape[0] * -(-p.out_spatial[-1] // seg)
     size = ntap * dp if depthwise else p.groups * ntap * cg * dp
     chunks = max(1, min(_GRAD_CHUNKS, items, _PART_BYTES // (size * p.dtype.itemsize)))
     part = _placement.zeros((chunks, size), p.dtype)
-    cval_pixel = np.full(p.x.shape[-1], p.cval, dtype=p.dtype)
-    taps = kern.LayerTaps(p.x.reshape(-1), p.x.shape[0], _img_size(p), rowtab, coltab, colgeom,
-                          p.out_spatial[-1], cval_pixel, p.groups, cg, dg, dp, seg, depthwise)
+    taps = _layer_taps(p, kern, tables, dg, dp, seg, depthwise)
     kern.weight_grad(taps, g.reshape(-1), part, n_threads)
     if depthwise:
         return np.ascontiguousarray(part.sum(axis=0).reshape(ntap, dp)[:, :c_out]).reshape(p.w.shape)

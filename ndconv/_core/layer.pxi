@@ -44,30 +44,35 @@ def vector_width(itemsize):
     return LK_VW_F if itemsize == 4 else LK_VW_D
 
 
+cdef inline Py_ssize_t _col_offset(const Py_ssize_t[:, ::1] coltab, const Py_ssize_t[::1] colgeom,
+                                   Py_ssize_t jj, Py_ssize_t kl) noexcept nogil:
+    """Element offset within its row of the sample that last-axis tap ``kl``
+    reads for output column ``jj`` (``-1``: cval).
+
+    Columns ``jlo <= jj < jhi`` (all taps inside the input) are at ``start +
+    jj * step + kl * tap_step`` (``colgeom``); the others are looked up in
+    ``coltab[kl, border column]``."""
+    cdef Py_ssize_t jlo = colgeom[0], jhi = colgeom[1]
+    if jj >= jlo and jj < jhi:
+        return colgeom[2] + jj * colgeom[3] + kl * colgeom[4]
+    return coltab[kl, jj if jj < jlo else jj - jhi + jlo]
+
+
 cdef inline void _fill_ptrs(const real** ptrs, const real* base, const real* cv,
                             const Py_ssize_t[:, ::1] rowtab, const Py_ssize_t[:, ::1] coltab,
                             const Py_ssize_t[::1] colgeom,
                             Py_ssize_t line, Py_ssize_t j0, Py_ssize_t npix) noexcept nogil:
     """Pointer table of one work item: ``ptrs[t * npix + j]`` is the input pixel
-    tap ``t`` reads for output pixel ``j0 + j`` of output line ``line``.
-
-    Columns ``jlo <= j < jhi`` (all taps inside the input) are at element offset
-    ``start + j * step + tap * tap_step`` of their row; the others are looked up
-    in ``coltab[tap, border column]`` (``-1``: cval)."""
-    cdef Py_ssize_t lt, kl, j, jj, t, ro, co
+    tap ``t`` reads for output pixel ``j0 + j`` of output line ``line``
+    (``_col_offset`` within the row)."""
+    cdef Py_ssize_t lt, kl, j, t, ro, co
     cdef Py_ssize_t nlt = rowtab.shape[1], klast = coltab.shape[0]
-    cdef Py_ssize_t jlo = colgeom[0], jhi = colgeom[1], start = colgeom[2]
-    cdef Py_ssize_t step = colgeom[3], tap_step = colgeom[4]
     for lt in range(nlt):
         ro = rowtab[line, lt]
         for kl in range(klast):
             t = lt * klast + kl
             for j in range(npix):
-                jj = j0 + j
-                if jj >= jlo and jj < jhi:
-                    co = start + jj * step + kl * tap_step
-                else:
-                    co = coltab[kl, jj if jj < jlo else jj - jhi + jlo]
+                co = _col_offset(coltab, colgeom, j0 + j, kl)
                 if ro < 0 or co < 0:
                     ptrs[t * npix + j] = cv
                 else:
@@ -193,26 +198,18 @@ cdef inline void _fill_patch_ptrs(const real** ptrs, const real* base, const rea
     the layer's tables give every boundary rule.  A tile's missing line or
     column (odd output sizes) reads the last one instead: its output is not
     stored, and every pointer stays inside the input."""
-    cdef Py_ssize_t r, s, t, ln, lt, kl, jj, ro, co
+    cdef Py_ssize_t r, s, t, ln, kl, jj, ro, co
     cdef Py_ssize_t nl = rowtab.shape[0]
-    cdef Py_ssize_t jlo = colgeom[0], jhi = colgeom[1], start = colgeom[2]
-    cdef Py_ssize_t step = colgeom[3], tap_step = colgeom[4]
     for r in range(4):
         ln = line + 1 if r == 3 else line
         if ln >= nl:
             ln = nl - 1
-        lt = r if r < 3 else 2
-        ro = rowtab[ln, lt]
+        ro = rowtab[ln, r if r < 3 else 2]
         for s in range(4):
             kl = s if s < 3 else 2
             for t in range(ntile):
                 jj = j0 + 2 * t + (1 if s == 3 else 0)
-                if jj >= wo:
-                    jj = wo - 1
-                if jj >= jlo and jj < jhi:
-                    co = start + jj * step + kl * tap_step
-                else:
-                    co = coltab[kl, jj if jj < jlo else jj - jhi + jlo]
+                co = _col_offset(coltab, colgeom, jj if jj < wo else wo - 1, kl)
                 if ro < 0 or co < 0:
                     ptrs[(r * 4 + s) * ntile + t] = cv
                 else:
