@@ -88,9 +88,18 @@ def _case(rng, ndim, mode, dtype, hole_fraction=0.25):
     return x, k, holes
 
 
-def _check(res, ref, den, ksum, dtype, K, fft=False):
-    """Agreement within the accumulation error, scaled by the rescaling
-    ``ksum / den``; the NaN positions as the reference's."""
+def _check(res, ref, den, ksum, dtype, K, *, absnum, fft=False):
+    """Agreement within the accumulation error; the NaN positions as the
+    reference's.
+
+    An output is ``num * ksum / den``.  The direct sums ``num`` (``K`` products)
+    and ``den`` (``K`` positive weights) are each within ``K eps`` of the sum of
+    their terms' absolute values -- ``absnum`` for ``num`` (the reference's sums
+    of ``|k| |x|``: a numerator that cancels keeps the error of its terms), ``den``
+    itself for ``den`` -- and the ratio adds two roundings, so an output is
+    within ``K eps (|ksum / den| absnum + |ref|)`` to first order; 8x that.  The
+    FFT's errors spread over the whole output: scaled by the largest ``absnum``,
+    64x."""
     eps = np.finfo(np.dtype(dtype)).eps
     ref_nan = np.isnan(ref)
     if fft:
@@ -100,9 +109,13 @@ def _check(res, ref, den, ksum, dtype, K, fft=False):
     else:
         assert np.array_equal(np.isnan(res), ref_nan)
         sure = ~ref_nan
-    scale = np.max(np.abs(ref[sure])) if sure.any() else 1.0
-    gain = np.abs(ksum / den[sure]) if sure.any() else 1.0
-    tol = (64 if fft else 8) * K * eps * scale * gain
+    if not sure.any():
+        return
+    gain = np.abs(ksum / den[sure])
+    terms = np.abs(absnum[sure])
+    if fft:
+        terms = np.full_like(terms, np.max(terms))
+    tol = (64 if fft else 8) * K * eps * (gain * terms + np.abs(ref[sure]))
     np.testing.assert_array_less(np.abs(res[sure] - ref[sure]), tol + 1e-300)
 
 
@@ -118,6 +131,7 @@ def test_omit_against_naive(rng, ndim, mode, boundary, dtype):
         xn = x.copy()
         xn[holes] = np.nan
         num, den, ksum = naive(x, k, mode, boundary, ~holes, cval=0.5, op=op)
+        absnum = naive(np.abs(x), np.abs(k), mode, boundary, ~holes, cval=0.5, op=op)[0]
         ref = ratio(num, den, ksum)
         for method in ("direct", "fft"):
             res = getattr(ndconv, op)(xn, k.astype(np.result_type(dtype, np.float32).char.lower()
@@ -125,7 +139,7 @@ def test_omit_against_naive(rng, ndim, mode, boundary, dtype):
                                       mode, boundary=boundary, cval=0.5, nan_policy="omit",
                                       method=method)
             assert res.dtype == np.dtype(dtype)
-            _check(res, ref, den, ksum, dtype, k.size, fft=method == "fft")
+            _check(res, ref, den, ksum, dtype, k.size, absnum=absnum, fft=method == "fft")
 
 
 @pytest.mark.parametrize("boundary", BOUNDARIES)
@@ -410,6 +424,13 @@ def nan_pad_reference(x, k, mode, names, cvals, axes, op="correlate"):
     return num, den, float(k.sum())
 
 
+def _abs_sums(x, k, mode, names, cvals, axes, op="correlate"):
+    """``nan_pad_reference``'s numerator over absolute values (``|k| |x|``, the
+    fills' too): the scale of its rounding error (``_check``)."""
+    return nan_pad_reference(np.abs(x), np.abs(k), mode, names, np.abs(np.asarray(cvals, float)),
+                             axes, op)[0]
+
+
 # (shape, kernel shape, axes, names, cvals); the fill of a "missing" axis is never read
 PER_AXIS = [
     ((11, 9), (4, 3), (0, 1), ["missing", "wrap"], [9.0, 0.0]),
@@ -437,11 +458,12 @@ def test_missing_per_axis_against_nan_pad(rng, case, mode, method, dtype):
     k = rng.random(kshape) + 0.1
     for op in ("correlate", "convolve"):
         num, den, ksum = nan_pad_reference(x, k, mode, names, cvals, axes, op)
+        absnum = _abs_sums(x, k, mode, names, cvals, axes, op)
         ref = ratio(num, den, ksum)
         res = getattr(ndconv, op)(x.astype(dtype), k.astype(dtype), mode, boundary=names,
                                   cval=cvals, axes=axes, nan_policy="omit", method=method)
         assert res.dtype == np.dtype(dtype)
-        _check(res, ref, den, ksum, dtype, k.size, fft=method == "fft")
+        _check(res, ref, den, ksum, dtype, k.size, absnum=absnum, fft=method == "fft")
         # a dict {axis: name} says the same
         res2 = getattr(ndconv, op)(x.astype(dtype), k.astype(dtype), mode,
                                    boundary=dict(zip(axes, names)), cval=cvals, axes=axes,
@@ -459,12 +481,14 @@ def test_missing_per_axis_mask_min_weight_preserve_nan(rng):
     # a mask and NaN under "omit": both missing; the reference sees NaN for both
     num, den, ksum = nan_pad_reference(np.where(holes | nans, np.nan, x), k, "same", names,
                                        [0, 0], (0, 1), "convolve")
+    absnum = _abs_sums(np.where(holes | nans, np.nan, x), k, "same", names, [0, 0], (0, 1),
+                       "convolve")
     for method in ("direct", "fft"):
         res = ndconv.convolve(xn, k, "same", boundary=names, mask=~holes, nan_policy="omit",
                               min_weight=0.6, preserve_nan=True, method=method)
         ref = ratio(num, den, ksum, min_weight=0.6)
         ref[nans] = np.nan
-        _check(res, ref, den, ksum, "float64", k.size, fft=method == "fft")
+        _check(res, ref, den, ksum, "float64", k.size, absnum=absnum, fft=method == "fft")
     assert np.isnan(ref).sum() > nans.sum()      # min_weight decided some outputs
 
 
@@ -476,10 +500,12 @@ def test_nan_fill_per_axis_is_missing_under_omit(rng):
     k = rng.random((3, 3)) + 0.1
     names, cvals = ["constant", "edge"], [np.nan, 0.0]
     num, den, ksum = nan_pad_reference(x, k, "same", names, cvals, (0, 1))
+    absnum = _abs_sums(x, k, "same", names, cvals, (0, 1))
     for method in ("direct", "fft"):
         res = ndconv.correlate(x, k, "same", boundary=names, cval=cvals, nan_policy="omit",
                                method=method)
-        _check(res, ratio(num, den, ksum), den, ksum, "float64", k.size, fft=method == "fft")
+        _check(res, ratio(num, den, ksum), den, ksum, "float64", k.size, absnum=absnum,
+               fft=method == "fft")
         same = ndconv.correlate(x, k, "same", boundary=["missing", "edge"], nan_policy="omit",
                                 method=method)
         assert np.array_equal(res, same)
@@ -488,8 +514,9 @@ def test_nan_fill_per_axis_is_missing_under_omit(rng):
     # under "omit" with both axes constant, the fill of the other axis is a present sample
     num, den, ksum = nan_pad_reference(x, k, "full", ["constant", "constant"], [2.0, np.nan],
                                        (0, 1))
+    absnum = _abs_sums(x, k, "full", ["constant", "constant"], [2.0, np.nan], (0, 1))
     res = ndconv.correlate(x, k, "full", cval=[2.0, np.nan], nan_policy="omit", method="direct")
-    _check(res, ratio(num, den, ksum), den, ksum, "float64", k.size)
+    _check(res, ratio(num, den, ksum), den, ksum, "float64", k.size, absnum=absnum)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -545,9 +572,11 @@ def test_property_missing_per_axis_is_nan_pad(p, method):
     x[rng.random(shape) < 0.2] = np.nan
     k = rng.random(kshape) + 0.1
     num, den, ksum = nan_pad_reference(x, k, mode, names, cvals, axes)
+    absnum = _abs_sums(x, k, mode, names, cvals, axes)
     res = ndconv.correlate(x, k, mode, boundary=names, cval=cvals, axes=axes, nan_policy="omit",
                            method=method)
-    _check(res, ratio(num, den, ksum), den, ksum, "float64", k.size, fft=method == "fft")
+    _check(res, ratio(num, den, ksum), den, ksum, "float64", k.size, absnum=absnum,
+           fft=method == "fft")
 
 
 # ----------------------------------------------------------------------------- astropy
