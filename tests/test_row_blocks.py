@@ -299,6 +299,39 @@ def test_tile_height_is_checked():
     for bad in (-1, 4097):
         with pytest.raises(ValueError, match="tile_rows"):
             mod.Tables(*args, 4, 0, 0, True, bad)
+        with pytest.raises(ValueError, match="window_rows"):
+            mod.Tables(*args, 4, 0, 0, True, window_rows=bad)
+
+
+@pytest.mark.parametrize("level", sorted(_dispatch.builds()))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("ks", [(3, 3), (5, 5), (7, 4)])
+def test_windows_of_wider_arrays_take_their_own_tiles(rng, level, dtype, ks):
+    # a window whose rows lie a page or more apart (a dask block, a view) takes
+    # tiles of at most window_tile_rows rows: the same bits as its copy, whose
+    # rows are contiguous and take the build's tiles, at every height and
+    # thread count
+    from ndconv._plan import direct
+    big = random_array(rng, (260, 1400), dtype)
+    k = random_array(rng, ks, dtype)
+    win = big[3:250, 200:530]           # rows 1400 samples apart, 330 wide
+    assert direct._window_rows(win) == (tuning.SETTINGS.window_tile_rows or 0)
+    assert direct._window_rows(np.ascontiguousarray(win)) == 0
+    assert direct._window_rows(big[:, 1:]) == 0         # rows a few samples apart
+    with tuning.override(window_tile_rows=7):
+        assert direct._window_rows(win) == 7
+        assert direct._window_rows(win[:, ::2]) == 0     # rows of strided samples
+    ref, absconv = oracle(np.ascontiguousarray(win), k, "same", "reflect")
+    with _dispatch.use(level):
+        base = ndconv.correlate(np.ascontiguousarray(win), k, "same", boundary="reflect",
+                                method="direct", workers=1)
+        assert_contract(base, ref, absconv, k.size, dtype)
+        for rows in (1, 5, 24, 4096, None):
+            with tuning.override(window_tile_rows=rows):
+                for workers in (1, 2, 3):
+                    res = ndconv.correlate(win, k, "same", boundary="reflect", method="direct",
+                                           workers=workers)
+                    np.testing.assert_array_equal(res, base, err_msg="%s-row tiles" % rows)
 
 
 @pytest.mark.parametrize("level", sorted(_dispatch.builds()))

@@ -13,7 +13,11 @@ class Tables:
     c0: int
     c1: int
     tile_rows: int
+    window_rows: int
+    shared_bytes: int
+    alone_bytes: int
     unit: bool
+    uncached: bool
     stream: bool
     def __init__(
         self,
@@ -27,7 +31,11 @@ class Tables:
         c1: int,
         unit: bool,
         tile_rows: int = 0,
+        uncached: bool = False,
         stream: bool = False,
+        shared_bytes: int = 0,
+        alone_bytes: int = 0,
+        window_rows: int = 0,
     ) -> None: ...
 
 class FlatCall:

@@ -1197,11 +1197,12 @@ cdef int _correlate_nd(
         Py_ssize_t max_chunk, Py_ssize_t c0, Py_ssize_t c1, bint unit,
         num_t cval, bint skip_cval, int n_threads, Py_ssize_t x_span, int armed,
         Py_ssize_t tile_rows, bint uncached, bint stream, const MissingSpec* ms=NULL,
-        Py_ssize_t shared_bytes=0, Py_ssize_t alone_bytes=0) noexcept nogil:
+        Py_ssize_t shared_bytes=0, Py_ssize_t alone_bytes=0,
+        Py_ssize_t window_rows=0) noexcept nogil:
     """Returns 0 on success, -1 if a thread could not allocate its scratch.
     ``tile_rows``: output rows per tile of the rolling rows, at most (0: the
-    build's ``ndconv_tile_rows``, which ``shared_bytes`` and ``alone_bytes``
-    may shorten: see ``Tables``); ``uncached``: the output is larger than the
+    build's ``ndconv_tile_rows``, at most ``window_rows`` if positive, which
+    ``shared_bytes`` and ``alone_bytes`` may shorten: see ``Tables``); ``uncached``: the output is larger than the
     caches hold, so the rolling rows take short tiles for the smallest
     kernels; ``stream``: it is far larger, so they also store with
     non-temporal stores (where the build has them).
@@ -1231,7 +1232,11 @@ cdef int _correlate_nd(
     # lie in a cval band are computed from a line of cval, not skipped: the
     # same sums when every weight is finite, else not used.
     cdef Py_ssize_t n_planes = 1, kb = k_lead[nla - 1] if nla > 0 else 1
-    cdef Py_ssize_t rw = 0, th = tile_rows if tile_rows > 0 else ndconv_tile_rows(kb, klast, uncached)
+    cdef Py_ssize_t rw = 0, th = tile_rows
+    if th <= 0:
+        th = ndconv_tile_rows(kb, klast, uncached)
+        if 0 < window_rows < th:
+            th = window_rows
     cdef Py_ssize_t limit
     cdef Py_ssize_t tpp = 0, tstride = _TILE_GATHER + klast - 1
     cdef bint roll = False, finite = True
@@ -1563,8 +1568,10 @@ cdef class Tables:
     several threads until a tile's source rows take at most ``shared_bytes``,
     in a call on one thread until they take at most ``alone_bytes``:
     ``tuning.Settings.shared_tile_bytes`` and ``alone_tile_bytes``; 0:
-    never); ``uncached`` and ``stream``: the output is larger than the caches
-    hold, or far larger
+    never); ``window_rows``: at most this many rows per tile of the build's
+    choice (before that shortening), for an input whose rows are parts of
+    longer ones (``tuning.Settings.window_tile_rows``; 0: no limit); ``uncached`` and
+    ``stream``: the output is larger than the caches hold, or far larger
     (``_correlate_nd``'s ``uncached`` and ``stream``).
     """
     cdef const Py_ssize_t[::1] out_shape
@@ -1572,23 +1579,27 @@ cdef class Tables:
     cdef const Py_ssize_t[:, ::1] axis_params
     cdef const Py_ssize_t[::1] bands
     cdef const Py_ssize_t[::1] bounds
-    cdef readonly Py_ssize_t max_chunk, c0, c1, tile_rows, shared_bytes, alone_bytes
+    cdef readonly Py_ssize_t max_chunk, c0, c1, tile_rows, shared_bytes, alone_bytes, window_rows
     cdef readonly bint unit, uncached, stream
 
     def __init__(self, const Py_ssize_t[::1] out_shape, const Py_ssize_t[::1] k_shape,
                  const Py_ssize_t[:, ::1] axis_params, const Py_ssize_t[::1] bands,
                  const Py_ssize_t[::1] bounds, Py_ssize_t max_chunk, Py_ssize_t c0, Py_ssize_t c1,
                  bint unit, Py_ssize_t tile_rows=0, bint uncached=False, bint stream=False,
-                 Py_ssize_t shared_bytes=0, Py_ssize_t alone_bytes=0):
+                 Py_ssize_t shared_bytes=0, Py_ssize_t alone_bytes=0, Py_ssize_t window_rows=0):
         if not 0 <= tile_rows <= _MAX_TILE_ROWS:
             raise ValueError("tile_rows must be 0 (the build's choice) or 1 to %d, got %d"
                              % (_MAX_TILE_ROWS, tile_rows))
+        if not 0 <= window_rows <= _MAX_TILE_ROWS:
+            raise ValueError("window_rows must be 0 (the build's choice) or 1 to %d, got %d"
+                             % (_MAX_TILE_ROWS, window_rows))
         self.out_shape, self.k_shape, self.axis_params = out_shape, k_shape, axis_params
         self.bands, self.bounds = bands, bounds
         self.max_chunk, self.c0, self.c1, self.unit = max_chunk, c0, c1, unit
         self.tile_rows, self.uncached, self.stream = tile_rows, uncached, stream
         self.shared_bytes = shared_bytes if shared_bytes > 0 else 0
         self.alone_bytes = alone_bytes if alone_bytes > 0 else 0
+        self.window_rows = window_rows
 
 
 def correlate_merged(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] w,
@@ -1813,7 +1824,7 @@ def correlate_nd(Tables t, const num_t[::1] x, num_t[::1] out, const num_t[::1] 
                                n_lead, nd - 1, &out_shape[0], &k_shape[0], maps, &bounds[0],
                                n_chunks, max_chunk, c0, c1, unit, cval, skip_cval, n_threads, span,
                                armed, t.tile_rows, t.uncached, t.stream, msp, t.shared_bytes,
-                               t.alone_bytes)
+                               t.alone_bytes, t.window_rows)
         if not _interrupted(armed):
             break
         armed = 0
@@ -1838,7 +1849,8 @@ cdef int _run_flat(const num_t* x, num_t* out, num_t* w, num_t cval, FlatCall c)
                                c.n_lead, c.nd - 1, &c.out_shape[0], &c.k_shape[0], c.maps,
                                &c.bounds[0], c.n_chunks, c.max_chunk, c.c0, c.c1, c.unit, cval,
                                skip_cval, 1, c.span, armed, c.tables.tile_rows, c.tables.uncached,
-                               c.tables.stream, NULL, 0, c.tables.alone_bytes)
+                               c.tables.stream, NULL, 0, c.tables.alone_bytes,
+                               c.tables.window_rows)
         if not _interrupted(armed):
             break
         armed = 0

@@ -266,7 +266,8 @@ class DirectPlan:
                                       estr[-1] == 1, _tuning.SETTINGS.roll_tile_rows or 0,
                                       *_residence(self.oshape, x.itemsize, written),
                                       _tuning.SETTINGS.shared_tile_bytes or 0,
-                                      _tuning.SETTINGS.alone_tile_bytes or 0)
+                                      _tuning.SETTINGS.alone_tile_bytes or 0,
+                                      _window_rows(xp))
         self.wshape, self.itemsize = wshape, xp.itemsize
         self.n_threads = int(n_threads)
         self.merge = _merge_plan(self.oshape, wshape, xp.itemsize, self.n_threads)
@@ -440,6 +441,17 @@ def _tile_rows(oshape, kshape, g0, inner, lead, itemsize, n_threads, tile_bytes)
         slabs = min(oshape[g0], -(-slabs // n_threads) * n_threads)
     # balanced slabs: none of them a sliver
     return int(-(-oshape[g0] // slabs))
+
+
+def _window_rows(xp):
+    """The rolling rows' tile height for ``xp`` (in the compute order) where its
+    rows are parts of longer ones -- a page or more lies between one row's
+    samples and the next's (a window of a wider array: a dask block, a view)
+    -- from ``tuning.Settings.window_tile_rows``; else 0 (the build's)."""
+    rows = _tuning.SETTINGS.window_tile_rows
+    if not rows or xp.ndim < 2 or xp.strides[-1] != xp.itemsize:
+        return 0
+    return rows if abs(xp.strides[-2]) - xp.shape[-1] * xp.itemsize >= _placement.PAGE else 0
 
 
 def _residence(oshape, itemsize, written=0):

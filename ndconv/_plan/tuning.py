@@ -37,6 +37,12 @@ def _alone_tile_default():
     return 512 << 10 if _cpu.vendor() == "GenuineIntel" else None
 
 
+def _window_tile_default():
+    """``Settings.window_tile_rows`` on this CPU: 24 on Intel's, else None
+    (not measured elsewhere)."""
+    return 24 if _cpu.vendor() == "GenuineIntel" else None
+
+
 @dataclasses.dataclass
 class Settings:
     """The values in force; see :func:`override`."""
@@ -60,6 +66,24 @@ class Settings:
     #: 128, though separate processes had suggested so; 4-8 were far faster
     #: for 2-3 rows.
     roll_tile_rows: int | None = None
+    #: Output rows per tile of the rolling rows, at most, where the input's
+    #: rows are parts of longer ones, a page or more apart (a window of a wider
+    #: array: a dask block, a view of an image's region); None: no limit (the
+    #: build's height, as for a whole array).  The short tiles of the smallest
+    #: kernels stay; ``shared_tile_bytes`` and ``alone_tile_bytes`` may shorten
+    #: further.  On an Intel Xeon (float32 unless marked, blocks of a 4096^2 or
+    #: 2048x8192 array computed one by one as ``ndconv.dask`` does, 24 rows
+    #: against no limit, one process; 1 / 2 threads) 1024-wide windows 5x5 took
+    #: 0.88-0.89 / 0.90-0.94x the time (AVX-512) and 0.65-0.68 / 0.78-0.83x
+    #: (AVX2), 7x7 0.70 / 0.90x (AVX-512; AVX2 has no rolling rows for 7 rows),
+    #: 3x3 0.97-1.00x, 512-wide 0.77 / 0.94x and 0.65 / 0.84x, 256-wide
+    #: 0.95 / 1.00x and 0.77 / 0.95x, 2048-wide 0.95-1.02x, float64 512-wide
+    #: 0.89-0.94x; 32 rows were slower than 24 and 64 (what the tile bytes give
+    #: a 1024-wide window) far slower.  Whole arrays keep the build's heights:
+    #: 24 rows there gained up to 16 % on some shapes and lost up to 10 % on
+    #: others (512^2 5x5, 2 threads).  Hence a default per vendor
+    #: (``_window_tile_default``; AMD's not measured).
+    window_tile_rows: int | None = dataclasses.field(default_factory=_window_tile_default)
     #: Bytes of source rows a tile of the rolling rows may read, in a call on
     #: several threads (their tiles are then shortened, down to 16 rows; None:
     #: never): half of a 1 MB L2.  Threads that share the last-level cache
