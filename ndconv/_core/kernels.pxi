@@ -1202,10 +1202,11 @@ cdef int _correlate_nd(
     """Returns 0 on success, -1 if a thread could not allocate its scratch.
     ``tile_rows``: output rows per tile of the rolling rows, at most (0: the
     build's ``ndconv_tile_rows``, at most ``window_rows`` if positive, which
-    ``shared_bytes`` and ``alone_bytes`` may shorten: see ``Tables``); ``uncached``: the output is larger than the
-    caches hold, so the rolling rows take short tiles for the smallest
-    kernels; ``stream``: it is far larger, so they also store with
-    non-temporal stores (where the build has them).
+    ``shared_bytes`` and ``alone_bytes`` may shorten: see ``Tables``);
+    ``uncached``: the output is larger than the caches hold, so the rolling
+    rows take short tiles for the smallest kernels; ``stream``: it is far
+    larger, so they also store with non-temporal stores (where the build has
+    them).
     With ``armed`` (see ``_arm``) SIGINT stops it between work items.  With
     ``ms``, the one-pass normalized correlation of x's NaN as missing
     samples (``_do_quad_missing`` where the plain path shares rows, else
@@ -1591,7 +1592,7 @@ cdef class Tables:
             raise ValueError("tile_rows must be 0 (the build's choice) or 1 to %d, got %d"
                              % (_MAX_TILE_ROWS, tile_rows))
         if not 0 <= window_rows <= _MAX_TILE_ROWS:
-            raise ValueError("window_rows must be 0 (the build's choice) or 1 to %d, got %d"
+            raise ValueError("window_rows must be 0 (no limit) or 1 to %d, got %d"
                              % (_MAX_TILE_ROWS, window_rows))
         self.out_shape, self.k_shape, self.axis_params = out_shape, k_shape, axis_params
         self.bands, self.bounds = bands, bounds

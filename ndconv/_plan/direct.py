@@ -444,10 +444,11 @@ def _tile_rows(oshape, kshape, g0, inner, lead, itemsize, n_threads, tile_bytes)
 
 
 def _window_rows(xp):
-    """The rolling rows' tile height for ``xp`` (in the compute order) where its
-    rows are parts of longer ones -- a page or more lies between one row's
-    samples and the next's (a window of a wider array: a dask block, a view)
-    -- from ``tuning.Settings.window_tile_rows``; else 0 (the build's)."""
+    """The most rows per tile of the rolling rows for ``xp`` (in the compute
+    order) where its rows are parts of longer ones -- a page or more lies
+    between one row's samples and the next's (a window of a wider array: a
+    dask block, a view) -- from ``tuning.Settings.window_tile_rows``; else 0
+    (no limit)."""
     rows = _tuning.SETTINGS.window_tile_rows
     if not rows or xp.ndim < 2 or xp.strides[-1] != xp.itemsize:
         return 0
