@@ -418,8 +418,9 @@ def test_bench_dask_rows_follow_from_the_times(tiny_dask):
         assert sorted(di) == [("tiny-2d", 16), ("tiny-2d", 32)]
         for r in dask_rows[:2]:
             d = di[(r["case"], r["chunks"])]
-            assert r["vs_dask_image"] == pytest.approx(d["median_s"] / r["median_s"])
-            assert r["vs_dask_image_cpu"] == pytest.approx(d["cpu_s"] / max(r["cpu_s"], 1e-9))
+            # in the rounds with dask-image (ndconv's rows have many of their own)
+            assert r["vs_dask_image"] == pytest.approx(d["median_s"] / r["pair_s"])
+            assert r["vs_dask_image_cpu"] == pytest.approx(d["cpu_s"] / max(r["pair_cpu_s"], 1e-9))
     assert all(r["cpu_s"] >= 0 for r in rows)
     assert "load_before" in result["meta"] and result["meta"]["versions"]["dask"]
     table = tiny_dask.format_table(result)
