@@ -146,14 +146,13 @@ def run(big=False, only="", cluster=False, method="direct", budget=1.0, progress
                 timed[i] = res
             pairs = {}
             if theirs:
+                their_sides = {plan[i][0]["chunks"] for i in theirs}
                 group = [i for i in ours if plan[i][0]["lib"] == "ndconv.dask threads"
-                         and plan[i][0]["chunks"] in {plan[j][0]["chunks"] for j in theirs}]
-                for i, res in zip(group + theirs,
-                                  interleaved([plan[i][1] for i in group + theirs], budget, 3, 7)):
-                    if i in theirs:
-                        timed[i] = res
-                    else:
-                        pairs[i] = res
+                         and plan[i][0]["chunks"] in their_sides]
+                paired = interleaved([plan[i][1] for i in group + theirs], budget, 3, 7)
+                pairs = dict(zip(group, paired))
+                for i, res in zip(theirs, paired[len(group):]):
+                    timed[i] = res
             ref = timed[0][2]
             t_mem = timed[0][0]
             case_rows = []
