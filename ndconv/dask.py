@@ -626,7 +626,7 @@ def _block_plan(spec, win, w_shape, n_threads, written):
     holds.  A 16^2 block's task took 23 us in ndconv with a plan per call,
     18 with the plan kept; a 4096^2 float32 5x5 filter's compute() (Intel
     Xeon, threaded, by turns in one process) 0.95-0.97x the time with
-    1024^2 chunks, 0.91-0.99x with 512^2, 0.89-0.93x with 256^2.  Two
+    1024^2 chunks, 0.93-0.99x with 512^2, 0.89-0.93x with 256^2.  Two
     threads may plan one block at once (the same plan twice; either is
     kept)."""
     key = (win.shape, win.strides, n_threads, written, _dispatch.core(), _tuning.generation())

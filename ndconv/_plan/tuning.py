@@ -80,9 +80,12 @@ class Settings:
     #: 0.95 / 1.00x and 0.77 / 0.95x, 2048-wide 0.95-1.02x, float64 512-wide
     #: 0.89-0.94x; 32 rows were slower than 24 and 64 (what the tile bytes give
     #: a 1024-wide window) far slower.  Whole arrays keep the build's heights:
-    #: 24 rows there gained up to 16 % on some shapes and lost up to 10 % on
-    #: others (512^2 5x5, 2 threads).  Hence a default per vendor
-    #: (``_window_tile_default``; AMD's not measured).
+    #: 24 rows there took 0.97-1.07x the time (float32 512^2 to 4096^2 and
+    #: 1024-wide, 3x3 to 7x7, 1 and 2 threads, both builds, by turns in one
+    #: process under ``override``), faster only for the AVX2 build's one-thread
+    #: calls on tall narrow arrays (8192x1024 and 16384x512 5x5: 0.82-0.91x).
+    #: Hence a default per vendor (``_window_tile_default``; AMD's not
+    #: measured).
     window_tile_rows: int | None = dataclasses.field(default_factory=_window_tile_default)
     #: Bytes of source rows a tile of the rolling rows may read, in a call on
     #: several threads (their tiles are then shortened, down to 16 rows; None:
