@@ -629,7 +629,7 @@ def _block_plan(spec, win, w_shape, n_threads, written):
     1024^2 chunks, 0.93-0.99x with 512^2, 0.89-0.93x with 256^2.  Two
     threads may plan one block at once (the same plan twice; either is
     kept)."""
-    key = (win.shape, win.strides, n_threads, written, _dispatch.core(), _tuning.generation())
+    key = (win.shape, win.strides, n_threads, written, _direct.core(), _tuning.generation())
     plan = spec.plans.get(key)
     if plan is None:
         plan = _direct.DirectPlan(win, w_shape, spec.starts, spec.out_shape, spec.boundary,
