@@ -184,12 +184,13 @@ class _Block:
     (an opaque object, so that dask reads none of it as a key or a task)."""
 
     __slots__ = ("win_shape", "out_shape", "places", "picks", "fills", "cval", "dtype",
-                 "method", "workers", "order", "starts", "boundary", "name", "origin", "window",
-                 "plans")
+                 "method", "workers", "order", "starts", "boundary", "name", "origin", "number",
+                 "place", "window", "plans")
 
     def __init__(self, **kw):
         self.window = None      # the window itself, where the graph holds it (``_lazy``)
-        self.plans = {}         # the direct plans of its computations (``_block_plan``)
+        self.plans = {}         # its computations' direct plans (``_block_plan``)
+        self.place = None       # where it lies in the gathered result (``_place``)
         for name, value in kw.items():
             setattr(self, name, value)
 
@@ -368,31 +369,28 @@ class _Gather:
     into (allocated by the first block), and the finalize that returns it.
 
     The array is returned only if every block handed to the finalize is the
-    view of it that this gather gave out, and nothing else refers to its
-    memory (no other view, e.g. made by another computation of the same graph
-    while this one ran); else dask's own gather copies the blocks.  A block's
-    task asks for its view while no other gather of the same graph is alive
-    in the process (two computations at once: each block its own array).
-    The one way to hold a block beside the result is to ask the same
-    ``dask.compute`` for both (``to_delayed()``): that block is then a view of
-    the result (documented in ``docs/dask.rst``).
+    very view of it that this gather gave that block's task (``part``), and
+    nothing else refers to its memory (no other view, e.g. made by another
+    computation of the same graph while this one ran); else dask's own gather
+    copies the blocks.  A block's task asks for its view while no other
+    gather of the same graph is alive in the process (two computations at
+    once: each block its own array).  The one way to hold a block beside the
+    result is to ask the same ``dask.compute`` for both (``to_delayed()``):
+    that block is then a view of the result (documented in ``docs/dask.rst``).
     """
 
-    __slots__ = ("name", "chunks", "shape", "dtype", "blocks", "pid", "lock", "slab", "closed",
-                 "__weakref__")
+    __slots__ = ("name", "chunks", "shape", "dtype", "nbytes", "given", "pid", "lock", "slab",
+                 "flat", "closed", "__weakref__")
 
     def __init__(self, name, chunks, dtype):
         self.name, self.chunks, self.dtype = name, chunks, np.dtype(dtype)
         self.shape = tuple(int(sum(c)) for c in chunks)
-        strides = self.dtype.itemsize * np.cumprod((1,) + self.shape[:0:-1])[::-1]
-        starts = [np.cumsum((0,) + tuple(c[:-1])) for c in chunks]
-        # per block in dask's key order: its byte offset in the array and its shape
-        self.blocks = [(int(sum(int(starts[a][i]) * strides[a] for a, i in enumerate(index))),
-                        tuple(int(chunks[a][i]) for a, i in enumerate(index)))
-                       for index in np.ndindex(*[len(c) for c in chunks])]
+        self.nbytes = math.prod(self.shape) * self.dtype.itemsize
+        # per block, in dask's key order: the view of the array given to its task
+        self.given = [None] * math.prod(len(c) for c in chunks)
         self.pid = os.getpid()
         self.lock = threading.Lock()
-        self.slab = None
+        self.slab = self.flat = None
         self.closed = False
 
     def __reduce__(self):
@@ -406,42 +404,66 @@ class _Gather:
             _gathers.setdefault(name, []).append(weakref.ref(self, lambda ref: _drop(name)))
         return self
 
-    def view(self, origin, shape, near):
-        """The part of the gathered array a block fills, or None; the first
-        block places the array apart from ``near``, its window (the windows
-        of an array in memory are views of it, alike modulo a page)."""
+    def part(self, spec, near):
+        """Block ``spec``'s part of the gathered array and its rows, or None;
+        the first block places the array apart from ``near``, its window (the
+        windows of an array in memory are views of it, alike modulo a page).
+
+        The rows are the part's rows in the block's compute order as
+        ``DirectPlan.run`` takes them, a slice of the array's flat view, or
+        None where they are not rows of the array (the kernel then writes
+        elsewhere, and the part is copied)."""
         with self.lock:
             if self.closed or self.pid != os.getpid():
                 return None
             if self.slab is None:
                 self.slab = _placement.empty(self.shape, self.dtype, near=near)
-            return self.slab[tuple(slice(o, o + n) for o, n in zip(origin, shape))]
+                self.flat = self.slab.reshape(-1)
+            if spec.place is None:
+                spec.place = _place(self.slab, spec)
+            box, first, span, pitch = spec.place
+            part = self.given[spec.number] = self.slab[box]
+            return part, None if span is None else (self.flat[first:first + span], pitch)
 
     def finalize(self, results):
         from dask.array.core import finalize
         _drop(self.name, self)
         with self.lock:
             self.closed = True      # no view is given out after this
-            slab, self.slab = self.slab, None
-        if slab is None or not self._tiles(results, slab):
+            slab, given = self.slab, self.given
+            self.slab = self.flat = self.given = None
+        if slab is None or not _given(results, given):
             return finalize(results)
-        if not _referred_by_only(_root(slab), len(self.blocks) + 1):
+        n = len(given)
+        del given       # (its references to the views)
+        if not _referred_by_only(_root(slab), n + 1):
             return finalize(results)
         return slab
 
-    def _tiles(self, results, slab):
-        """Whether ``results`` are exactly this gather's views of ``slab``."""
-        found = []
-        _flatten(results, found)
-        if len(found) != len(self.blocks):
-            return False
-        base, root = slab.__array_interface__["data"][0], _root(slab)
-        for block, (offset, shape) in zip(found, self.blocks):
-            if not (type(block) is np.ndarray and block.base is root and block.shape == shape
-                    and block.strides == slab.strides
-                    and block.__array_interface__["data"][0] == base + offset):
-                return False
-        return True
+
+def _given(results, given):
+    """Whether ``results`` (dask's nested lists) are exactly the views in
+    ``given``, in order."""
+    found = []
+    _flatten(results, found)
+    return len(found) == len(given) and all(a is b for a, b in zip(found, given))
+
+
+def _place(slab, spec):
+    """Where block ``spec`` lies in ``slab``, a C-ordered array of its
+    graph's result (any such array: the same for every compute()): its box,
+    and its rows in the block's compute order as a span of the flat array:
+    ``(box, first, length, pitch)``, pitch -1 for contiguous rows, or
+    ``(box, None, None, None)`` where they are not rows of it
+    (``_direct._row_pitch``)."""
+    box = tuple(slice(o, o + n) for o, n in zip(spec.origin, spec.out_shape))
+    op = slab[box].transpose(spec.order)
+    pitch = -1 if op.flags.c_contiguous else _direct._row_pitch(op)
+    if pitch is None or op.size == 0:
+        return box, None, None, None
+    first = sum(o * s for o, s in zip(spec.origin, slab.strides)) // slab.itemsize
+    span = op.size if pitch < 0 else (op.size // op.shape[-1] - 1) * pitch + op.shape[-1]
+    return box, first, span, pitch
 
 
 def _referred_by_only(owner, n):
@@ -475,16 +497,15 @@ def _flatten(nested, into):
         into.append(nested)
 
 
-def _gathered_view(spec, win):
-    """The block's place in the array its ``compute()`` gathers into, or None."""
+def _gather_of(spec):
+    """The gather of the one ``compute()`` of block ``spec``'s graph alive in
+    this process, or None."""
     refs = _gathers.get(spec.name)
     if not refs:
         return None
     with _gathers_lock:
         live = [g for g in (r() for r in refs) if g is not None]
-    if len(live) != 1:
-        return None
-    return live[0].view(spec.origin, spec.out_shape, win)
+    return live[0] if len(live) == 1 else None
 
 
 @functools.cache
@@ -582,29 +603,33 @@ def _compute_block(w, spec, *deps):
         for index, piece in zip(spec.places, pieces):
             win[index] = piece
     n_threads = task_threads(spec.workers)
-    target = _gathered_view(spec, win)
+    gather = _gather_of(spec)
     if spec.method != "direct":
+        placed = None if gather is None else gather.part(spec, win)
         return correlate_nd(win, w, "valid", "constant", spec.cval, 0, None, spec.method,
-                            n_threads, target)
+                            n_threads, None if placed is None else placed[0])
     # the in-memory call's axis order (its rows run along the same axis): the
     # taps are then summed in the same order, so the bits are the same
     order = spec.order
+    placed = None if gather is None else gather.part(spec, win)
+    target, rows = placed or (None, None)
     written = 0
     if target is None:
         out = _placement.empty(spec.out_shape, spec.dtype, near=win, perm=order)
-    elif _direct.writable_in_place(target.transpose(order)):
+    elif rows is not None:
         out = target
         # the blocks together write the whole gathered array, which the
         # caches do not keep when it is large: the kernel's stores then stream
         # (a 4096^2 float32 5x5 filter's 16 blocks of 1024^2 into a fresh
         # array, two threads: 11.8 against 14.9 ms)
-        written = _root(target).nbytes
+        written = gather.nbytes
     else:
         # the kernel writes whole rows in its order, which this part of the
         # gathered array's rows is not laid out as: computed in a buffer
         out = _thread_buffer("block", [spec.out_shape[a] for a in order],
                              spec.dtype).transpose(np.argsort(order))
-    _block_plan(spec, win, w.shape, n_threads, written).run(win, w, spec.cval, out)
+    plan, span = _block_plan(spec, win, w.shape, n_threads, written)
+    plan.run(win, w, spec.cval, out, span=span, rows=rows)
     if target is None:
         return out
     if out is not target:
@@ -619,25 +644,37 @@ _KEEP_PLANS = 4
 
 def _block_plan(spec, win, w_shape, n_threads, written):
     """Block ``spec``'s direct plan (``correlate_direct``'s) for ``win`` laid
-    out as it is, made once and reused by later computations of the graph.
+    out as it is, made once and reused by later computations of the graph,
+    with the window's span for the kernel (``DirectPlan.input_span``) where
+    the graph holds the window (``spec.window``), else None.
 
     A plan depends on the window's layout, never its values, and on the
     build and settings in force (``tuning.generation``), which the key
     holds.  A 16^2 block's task took 23 us in ndconv with a plan per call,
-    18 with the plan kept; a 4096^2 float32 5x5 filter's compute() (Intel
-    Xeon, threaded, by turns in one process) 0.95-0.97x the time with
-    1024^2 chunks, 0.93-0.99x with 512^2, 0.89-0.93x with 256^2.  Two
-    threads may plan one block at once (the same plan twice; either is
-    kept)."""
+    18 with the plan kept; written into the gathered result, 29 with the
+    plan kept and 10 with the span kept too and the block's rows in the
+    result taken from ``_place``; a 4096^2 float32 5x5 filter's
+    compute() (Intel Xeon, threaded, by turns in one process) 0.95-0.97x
+    the time with 1024^2 chunks, 0.93-0.99x with 512^2, 0.89-0.93x with
+    256^2, and then 0.69-0.74x with 256^2 (the tasks' Python is what their
+    two threads hand each other's lock for).  Two threads may plan one block
+    at once (the same plan twice; either is kept)."""
     key = (win.shape, win.strides, n_threads, written, _direct.core(), _tuning.generation())
-    plan = spec.plans.get(key)
-    if plan is None:
+    kept = spec.plans.get(key)
+    if kept is None:
         plan = _direct.DirectPlan(win, w_shape, spec.starts, spec.out_shape, spec.boundary,
                                   n_threads, order=spec.order, written=written)
+        span = None
+        if win is spec.window:
+            # the window the graph holds is read in place by every computation
+            # (never a copy of it, which would miss later values of the input)
+            span = plan.input_span(win)
+            if not np.may_share_memory(span, win):
+                span = None
         if len(spec.plans) >= _KEEP_PLANS:
             spec.plans.clear()
-        spec.plans[key] = plan
-    return plan
+        kept = spec.plans[key] = (plan, span)
+    return kept
 
 
 # ------------------------------------------------------------------ the API
@@ -728,7 +765,8 @@ def _lazy(op, x, k, mode, boundary, cval, origin, axes, method, workers):
                       fills=fills, cval=cval, dtype=dtype, method=method, workers=workers,
                       order=order, starts=[p.starts[b] for p, b in zip(plans, bidx)],
                       boundary=boundary, name=name,
-                      origin=tuple(p.out_bounds[b] for p, b in zip(plans, bidx)))
+                      origin=tuple(p.out_bounds[b] for p, b in zip(plans, bidx)),
+                      number=len(blocks))
         blocks.append(((name,) + tuple(bidx), spec, deps))
     layer = x.dask.layers.get(x.name)
     halos: dict[Any, Any] = {}
@@ -742,6 +780,7 @@ def _lazy(op, x, k, mode, boundary, cval, origin, axes, method, workers):
         else:
             halos[(pname,) + cidx] = (_take_pieces, (x.name,) + cidx, indices)
     used = set()
+    reads_input = False
     for key, spec, deps in blocks:
         values = [halos[d] if d[0] == pname else _chunk_in_graph(layer, d) for d in deps]
         if all(type(v) in (_Parts, np.ndarray) for v in values):
@@ -756,9 +795,12 @@ def _lazy(op, x, k, mode, boundary, cval, origin, axes, method, workers):
         else:
             dsk[key] = (_compute_block, kname, spec) + tuple(deps)
             used.update(d for d in deps if d[0] == pname)
+            reads_input = True
     dsk.update((k, v) for k, v in halos.items() if k in used)
     chunks = tuple(tuple(np.diff(p.out_bounds).tolist()) for p in plans)
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
+    # a graph whose blocks all hold their windows has no task of x's to cull
+    # (4096^2 in 1024^2 chunks: 0.2 ms of each compute())
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x] if reads_input else [])
     return _result_class()(graph, name, chunks, meta=np.empty((0,) * x.ndim, dtype=dtype))
 
 

@@ -652,6 +652,120 @@ def test_blocks_keep_their_plans_between_computations(rng):
     assert len(shipped.plans) == 1
 
 
+@pytest.mark.parametrize("shape, chunks, kshape", [
+    ((90, 70), (32, 25), (5, 5)),           # rows of the result, at a pitch
+    ((90, 70), (20, 70), (3, 3)),           # whole rows: contiguous parts
+    ((300, 3), (100, 3), (3, 3)),           # computed along axis 0: a buffer
+    ((9, 12, 40), (4, 12, 17), (3, 1, 5)),  # 3-D, the middle axis whole: rows
+    ((9, 12, 40), (4, 5, 17), (3, 1, 5)),   # 3-D, parts of the middle axis: a buffer
+    ((5, 600, 4), (5, 200, 4), (1, 3, 1)),
+    ((500,), (128,), (7,)),                 # 1-D: contiguous
+])
+def test_a_blocks_rows_are_those_of_its_part_of_the_result(rng, shape, chunks, kshape):
+    """The rows a block's kernel writes in the gathered result (``_place``,
+    made once per block and kept) are exactly those that ``DirectPlan.run``
+    finds for its part of the array (``_row_pitch``, ``_row_span``), or none
+    where the part's rows in the block's compute order are not rows of the
+    array; the bits are the in-memory call's either way."""
+    from ndconv._plan import direct as _direct
+    from ndconv._plan import placement
+    x = rng.standard_normal(shape).astype(np.float32)
+    k = rng.standard_normal(kshape).astype(np.float32)
+    ref = ndconv.convolve(x, k, "same", boundary="reflect", method="direct")
+    lazy = ndask.convolve(da.from_array(x, chunks=chunks), k, "same", boundary="reflect",
+                          method="direct")
+    specs = [task[2] for key, task in dict(lazy.__dask_graph__()).items()
+             if isinstance(key, tuple) and key[0] == lazy.name]
+    assert [spec.number for spec in specs] == list(range(len(specs)))
+    assert same_bits(lazy.compute(), ref)
+    slab = placement.empty(ref.shape, ref.dtype)
+    flat = slab.reshape(-1)
+    in_place = 0
+    for spec in specs:
+        assert spec.place is not None      # kept by the computation
+        box, first, length, pitch = spec.place
+        assert box == tuple(slice(o, o + n) for o, n in zip(spec.origin, spec.out_shape))
+        op = slab[box].transpose(spec.order)
+        if op.flags.c_contiguous:
+            assert (pitch, length) == (-1, op.size)
+            expect = op.reshape(-1)
+        elif _direct._row_pitch(op) is None:
+            assert (first, length, pitch) == (None, None, None)
+            continue
+        else:
+            assert pitch == _direct._row_pitch(op)
+            expect = _direct._row_span(op, pitch)
+        rows = flat[first:first + length]
+        assert rows.shape == expect.shape
+        assert (rows.__array_interface__["data"][0] == expect.__array_interface__["data"][0])
+        in_place += 1
+    expected = {(90, 70): len(specs), (500,): len(specs), (9, 12, 40): None}.get(shape)
+    if shape == (9, 12, 40):
+        expected = len(specs) if chunks[1] == 12 else 0
+    if expected is not None:
+        assert in_place == expected
+
+
+def test_a_kept_window_span_is_the_windows_own_memory(rng):
+    """A block whose window the graph holds keeps the window's span for the
+    kernel (``_block_plan``) only when it is the window's own memory, never a
+    copy, so that later values of that memory are read: scaled by -2 in place,
+    the block is exactly -2 times what it was (every product and sum scales
+    exactly).  An unaligned window, which the kernel reads from a copy made
+    per call, keeps none."""
+    x = rng.standard_normal((60, 50))
+    k = rng.standard_normal((3, 5))
+    lazy = ndask.correlate(da.from_array(x, chunks=(25, 20)), k, "same", boundary="reflect",
+                           method="direct")
+    graph = dict(lazy.__dask_graph__())
+    w = next(v for key, v in graph.items() if isinstance(key, str)
+             and key.startswith("ndconv-kernel"))
+    specs = [task[2] for key, task in graph.items()
+             if isinstance(key, tuple) and key[0] == lazy.name]
+    ref = ndconv.correlate(x, k, "same", boundary="reflect", method="direct")
+    assert same_bits(lazy.compute(), ref)
+    for spec in specs:
+        (plan, span), = spec.plans.values()
+        assert spec.window is not None and np.may_share_memory(span, spec.window)
+    spec = specs[4]
+    box = tuple(slice(o, o + n) for o, n in zip(spec.origin, spec.out_shape))
+    for aligned in (True, False):
+        win = spec.window
+        reach = sum((n - 1) * st for n, st in zip(win.shape, win.strides)) + win.itemsize
+        raw = np.empty(reach + 8, dtype=np.uint8)
+        # the window's layout, at an address that is, or is not, a multiple of 8
+        moved = np.ndarray(win.shape, win.dtype, buffer=raw, offset=0 if aligned else 1,
+                           strides=win.strides)
+        moved[...] = win
+        assert moved.flags.aligned is aligned
+        spec.window, spec.plans = moved, {}
+        first = ndask._compute_block(w, spec)
+        assert same_bits(first, ref[box])
+        (plan, span), = spec.plans.values()
+        assert (span is not None and np.may_share_memory(span, moved)) if aligned else span is None
+        moved *= -2.0
+        assert same_bits(ndask._compute_block(w, spec), -2.0 * first)
+        spec.window = win
+
+
+def test_a_graph_whose_blocks_hold_their_windows_leaves_out_the_input(rng):
+    # blocks that hold their windows (an input in memory) read no task of
+    # the input's, whose layers are then not in the result's graph (nothing
+    # for dask to cull on every compute()); an input that dask computes stays
+    x = rng.standard_normal((40, 30))
+    k = rng.standard_normal((3, 3))
+    ref = ndconv.convolve(x, k, "same", method="direct")
+    held = da.from_array(x, chunks=(20, 15))
+    computed = held * 1
+    for d, alone in ((held, True), (computed, False)):
+        lazy = ndask.convolve(d, k, "same", method="direct")
+        layers = set(lazy.__dask_graph__().layers)
+        assert (layers == {lazy.name}) is alone and (d.name in layers) is not alone
+        both = dask.compute(d, lazy)
+        assert same_bits(both[0], x) and same_bits(both[1], ref)
+        assert same_bits(lazy.compute(), ref)
+
+
 def test_compute_hands_a_thread_its_blocks_in_runs(rng, monkeypatch):
     # dask's local schedulers hand out one task at a time unless given a
     # chunksize; compute() of a result whose tasks are all its blocks (the input
@@ -754,4 +868,12 @@ def test_gather_checks_that_nothing_else_holds_the_result(rng):
         assert same_bits(res, ref)
         assert np.shares_memory(res, blocks[0][0]) is not hold
         del finalize, blocks, extra, res
+    # a block that is not the view this gather gave its task (here a copy of
+    # it): dask's gather copies them all
+    finalize, _ = lazy.__dask_postcompute__()
+    blocks = dask.compute(lazy.to_delayed().tolist(), scheduler="sync")[0]
+    blocks[1][1] = blocks[1][1].copy()
+    res = finalize(blocks)
+    assert same_bits(res, ref) and not np.shares_memory(res, blocks[0][0])
+    del finalize, blocks, res
     assert ndask._gathers == {}

@@ -25,10 +25,10 @@ def one_pass_calls(monkeypatch):
     calls = []
     run = _direct.DirectPlan.run
 
-    def counted(self, x, w, cval, out, missing=None):
+    def counted(self, x, w, cval, out, missing=None, **given):
         if missing is not None:
             calls.append(missing)
-        return run(self, x, w, cval, out, missing)
+        return run(self, x, w, cval, out, missing, **given)
 
     monkeypatch.setattr(_direct.DirectPlan, "run", counted)
     return calls

@@ -282,38 +282,51 @@ class DirectPlan:
         other.merge = _merge_plan(self.oshape, self.wshape, self.itemsize, other.n_threads)
         return other
 
-    def run(self, x, w, cval, out, missing=None):
+    def run(self, x, w, cval, out, missing=None, span=None, rows=None):
         """Compute into ``out`` (returned); ``x``, ``w`` laid out as when planned.
 
         ``missing=(ksum, limit, strict, own_lead, own_last)``: the normalized
         correlation of ``x``'s NaN as missing samples, in one pass
         (``_core.correlate_nd``'s ``missing``; float and double, on the plain
-        path whatever the merge plan)."""
+        path whatever the merge plan).
+
+        A caller making this call again and again (a dask block, on every
+        ``compute()``) passes what it already holds, which the call would
+        otherwise derive each time: ``span``, ``input_span(x)``; ``rows``,
+        ``(span, pitch)`` when ``out`` is the rows of a larger C-ordered
+        array in the compute order, as ``_row_span`` and ``_row_pitch`` give
+        them (a slice of that array's flat view)."""
+        if rows is not None and (self.merge is None or missing is not None):
+            self._run(x, w, cval, rows[0], missing, rows[1], span)
+            return out
         op = out if self.perm is None else out.transpose(self.perm)
         if op.flags.c_contiguous:
-            self._run(x, w, cval, op.reshape(-1), missing)
+            self._run(x, w, cval, op.reshape(-1), missing, span=span)
             return out
         pitch = _row_pitch(op) if self.merge is None or missing is not None else None
         if pitch is not None:
             # rows of a larger array (a dask block's part of the result): the
             # plain path writes them in place
-            self._run(x, w, cval, _row_span(op, pitch), missing, pitch)
+            self._run(x, w, cval, _row_span(op, pitch), missing, pitch, span)
             return out
         # the kernel writes C-contiguous rows in the compute order; compute
         # there, then copy (one pass over the output)
         tmp = _placement.empty(self.oshape, out.dtype, near=x)
-        self._run(x, w, cval, tmp.reshape(-1), missing)
+        self._run(x, w, cval, tmp.reshape(-1), missing, span=span)
         op[...] = tmp
         return out
 
-    def _run(self, x, w, cval, flat_out, missing=None, pitch=-1):
+    def input_span(self, x):
+        """``x`` as the kernel reads it: the 1-D span of its memory from its
+        lowest address (``_flat_span``; a copy where its strides or alignment
+        need one), for ``run``'s ``span``."""
+        return _flat_span(x if self.perm is None else x.transpose(self.perm))[0]
+
+    def _run(self, x, w, cval, flat_out, missing=None, pitch=-1, span=None):
         """The core's call, into ``flat_out``: the output's span, its rows
         ``pitch`` elements apart (-1: contiguous)."""
-        if self.perm is None:
-            xp, wp = x, np.ascontiguousarray(w)
-        else:
-            xp, wp = x.transpose(self.perm), np.ascontiguousarray(w.transpose(self.perm))
-        flat = _flat_span(xp)[0]
+        wp = np.ascontiguousarray(w if self.perm is None else w.transpose(self.perm))
+        flat = self.input_span(x) if span is None else span
         if missing is not None:
             # a NaN cval is missing: its rows add nothing to either sum
             self.mod.correlate_nd(self.tables, flat, flat_out, wp.reshape(-1), cval,
