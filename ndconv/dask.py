@@ -656,7 +656,7 @@ def _block_plan(spec, win, w_shape, n_threads, written):
     result taken from ``_place``; a 4096^2 float32 5x5 filter's
     compute() (Intel Xeon, threaded, by turns in one process) 0.95-0.97x
     the time with 1024^2 chunks, 0.93-0.99x with 512^2, 0.89-0.93x with
-    256^2, and then 0.69-0.74x with 256^2 (the tasks' Python is what their
+    256^2, and then 0.70-0.75x with 256^2 (the tasks' Python is what their
     two threads hand each other's lock for).  Two threads may plan one block
     at once (the same plan twice; either is kept)."""
     key = (win.shape, win.strides, n_threads, written, _direct.core(), _tuning.generation())
