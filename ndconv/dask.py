@@ -462,8 +462,7 @@ def _place(slab, spec):
     if pitch is None or op.size == 0:
         return box, None, None, None
     first = sum(o * s for o, s in zip(spec.origin, slab.strides)) // slab.itemsize
-    span = op.size if pitch < 0 else (op.size // op.shape[-1] - 1) * pitch + op.shape[-1]
-    return box, first, span, pitch
+    return box, first, _direct._row_extent(op, pitch), pitch
 
 
 def _referred_by_only(owner, n):
@@ -604,15 +603,14 @@ def _compute_block(w, spec, *deps):
             win[index] = piece
     n_threads = task_threads(spec.workers)
     gather = _gather_of(spec)
+    placed = None if gather is None else gather.part(spec, win)
+    target, rows = placed or (None, None)
     if spec.method != "direct":
-        placed = None if gather is None else gather.part(spec, win)
         return correlate_nd(win, w, "valid", "constant", spec.cval, 0, None, spec.method,
-                            n_threads, None if placed is None else placed[0])
+                            n_threads, target)
     # the in-memory call's axis order (its rows run along the same axis): the
     # taps are then summed in the same order, so the bits are the same
     order = spec.order
-    placed = None if gather is None else gather.part(spec, win)
-    target, rows = placed or (None, None)
     written = 0
     if target is None:
         out = _placement.empty(spec.out_shape, spec.dtype, near=win, perm=order)

@@ -366,11 +366,19 @@ def _row_pitch(op):
     return pitch
 
 
+def _row_extent(op, pitch):
+    """The elements from ``op``'s first row's start to its last row's end,
+    rows ``pitch`` elements apart (-1: contiguous)."""
+    if pitch < 0:
+        return op.size
+    return (op.size // op.shape[-1] - 1) * pitch + op.shape[-1]
+
+
 def _row_span(op, pitch):
     """A 1-D view of ``op``'s memory from its first row's start to its last
     row's end, rows ``pitch`` elements apart."""
-    span = (op.size // op.shape[-1] - 1) * pitch + op.shape[-1]
-    return np.lib.stride_tricks.as_strided(op, shape=(span,), strides=(op.itemsize,))
+    return np.lib.stride_tricks.as_strided(op, shape=(_row_extent(op, pitch),),
+                                           strides=(op.itemsize,))
 
 
 # The merged path (``correlate_merged`` in the core) fuses the trailing axes of
