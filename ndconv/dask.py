@@ -255,19 +255,22 @@ def _run_slice(first, length, step):
 
 
 # ------------------------------------------------------------------ the tasks
-def task_threads(workers):
+def task_threads(workers, tasks=None):
     """ndconv's threads for one dask task.
 
     ``workers`` given: as in memory.  ``None``: the threads OpenMP allows now,
-    divided by the tasks that run at once in this process -- the worker's
-    thread count under dask.distributed, the pool's size under the threaded
-    scheduler, one in the synchronous scheduler (tasks in the calling main
-    thread) -- so that the machine's total stays at its core count.  Either
-    way no more than in memory (``resolve_workers``): one thread in a process
-    forked from one that ran ndconv's threads, whose OpenMP runtime would hang.
+    divided by the tasks that run at once in this process (``tasks``, or, if
+    None, as dask runs them here: the worker's thread count under
+    dask.distributed, the pool's size under the threaded scheduler, one in the
+    synchronous scheduler, whose tasks run in the calling main thread) -- so
+    that the machine's total stays at its core count.  Either way no more
+    than in memory (``resolve_workers``): one thread in a process forked from
+    one that ran ndconv's threads, whose OpenMP runtime would hang.
     """
     n = resolve_workers(workers, _dispatch.omp_max_threads(), _dispatch.omp_num_procs())
-    return n if workers is not None else max(1, n // _concurrent_tasks())
+    if workers is not None:
+        return n
+    return max(1, n // (tasks or _concurrent_tasks()))
 
 
 def _concurrent_tasks():
@@ -425,13 +428,18 @@ class _Gather:
             part = self.given[spec.number] = self.slab[box]
             return part, None if span is None else (self.flat[first:first + span], pitch)
 
-    def finalize(self, results):
-        from dask.array.core import finalize
+    def close(self):
+        """Give out no view after this; returns the array and the views given."""
         _drop(self.name, self)
         with self.lock:
-            self.closed = True      # no view is given out after this
+            self.closed = True
             slab, given = self.slab, self.given
             self.slab = self.flat = self.given = None
+        return slab, given
+
+    def finalize(self, results):
+        from dask.array.core import finalize
+        slab, given = self.close()
         if slab is None or not _given(results, given):
             return finalize(results)
         n = len(given)
@@ -520,6 +528,9 @@ def _result_class():
             return _Gather(self.name, self.chunks, self.dtype).register().finalize, ()
 
         def compute(self, **kwargs):
+            runners = _runners_here(self, kwargs)
+            if runners is not None:
+                return _compute_here(self, runners)
             return _in_runs(self, kwargs, super().compute)
 
     Result.__qualname__ = "Result"
@@ -527,12 +538,154 @@ def _result_class():
     return Result
 
 
+# compute()'s keywords that leave it what dask's local schedulers would compute
+_HERE_KEYWORDS = frozenset(("scheduler", "num_workers", "optimize_graph"))
+
+
+def _runners_here(result, kwargs):
+    """How many threads ``result.compute(**kwargs)`` runs its blocks on
+    itself (``_compute_here``), or None where dask computes it.
+
+    Itself: where every task of the graph is one of its blocks (``_lazy``:
+    the input in memory) and dask would run them in this process on its
+    threaded scheduler (``num_workers`` threads: the calling thread and
+    helpers) or its synchronous one (the calling thread), on a pool of its
+    own choosing, with nothing watching the tasks (no callbacks: a progress
+    bar, a profiler) and no keyword for the scheduler beyond these.  The
+    blocks, their plans and so their bits are the same either way; what goes
+    is dask's work around them, which on 2 vCPUs cost 0.2-0.5 times the
+    in-memory call (4096^2 float32 5x5, 1024^2 chunks; see docs/dask.rst).
+    """
+    if not _HERE_KEYWORDS.issuperset(kwargs):
+        return None
+    import dask
+    from dask.callbacks import Callback
+    if Callback.active or dask.config.get("pool", None) is not None \
+            or not _blocks_alone(result):
+        return None
+    import dask.base
+    import dask.local
+    import dask.system
+    import dask.threaded
+    get = dask.base.get_scheduler(scheduler=kwargs.get("scheduler"), collections=[result])
+    if get is dask.local.get_sync:
+        return 1
+    if get is not dask.threaded.get:
+        return None
+    return max(1, int(kwargs.get("num_workers") or dask.config.get("num_workers", None)
+                      or dask.system.CPU_COUNT))
+
+
+def _compute_here(result, runners):
+    """``result``'s blocks (``_blocks_alone``) computed on the calling thread
+    and ``runners - 1`` helper threads, written into one array (``_Gather``)
+    and returned as dask's computation would return them.
+
+    Each thread takes blocks from its own stretch of them in key order, so
+    that threads work on blocks apart (blocks side by side share the
+    result's huge pages, which both would fault in), and, its stretch done,
+    from the end of the longest stretch left: a helper that starts late (an
+    idle vCPU wakes in 0.05-5 ms) costs no more than the block it takes last.
+    The first error stops the others taking blocks, and is raised.
+    """
+    mapping = result.__dask_graph__().layers[result.name].mapping
+    w, specs = None, [None] * result.npartitions
+    for key, task in mapping.items():
+        if type(key) is tuple:
+            specs[task[2].number] = task[2]
+            w = mapping[task[1]]
+    outs = [None] * len(specs)
+    gather = _Gather(result.name, result.chunks, result.dtype).register()
+    share = _Stretches(len(specs), runners)
+
+    def run(r):
+        try:
+            for i in share.taken_by(r):
+                outs[i] = _compute_block(w, specs[i], tasks=runners)
+        except BaseException:
+            share.stop()
+            raise
+
+    helpers = [_helpers(runners - 1).submit(run, r) for r in range(1, runners)]
+    try:
+        run(0)
+        # a helper that has not started yet has nothing left to do
+        for job in helpers:
+            if not job.cancel():
+                job.result()
+    except BaseException:
+        share.stop()
+        gather.close()
+        raise
+    return gather.finalize(_nest(outs, [len(c) for c in result.chunks]))
+
+
+class _Stretches:
+    """Items ``0 .. n-1`` shared by ``runners`` threads (``_compute_here``):
+    runner ``r`` takes the ``r``-th contiguous stretch from its start, then
+    what is left of the others from their ends, longest first."""
+
+    def __init__(self, n, runners):
+        ends = [n * r // runners for r in range(runners + 1)]
+        self.left = [[ends[r], ends[r + 1]] for r in range(runners)]
+        self.lock = threading.Lock()
+        self.stopped = False
+
+    def taken_by(self, r):
+        """The items runner ``r`` takes, one at a time, until none is left
+        or ``stop()``."""
+        own = self.left[r]
+        while True:
+            with self.lock:
+                if self.stopped:
+                    return
+                if own[0] < own[1]:
+                    own[0] += 1
+                    i = own[0] - 1
+                else:
+                    other = max(self.left, key=lambda s: s[1] - s[0])
+                    if other[0] >= other[1]:
+                        return
+                    other[1] -= 1
+                    i = other[1]
+            yield i
+
+    def stop(self):
+        with self.lock:
+            self.stopped = True
+
+
+_pools: dict[int, Any] = {}
+_pools_lock = threading.Lock()
+
+
+def _helpers(n):
+    """A pool of ``n`` threads, kept for later computations (as dask keeps
+    its pool per thread count)."""
+    with _pools_lock:
+        pool = _pools.get(n)
+        if pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+            pool = _pools[n] = ThreadPoolExecutor(n, thread_name_prefix="ndconv-dask")
+        return pool
+
+
+def _nest(flat, grid):
+    """``flat`` (blocks in key order) as nested lists of the block grid, as
+    dask hands the blocks of an array to its finalize."""
+    if len(grid) <= 1:
+        return list(flat)
+    step = len(flat) // grid[0]
+    return [_nest(flat[i * step:(i + 1) * step], grid[1:]) for i in range(grid[0])]
+
+
 def _in_runs(result, kwargs, compute):
-    """``compute(**kwargs)``, where the result's blocks are its graph's only
-    tasks (their windows made with the graph: an array in memory), with
-    dask's local schedulers handing a thread its blocks in runs of half its
-    share (``chunksize``), unless the caller chose a ``chunksize``; other
-    schedulers do not read the setting.
+    """``compute(**kwargs)`` by dask (``_runners_here`` found it is not to
+    run the blocks itself: a callback watches the tasks, say), where the
+    result's blocks are its graph's only tasks (their windows made with the
+    graph: an array in memory), with dask's local schedulers handing a thread
+    its blocks in runs of half its share (``chunksize``), unless the caller
+    chose a ``chunksize``; other schedulers do not read the setting.
 
     One task at a time (dask's default) hands a thread the next block when it
     asks: two blocks side by side then run at once and both fault in the same
@@ -585,12 +738,13 @@ def _view_window(spec, pieces, convert=False):
     return _shared_view(pieces, spec.places, spec.win_shape, spec.dtype)
 
 
-def _compute_block(w, spec, *deps):
+def _compute_block(w, spec, *deps, tasks=None):
     """One output block: assemble its window, then its valid correlation.
 
     ``deps`` are input chunks and the parts tuples of ``_take_pieces``;
     ``spec.picks`` gives, per piece of the window, the part it is (``-1``:
-    the chunk itself)."""
+    the chunk itself); ``tasks``: how many blocks run at once
+    (``task_threads``)."""
     win = spec.window
     if win is None:
         pieces = [d if pick < 0 else d[pick] for d, pick in zip(deps, spec.picks)]
@@ -601,7 +755,7 @@ def _compute_block(w, spec, *deps):
             win[index] = value
         for index, piece in zip(spec.places, pieces):
             win[index] = piece
-    n_threads = task_threads(spec.workers)
+    n_threads = task_threads(spec.workers, tasks)
     gather = _gather_of(spec)
     placed = None if gather is None else gather.part(spec, win)
     target, rows = placed or (None, None)
@@ -886,7 +1040,10 @@ _DASK_NOTES = """
     (``ndconv.dask.task_threads``).  Computed by itself in one process
     (``.compute()``, ``numpy.asarray``; threaded or synchronous scheduler),
     the result's blocks are written into the array returned, without dask's
-    final copy of every block.  With the missing-data keywords the data's
+    final copy of every block; where its input is in memory and no callback
+    watches the tasks, ``.compute()`` runs the blocks itself, on the calling
+    thread and ``num_workers - 1`` others, rather than through dask's
+    scheduler (the same blocks and bits).  With the missing-data keywords the data's
     and the weights' correlations are two lazy results combined block by
     block, and ``nan_policy="raise"`` raises when a block holding NaN is
     computed.

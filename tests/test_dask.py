@@ -359,30 +359,34 @@ def test_thread_policy_keeps_the_total_at_the_core_count(rng):
 
     x = da.from_array(rng.standard_normal((2048, 1024)).astype(np.float32), chunks=256)
     lazy = ndask.convolve(x, np.ones((9, 9), np.float32), "same", method="direct")
-    samples, alive, done = [], [], threading.Event()
-    before = len(os.listdir("/proc/self/task"))
+    # compute() runs the blocks on the calling thread and helpers of ndconv's;
+    # dask.compute on dask's pool, whose calling thread (the main one here)
+    # schedules them, running between tasks and computing nothing
+    for compute, scheduling in ((lambda: lazy.compute(scheduler="threads"), set()),
+                                (lambda: dask.compute(lazy, scheduler="threads"), {os.getpid()})):
+        samples, alive, done = [], [], threading.Event()
+        before = len(os.listdir("/proc/self/task"))
 
-    def sample():
-        # not this sampler, nor the main thread (dask's scheduler loop, which
-        # runs between tasks and computes nothing)
-        skip = {threading.get_native_id(), os.getpid()}
-        while not done.is_set():
-            samples.append(_runnable_threads(skip))
-            alive.append(len(os.listdir("/proc/self/task")) - 1)
-            time.sleep(0.001)
+        def sample(samples=samples, alive=alive, done=done, scheduling=scheduling):
+            skip = {threading.get_native_id()} | scheduling     # not this sampler
+            while not done.is_set():
+                samples.append(_runnable_threads(skip))
+                alive.append(len(os.listdir("/proc/self/task")) - 1)
+                time.sleep(0.001)
 
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
-        lazy.compute(scheduler="threads")
-    finally:
-        done.set()
-        sampler.join()
-    # the pool's threads, each running ndconv on one thread (a stray sample
-    # may catch a thread of an earlier test's OpenMP team still spinning)
-    assert 1 <= np.percentile(samples, 90) <= cores, sorted(samples)
-    # no OpenMP team beside the pool's threads
-    assert max(alive) <= before + dask.system.CPU_COUNT, (before, max(alive))
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            compute()
+        finally:
+            done.set()
+            sampler.join()
+        # the threads running blocks, each running ndconv on one thread (a
+        # stray sample may catch a thread of an earlier test's OpenMP team
+        # still spinning)
+        assert 1 <= np.percentile(samples, 90) <= cores, sorted(samples)
+        # no OpenMP team beside the threads running blocks
+        assert max(alive) <= before + dask.system.CPU_COUNT, (before, max(alive))
 
 
 def test_distributed_local_cluster(tmp_path):
@@ -766,11 +770,13 @@ def test_a_graph_whose_blocks_hold_their_windows_leaves_out_the_input(rng):
 def test_compute_hands_a_thread_its_blocks_in_runs(rng, monkeypatch):
     # dask's local schedulers hand out one task at a time unless given a
     # chunksize; compute() of a result whose tasks are all its blocks (the input
-    # in memory) hands a thread its blocks in runs of half its share (16 blocks,
-    # 2 threads: runs of 4), unless the caller chose a chunksize, and the bits
+    # in memory), where dask computes it (here: a callback watches the tasks),
+    # hands a thread its blocks in runs of half its share (16 blocks, 2
+    # threads: runs of 4), unless the caller chose a chunksize, and the bits
     # are the in-memory call's either way
     import dask
     import dask.local
+    from dask.callbacks import Callback
     batches = []
     real = dask.local.batch_execute_tasks
 
@@ -792,7 +798,7 @@ def test_compute_hands_a_thread_its_blocks_in_runs(rng, monkeypatch):
             config["chunksize"] = chosen["config"]
         elif chosen:
             kwargs = chosen
-        with dask.config.set(config):
+        with dask.config.set(config), Callback():
             assert same_bits(lazy.compute(**kwargs), ref)
         # the 16 blocks, and the gather's task
         assert sum(batches) == 17 and max(batches) == runs, (workers, chosen, batches)
@@ -805,6 +811,176 @@ def test_compute_hands_a_thread_its_blocks_in_runs(rng, monkeypatch):
         with dask.config.set(scheduler="threads", num_workers=2):
             assert same_bits(res_of(), ref)
         assert max(batches) == 1
+
+
+def _spy_blocks(monkeypatch):
+    """Record, per block computed, (its number, the thread, its call's
+    threads), and make dask's local schedulers fail: a compute() that then
+    passes ran its blocks itself."""
+    import dask.local
+    import dask.threaded
+    seen = []
+    real = ndask._block_plan
+
+    def spy(spec, win, w_shape, n_threads, written):
+        seen.append((spec.number, threading.get_ident(), n_threads))
+        return real(spec, win, w_shape, n_threads, written)
+
+    def scheduled(*args, **kwargs):
+        raise AssertionError("dask scheduled the blocks")
+    monkeypatch.setattr(ndask, "_block_plan", spy)
+    monkeypatch.setattr(dask.local, "get_async", scheduled)
+    monkeypatch.setattr(dask.threaded, "get_async", scheduled)
+    return seen
+
+
+@pytest.mark.parametrize("shape, chunks", [((64, 60), (16, 15)), ((9, 12, 40), (3, 5, 17)),
+                                           ((300,), (7,))])
+def test_compute_runs_the_blocks_itself(rng, monkeypatch, shape, chunks):
+    """compute() of a result whose tasks are all its blocks, under dask's
+    threaded scheduler (num_workers threads) or its synchronous one, with
+    nothing watching the tasks, computes every block once, on the calling
+    thread (alone, synchronous) and at most num_workers - 1 others, each block's call taking its
+    share of the threads, into one array that it returns (no copy)."""
+    x = rng.standard_normal(shape).astype(np.float32)
+    k = rng.standard_normal((3,) * len(shape)).astype(np.float32)
+    ref = ndconv.convolve(x, k, "same", boundary="reflect", method="direct")
+    lazy = ndask.convolve(da.from_array(x, chunks=chunks), k, "same", boundary="reflect",
+                          method="direct")
+    seen = _spy_blocks(monkeypatch)
+    no_copying_gather(monkeypatch)
+    me = threading.get_ident()
+    for config, kwargs, runners in (({"scheduler": "threads", "num_workers": 3}, {}, 3),
+                                    ({"scheduler": "threads"}, {"num_workers": 2}, 2),
+                                    ({"scheduler": "threads"}, {}, dask.system.CPU_COUNT),
+                                    ({}, {}, dask.system.CPU_COUNT),     # the array default
+                                    ({"scheduler": "sync"}, {}, 1),
+                                    ({}, {"scheduler": "single-threaded"}, 1),
+                                    ({"num_workers": 2}, {"optimize_graph": False}, 2)):
+        seen.clear()
+        with dask.config.set(config):
+            res = lazy.compute(**kwargs)
+        assert same_bits(res, ref), (config, kwargs)
+        assert sorted(n for n, _, _ in seen) == list(range(lazy.npartitions))
+        threads = {t for _, t, _ in seen}
+        # (helpers already awake may leave the calling thread no block)
+        assert len(threads) <= runners and (runners > 1 or threads == {me}), (config, kwargs)
+        share = max(1, ndconv._core.omp_max_threads() // runners)
+        assert {n for _, _, n in seen} == {share}
+        assert res.flags.c_contiguous and res.flags.writeable
+        assert ndask._gathers == {}
+    # numpy.asarray computes the same way
+    seen.clear()
+    assert same_bits(np.asarray(lazy), ref) and len(seen) == lazy.npartitions
+
+
+def test_compute_leaves_to_dask_what_it_would_not_run_alike(rng, monkeypatch):
+    """Where dask's computation would differ -- a callback watching the
+    tasks, a pool or scheduler of the caller's, a keyword for the scheduler,
+    dask.compute, a graph with tasks besides the blocks -- dask computes the
+    blocks, with the same bits."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import dask.local
+    from dask.callbacks import Callback
+    x = rng.standard_normal((64, 60)).astype(np.float32)
+    k = rng.standard_normal((3, 3)).astype(np.float32)
+    ref = ndconv.convolve(x, k, "same", boundary="reflect", method="direct")
+    lazy = ndask.convolve(da.from_array(x, chunks=(16, 15)), k, "same", boundary="reflect",
+                          method="direct")
+    import dask.threaded
+    calls = []
+    real = dask.local.get_async
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(dask.local, "get_async", counted)
+    monkeypatch.setattr(dask.threaded, "get_async", counted)
+    starts = []
+    pool = ThreadPoolExecutor(2)
+    try:
+        for config, compute in (
+                ({}, lambda: lazy.compute(scheduler="threads", chunksize=2)),
+                ({"scheduler": "threads", "pool": pool}, lazy.compute),
+                ({}, lambda: lazy.compute(scheduler=pool)),
+                ({}, lambda: lazy.compute(
+                    scheduler=lambda dsk, keys, **kw: dask.local.get_sync(dsk, keys, **kw))),
+                ({}, lambda: dask.compute(lazy)[0]),
+                ({}, lambda: (lazy * 1).compute()),
+                ({}, lambda: ndask.convolve(da.from_array(x, chunks=(16, 15)) + 0, k, "same",
+                                            boundary="reflect", method="direct").compute())):
+            calls.clear()
+            with dask.config.set(config):
+                assert same_bits(compute(), ref)
+            assert calls, (config, compute)
+        calls.clear()
+        with Callback(start=lambda dsk: starts.append(len(dsk))):
+            assert same_bits(lazy.compute(), ref)
+        assert calls and starts
+    finally:
+        pool.shutdown()
+
+
+def test_compute_shares_blocks_and_stops_on_an_error(rng, monkeypatch):
+    """The threads of compute() take the blocks of their own stretch, then the
+    rest of the others' from their ends; the first error (a block's, or Ctrl-C
+    in the calling thread) stops them taking more, and is raised; the next
+    compute() is exact and gathers without a copy."""
+    import gc
+    share = ndask._Stretches(10, 3)
+    alone = list(share.taken_by(0))    # the others never start
+    assert alone == [0, 1, 2, 9, 5, 8, 4, 7, 3, 6]   # the longest stretch left first
+    assert list(share.taken_by(1)) == list(share.taken_by(2)) == []
+    share = ndask._Stretches(10, 2)
+    a, b = share.taken_by(0), share.taken_by(1)
+    assert [next(a), next(b), next(a), next(b)] == [0, 5, 1, 6]
+    assert list(a) == [2, 3, 4, 9, 8, 7] and list(b) == []
+    share = ndask._Stretches(2, 3)     # more threads than items
+    assert sorted(list(share.taken_by(2)) + list(share.taken_by(1))) == [0, 1]
+    # many threads at once: each item taken once
+    share, got = ndask._Stretches(5000, 4), [[] for _ in range(4)]
+    workers = [threading.Thread(target=lambda r: got[r].extend(share.taken_by(r)), args=(r,))
+               for r in range(4)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    assert sorted(sum(got, [])) == list(range(5000))
+
+    x = rng.standard_normal((64, 60)).astype(np.float32)
+    k = rng.standard_normal((3, 3)).astype(np.float32)
+    ref = ndconv.convolve(x, k, "same", boundary="reflect", method="direct")
+    lazy = ndask.convolve(da.from_array(x, chunks=(8, 15)), k, "same", boundary="reflect",
+                          method="direct")
+    real = ndask._block_plan
+    me = threading.get_ident()
+    for error, here in ((ZeroDivisionError, True), (ZeroDivisionError, False),
+                        (KeyboardInterrupt, True)):
+        ran = []
+
+        def failing(spec, *args, ran=ran, error=error, here=here):
+            mine = threading.get_ident() == me
+            ran.append(spec.number)
+            if mine == here and (len(ran) > 3 or not mine):
+                raise error("block %d" % spec.number)
+            # the failing thread's partner is slow: the error stops it early
+            time.sleep(0.002)
+            return real(spec, *args)
+        monkeypatch.setattr(ndask, "_block_plan", failing)
+        with pytest.raises(error, match="block"), dask.config.set(scheduler="threads",
+                                                                  num_workers=2):
+            lazy.compute()
+        stopped = len(ran)
+        time.sleep(0.05)
+        assert len(ran) <= stopped + 1 < lazy.npartitions    # the other finishes its block
+        monkeypatch.setattr(ndask, "_block_plan", real)
+        gc.collect()
+        assert ndask._gathers == {}
+        with monkeypatch.context() as m:
+            no_copying_gather(m)
+            with dask.config.set(scheduler="threads", num_workers=2):
+                assert same_bits(lazy.compute(), ref)
 
 
 def test_gathered_result_never_aliases_another(rng):

@@ -6,6 +6,7 @@ the moment of the signal.  The child then repeats a smaller call of the same
 path (large enough to install the SIGINT handler) and compares it bitwise with
 the same call made before the interruption.
 """
+import importlib.util
 import os
 import signal
 import subprocess
@@ -100,6 +101,15 @@ CHILD = textwrap.dedent("""
                         lambda: ndconv.conv(xs, w, padding="same", method="direct"))
             return (lambda: ndconv.conv_grad(x, w, g, padding="same"),
                     lambda: ndconv.conv_grad(xs, w, gs, padding="same"))
+        if name == "dask":           # compute() of ndconv.dask: blocks on this thread and a helper
+            import dask.array as da
+            from ndconv import dask as lazily
+            x, k = big(6000, 6000, dtype=f32), r(61, 61, dtype=f32)
+            xs = r(600, 600, dtype=f32)
+            lazy = lazily.convolve(da.from_array(x, chunks=2000), k, "same", method="direct")
+            small = lazily.convolve(da.from_array(xs, chunks=200), k, "same", method="direct")
+            return (lambda: lazy.compute(scheduler="threads"),
+                    lambda: small.compute(scheduler="threads"))
         if name == "fft":
             x, k = big(8000, 8000, dtype=f32), r(301, 301, dtype=f32)
             xs = r(500, 500, dtype=f32)
@@ -127,7 +137,7 @@ CHILD = textwrap.dedent("""
 """)
 
 PATHS = ["direct-2d", "missing", "direct-3d", "direct-1d", "separable", "merged", "conv", "conv-direct",
-         "conv_grad", "fft"]
+         "conv_grad", "fft"] + (["dask"] if importlib.util.find_spec("dask") else [])
 
 
 @pytest.fixture(scope="module")
