@@ -658,6 +658,9 @@ class _Stretches:
 
 _pools: dict[int, Any] = {}
 _pools_lock = threading.Lock()
+if hasattr(os, "register_at_fork"):
+    # a forked child has none of the pools' threads: it makes pools of its own
+    os.register_at_fork(after_in_child=_pools.clear)
 
 
 def _helpers(n):

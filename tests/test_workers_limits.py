@@ -131,6 +131,7 @@ FORK_CHILD = textwrap.dedent("""
 
     try:
         import dask
+        import dask.array
         import ndconv.dask
     except ImportError:
         dask = None
@@ -138,13 +139,17 @@ FORK_CHILD = textwrap.dedent("""
     def calls():
         # 2-thread calls, each above the library's threshold for threads; and
         # ndconv.dask's blocks under the synchronous scheduler, whose task
-        # takes every thread a call may use.  (Not dask's threaded scheduler:
-        # its pool, started in the parent, has no threads in a child.)
+        # takes every thread a call may use, and run by compute() on the
+        # calling thread and ndconv's helper (a child makes its own helpers).
+        # (Not dask's threaded scheduler: its pool, started in the parent, has
+        # no threads in a child.)
         out = (ndconv.convolve(x, k, "same", method="direct", workers=2),
                ndconv.conv(xl, wl, padding="same", workers=2))
         if dask is not None:
-            lazy = ndconv.dask.convolve(x, k, "same", method="direct")
+            lazy = ndconv.dask.convolve(dask.array.from_array(x, chunks=(300, 350)), k, "same",
+                                        method="direct")
             out += dask.compute(lazy, scheduler="sync")
+            out += (lazy.compute(scheduler="threads", num_workers=2),)
         return out
 
     def child_ok():
@@ -157,7 +162,7 @@ FORK_CHILD = textwrap.dedent("""
     ref = [ndconv.convolve(x, k, "same", method="direct", workers=1),
            ndconv.conv(xl, wl, padding="same", workers=1)]
     if dask is not None:
-        ref += ref[:1]
+        ref += ref[:1] * 2
     if sys.argv[1] == "threads-first":
         calls()      # the parent's OpenMP runtime has started its worker threads
     assert not _core.forked()
