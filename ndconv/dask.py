@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import os
 import sys
 import threading
@@ -573,8 +574,10 @@ def _runners_here(result, kwargs):
         return 1
     if get is not dask.threaded.get:
         return None
-    return max(1, int(kwargs.get("num_workers") or dask.config.get("num_workers", None)
-                      or dask.system.CPU_COUNT))
+    n = kwargs.get("num_workers") or dask.config.get("num_workers", None) or dask.system.CPU_COUNT
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        return None     # dask's pool says what is wrong with it
+    return int(n)
 
 
 def _compute_here(result, runners):

@@ -918,6 +918,12 @@ def test_compute_leaves_to_dask_what_it_would_not_run_alike(rng, monkeypatch):
         with Callback(start=lambda dsk: starts.append(len(dsk))):
             assert same_bits(lazy.compute(), ref)
         assert calls and starts
+        # a thread count dask's pool refuses: dask's own error
+        for bad in (-1, 1.5):
+            with pytest.raises((ValueError, TypeError)) as theirs:
+                dask.compute(lazy, scheduler="threads", num_workers=bad)
+            with pytest.raises(type(theirs.value), match=str(theirs.value)):
+                lazy.compute(scheduler="threads", num_workers=bad)
     finally:
         pool.shutdown()
 
