@@ -529,10 +529,12 @@ def _result_class():
             return _Gather(self.name, self.chunks, self.dtype).register().finalize, ()
 
         def compute(self, **kwargs):
-            runners = _runners_here(self, kwargs)
-            if runners is not None:
-                return _compute_here(self, runners)
-            return _in_runs(self, kwargs, super().compute)
+            blocks = _blocks_of(self)
+            if blocks is not None:
+                runners = _runners_here(self, kwargs)
+                if runners is not None:
+                    return _compute_here(self, blocks, runners)
+            return _in_runs(self, kwargs, super().compute, blocks is not None)
 
     Result.__qualname__ = "Result"
     Result.__module__ = __name__
@@ -547,8 +549,8 @@ def _runners_here(result, kwargs):
     """How many threads ``result.compute(**kwargs)`` runs its blocks on
     itself (``_compute_here``), or None where dask computes it.
 
-    Itself: where every task of the graph is one of its blocks (``_lazy``:
-    the input in memory) and dask would run them in this process on its
+    Itself, for a graph whose every task is one of its blocks
+    (``_blocks_of``: the input in memory): where dask would run them in this process on its
     threaded scheduler (``num_workers`` threads: the calling thread and
     helpers) or its synchronous one (the calling thread), on a pool of its
     own choosing, with nothing watching the tasks (no callbacks: a progress
@@ -562,8 +564,7 @@ def _runners_here(result, kwargs):
         return None
     import dask
     from dask.callbacks import Callback
-    if Callback.active or dask.config.get("pool", None) is not None \
-            or not _blocks_alone(result):
+    if Callback.active or dask.config.get("pool", None) is not None:
         return None
     import dask.base
     import dask.local
@@ -580,8 +581,8 @@ def _runners_here(result, kwargs):
     return int(n)
 
 
-def _compute_here(result, runners):
-    """``result``'s blocks (``_blocks_alone``) computed on the calling thread
+def _compute_here(result, blocks, runners):
+    """``result``'s blocks (``_blocks_of``) computed on the calling thread
     and ``runners - 1`` helper threads, written into one array (``_Gather``)
     and returned as dask's computation would return them.
 
@@ -592,12 +593,7 @@ def _compute_here(result, runners):
     idle vCPU wakes in 0.05-5 ms) costs no more than the block it takes last.
     The first error stops the others taking blocks, and is raised.
     """
-    mapping = result.__dask_graph__().layers[result.name].mapping
-    w, specs = None, [None] * result.npartitions
-    for key, task in mapping.items():
-        if type(key) is tuple:
-            specs[task[2].number] = task[2]
-            w = mapping[task[1]]
+    w, specs = blocks
     outs = [None] * len(specs)
     gather = _Gather(result.name, result.chunks, result.dtype).register()
     share = _Stretches(len(specs), runners)
@@ -686,11 +682,11 @@ def _nest(flat, grid):
     return [_nest(flat[i * step:(i + 1) * step], grid[1:]) for i in range(grid[0])]
 
 
-def _in_runs(result, kwargs, compute):
+def _in_runs(result, kwargs, compute, alone):
     """``compute(**kwargs)`` by dask (``_runners_here`` found it is not to
     run the blocks itself: a callback watches the tasks, say), where the
-    result's blocks are its graph's only tasks (their windows made with the
-    graph: an array in memory), with dask's local schedulers handing a thread
+    result's blocks are its graph's only tasks (``alone``: their windows made
+    with the graph, an array in memory), with dask's local schedulers handing a thread
     its blocks in runs of half its share (``chunksize``), unless the caller
     chose a ``chunksize``; other schedulers do not read the setting.
 
@@ -709,7 +705,7 @@ def _in_runs(result, kwargs, compute):
     """
     import dask
     if "chunksize" in kwargs or dask.config.get("chunksize", None) is not None \
-            or not _blocks_alone(result):
+            or not alone:
         return compute(**kwargs)
     import dask.system
     pool = dask.config.get("pool", None)
@@ -719,17 +715,24 @@ def _in_runs(result, kwargs, compute):
         return compute(**kwargs)
 
 
-def _blocks_alone(result):
-    """Whether every task of ``result``'s graph is one of its blocks
-    depending on the kernel alone (``_lazy``)."""
+def _blocks_of(result):
+    """``(kernel, specs)``, the specs in key order, where every task of
+    ``result``'s graph is one of its blocks depending on the kernel alone
+    (``_lazy``), else None."""
     layer = getattr(result.__dask_graph__(), "layers", {}).get(result.name)
     mapping = getattr(layer, "mapping", None)
     if mapping is None:
-        return False
+        return None
     # (the kernel is data; the input's layers, which no block reads, are culled)
-    blocks = [task for key, task in mapping.items() if type(key) is tuple]
-    return len(blocks) == result.npartitions and all(
-        type(task) is tuple and len(task) == 3 and task[0] is _compute_block for task in blocks)
+    tasks = [task for key, task in mapping.items() if type(key) is tuple]
+    if len(tasks) != result.npartitions or not all(
+            type(task) is tuple and len(task) == 3 and task[0] is _compute_block
+            for task in tasks):
+        return None
+    specs = [None] * len(tasks)
+    for _, _, spec in tasks:
+        specs[spec.number] = spec
+    return mapping[tasks[0][1]], specs
 
 
 def _view_window(spec, pieces, convert=False):
